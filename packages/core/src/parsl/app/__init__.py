@@ -1,0 +1,1 @@
+"""Apps: decorated functions whose calls become tasks."""

@@ -1,0 +1,67 @@
+"""File: a location-independent reference to a file that tasks consume or produce."""
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+from urllib.parse import urlparse
+
+
+class File:
+    """A file named by a local path or a URL (``file://``, ``http://``, ``globus://`` ...).
+
+    ``scheme``, ``netloc`` and ``path`` come from the URL; a plain path has scheme
+    ``file``. ``filepath`` is where a task should open the file: the path itself for local
+    files, or the ``local_path`` a staging provider set after staging it in.
+    """
+
+    def __init__(self, url: Union["os.PathLike[str]", str]) -> None:
+        if isinstance(url, os.PathLike):
+            url = os.fspath(url)
+        if not isinstance(url, str):
+            raise TypeError(f"File: url must be a str or os.PathLike, got {url!r} "
+                            f"({type(url).__name__})")
+        self.url = url
+        parsed = urlparse(url)
+        self.scheme = parsed.scheme if parsed.scheme else "file"
+        self.netloc = parsed.netloc
+        self.path = parsed.path
+        self.filename = os.path.basename(self.path)
+        self.local_path: Optional[str] = None
+
+    def cleancopy(self) -> "File":
+        """A copy without staging state, for use in another task or run."""
+        return File(self.url)
+
+    def __str__(self) -> str:
+        return self.filepath
+
+    def __repr__(self) -> str:
+        fields = [f"{type(self).__name__} at {id(self):#x}", f"url={self.url}",
+                  f"scheme={self.scheme}", f"netloc={self.netloc}", f"path={self.path}",
+                  f"filename={self.filename}"]
+        if self.local_path is not None:
+            fields.append(f"local_path={self.local_path}")
+        return "<" + " ".join(fields) + ">"
+
+    def __fspath__(self) -> str:
+        return self.filepath
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, File) and self.url == other.url
+
+    def __hash__(self) -> int:
+        return hash(("parsl.File", self.url))
+
+    @property
+    def filepath(self) -> str:
+        """The path a task opens: the local path, or where staging put the file."""
+        if self.local_path is not None:
+            return self.local_path
+        if self.scheme == "file":
+            return self.path
+        raise ValueError(f"File {self.url!r} has scheme {self.scheme!r} and has not been "
+                         "staged in, so it has no local path; pass it to an app so its "
+                         "executor's storage_access stages it")
+
+    def is_local(self) -> bool:
+        return self.scheme == "file"

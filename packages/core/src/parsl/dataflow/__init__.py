@@ -1,0 +1,1 @@
+"""The dataflow kernel: task graph, dependency resolution, launching and completion."""

@@ -1,0 +1,201 @@
+"""A concurrent.futures.Future that allocates its synchronisation only when needed.
+
+``concurrent.futures.Future`` builds a Condition (an RLock, a deque and several bound
+methods, about 1 KB) for every future. A workflow with 100,000 pending tasks has 100,000
+futures of which almost none are ever waited on individually, so here the state is guarded
+by one of a fixed set of striped locks and the Condition is built on first wait. The class
+keeps the private attributes ``concurrent.futures.wait``/``as_completed`` use (``_condition``,
+``_state``, ``_waiters``), so those functions and ``isinstance(f, Future)`` keep working.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import CancelledError, Future, InvalidStateError
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from concurrent.futures._base import (
+    CANCELLED,
+    CANCELLED_AND_NOTIFIED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+)
+from typing import Any, Callable, List, Optional
+
+logger = logging.getLogger(__name__)
+
+_STRIPE_COUNT = 64
+_STRIPES = tuple(threading.RLock() for _ in range(_STRIPE_COUNT))
+_DONE_STATES = frozenset((CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED))
+_CANCELLED_STATES = frozenset((CANCELLED, CANCELLED_AND_NOTIFIED))
+
+
+class LeanFuture(Future):  # type: ignore[type-arg]
+    """Drop-in ``concurrent.futures.Future`` with lazy Condition and callback list."""
+
+    def __init__(self) -> None:
+        # Future.__init__ is deliberately not called: it allocates the Condition eagerly.
+        self._state = PENDING
+        self._result: Any = None
+        self._exception: Optional[BaseException] = None
+        self._cond: Optional[threading.Condition] = None
+        self._callbacks: Optional[List[Callable[[Any], Any]]] = None
+        self._waiter_list: Optional[List[Any]] = None
+
+    def _stripe(self) -> "threading.RLock":
+        return _STRIPES[(id(self) >> 4) % _STRIPE_COUNT]  # type: ignore[return-value]
+
+    @property
+    def _condition(self) -> threading.Condition:  # type: ignore[override]
+        cond = self._cond
+        if cond is None:
+            lock = self._stripe()
+            with lock:
+                cond = self._cond
+                if cond is None:
+                    cond = self._cond = threading.Condition(lock)
+        return cond
+
+    @property
+    def _waiters(self) -> List[Any]:  # type: ignore[override]
+        waiters = self._waiter_list
+        if waiters is None:
+            with self._stripe():
+                waiters = self._waiter_list
+                if waiters is None:
+                    waiters = self._waiter_list = []
+        return waiters
+
+    @property
+    def _done_callbacks(self) -> List[Callable[[Any], Any]]:  # type: ignore[override]
+        return self._callbacks or []
+
+    def __repr__(self) -> str:
+        state = self._state
+        if state == FINISHED:
+            if self._exception is not None:
+                return (f"<{type(self).__name__} at {id(self):#x} state=finished raised "
+                        f"{type(self._exception).__name__}>")
+            return (f"<{type(self).__name__} at {id(self):#x} state=finished returned "
+                    f"{type(self._result).__name__}>")
+        return f"<{type(self).__name__} at {id(self):#x} state={state.lower()}>"
+
+    def done(self) -> bool:
+        return self._state in _DONE_STATES
+
+    def cancelled(self) -> bool:
+        return self._state in _CANCELLED_STATES
+
+    def running(self) -> bool:
+        return self._state == RUNNING
+
+    def _finish(self, result: Any, exception: Optional[BaseException]) -> None:
+        with self._stripe():
+            if self._state in _DONE_STATES:
+                raise InvalidStateError(f"{self._state}: {self!r}")
+            self._result = result
+            self._exception = exception
+            self._state = FINISHED
+            if self._cond is not None:
+                for waiter in self._waiter_list or ():
+                    if exception is None:
+                        waiter.add_result(self)
+                    else:
+                        waiter.add_exception(self)
+                self._cond.notify_all()
+            callbacks = self._callbacks
+            self._callbacks = None
+        if callbacks:
+            self._run_callbacks(callbacks)
+
+    def _run_callbacks(self, callbacks: List[Callable[[Any], Any]]) -> None:
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                logger.exception("exception calling callback for %r", self)
+
+    def set_result(self, result: Any) -> None:
+        self._finish(result, None)
+
+    def set_exception(self, exception: Optional[BaseException]) -> None:
+        self._finish(None, exception)
+
+    def add_done_callback(self, fn: Callable[[Any], Any]) -> None:
+        if self._state not in _DONE_STATES:
+            with self._stripe():
+                if self._state not in _DONE_STATES:
+                    if self._callbacks is None:
+                        self._callbacks = [fn]
+                    else:
+                        self._callbacks.append(fn)
+                    return
+        try:
+            fn(self)
+        except Exception:
+            logger.exception("exception calling callback for %r", self)
+
+    def _outcome(self) -> Any:
+        if self._state in _CANCELLED_STATES:
+            raise CancelledError()
+        exc = self._exception
+        if exc is not None:
+            try:
+                raise exc
+            finally:
+                exc = None
+        return self._result
+
+    def _wait_done(self, timeout: Optional[float]) -> None:
+        if self._state in _DONE_STATES:
+            return
+        cond = self._condition
+        with cond:
+            if not cond.wait_for(self.done, timeout):
+                raise FutureTimeoutError()
+
+    def result(self, timeout: Optional[float] = None) -> Any:
+        if self._state != FINISHED:
+            self._wait_done(timeout)
+        return self._outcome()
+
+    def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
+        self._wait_done(timeout)
+        if self._state in _CANCELLED_STATES:
+            raise CancelledError()
+        return self._exception
+
+    def _mark_cancelled(self) -> bool:
+        """Move a not-yet-finished future to CANCELLED; False if it already finished."""
+        with self._stripe():
+            if self._state in (RUNNING, FINISHED):
+                return False
+            if self._state in _CANCELLED_STATES:
+                return True
+            # Nothing will call set_running_or_notify_cancel on an app future, so waiters
+            # from concurrent.futures.wait are told here.
+            self._state = CANCELLED_AND_NOTIFIED
+            for waiter in self._waiter_list or ():
+                waiter.add_cancelled(self)
+            if self._cond is not None:
+                self._cond.notify_all()
+            callbacks = self._callbacks
+            self._callbacks = None
+        if callbacks:
+            self._run_callbacks(callbacks)
+        return True
+
+    def cancel(self) -> bool:
+        return self._mark_cancelled()
+
+    def set_running_or_notify_cancel(self) -> bool:
+        with self._stripe():
+            if self._state == CANCELLED:
+                self._state = CANCELLED_AND_NOTIFIED
+                for waiter in self._waiter_list or ():
+                    waiter.add_cancelled(self)
+                return False
+            if self._state == PENDING:
+                self._state = RUNNING
+                return True
+            raise RuntimeError(f"Future in unexpected state: {self._state}")

@@ -1,0 +1,756 @@
+"""The DataFlowKernel: turns app calls into tasks, runs them when ready, completes futures.
+
+Per-task work is on the hot path of every workflow, so it is kept lean: no per-task log
+line unless DEBUG is enabled for parsl.log, no per-task lock except the one guarding
+dependency counts, hooks skipped entirely when no plugin implements them, and completion
+cascades run iteratively (a long chain of failed or memoized tasks cannot overflow the
+stack).
+"""
+from __future__ import annotations
+
+import atexit
+import datetime
+import itertools
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from concurrent.futures import CancelledError, Future
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
+
+from parsl.app.errors import RemoteExceptionWrapper
+from parsl.config import Config
+from parsl.data_provider.data_manager import DataManager
+from parsl.data_provider.files import File
+from parsl.dataflow.errors import (
+    DependencyError,
+    JoinError,
+    RootCause,
+    UnknownExecutorError,
+    root_causes_of,
+)
+from parsl.dataflow.futures import AppFuture
+from parsl.dataflow.memoization import BasicMemoizer, Memoizer
+from parsl.dataflow.rundirs import make_rundir
+from parsl.dataflow.states import FINAL_STATES, States
+from parsl.dataflow.taskrecord import TaskRecord, TryRecord
+from parsl.errors import ConfigurationError, NoDataFlowKernelError
+from parsl.executors.base import ParslExecutor, TaskContext, submitting_task
+from parsl.executors.threads import ThreadPoolExecutor
+from parsl.plugins.manager import hook_if_implemented, make_plugin_manager
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_EXECUTOR = "_parsl_internal"
+
+
+class _AutoLogname:
+    """Sentinel for ``stdout=parsl.AUTO_LOGNAME``: the DFK picks a path under run_dir."""
+
+    _instance: Optional["_AutoLogname"] = None
+
+    def __new__(cls) -> "_AutoLogname":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "parsl.AUTO_LOGNAME"
+
+    def __reduce__(self) -> str:
+        return "AUTO_LOGNAME"
+
+
+AUTO_LOGNAME = _AutoLogname()
+
+
+def _lift_getitem(obj: Any, key: Any) -> Any:
+    return obj[key]
+
+
+def _lift_getattr(obj: Any, name: str) -> Any:
+    return getattr(obj, name)
+
+
+class DataFlowKernel:
+    """Manages the tasks of one run: dependencies, launching, retries and completion."""
+
+    def __init__(self, config: Optional[Config] = None) -> None:
+        if config is None:
+            config = Config()
+        if not isinstance(config, Config):
+            raise ConfigurationError(f"DataFlowKernel: expected a parsl Config, got "
+                                     f"{config!r} ({type(config).__name__})")
+        self.config = config
+        self._cleanup_called = False
+        self.run_dir = make_rundir(config.run_dir)
+        self.run_id = str(uuid.uuid4())
+        self.time_began = datetime.datetime.now()
+        self.log_handler: Optional[logging.Handler] = None
+        if config.initialize_logging:
+            from parsl.log_utils import set_file_logger
+
+            self.log_handler = set_file_logger(os.path.join(self.run_dir, "parsl.log"),
+                                               level=config.log_level)
+        self._log_tasks = logger.isEnabledFor(logging.DEBUG)
+        logger.info("Starting DataFlowKernel run_id=%s run_dir=%s", self.run_id, self.run_dir)
+
+        self.tasks: Dict[int, TaskRecord] = {}
+        self._task_counter = itertools.count()
+        self._dep_lock = threading.Lock()
+        self._final_lock = threading.Lock()
+        self._final_counts: Dict[States, int] = {state: 0 for state in FINAL_STATES}
+        self._launching = threading.local()
+        self._garbage_collect = config.garbage_collect
+        self._retries = config.retries
+        self._retry_handler = config.retry_handler
+
+        extra_plugins = list(config.plugins)
+        if config.monitoring is not None:
+            extra_plugins.append(config.monitoring)
+        self.plugin_manager = make_plugin_manager(extra_plugins)
+        self._hook_state = hook_if_implemented(self.plugin_manager, "parsl_task_state_change")
+        self._hook_try_launched = hook_if_implemented(self.plugin_manager,
+                                                      "parsl_task_try_launched")
+        self._hook_try_finished = hook_if_implemented(self.plugin_manager,
+                                                      "parsl_task_try_finished")
+
+        self.data_manager = DataManager(self)
+        self.executors: Dict[str, ParslExecutor] = {}
+        self._wants_context: Dict[str, bool] = {}
+        self._user_labels: List[str] = []
+        self.job_status_poller: Any = None
+        internal = ThreadPoolExecutor(max_threads=config.internal_tasks_max_threads,
+                                      label=INTERNAL_EXECUTOR)
+        self.add_executors([*config.executors, internal])
+
+        if config.memoizer is not None:
+            self.memoizer: Memoizer = config.memoizer
+        else:
+            self.memoizer = BasicMemoizer(checkpoint_files=config.checkpoint_files,
+                                          checkpoint_period=config.checkpoint_period,
+                                          checkpoint_mode=config.checkpoint_mode)
+        self.memoizer.start(dfk=self, memoize=config.app_cache, run_dir=self.run_dir)
+
+        atexit.register(self._atexit_cleanup)
+        self.plugin_manager.hook.parsl_dfk_start(dfk=self)
+
+    # ------------------------------------------------------------------ executors
+
+    def add_executors(self, executors: Sequence[ParslExecutor]) -> None:
+        """Start executors and make them available to apps by label."""
+        block_executors = []
+        for executor in executors:
+            if executor.label in self.executors:
+                raise ConfigurationError(f"executor label {executor.label!r} is already in use")
+            executor.run_id = self.run_id
+            executor.run_dir = self.run_dir
+            provider = getattr(executor, "provider", None)
+            if provider is not None:
+                script_dir = os.path.join(self.run_dir, "submit_scripts")
+                os.makedirs(script_dir, exist_ok=True)
+                provider.script_dir = script_dir
+            executor.start()
+            self.executors[executor.label] = executor
+            self._wants_context[executor.label] = not isinstance(executor, ThreadPoolExecutor)
+            if executor.label != INTERNAL_EXECUTOR:
+                self._user_labels.append(executor.label)
+            if provider is not None:
+                block_executors.append(executor)
+            logger.info("Started executor %s (%s)", executor.label, type(executor).__name__)
+        if block_executors:
+            if self.job_status_poller is None:
+                from parsl.jobs.job_status_poller import JobStatusPoller
+
+                self.job_status_poller = JobStatusPoller(
+                    strategy=self.config.strategy, max_idletime=self.config.max_idletime,
+                    strategy_period=self.config.strategy_period)
+            self.job_status_poller.add_executors(block_executors)
+
+    # ------------------------------------------------------------------ submission
+
+    def submit(self, func: Callable[..., Any], app_args: Sequence[Any],
+               executors: Union[str, Sequence[str]] = "all", cache: bool = False,
+               ignore_for_cache: Optional[Sequence[str]] = None,
+               app_kwargs: Optional[Dict[str, Any]] = None, join: bool = False,
+               func_name: Optional[str] = None, fn_hash: Optional[str] = None,
+               app_kind: str = "python") -> AppFuture:
+        """Add a task for ``func(*app_args, **app_kwargs)`` and return its future."""
+        if self._cleanup_called:
+            raise NoDataFlowKernelError(
+                "cannot submit a task to a DataFlowKernel that has been cleaned up; "
+                "call parsl.load() again")
+        if app_kwargs is None:
+            app_kwargs = {}
+        label = self._choose_executor(executors, join)
+        task_id = next(self._task_counter)
+        if func_name is None:
+            func_name = getattr(func, "__name__", type(func).__name__)
+        record = TaskRecord(self, task_id, func, func_name, app_args, app_kwargs, label,
+                            cache and self.memoizer.enabled, ignore_for_cache or (), join,
+                            app_kwargs.get("parsl_resource_specification") or {},
+                            time.time(), app_kind)
+        record.fn_hash = fn_hash
+        app_fu = AppFuture(record)
+        record.app_fu = app_fu
+        self.tasks[task_id] = record
+
+        if app_kwargs:
+            self._prepare_special_kwargs(record, app_kwargs)
+
+        depends = self._gather_dependencies(record)
+        if self._log_tasks:
+            logger.debug("Task %s submitted app=%s executor=%s depends=%s", task_id,
+                         func_name, label, [getattr(d, "tid", None) for d in depends],
+                         extra={"task_id": task_id})
+        self._set_state(record, States.pending)
+        if depends:
+            record.depends = depends
+            record.pending_deps = len(depends)
+            for dep in depends:
+                dep.add_done_callback(record._on_dependency_done)
+        else:
+            self._launch_if_ready(record)
+        return app_fu
+
+    def _choose_executor(self, executors: Union[str, Sequence[str]], join: bool) -> str:
+        if join:
+            return INTERNAL_EXECUTOR
+        if executors == "all":
+            choices = self._user_labels
+        else:
+            if isinstance(executors, str):
+                executors = [executors]
+            for label in executors:
+                if label not in self.executors:
+                    raise UnknownExecutorError(label, self._user_labels)
+            choices = list(executors)
+        if len(choices) == 1:
+            return choices[0]
+        if not choices:
+            raise ConfigurationError("no executors are configured")
+        return random.choice(choices)
+
+    def _prepare_special_kwargs(self, record: TaskRecord, kwargs: Dict[str, Any]) -> None:
+        """Resolve AUTO_LOGNAME std streams and create DataFutures for ``outputs``."""
+        for name in ("stdout", "stderr"):
+            value = kwargs.get(name)
+            if value is AUTO_LOGNAME:
+                kwargs[name] = self._auto_logname(record, name)
+        outputs = kwargs.get("outputs")
+        if outputs:
+            self._bind_outputs(record, outputs)
+
+    def _auto_logname(self, record: TaskRecord, stream: str) -> str:
+        if self.config.std_autopath is not None:
+            return str(self.config.std_autopath(record, stream))
+        label = record.kwargs.get("label")
+        suffix = f"_{label}" if isinstance(label, str) and label else ""
+        folder = os.path.join(self.run_dir, "task_logs", f"{record.id // 10000:04d}")
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, f"task_{record.id:04d}_{record.func_name}{suffix}.{stream}")
+
+    def _bind_outputs(self, record: TaskRecord, outputs: Sequence[Any]) -> None:
+        from parsl.app.futures import DataFuture
+
+        assert record.app_fu is not None
+        data_futures = []
+        for item in outputs:
+            if not isinstance(item, File):
+                raise ConfigurationError(
+                    f"task {record.id} (app {record.func_name!r}): outputs must be parsl "
+                    f"File objects, got {item!r} ({type(item).__name__})")
+            parent: Future[Any] = record.app_fu
+            if not item.is_local() or self._has_custom_staging(record.executor):
+                record.func = self.data_manager.replace_task_stage_out(item, record.func,
+                                                                      record.executor)
+                staged = self.data_manager.stage_out(item, record.executor, record.app_fu)
+                if staged is not None:
+                    parent = staged
+            data_futures.append(DataFuture(parent, item, tid=record.id))
+        record.app_fu._outputs = data_futures
+
+    def _has_custom_staging(self, label: str) -> bool:
+        return bool(getattr(self.executors[label], "storage_access", None))
+
+    def _gather_dependencies(self, record: TaskRecord) -> List[Future[Any]]:
+        """Futures the task must wait for, staging input files on the way."""
+        depends: List[Future[Any]] = []
+        args = record.args
+        kwargs = record.kwargs
+        staged_args = None
+        for index, arg in enumerate(args):
+            if isinstance(arg, Future):
+                depends.append(arg)
+            elif isinstance(arg, File):
+                new = self._stage_in(record, arg)
+                if new is not arg:
+                    if staged_args is None:
+                        staged_args = list(args)
+                    staged_args[index] = new
+                    if isinstance(new, Future):
+                        depends.append(new)
+        if staged_args is not None:
+            record.args = tuple(staged_args)
+        if kwargs:
+            for key, value in kwargs.items():
+                if isinstance(value, Future):
+                    depends.append(value)
+                elif isinstance(value, File) and key != "outputs":
+                    new = self._stage_in(record, value)
+                    if new is not value:
+                        kwargs[key] = new
+                        if isinstance(new, Future):
+                            depends.append(new)
+            inputs = kwargs.get("inputs")
+            if inputs:
+                new_inputs = list(inputs)
+                for index, item in enumerate(new_inputs):
+                    if isinstance(item, File):
+                        item = new_inputs[index] = self._stage_in(record, item)
+                    if isinstance(item, Future):
+                        depends.append(item)
+                kwargs["inputs"] = new_inputs
+        return depends
+
+    def _stage_in(self, record: TaskRecord, file: File) -> Any:
+        if file.is_local() and not self._has_custom_staging(record.executor):
+            return file
+        record.func = self.data_manager.replace_task(file, record.func, record.executor)
+        return self.data_manager.stage_in(file, file, record.executor)
+
+    # ------------------------------------------------------------------ state
+
+    def _set_state(self, record: TaskRecord, new_state: States) -> None:
+        old_state = record.status
+        record.status = new_state
+        if self._hook_state is not None:
+            self._hook_state(dfk=self, task_record=record, old_state=old_state,
+                             new_state=new_state)
+
+    def _finalize(self, record: TaskRecord, state: States) -> None:
+        """Record a final state; with garbage_collect, forget the task."""
+        record.time_returned = time.time()
+        self._set_state(record, state)
+        with self._final_lock:
+            self._final_counts[state] += 1
+        if self._garbage_collect:
+            self.tasks.pop(record.id, None)
+
+    @property
+    def task_state_counts(self) -> Dict[States, int]:
+        """How many tasks are in each state, including finished and forgotten ones."""
+        counts = {state: 0 for state in States}
+        with self._final_lock:
+            counts.update(self._final_counts)
+        for record in list(self.tasks.values()):
+            if record.status not in FINAL_STATES:
+                counts[record.status] += 1
+        return counts
+
+    @property
+    def task_count(self) -> int:
+        return sum(self.task_state_counts.values())
+
+    # ------------------------------------------------------------------ launching
+
+    def _dependency_done(self, record: TaskRecord) -> None:
+        with self._dep_lock:
+            record.pending_deps -= 1
+            ready = record.pending_deps == 0
+        if ready:
+            self._launch_if_ready(record)
+
+    def _launch_if_ready(self, record: TaskRecord) -> None:
+        """Launch ``record``; when called from inside a completion cascade, queue it.
+
+        Completing one future may make many dependents ready, whose completion (memo hit,
+        dependency failure) makes more ready. Running them from a queue instead of
+        recursively keeps the stack flat for chains of any length.
+        """
+        queue: Optional[Deque[TaskRecord]] = getattr(self._launching, "queue", None)
+        if queue is not None:
+            queue.append(record)
+            return
+        queue = self._launching.queue = deque((record,))
+        try:
+            while queue:
+                current = queue.popleft()
+                try:
+                    self._launch_now(current)
+                except Exception as e:
+                    logger.exception("Task %s: internal error while launching",
+                                     current.id, extra={"task_id": current.id})
+                    self._fail(current, e)
+        finally:
+            self._launching.queue = None
+
+    def _launch_now(self, record: TaskRecord) -> None:
+        app_fu = record.app_fu
+        assert app_fu is not None
+        if app_fu.done():
+            if app_fu.cancelled() and record.status not in FINAL_STATES:
+                record.fail_history.append("cancelled")
+                self._finalize(record, States.failed)
+            return
+        if record.depends:
+            failures = self._unwrap_dependencies(record)
+            if failures:
+                self._dependency_failed(record, failures)
+                return
+        if record.memoize and record.try_id == 0:
+            found, value = self.memoizer.check_memo(record)
+            if found:
+                record.from_memo = True
+                if self._log_tasks:
+                    logger.debug("Task %s satisfied from memo table", record.id,
+                                 extra={"task_id": record.id})
+                self._finalize(record, States.memo_done)
+                if isinstance(value, BaseException):
+                    app_fu.set_exception(value)
+                else:
+                    app_fu.set_result(value)
+                return
+        self._launch_task(record)
+
+    def _unwrap_dependencies(self, record: TaskRecord) -> List[Tuple[BaseException, Future[Any]]]:
+        """Replace futures in the task's arguments by their results; return failures."""
+        failures: List[Tuple[BaseException, Future[Any]]] = []
+
+        def value_of(fut: Future[Any]) -> Any:
+            try:
+                return fut.result()
+            except BaseException as e:
+                if isinstance(e, CancelledError):
+                    e = CancelledError(f"dependency {fut!r} was cancelled")
+                failures.append((e, fut))
+                return None
+
+        record.args = tuple(value_of(a) if isinstance(a, Future) else a for a in record.args)
+        kwargs = record.kwargs
+        for key, value in kwargs.items():
+            if isinstance(value, Future):
+                kwargs[key] = value_of(value)
+        inputs = kwargs.get("inputs")
+        if inputs:
+            kwargs["inputs"] = [value_of(i) if isinstance(i, Future) else i for i in inputs]
+        return failures
+
+    def _dependency_failed(self, record: TaskRecord,
+                           failures: List[Tuple[BaseException, Future[Any]]]) -> None:
+        causes: List[RootCause] = []
+        tids = []
+        for exc, fut in failures:
+            dep_record = getattr(fut, "task_record", None)
+            if dep_record is None and hasattr(fut, "parent"):
+                dep_record = getattr(fut.parent, "task_record", None)
+            tid = dep_record.id if dep_record is not None else None
+            name = dep_record.func_name if dep_record is not None else None
+            causes.extend(root_causes_of(exc, tid, name))
+            tids.append((exc, f"task {tid}" if tid is not None else None))
+        error = DependencyError(tids, record.id, causes, record.func_name)
+        logger.info("Task %s (app %s) cannot run: %d dependencies failed; root cause: %s",
+                    record.id, record.func_name, len(failures),
+                    causes[0].describe().splitlines()[0] if causes else "unknown",
+                    extra={"task_id": record.id})
+        record.fail_history.append(repr(error))
+        self._finalize(record, States.dep_fail)
+        assert record.app_fu is not None
+        record.app_fu.set_exception(error)
+
+    def _launch_task(self, record: TaskRecord) -> None:
+        label = record.executor
+        executor = self.executors[label]
+        record.try_time_launched = time.time()
+        record.try_time_returned = None
+        token = None
+        if self._wants_context[label]:
+            token = submitting_task.set(TaskContext(record.id, record.try_id, record.func_name))
+        try:
+            exec_fu = executor.submit(record.func, record.resource_specification,
+                                      *record.args, **record.kwargs)
+        except Exception as e:
+            logger.info("Task %s: executor %s refused try %s: %s", record.id, label,
+                        record.try_id, e, extra={"task_id": record.id})
+            exec_fu = Future()
+            exec_fu.set_exception(e)
+        finally:
+            if token is not None:
+                submitting_task.reset(token)
+        record.exec_fu = exec_fu
+        self._set_state(record, States.launched)
+        if self._hook_try_launched is not None:
+            self._hook_try_launched(dfk=self, task_record=record, try_id=record.try_id,
+                                    executor_label=label)
+        if self._log_tasks:
+            logger.debug("Task %s try %s launched on %s", record.id, record.try_id, label,
+                         extra={"task_id": record.id, "try_id": record.try_id})
+        exec_fu.add_done_callback(record._on_exec_done)
+
+    # ------------------------------------------------------------------ completion
+
+    def _handle_exec_update(self, record: TaskRecord, future: Future[Any]) -> None:
+        record.try_time_returned = time.time()
+        try:
+            result = future.result()
+            if isinstance(result, RemoteExceptionWrapper):
+                result.reraise()
+        except BaseException as e:
+            if isinstance(e, CancelledError):
+                e = CancelledError(f"task {record.id} (app {record.func_name!r}) was cancelled "
+                                   f"by executor {record.executor!r}, which was shut down "
+                                   "before the task ran")
+            self._try_failed(record, e)
+            return
+        if self._hook_try_finished is not None:
+            self._hook_try_finished(dfk=self, task_record=record, try_id=record.try_id,
+                                    exception=None)
+        if record.try_history is not None:
+            self._record_try(record, None)
+        if record.join:
+            self._handle_join_result(record, result)
+        else:
+            self._complete(record, result)
+
+    def _complete(self, record: TaskRecord, result: Any) -> None:
+        if record.memoize:
+            self.memoizer.update_memo(record, result)
+        if self._log_tasks:
+            logger.debug("Task %s completed", record.id, extra={"task_id": record.id})
+        self._finalize(record, States.exec_done)
+        assert record.app_fu is not None
+        record.app_fu.set_result(result)
+
+    def _record_try(self, record: TaskRecord, exception: Optional[BaseException]) -> None:
+        if record.try_history is None:
+            record.try_history = []
+        record.try_history.append(TryRecord(record.try_id, record.executor,
+                                            record.try_time_launched or 0.0,
+                                            record.try_time_returned or time.time(),
+                                            exception))
+
+    def _try_failed(self, record: TaskRecord, exception: BaseException) -> None:
+        record.fail_count += 1
+        record.fail_history.append(repr(exception))
+        self._record_try(record, exception)
+        if self._hook_try_finished is not None:
+            self._hook_try_finished(dfk=self, task_record=record, try_id=record.try_id,
+                                    exception=exception)
+        cost = 1.0
+        if self._retry_handler is not None:
+            try:
+                cost = float(self._retry_handler(exception, record))  # type: ignore[arg-type]
+            except Exception as handler_error:
+                logger.exception("Task %s: retry_handler raised; not retrying", record.id,
+                                 extra={"task_id": record.id})
+                handler_error.__cause__ = exception
+                exception = handler_error
+                cost = float("inf")
+        record.fail_cost += cost
+        assert record.app_fu is not None
+        if (record.fail_cost <= self._retries and not record.app_fu.done()
+                and not self._cleanup_called):
+            logger.info("Task %s (app %s) try %s failed on %s with %s: %s; retrying "
+                        "(cost so far %s of %s)", record.id, record.func_name, record.try_id,
+                        record.executor, type(exception).__name__, exception,
+                        record.fail_cost, self._retries,
+                        extra={"task_id": record.id, "try_id": record.try_id})
+            record.try_id += 1
+            self._set_state(record, States.fail_retryable)
+            self._launch_if_ready(record)
+            return
+        self._fail(record, exception)
+
+    def _fail(self, record: TaskRecord, exception: BaseException) -> None:
+        logger.info("Task %s (app %s) failed after %s tries on %s: %s: %s", record.id,
+                    record.func_name, record.try_id + 1, record.executor,
+                    type(exception).__name__, exception,
+                    extra={"task_id": record.id, "try_id": record.try_id})
+        self._finalize(record, States.failed)
+        assert record.app_fu is not None
+        if not record.app_fu.done():
+            record.app_fu.set_exception(exception)
+
+    def _handle_join_result(self, record: TaskRecord, result: Any) -> None:
+        if isinstance(result, Future):
+            inner: List[Future[Any]] = [result]
+        elif isinstance(result, (list, tuple)) and all(isinstance(f, Future) for f in result):
+            inner = list(result)
+        else:
+            error = TypeError(f"join_app {record.func_name!r} (task {record.id}) must return "
+                              f"a Future or a list of Futures, not {type(result).__name__}")
+            self._try_failed(record, error)
+            return
+        record.joins = result
+        self._set_state(record, States.joining)
+        if not inner:
+            self._join_done(record)
+            return
+        remaining = [len(inner)]
+        lock = threading.Lock()
+
+        def one_done(_: Future[Any]) -> None:
+            with lock:
+                remaining[0] -= 1
+                last = remaining[0] == 0
+            if last:
+                self._join_done(record)
+
+        for fut in inner:
+            fut.add_done_callback(one_done)
+
+    def _join_done(self, record: TaskRecord) -> None:
+        joins = record.joins
+        inner = [joins] if isinstance(joins, Future) else list(joins)
+        failures = []
+        for fut in inner:
+            try:
+                fut.result()
+            except BaseException as e:
+                failures.append((e, fut))
+        if failures:
+            causes: List[RootCause] = []
+            tids = []
+            for exc, fut in failures:
+                dep = getattr(fut, "task_record", None)
+                tid = dep.id if dep is not None else None
+                causes.extend(root_causes_of(exc, tid, dep.func_name if dep else None))
+                tids.append((exc, f"task {tid}" if tid is not None else None))
+            self._try_failed(record, JoinError(tids, record.id, causes, record.func_name))
+            return
+        if isinstance(joins, Future):
+            self._complete(record, joins.result())
+        else:
+            self._complete(record, [f.result() for f in inner])
+
+    # ------------------------------------------------------------------ lifted operators
+
+    def _lifted_operation(self, fut: AppFuture, op: str, key: Any) -> AppFuture:
+        func = _lift_getitem if op == "getitem" else _lift_getattr
+        return self.submit(func, (fut, key), executors=[INTERNAL_EXECUTOR],
+                           func_name=f"{fut.task_record.func_name}.{op}", app_kind="internal")
+
+    # ------------------------------------------------------------------ run control
+
+    def wait_for_current_tasks(self) -> None:
+        """Block until every task submitted so far (and any they submit) has finished."""
+        logger.info("Waiting for all remaining tasks to complete")
+        while True:
+            pending = [r.app_fu for r in list(self.tasks.values())
+                       if r.app_fu is not None and not r.app_fu.done()]
+            if not pending:
+                break
+            for fut in pending:
+                try:
+                    fut.exception()
+                except CancelledError:
+                    pass
+        logger.info("All remaining tasks completed")
+
+    def checkpoint(self, tasks: Optional[Sequence[TaskRecord]] = None) -> str:
+        """Write a checkpoint of completed tasks now; return the checkpoint directory."""
+        return self.memoizer.checkpoint(tasks)
+
+    def cleanup(self) -> None:
+        """Shut down executors, close the run's log, and unload this DFK.
+
+        Does not wait for running tasks (see ``exit_mode``); queued tasks of thread
+        executors are cancelled so their futures fail instead of hanging.
+        """
+        if self._cleanup_called:
+            logger.info("DataFlowKernel.cleanup called again; ignoring")
+            return
+        self._cleanup_called = True
+        logger.info("DFK cleanup initiated")
+        try:
+            self.plugin_manager.hook.parsl_dfk_cleanup(dfk=self)
+        except Exception:
+            logger.exception("a parsl_dfk_cleanup hook raised")
+        try:
+            self.memoizer.close()
+        except Exception:
+            logger.exception("error closing the memoizer")
+        if self.job_status_poller is not None:
+            self.job_status_poller.close()
+        for label, executor in list(self.executors.items()):
+            try:
+                logger.info("Shutting down executor %s", label)
+                executor.shutdown()
+            except Exception:
+                logger.exception("error shutting down executor %s", label)
+        try:
+            atexit.unregister(self._atexit_cleanup)
+        except Exception:
+            logger.exception("could not unregister the atexit handler")
+        logger.info("DFK cleanup complete")
+        if DataFlowKernelLoader._dfk is self:
+            DataFlowKernelLoader._dfk = None
+        if self.log_handler is not None:
+            from parsl.log_utils import remove_handler
+
+            remove_handler(self.log_handler)
+            self.log_handler = None
+
+    def _atexit_cleanup(self) -> None:
+        if not self._cleanup_called:
+            logger.warning("Python is exiting with a DFK still running: cleaning up. "
+                           "Call dfk.cleanup() or use 'with parsl.load(config):'")
+            self.cleanup()
+
+    def __enter__(self) -> "DataFlowKernel":
+        return self
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        mode = self.config.exit_mode
+        logger.debug("Exiting the DFK context manager in mode %s", mode)
+        if mode == "cleanup":
+            self.cleanup()
+        elif mode == "skip":
+            logger.info("exit_mode is skip: not cleaning up the DFK")
+        elif mode == "wait":
+            if exc_type is None:
+                self.wait_for_current_tasks()
+            self.cleanup()
+
+    def __repr__(self) -> str:
+        return f"<DataFlowKernel run_dir={self.run_dir!r} executors={list(self.executors)}>"
+
+
+class DataFlowKernelLoader:
+    """Holds the current DFK behind ``parsl.load``, ``parsl.dfk`` and ``parsl.clear``."""
+
+    _dfk: Optional[DataFlowKernel] = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def clear(cls) -> None:
+        """Forget the loaded DFK (without cleaning it up)."""
+        cls._dfk = None
+
+    @classmethod
+    def load(cls, config: Union[Config, str, "os.PathLike[str]", None] = None) -> DataFlowKernel:
+        """Load a configuration (a Config, a TOML file path, or None for threads)."""
+        with cls._lock:
+            if cls._dfk is not None:
+                raise ConfigurationError(
+                    "Config has already been loaded; call parsl.dfk().cleanup() or "
+                    "parsl.clear() before loading another")
+            if isinstance(config, (str, os.PathLike)):
+                config = Config.from_toml(config)
+            cls._dfk = DataFlowKernel(config)
+            return cls._dfk
+
+    @classmethod
+    def wait_for_current_tasks(cls) -> None:
+        cls.dfk().wait_for_current_tasks()
+
+    @classmethod
+    def dfk(cls) -> DataFlowKernel:
+        dfk = cls._dfk
+        if dfk is None:
+            raise NoDataFlowKernelError("Must first load config with parsl.load(config)")
+        return dfk
+

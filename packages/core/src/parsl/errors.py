@@ -1,0 +1,94 @@
+"""Exceptions shared by every Parsl package.
+
+Each error names the thing that went wrong, the offending value and what to do, so a
+user reading a traceback from a long run does not need to open the source.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+
+class ParslError(Exception):
+    """Base class for all exceptions raised by Parsl itself."""
+
+
+class ConfigurationError(ParslError):
+    """A configuration value is wrong in a way only detectable once it is combined."""
+
+
+class BadParameter(ConfigurationError, TypeError):
+    """A constructor parameter has the wrong type or value.
+
+    Subclasses TypeError so code that catches the conventional exception still works.
+    """
+
+    def __init__(self, owner: str, parameter: str, value: Any, expected: str,
+                 where: Optional[str] = None) -> None:
+        self.owner = owner
+        self.parameter = parameter
+        self.value = value
+        self.expected = expected
+        self.where = where
+        super().__init__(owner, parameter, value, expected, where)
+
+    def __str__(self) -> str:
+        value = repr(self.value)
+        if len(value) > 200:
+            value = value[:197] + "..."
+        prefix = f"{self.where}: " if self.where else ""
+        return (f"{prefix}{self.owner}: parameter '{self.parameter}' got {value} "
+                f"({type(self.value).__name__}); expected {self.expected}")
+
+
+class NoDataFlowKernelError(ParslError):
+    """An app was invoked before a configuration was loaded with parsl.load()."""
+
+
+class InternalConsistencyError(ParslError):
+    """Parsl's own invariants were violated; this is a bug to report."""
+
+
+class OptionalModuleMissing(ParslError, ImportError):
+    """A feature needs a third-party module that is not installed."""
+
+    def __init__(self, modules: Sequence[str], reason: str) -> None:
+        self.modules = list(modules)
+        self.reason = reason
+        super().__init__(f"The functionality requested requires missing optional modules "
+                         f"{self.modules}, because: {reason}")
+
+
+class PluginNotInstalled(ImportError):
+    """A public name belongs to a Parsl distribution that is not installed."""
+
+    def __init__(self, name: str, kind: str, distribution: str, module: str) -> None:
+        self.name = name
+        self.kind = kind
+        self.distribution = distribution
+        super().__init__(
+            f"{kind} {name!r} is provided by the distribution {distribution!r}, which is not "
+            f"installed. Install it with: pip install {distribution}", name=name)
+        self.module = module
+
+
+class PluginConflict(ParslError):
+    """Two installed distributions register the same public name for one kind."""
+
+    def __init__(self, kind: str, name: str, claimants: Sequence[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.claimants = list(claimants)
+        super().__init__(f"{kind} name {name!r} is registered by more than one plugin: "
+                         + ", ".join(self.claimants)
+                         + ". Uninstall one of them.")
+
+
+class UnknownComponent(ParslError, LookupError):
+    """A registry name that no installed or known distribution provides."""
+
+    def __init__(self, kind: str, name: str, known: Sequence[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(f"no {kind} named {name!r} is installed; known {kind}s: "
+                         + (", ".join(self.known) or "(none)"))

@@ -1,0 +1,1 @@
+"""Batch-job (block) state shared by executors, providers and the scaling strategy."""

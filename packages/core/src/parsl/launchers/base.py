@@ -1,0 +1,22 @@
+"""The launcher interface: how a block's command is started on each of its nodes."""
+from __future__ import annotations
+
+from abc import ABCMeta, abstractmethod
+
+
+class Launcher(metaclass=ABCMeta):
+    """Wraps a worker command so it runs ``tasks_per_node`` times on each node of a block.
+
+    Providers call the launcher with the executor's launch command and put the returned
+    text into the job's script. ``debug`` adds ``set -x`` style tracing to that text.
+    """
+
+    def __init__(self, debug: bool = True) -> None:
+        self.debug = debug
+
+    @abstractmethod
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
+        """Return shell text that launches ``command`` across the block."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"

@@ -1,0 +1,1 @@
+"""Plugin machinery: entry-point registry of components and pluggy hooks."""
