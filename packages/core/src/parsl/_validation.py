@@ -43,11 +43,26 @@ def _hints_for(func: Callable[..., Any]) -> Dict[str, Any]:
     if hints is None:
         try:
             hints = typing.get_type_hints(func)
-        except Exception:  # unresolvable forward reference: check what can be checked
-            hints = {k: v for k, v in getattr(func, "__annotations__", {}).items()
-                     if not isinstance(v, str)}
+        except Exception:
+            hints = _resolve_individually(func)
         hints.pop("return", None)
         _hints_cache[func] = hints
+    return hints
+
+
+def _resolve_individually(func: Callable[..., Any]) -> Dict[str, Any]:
+    """Resolve each annotation on its own, skipping those naming types that are only
+    imported for type checking (they cannot be checked at run time anyway)."""
+    namespace = dict(getattr(func, "__globals__", {}))
+    hints: Dict[str, Any] = {}
+    for name, annotation in getattr(func, "__annotations__", {}).items():
+        if not isinstance(annotation, str):
+            hints[name] = annotation
+            continue
+        try:
+            hints[name] = eval(annotation, namespace)  # noqa: S307 - annotations are code
+        except Exception:
+            continue
     return hints
 
 

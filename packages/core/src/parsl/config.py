@@ -109,6 +109,9 @@ class Config:
     def _validate_executors(self) -> None:
         seen: dict = {}
         for index, executor in enumerate(self._executors):
+            if not isinstance(executor, ParslExecutor):
+                raise BadParameter("Config", f"executors[{index}]", executor,
+                                   "a ParslExecutor instance")
             label = executor.label
             if label.startswith("_parsl"):
                 raise BadParameter("Config", f"executors[{index}].label", label,

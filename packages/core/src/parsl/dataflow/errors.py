@@ -92,7 +92,9 @@ class PropagatedException(DataFlowException):
             root_causes = [RootCause(None, None, e, _traceback_text(e))
                            for e, _ in self.dependent_exceptions_tids]
         self.root_causes = list(root_causes)
-        super().__init__(self.dependent_exceptions_tids, task_id)
+        # args stay flat: a repr that nested the dependencies' exceptions would recurse
+        # once per task along a long chain of failures.
+        super().__init__(task_id, [tid for _, tid in self.dependent_exceptions_tids])
         if self.root_causes:
             self.__cause__ = self.root_causes[0].exception
 

@@ -1,0 +1,264 @@
+"""The on-disk checkpoint format: an append-only log of framed, checksummed records.
+
+A checkpoint directory (``runinfo/NNN/checkpoint/``) holds one file, ``tasks.ckpt``::
+
+    file    := MAGIC record*
+    MAGIC   := b"PARSLCK1"                    (8 bytes; the 1 is the format version)
+    record  := length:u32le crc32:u32le payload[length]
+    payload := codec:u8 keylen:u16le key[keylen] body
+    codec   := b"s" (parsl.serialize) | b"p" (pickle) | b"d" (dill)
+
+``key`` is the memo hash of a task (ASCII), ``body`` its result serialized with ``codec``;
+``crc32`` is :func:`zlib.crc32` of ``payload``. Records are only ever appended, with
+``os.write`` on an unbuffered descriptor, so a killed process never leaves a record half
+in a user-space buffer; a power loss or full disk can still leave the last record torn.
+The reader stops at the first record whose frame does not fit in the file or whose
+checksum does not match, warns once for that file and keeps every record before it.
+See ``docs/checkpointing.md`` for the full description.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import struct
+import warnings
+import zlib
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from parsl.dataflow.errors import BadCheckpoint
+
+logger = logging.getLogger(__name__)
+
+MAGIC = b"PARSLCK1"
+FILE_NAME = "tasks.ckpt"
+_FRAME = struct.Struct("<II")
+_KEYLEN = struct.Struct("<H")
+_MAX_RECORD = 1 << 31
+
+
+class TornCheckpointWarning(UserWarning):
+    """A checkpoint file ends in (or contains) a record that was not completely written.
+
+    The records before it were loaded; the damaged record and anything after it were not.
+    """
+
+
+def _serializers() -> List[Tuple[bytes, Callable[[Any], bytes]]]:
+    """Codecs to try in order: parsl.serialize when the package provides it, then pickle,
+    then dill (which handles lambdas, closures and interactively defined classes)."""
+    codecs: List[Tuple[bytes, Callable[[Any], bytes]]] = []
+    try:
+        from parsl.serialize import serialize as parsl_serialize
+    except ImportError:
+        pass
+    else:
+        codecs.append((b"s", parsl_serialize))
+    codecs.append((b"p", lambda obj: pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)))
+
+    def dill_dumps(obj: Any) -> bytes:
+        import dill
+
+        return bytes(dill.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+    codecs.append((b"d", dill_dumps))
+    return codecs
+
+
+def _deserialize(codec: bytes, body: bytes) -> Any:
+    if codec == b"p":
+        return pickle.loads(body)
+    if codec == b"d":
+        import dill
+
+        return dill.loads(body)
+    if codec == b"s":
+        from parsl.serialize import deserialize
+
+        return deserialize(body)
+    raise ValueError(f"unknown codec {codec!r}")
+
+
+class RecordEncoder:
+    """Turns (memo key, result) pairs into framed records, picking the first codec that works."""
+
+    def __init__(self) -> None:
+        self._codecs = _serializers()
+
+    def encode(self, key: str, result: Any) -> bytes:
+        """The framed record for ``key``; raises the last codec's error if none can
+        serialize ``result``."""
+        key_bytes = key.encode("ascii")
+        error: Optional[BaseException] = None
+        for codec, dumps in self._codecs:
+            try:
+                body = dumps(result)
+            except Exception as e:
+                error = e
+                continue
+            payload = b"".join((codec, _KEYLEN.pack(len(key_bytes)), key_bytes, body))
+            return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
+        assert error is not None
+        raise error
+
+
+def checkpoint_file_in(path: str) -> str:
+    """The checkpoint file for ``path``, which names a checkpoint directory or the file."""
+    return os.path.join(path, FILE_NAME) if os.path.isdir(path) else path
+
+
+class CheckpointWriter:
+    """Appends records to ``<directory>/tasks.ckpt``, creating it durably on first use."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.path = os.path.join(directory, FILE_NAME)
+        self._fd: Optional[int] = None
+
+    def _open(self) -> int:
+        if self._fd is not None:
+            return self._fd
+        os.makedirs(self.directory, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        if os.fstat(fd).st_size == 0:
+            _write_all(fd, MAGIC)
+            os.fsync(fd)
+            _fsync_directory(self.directory)
+        self._fd = fd
+        return fd
+
+    def append(self, records: Iterable[bytes], sync: bool = True) -> None:
+        """Append already framed records with one write; with ``sync``, fsync before
+        returning so the records survive a machine crash, not only a process crash."""
+        data = b"".join(records)
+        fd = self._open()
+        if data:
+            _write_all(fd, data)
+        if sync:
+            os.fsync(fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make a newly created file's directory entry durable (POSIX needs the parent fsynced)."""
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError as e:
+        logger.debug("cannot open %s to fsync it: %s", directory, e)
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError as e:
+        logger.debug("cannot fsync directory %s: %s", directory, e)
+    finally:
+        os.close(dir_fd)
+
+
+def iter_records(path: str) -> Iterator[Tuple[str, Any]]:
+    """Yield (memo key, result) for every intact record of the checkpoint file ``path``.
+
+    A torn or corrupt record ends the file: it is reported once with a
+    :class:`TornCheckpointWarning` (and in the log) naming the file, the offset and how
+    many bytes were ignored. A record whose body cannot be deserialized (its class no
+    longer importable, say) is skipped with a warning; the rest still load.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise BadCheckpoint(f"checkpoint file {path} does not exist") from None
+    except OSError as e:
+        raise BadCheckpoint(f"cannot read checkpoint file {path}: {e}") from e
+    if len(data) < len(MAGIC):
+        if MAGIC.startswith(data):
+            if data:
+                _warn_torn(path, 0, len(data), "the file header is incomplete")
+            return
+        raise BadCheckpoint(f"{path} is not a parsl checkpoint file (bad header)")
+    if not data.startswith(MAGIC):
+        raise BadCheckpoint(f"{path} is not a parsl checkpoint file (bad header "
+                            f"{data[:len(MAGIC)]!r}, expected {MAGIC!r})")
+    offset = len(MAGIC)
+    end = len(data)
+    while offset < end:
+        reason = None
+        if end - offset < _FRAME.size:
+            reason = "the last record's header is incomplete"
+        else:
+            length, crc = _FRAME.unpack_from(data, offset)
+            start = offset + _FRAME.size
+            if length > end - start:
+                reason = f"a record claims {length} bytes but only {end - start} remain"
+            else:
+                payload = data[start:start + length]
+                if zlib.crc32(payload) != crc:
+                    reason = "a record's checksum does not match its contents"
+        if reason is not None:
+            _warn_torn(path, offset, end - offset, reason)
+            return
+        offset = start + length
+        item = _decode_payload(path, start, payload)
+        if item is not None:
+            yield item
+
+
+def _decode_payload(path: str, offset: int, payload: bytes) -> Optional[Tuple[str, Any]]:
+    codec = payload[:1]
+    try:
+        (key_length,) = _KEYLEN.unpack_from(payload, 1)
+        key_end = 1 + _KEYLEN.size + key_length
+        key = payload[1 + _KEYLEN.size:key_end].decode("ascii")
+        return key, _deserialize(codec, payload[key_end:])
+    except Exception as e:
+        message = (f"checkpoint {path}: skipping the record at byte {offset}, whose result "
+                   f"cannot be deserialized: {type(e).__name__}: {e}")
+        logger.warning("%s", message)
+        warnings.warn(message, stacklevel=3)
+        return None
+
+
+def _warn_torn(path: str, offset: int, ignored: int, reason: str) -> None:
+    message = (f"checkpoint {path} is torn at byte {offset}: {reason}; ignoring the last "
+               f"{ignored} bytes (a run was probably killed while writing). Every record "
+               "before that point was loaded.")
+    logger.warning("%s", message)
+    warnings.warn(message, TornCheckpointWarning, stacklevel=4)
+
+
+def load_checkpoints(paths: Iterable[str]) -> Dict[str, Any]:
+    """The memo table stored in the checkpoint directories (or files) ``paths``.
+
+    Later paths and later records win for the same key. A directory that exists but holds
+    no checkpoint file (a run killed before its first write) counts as empty; a path that
+    does not exist at all raises :class:`BadCheckpoint`, since it is almost always a typo.
+    """
+    table: Dict[str, Any] = {}
+    for path in paths:
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise BadCheckpoint(f"checkpoint {path} does not exist; pass directories from "
+                                "parsl.utils.get_all_checkpoints() or get_last_checkpoint()")
+        file_path = checkpoint_file_in(path)
+        if not os.path.exists(file_path):
+            logger.info("checkpoint directory %s holds no %s; nothing to load", path,
+                        FILE_NAME)
+            continue
+        before = len(table)
+        count = 0
+        for key, value in iter_records(file_path):
+            table[key] = value
+            count += 1
+        logger.info("Loaded %d checkpointed results (%d new) from %s", count,
+                    len(table) - before, file_path)
+    return table
