@@ -18,7 +18,7 @@ Names are imported on first use so ``import parsl`` stays fast.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Dict, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 from parsl.version import VERSION
 
@@ -40,15 +40,22 @@ _LAZY: Dict[str, Tuple[str, str]] = {
 
 _LOADER_METHODS = ("load", "clear", "dfk", "wait_for_current_tasks")
 
-__all__ = ["__version__", *_LAZY, *_LOADER_METHODS]
+__all__ = ["AUTO_LOGNAME", "Config", "DataFlowKernel", "DataFlowKernelLoader", "File",
+           "ThreadPoolExecutor", "__version__", "bash_app", "clear", "dfk", "join_app", "load",
+           "python_app", "set_file_logger", "set_stream_logger", "wait_for_current_tasks"]
 
 if TYPE_CHECKING:
-    from parsl.app.app import bash_app, join_app, python_app
-    from parsl.config import Config
-    from parsl.data_provider.files import File
-    from parsl.dataflow.dflow import AUTO_LOGNAME, DataFlowKernel, DataFlowKernelLoader
-    from parsl.executors.threads import ThreadPoolExecutor
-    from parsl.log_utils import set_file_logger, set_stream_logger
+    from parsl.app.app import bash_app as bash_app
+    from parsl.app.app import join_app as join_app
+    from parsl.app.app import python_app as python_app
+    from parsl.config import Config as Config
+    from parsl.data_provider.files import File as File
+    from parsl.dataflow.dflow import AUTO_LOGNAME as AUTO_LOGNAME
+    from parsl.dataflow.dflow import DataFlowKernel as DataFlowKernel
+    from parsl.dataflow.dflow import DataFlowKernelLoader as DataFlowKernelLoader
+    from parsl.executors.threads import ThreadPoolExecutor as ThreadPoolExecutor
+    from parsl.log_utils import set_file_logger as set_file_logger
+    from parsl.log_utils import set_stream_logger as set_stream_logger
 
     load = DataFlowKernelLoader.load
     clear = DataFlowKernelLoader.clear
@@ -70,7 +77,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def __dir__() -> list:
+def __dir__() -> List[str]:
     return sorted(set(globals()) | set(__all__))
 
 

@@ -60,7 +60,7 @@ def _resolve_individually(func: Callable[..., Any]) -> Dict[str, Any]:
             hints[name] = annotation
             continue
         try:
-            hints[name] = eval(annotation, namespace)  # noqa: S307 - annotations are code
+            hints[name] = eval(annotation, namespace)
         except Exception:
             continue
     return hints

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Literal, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Literal, Optional, Sequence, Union
 
 from parsl._validation import validate_init
 from parsl.errors import BadParameter, ConfigurationError
@@ -40,7 +40,7 @@ class Config:
                  garbage_collect: bool = True,
                  internal_tasks_max_threads: int = 10,
                  retries: int = 0,
-                 retry_handler: Optional[Callable[[Exception, "TaskRecord"], float]] = None,
+                 retry_handler: Optional[Callable[[Exception, TaskRecord], float]] = None,
                  run_dir: str = "runinfo",
                  std_autopath: Optional[Callable[..., Any]] = None,
                  strategy: Optional[str] = "simple",
@@ -50,7 +50,7 @@ class Config:
                  usage_tracking: int = 0,
                  project_name: Optional[str] = None,
                  initialize_logging: bool = True,
-                 memoizer: Optional["Memoizer"] = None,
+                 memoizer: Optional[Memoizer] = None,
                  plugins: Sequence[Any] = (),
                  log_level: int = logging.INFO) -> None:
         if executors is None:
@@ -107,7 +107,7 @@ class Config:
         self.log_level = log_level
 
     def _validate_executors(self) -> None:
-        seen: dict = {}
+        seen: Dict[str, int] = {}
         for index, executor in enumerate(self._executors):
             if not isinstance(executor, ParslExecutor):
                 raise BadParameter("Config", f"executors[{index}]", executor,
@@ -132,11 +132,12 @@ class Config:
         self._validate_executors()
 
     @classmethod
-    def from_toml(cls, path: Union[str, "os.PathLike[str]"]) -> "Config":
+    def from_toml(cls, path: Union[str, os.PathLike[str]]) -> Config:
         """Build a Config from a TOML file naming components by their registry names."""
         from parsl.config_toml import load_toml
 
-        return load_toml(path)
+        config: Config = load_toml(path)
+        return config
 
     def __repr__(self) -> str:
         return f"Config(executors={self._executors!r}, run_dir={self.run_dir!r})"

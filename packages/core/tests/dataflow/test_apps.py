@@ -99,7 +99,7 @@ def test_unknown_executor_label_raises_at_call_naming_known_labels(dfk):
 
 
 def test_app_called_without_loaded_config_says_to_load():
-    with pytest.raises(parsl.errors.NoDataFlowKernelError, match="parsl.load"):
+    with pytest.raises(parsl.errors.NoDataFlowKernelError, match=r"parsl\.load"):
         bare_double(1)
 
 

@@ -7,7 +7,13 @@ import pytest
 
 import parsl
 from parsl import File, bash_app
-from parsl.app.errors import AppTimeout, BadStdStreamFile, BashAppNoReturn, BashExitFailure, MissingOutputs
+from parsl.app.errors import (
+    AppTimeout,
+    BadStdStreamFile,
+    BashAppNoReturn,
+    BashExitFailure,
+    MissingOutputs,
+)
 
 
 @bash_app

@@ -134,7 +134,8 @@ def test_config_rejects_bad_values_naming_parameter_value_and_type(kwargs, param
 
 
 def test_thread_executor_rejects_bad_max_threads():
-    with pytest.raises(BadParameter, match=r"ThreadPoolExecutor: parameter 'max_threads' got 'two'"):
+    expected = r"ThreadPoolExecutor: parameter 'max_threads' got 'two'"
+    with pytest.raises(BadParameter, match=expected):
         ThreadPoolExecutor(max_threads="two")
     with pytest.raises(BadParameter, match=">= 1"):
         ThreadPoolExecutor(max_threads=0)

@@ -8,7 +8,6 @@ import pytest
 
 from parsl import python_app
 from parsl.dataflow.futures import AppFuture
-from parsl.dataflow.states import States
 
 
 @python_app

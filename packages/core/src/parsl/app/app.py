@@ -40,7 +40,7 @@ class AppBase(metaclass=ABCMeta):
     """An app: calling it submits a task to the DFK and returns an AppFuture."""
 
     def __init__(self, func: Callable[..., Any],
-                 data_flow_kernel: Optional["DataFlowKernel"] = None,
+                 data_flow_kernel: Optional[DataFlowKernel] = None,
                  executors: Union[List[str], Literal["all"]] = "all",
                  cache: bool = False, ignore_for_cache: Optional[Sequence[str]] = None) -> None:
         if not callable(func):
@@ -55,7 +55,7 @@ class AppBase(metaclass=ABCMeta):
                             f"of argument names, got {ignore_for_cache!r}")
         self.func = func
         self.__name__ = _callable_name(func)
-        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, func)
         self.__name__ = _callable_name(func)
         self.data_flow_kernel = data_flow_kernel
         self.executors = executors
@@ -74,7 +74,7 @@ class AppBase(metaclass=ABCMeta):
         self.outputs = self.kwargs.get("outputs", [])
         self._fn_hash: Optional[str] = None
 
-    def _dfk(self) -> "DataFlowKernel":
+    def _dfk(self) -> DataFlowKernel:
         return self.data_flow_kernel or DataFlowKernelLoader.dfk()
 
     def _fn_hash_for_cache(self) -> Optional[str]:
@@ -97,7 +97,7 @@ class AppBase(metaclass=ABCMeta):
         return merged
 
     @abstractmethod
-    def __call__(self, *args: Any, **kwargs: Any) -> "AppFuture":
+    def __call__(self, *args: Any, **kwargs: Any) -> AppFuture:
         """Submit a task and return its future."""
 
     def __repr__(self) -> str:
@@ -105,7 +105,7 @@ class AppBase(metaclass=ABCMeta):
 
 
 def python_app(function: Optional[Callable[..., Any]] = None,
-               data_flow_kernel: Optional["DataFlowKernel"] = None, cache: bool = False,
+               data_flow_kernel: Optional[DataFlowKernel] = None, cache: bool = False,
                executors: Union[List[str], Literal["all"]] = "all",
                ignore_for_cache: Optional[List[str]] = None) -> Any:
     """Make a Python function an app: calls return futures and run on an executor."""
@@ -119,7 +119,7 @@ def python_app(function: Optional[Callable[..., Any]] = None,
 
 
 def join_app(function: Optional[Callable[..., Any]] = None,
-             data_flow_kernel: Optional["DataFlowKernel"] = None, cache: bool = False,
+             data_flow_kernel: Optional[DataFlowKernel] = None, cache: bool = False,
              ignore_for_cache: Optional[List[str]] = None) -> Any:
     """Make a function that returns futures (a sub-workflow) an app.
 
@@ -137,7 +137,7 @@ def join_app(function: Optional[Callable[..., Any]] = None,
 
 
 def bash_app(function: Optional[Callable[..., Any]] = None,
-             data_flow_kernel: Optional["DataFlowKernel"] = None, cache: bool = False,
+             data_flow_kernel: Optional[DataFlowKernel] = None, cache: bool = False,
              executors: Union[List[str], Literal["all"]] = "all",
              ignore_for_cache: Optional[List[str]] = None) -> Any:
     """Make a function returning a shell command an app that runs the command.

@@ -107,14 +107,14 @@ class BashApp(AppBase):
     """A function returning a shell command, as an app."""
 
     def __init__(self, func: Callable[..., Any],
-                 data_flow_kernel: Optional["DataFlowKernel"] = None, cache: bool = False,
+                 data_flow_kernel: Optional[DataFlowKernel] = None, cache: bool = False,
                  executors: Union[List[str], Literal["all"]] = "all",
                  ignore_for_cache: Optional[Sequence[str]] = None) -> None:
         super().__init__(func, data_flow_kernel=data_flow_kernel, executors=executors,
                          cache=cache, ignore_for_cache=ignore_for_cache)
         self.wrapped_remote_function = functools.partial(remote_side_bash_executor, func)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> "AppFuture":
+    def __call__(self, *args: Any, **kwargs: Any) -> AppFuture:
         invocation_kwargs = self._invocation_kwargs(kwargs)
         dfk = self.data_flow_kernel or self._dfk()
         return dfk.submit(self.wrapped_remote_function, args, executors=self.executors,

@@ -15,7 +15,7 @@ class DataFuture(LeanFuture):
     """Completes with ``file_obj`` once ``fut`` (the producing task, or a staging
     transfer) has completed, or with that future's exception."""
 
-    def __init__(self, fut: "Future[Any]", file_obj: File, tid: Optional[int] = None) -> None:
+    def __init__(self, fut: Future[Any], file_obj: File, tid: Optional[int] = None) -> None:
         super().__init__()
         if not isinstance(file_obj, File):
             raise TypeError(f"DataFuture: file_obj must be a parsl File, got {file_obj!r}")
@@ -24,7 +24,7 @@ class DataFuture(LeanFuture):
         self._tid = tid
         fut.add_done_callback(self._parent_done)
 
-    def _parent_done(self, parent: "Future[Any]") -> None:
+    def _parent_done(self, parent: Future[Any]) -> None:
         if parent.cancelled():
             self._mark_cancelled()
             return

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def run_with_walltime(func: Callable[..., Any], walltime: float, *args: Any,
+def run_with_walltime(func: Callable[..., Any], walltime: float, /, *args: Any,
                       **kwargs: Any) -> Any:
     """Run ``func`` and raise AppTimeout in it if it runs longer than ``walltime`` seconds.
 
@@ -53,14 +53,14 @@ class PythonApp(AppBase):
     """A Python function as an app (also used for join apps with ``join=True``)."""
 
     def __init__(self, func: Callable[..., Any],
-                 data_flow_kernel: Optional["DataFlowKernel"] = None, cache: bool = False,
+                 data_flow_kernel: Optional[DataFlowKernel] = None, cache: bool = False,
                  executors: Union[List[str], Literal["all"]] = "all",
                  ignore_for_cache: Optional[Sequence[str]] = None, join: bool = False) -> None:
         super().__init__(func, data_flow_kernel=data_flow_kernel, executors=executors,
                          cache=cache, ignore_for_cache=ignore_for_cache)
         self.join = join
 
-    def __call__(self, *args: Any, **kwargs: Any) -> "AppFuture":
+    def __call__(self, *args: Any, **kwargs: Any) -> AppFuture:
         invocation_kwargs = self._invocation_kwargs(kwargs) if self.kwargs else kwargs
         func = self.func
         walltime = invocation_kwargs.get("walltime") if invocation_kwargs else None

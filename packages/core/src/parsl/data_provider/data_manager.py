@@ -34,7 +34,7 @@ def default_staging() -> List[Staging]:
 class DataManager:
     """Chooses, for each file, the first of the executor's staging providers that accepts it."""
 
-    def __init__(self, dfk: "DataFlowKernel") -> None:
+    def __init__(self, dfk: DataFlowKernel) -> None:
         self.dfk = dfk
         self._default: Optional[List[Staging]] = None
 
@@ -78,6 +78,6 @@ class DataManager:
         return provider.replace_task_stage_out(self, executor, file, func) or func
 
     def stage_out(self, file: File, executor: str,
-                  app_fu: "Future[Any]") -> Optional["Future[Any]"]:
+                  app_fu: Future[Any]) -> Optional[Future[Any]]:
         provider = self._find(executor, file, stage_in=False)
         return provider.stage_out(self, executor, file, app_fu)

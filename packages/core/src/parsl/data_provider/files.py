@@ -14,7 +14,7 @@ class File:
     files, or the ``local_path`` a staging provider set after staging it in.
     """
 
-    def __init__(self, url: Union["os.PathLike[str]", str]) -> None:
+    def __init__(self, url: Union[os.PathLike[str], str]) -> None:
         if isinstance(url, os.PathLike):
             url = os.fspath(url)
         if not isinstance(url, str):
@@ -28,7 +28,7 @@ class File:
         self.filename = os.path.basename(self.path)
         self.local_path: Optional[str] = None
 
-    def cleancopy(self) -> "File":
+    def cleancopy(self) -> File:
         """A copy without staging state, for use in another task or run."""
         return File(self.url)
 

@@ -19,28 +19,28 @@ if TYPE_CHECKING:
 class Staging:
     """Base class of staging providers; every method's default means "not handled"."""
 
-    def can_stage_in(self, file: "File") -> bool:
+    def can_stage_in(self, file: File) -> bool:
         return False
 
-    def can_stage_out(self, file: "File") -> bool:
+    def can_stage_out(self, file: File) -> bool:
         return False
 
-    def stage_in(self, dm: "DataManager", executor: str, file: "File",
-                 parent_fut: Optional["Future[Any]"]) -> Optional["DataFuture"]:
+    def stage_in(self, dm: DataManager, executor: str, file: File,
+                 parent_fut: Optional[Future[Any]]) -> Optional[DataFuture]:
         """Start a transfer; return a future the task must wait for, or None."""
         return None
 
-    def stage_out(self, dm: "DataManager", executor: str, file: "File",
-                  app_fu: "Future[Any]") -> Optional["Future[Any]"]:
+    def stage_out(self, dm: DataManager, executor: str, file: File,
+                  app_fu: Future[Any]) -> Optional[Future[Any]]:
         """Start a transfer after the task; return its future, or None."""
         return None
 
-    def replace_task(self, dm: "DataManager", executor: str, file: "File",
+    def replace_task(self, dm: DataManager, executor: str, file: File,
                      func: Callable[..., Any]) -> Optional[Callable[..., Any]]:
         """Return a wrapper of ``func`` that stages ``file`` in inside the task, or None."""
         return None
 
-    def replace_task_stage_out(self, dm: "DataManager", executor: str, file: "File",
+    def replace_task_stage_out(self, dm: DataManager, executor: str, file: File,
                                func: Callable[..., Any]) -> Optional[Callable[..., Any]]:
         """Return a wrapper of ``func`` that stages ``file`` out inside the task, or None."""
         return None

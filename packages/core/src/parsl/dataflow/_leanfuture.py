@@ -42,8 +42,8 @@ class LeanFuture(Future):  # type: ignore[type-arg]
         self._callbacks: Optional[List[Callable[[Any], Any]]] = None
         self._waiter_list: Optional[List[Any]] = None
 
-    def _stripe(self) -> "threading.RLock":
-        return _STRIPES[(id(self) >> 4) % _STRIPE_COUNT]  # type: ignore[return-value]
+    def _stripe(self) -> threading.RLock:
+        return _STRIPES[(id(self) >> 4) % _STRIPE_COUNT]
 
     @property
     def _condition(self) -> threading.Condition:  # type: ignore[override]
@@ -67,7 +67,7 @@ class LeanFuture(Future):  # type: ignore[type-arg]
         return waiters
 
     @property
-    def _done_callbacks(self) -> List[Callable[[Any], Any]]:  # type: ignore[override]
+    def _done_callbacks(self) -> List[Callable[[Any], Any]]:
         return self._callbacks or []
 
     def __repr__(self) -> str:

@@ -244,8 +244,8 @@ def load_checkpoints(paths: Iterable[str]) -> Dict[str, Any]:
     does not exist at all raises :class:`BadCheckpoint`, since it is almost always a typo.
     """
     table: Dict[str, Any] = {}
-    for path in paths:
-        path = os.fspath(path)
+    for given in paths:
+        path = os.fspath(given)
         if not os.path.exists(path):
             raise BadCheckpoint(f"checkpoint {path} does not exist; pass directories from "
                                 "parsl.utils.get_all_checkpoints() or get_last_checkpoint()")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import datetime
+import functools
 import itertools
 import logging
 import os
@@ -50,9 +51,9 @@ INTERNAL_EXECUTOR = "_parsl_internal"
 class _AutoLogname:
     """Sentinel for ``stdout=parsl.AUTO_LOGNAME``: the DFK picks a path under run_dir."""
 
-    _instance: Optional["_AutoLogname"] = None
+    _instance: Optional[_AutoLogname] = None
 
-    def __new__(cls) -> "_AutoLogname":
+    def __new__(cls) -> _AutoLogname:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -309,10 +310,10 @@ class DataFlowKernel:
             if inputs:
                 new_inputs = list(inputs)
                 for index, item in enumerate(new_inputs):
-                    if isinstance(item, File):
-                        item = new_inputs[index] = self._stage_in(record, item)
-                    if isinstance(item, Future):
-                        depends.append(item)
+                    staged = self._stage_in(record, item) if isinstance(item, File) else item
+                    new_inputs[index] = staged
+                    if isinstance(staged, Future):
+                        depends.append(staged)
                 kwargs["inputs"] = new_inputs
         return depends
 
@@ -409,10 +410,7 @@ class DataFlowKernel:
                     logger.debug("Task %s satisfied from memo table", record.id,
                                  extra={"task_id": record.id})
                 self._finalize(record, States.memo_done)
-                if isinstance(value, BaseException):
-                    app_fu.set_exception(value)
-                else:
-                    app_fu.set_result(value)
+                app_fu.set_result(value)
                 return
         self._launch_task(record)
 
@@ -518,6 +516,14 @@ class DataFlowKernel:
     def _complete(self, record: TaskRecord, result: Any) -> None:
         if record.memoize:
             self.memoizer.update_memo(record, result)
+            # With task_exit checkpointing the memoizer publishes once the result is on
+            # disk, so a completed future is never lost to a crash.
+            self.memoizer.persist(record, result,
+                                  functools.partial(self._publish_result, record, result))
+            return
+        self._publish_result(record, result)
+
+    def _publish_result(self, record: TaskRecord, result: Any) -> None:
         if self._log_tasks:
             logger.debug("Task %s completed", record.id, extra={"task_id": record.id})
         self._finalize(record, States.exec_done)
@@ -700,7 +706,7 @@ class DataFlowKernel:
                            "Call dfk.cleanup() or use 'with parsl.load(config):'")
             self.cleanup()
 
-    def __enter__(self) -> "DataFlowKernel":
+    def __enter__(self) -> DataFlowKernel:
         return self
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
@@ -731,7 +737,7 @@ class DataFlowKernelLoader:
         cls._dfk = None
 
     @classmethod
-    def load(cls, config: Union[Config, str, "os.PathLike[str]", None] = None) -> DataFlowKernel:
+    def load(cls, config: Union[Config, str, os.PathLike[str], None] = None) -> DataFlowKernel:
         """Load a configuration (a Config, a TOML file path, or None for threads)."""
         with cls._lock:
             if cls._dfk is not None:

@@ -26,7 +26,7 @@ class AppFuture(LeanFuture):
     ``result.attr``, so they can be passed on to other apps before the task finishes.
     """
 
-    def __init__(self, task_record: "TaskRecord") -> None:
+    def __init__(self, task_record: TaskRecord) -> None:
         super().__init__()
         self.task_record = task_record
         self._outputs: Optional[List[DataFuture]] = None
@@ -40,7 +40,7 @@ class AppFuture(LeanFuture):
         return self.task_record.id
 
     @property
-    def outputs(self) -> Sequence["DataFuture"]:
+    def outputs(self) -> Sequence[DataFuture]:
         return self._outputs or []
 
     @property
@@ -69,10 +69,10 @@ class AppFuture(LeanFuture):
             return False
         return self._mark_cancelled()
 
-    def __getitem__(self, key: Any) -> "AppFuture":
+    def __getitem__(self, key: Any) -> AppFuture:
         return self.task_record.dfk._lifted_operation(self, "getitem", key)
 
-    def __getattr__(self, name: str) -> "AppFuture":
+    def __getattr__(self, name: str) -> AppFuture:
         # Private and dunder names must raise: pickle, copy and hasattr() probe them.
         if name.startswith("_"):
             raise AttributeError(name)

@@ -1,4 +1,5 @@
-"""App caching: a task whose app and arguments were seen before reuses the earlier result.
+"""App caching and checkpointing: a task whose app and arguments were seen before, in this
+run or in a checkpointed earlier one, reuses the earlier result instead of running.
 
 The memo key of a task is a hash of the app's identity (its qualified name and a hash of
 its source, or bytecode when the source is unavailable, so editing the body makes a new
@@ -12,14 +13,32 @@ import functools
 import hashlib
 import inspect
 import logging
+import os
 import pickle
+import re
 import threading
+import time
 import types
 from functools import singledispatch
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Literal,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
 
+from parsl._validation import validate_init
 from parsl.data_provider.files import File
-from parsl.errors import ConfigurationError
+from parsl.dataflow.checkpoint import CheckpointWriter, RecordEncoder, load_checkpoints
+from parsl.errors import BadParameter, ConfigurationError
+from parsl.utils import Timer
 
 if TYPE_CHECKING:
     from parsl.dataflow.dflow import DataFlowKernel
@@ -27,8 +46,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Keyword arguments that steer Parsl rather than the app's computation.
-SPECIAL_KWARGS = frozenset({"stdout", "stderr", "walltime", "parsl_resource_specification"})
+#: Keyword arguments that steer where and how long a task runs, not what it computes.
+#: ``stdout``/``stderr`` are part of the key (a hit would not write the new file); list
+#: them in ``ignore_for_cache`` to reuse results across different log paths.
+SPECIAL_KWARGS = frozenset({"walltime", "parsl_resource_specification"})
+
+CheckpointMode = Literal["task_exit", "periodic", "dfk_exit", "manual"]
+_PERIOD = re.compile(r"^\d+:[0-5]?\d:[0-5]?\d$")
 
 
 class UnhashableArgument(ConfigurationError, TypeError):
@@ -115,28 +139,43 @@ def function_identity(func: Callable[..., Any]) -> str:
     try:
         body = inspect.getsource(target).encode()
     except (OSError, TypeError):
-        code = getattr(target, "__code__", None) or getattr(
-            getattr(target, "__call__", None), "__code__", None)
+        call = type(target).__call__ if not inspect.isroutine(target) else None
+        code = getattr(target, "__code__", None) or getattr(call, "__code__", None)
         body = code.co_code + repr(code.co_consts).encode() if code is not None else b""
     return f"{module}.{name}:{hashlib.sha256(body).hexdigest()}"
 
 
 class Memoizer:
-    """Interface of the memo table used by the DFK (``Config(memoizer=...)``)."""
+    """What the DFK asks of a memo table (``Config(memoizer=...)``).
+
+    The DFK calls, for every task of an app with ``cache=True`` when ``Config.app_cache``
+    is on: :meth:`check_memo` once, when the task's arguments are resolved; and, if the
+    task ran and succeeded, :meth:`update_memo` and then :meth:`persist`. Failed tasks are
+    never passed on: exceptions are not memoized.
+    """
 
     enabled: bool = False
 
-    def start(self, *, dfk: "DataFlowKernel", memoize: bool, run_dir: str) -> None:
+    def start(self, *, dfk: DataFlowKernel, memoize: bool, run_dir: str) -> None:
         """Called once by the DFK before the first task."""
 
-    def check_memo(self, task: "TaskRecord") -> Tuple[bool, Any]:
+    def check_memo(self, task: TaskRecord) -> Tuple[bool, Any]:
         """Return (True, result) for a memo hit, (False, None) otherwise."""
         return False, None
 
-    def update_memo(self, task: "TaskRecord", result: Any) -> None:
+    def update_memo(self, task: TaskRecord, result: Any) -> None:
         """Record the result of a task that completed successfully."""
 
-    def checkpoint(self, tasks: Optional[Sequence["TaskRecord"]] = None) -> str:
+    def persist(self, task: TaskRecord, result: Any, publish: Callable[[], None]) -> None:
+        """Make ``result`` durable as configured, then call ``publish`` exactly once.
+
+        ``publish`` completes the task's future. A memoizer that checkpoints on task exit
+        calls it only after the result is on disk, so a future that completed is never
+        lost to a crash; it may call it from another thread. The default publishes at once.
+        """
+        publish()
+
+    def checkpoint(self, tasks: Optional[Sequence[TaskRecord]] = None) -> str:
         """Persist the memo table; return where."""
         raise ConfigurationError(f"{type(self).__name__} does not support checkpointing")
 
@@ -144,33 +183,194 @@ class Memoizer:
         """Called once by the DFK at cleanup."""
 
 
-class BasicMemoizer(Memoizer):
-    """In-memory memo table keyed by task hash, as Parsl's default memoizer."""
+def _parse_period(period: str) -> int:
+    hours, minutes, seconds = (int(part) for part in period.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
 
+
+class _Pending(NamedTuple):
+    key: str
+    result: Any
+    task_id: int
+    func_name: str
+
+
+class _GroupCommitLog:
+    """Writes task_exit checkpoint records on one thread, one fsync per batch.
+
+    Completing threads hand over (record, publish) and return at once; the writer appends
+    every record queued so far with a single write and fsync, then publishes those tasks.
+    Under load the batches grow, so the cost of an fsync is shared by many tasks, while
+    a future still never completes before its result is on disk.
+    """
+
+    def __init__(self, memoizer: BasicMemoizer) -> None:
+        self._memoizer = memoizer
+        self._cond = threading.Condition()
+        self._queue: List[Tuple[_Pending, Callable[[], None]]] = []
+        self._queued = 0
+        self._done = 0
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="parsl-checkpoint-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, item: _Pending, publish: Callable[[], None]) -> None:
+        with self._cond:
+            if not self._closing and self._thread.is_alive():
+                self._queue.append((item, publish))
+                self._queued += 1
+                self._cond.notify()
+                return
+        logger.debug("Task %s finished after the checkpoint writer stopped; writing it "
+                     "synchronously", item.task_id, extra={"task_id": item.task_id})
+        self._commit([(item, publish)])
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue, []
+            self._commit(batch)
+            with self._cond:
+                self._done += len(batch)
+                self._cond.notify_all()
+
+    def _commit(self, batch: List[Tuple[_Pending, Callable[[], None]]]) -> None:
+        try:
+            self._memoizer._write([item for item, _ in batch])
+        except Exception:
+            logger.exception("could not write %d task results to the checkpoint; their "
+                             "futures complete anyway but a restart will run them again",
+                             len(batch))
+        for item, publish in batch:
+            try:
+                publish()
+            except Exception:
+                logger.exception("Task %s: completing the future after checkpointing failed",
+                                 item.task_id, extra={"task_id": item.task_id})
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued before this call is on disk; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            target = self._queued
+            while self._done < target and self._thread.is_alive():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def close(self, timeout: float) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("checkpoint writer still busy after %s s; results of tasks it "
+                           "has not written yet will not be in the checkpoint", timeout)
+
+
+class BasicMemoizer(Memoizer):
+    """Parsl's default memoizer: an in-memory memo table, optionally checkpointed to disk.
+
+    Parameters are those of current Parsl's ``BasicMemoizer`` (and of the 1.3 ``Config``):
+
+    checkpoint_files
+        Checkpoint directories (or files) of earlier runs whose results are loaded into the
+        memo table; see :func:`parsl.utils.get_all_checkpoints`.
+    checkpoint_mode
+        When results are written to ``runinfo/NNN/checkpoint/``: ``"task_exit"`` (each
+        result is on disk before its future completes), ``"periodic"`` (every
+        ``checkpoint_period``), ``"dfk_exit"`` (at cleanup) or ``"manual"`` (when
+        ``dfk.checkpoint()`` is called). Every mode also writes what is left at cleanup.
+        None disables checkpointing.
+    checkpoint_period
+        ``"HH:MM:SS"`` between periodic checkpoints (``periodic`` mode only).
+    memoize
+        False turns app caching off even for apps with ``cache=True``.
+    """
+
+    #: How long cleanup and ``dfk.checkpoint()`` wait for queued task_exit records.
+    flush_timeout = 60.0
+
+    @validate_init
     def __init__(self, *, checkpoint_files: Optional[Sequence[str]] = None,
                  checkpoint_period: Optional[str] = None,
-                 checkpoint_mode: Optional[str] = None, memoize: bool = True) -> None:
+                 checkpoint_mode: Optional[CheckpointMode] = None,
+                 memoize: bool = True) -> None:
+        if checkpoint_period is not None:
+            if not _PERIOD.match(checkpoint_period):
+                raise BadParameter("BasicMemoizer", "checkpoint_period", checkpoint_period,
+                                   "a string 'HH:MM:SS'")
+            if checkpoint_mode != "periodic":
+                raise BadParameter("BasicMemoizer", "checkpoint_period", checkpoint_period,
+                                   "None unless checkpoint_mode is 'periodic' "
+                                   f"(checkpoint_mode is {checkpoint_mode!r})")
+            if _parse_period(checkpoint_period) == 0:
+                raise BadParameter("BasicMemoizer", "checkpoint_period", checkpoint_period,
+                                   "a period longer than 00:00:00")
+        elif checkpoint_mode == "periodic":
+            raise BadParameter("BasicMemoizer", "checkpoint_period", checkpoint_period,
+                               "a string 'HH:MM:SS' when checkpoint_mode is 'periodic'")
         self.checkpoint_files = list(checkpoint_files) if checkpoint_files else []
         self.checkpoint_period = checkpoint_period
         self.checkpoint_mode = checkpoint_mode
         self.memoize = memoize
         self.memo_table: Dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self.checkpointed_tasks = 0
         self.enabled = memoize
-        if checkpoint_mode is not None or self.checkpoint_files:
-            raise ConfigurationError(
-                "checkpointing is not available in this version of parsl-core yet; "
-                "remove checkpoint_mode/checkpoint_files from the Config")
+        self.run_dir = ""
+        self.checkpoint_dir = ""
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._pending: List[_Pending] = []
+        self._writer: Optional[CheckpointWriter] = None
+        self._encoder: Optional[RecordEncoder] = None
+        self._group_commit: Optional[_GroupCommitLog] = None
+        self._timer: Optional[Timer] = None
+        self._unserializable_apps: Set[str] = set()
 
-    def start(self, *, dfk: "DataFlowKernel", memoize: bool, run_dir: str) -> None:
+    def start(self, *, dfk: DataFlowKernel, memoize: bool, run_dir: str) -> None:
         global _plugin_hook
         self.enabled = memoize and self.memoize
         self.run_dir = run_dir
+        self.checkpoint_dir = os.path.join(run_dir, "checkpoint")
         hook = dfk.plugin_manager.hook.parsl_memo_key
         _plugin_hook = hook if hook.get_hookimpls() else None
-        logger.info("App caching %s", "enabled" if self.enabled else "disabled")
+        if self.checkpoint_files:
+            if self.enabled:
+                self.memo_table.update(load_checkpoints(self.checkpoint_files))
+            else:
+                logger.warning("checkpoint_files given but app caching is disabled "
+                               "(app_cache=False or memoize=False): not loading them")
+        if self.checkpoint_mode is not None:
+            self._writer = CheckpointWriter(self.checkpoint_dir)
+            self._encoder = RecordEncoder()
+            if not self.enabled:
+                logger.warning("checkpoint_mode %r has no effect with app caching disabled",
+                               self.checkpoint_mode)
+        if self.checkpoint_mode == "task_exit":
+            self._group_commit = _GroupCommitLog(self)
+        elif self.checkpoint_mode == "periodic":
+            assert self.checkpoint_period is not None
+            self._timer = Timer(self.checkpoint, interval=_parse_period(self.checkpoint_period),
+                                name="periodic-checkpoint")
+        logger.info("App caching %s; %d results loaded from checkpoints; checkpoint mode %s",
+                    "enabled" if self.enabled else "disabled", len(self.memo_table),
+                    self.checkpoint_mode)
 
-    def make_hash(self, task: "TaskRecord") -> str:
+    def make_hash(self, task: TaskRecord) -> str:
+        """The memo key of ``task``: its function's identity and its resolved arguments.
+
+        Arguments named in the app's ``ignore_for_cache`` and the keyword arguments that
+        only steer execution (``walltime``, ``parsl_resource_specification``) are left out;
+        ``outputs`` are identified as output references.
+        """
         kwargs = task.kwargs
         ignore = task.ignore_for_cache
         parts: List[bytes] = [(task.fn_hash or function_identity(task.func)).encode()]
@@ -182,15 +382,102 @@ class BasicMemoizer(Memoizer):
             parts.append(id_for_memo(kwargs[key], output_ref=(key == "outputs")))
         return hashlib.sha256(b"\0".join(parts)).hexdigest()
 
-    def check_memo(self, task: "TaskRecord") -> Tuple[bool, Any]:
+    def check_memo(self, task: TaskRecord) -> Tuple[bool, Any]:
         task.hashsum = self.make_hash(task)
         with self._lock:
             if task.hashsum in self.memo_table:
                 return True, self.memo_table[task.hashsum]
         return False, None
 
-    def update_memo(self, task: "TaskRecord", result: Any) -> None:
+    def update_memo(self, task: TaskRecord, result: Any) -> None:
         if task.hashsum is None:
             return
         with self._lock:
             self.memo_table[task.hashsum] = result
+
+    def persist(self, task: TaskRecord, result: Any, publish: Callable[[], None]) -> None:
+        mode = self.checkpoint_mode
+        if mode is None or task.hashsum is None:
+            publish()
+            return
+        item = _Pending(task.hashsum, result, task.id, task.func_name)
+        if self._group_commit is not None:
+            self._group_commit.submit(item, publish)
+            return
+        with self._lock:
+            self._pending.append(item)
+        publish()
+
+    def checkpoint(self, tasks: Optional[Sequence[TaskRecord]] = None) -> str:
+        """Write results not yet on disk to ``runinfo/NNN/checkpoint/`` and return that
+        directory (for ``dfk.checkpoint()`` and the periodic timer).
+
+        With ``tasks``, write the memoized results of those task records instead. With no
+        checkpoint mode configured, write the whole memo table.
+        """
+        if tasks is not None:
+            items = self._items_for(tasks)
+        elif self._group_commit is not None:
+            if not self._group_commit.flush(self.flush_timeout):
+                logger.warning("checkpoint: task_exit records still queued after %s s",
+                               self.flush_timeout)
+            return self.checkpoint_dir
+        elif self.checkpoint_mode is None:
+            with self._lock:
+                items = [_Pending(key, value, -1, "") for key, value in self.memo_table.items()]
+        else:
+            with self._lock:
+                items, self._pending = self._pending, []
+        self._write(items)
+        return self.checkpoint_dir
+
+    def _items_for(self, tasks: Sequence[TaskRecord]) -> List[_Pending]:
+        items = []
+        with self._lock:
+            for task in tasks:
+                key = task.hashsum
+                if key is not None and key in self.memo_table:
+                    items.append(_Pending(key, self.memo_table[key], task.id, task.func_name))
+        return items
+
+    def _write(self, items: List[_Pending]) -> None:
+        """Encode ``items`` and append them durably; a result that cannot be serialized is
+        left out with a warning (once per app) instead of failing the others."""
+        if self._writer is None:
+            self._writer = CheckpointWriter(self.checkpoint_dir)
+            self._encoder = RecordEncoder()
+        assert self._encoder is not None
+        records = []
+        for item in items:
+            try:
+                records.append(self._encoder.encode(item.key, item.result))
+            except Exception as e:
+                level = logging.DEBUG if item.func_name in self._unserializable_apps \
+                    else logging.WARNING
+                self._unserializable_apps.add(item.func_name)
+                logger.log(level, "Task %s (app %s): result of type %s cannot be "
+                           "checkpointed (%s: %s); a restart will run it again", item.task_id,
+                           item.func_name, type(item.result).__name__, type(e).__name__, e,
+                           extra={"task_id": item.task_id})
+        if not records and self.checkpointed_tasks:
+            return
+        with self._write_lock:
+            self._writer.append(records, sync=True)
+            self.checkpointed_tasks += len(records)
+        if len(records) > 1 or self.checkpoint_mode != "task_exit":
+            logger.debug("Checkpointed %d task results to %s", len(records),
+                         self._writer.path)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.close()
+        if self._group_commit is not None:
+            self._group_commit.close(self.flush_timeout)
+        elif self.checkpoint_mode is not None:
+            logger.info("Writing the final checkpoint")
+            self.checkpoint()
+        if self._writer is not None:
+            with self._write_lock:
+                self._writer.close()
+            logger.info("%d task results checkpointed in %s", self.checkpointed_tasks,
+                        self.checkpoint_dir)

@@ -28,14 +28,40 @@ class TryRecord(NamedTuple):
 
 class TaskRecord:
     __slots__ = (
-        "dfk", "id", "func", "func_name", "args", "kwargs", "status", "depends",
-        "app_fu", "exec_fu", "executor", "fail_count", "fail_cost", "fail_history",
-        "try_history", "checkpoint", "hashsum", "fn_hash", "time_invoked", "time_returned",
-        "try_time_launched", "try_time_returned", "memoize", "ignore_for_cache", "from_memo",
-        "try_id", "resource_specification", "join", "joins", "pending_deps", "app_kind",
+        "app_fu",
+        "app_kind",
+        "args",
+        "checkpoint",
+        "depends",
+        "dfk",
+        "exec_fu",
+        "executor",
+        "fail_cost",
+        "fail_count",
+        "fail_history",
+        "fn_hash",
+        "from_memo",
+        "func",
+        "func_name",
+        "hashsum",
+        "id",
+        "ignore_for_cache",
+        "join",
+        "joins",
+        "kwargs",
+        "memoize",
+        "pending_deps",
+        "resource_specification",
+        "status",
+        "time_invoked",
+        "time_returned",
+        "try_history",
+        "try_id",
+        "try_time_launched",
+        "try_time_returned",
     )
 
-    def __init__(self, dfk: "DataFlowKernel", task_id: int, func: Callable[..., Any],
+    def __init__(self, dfk: DataFlowKernel, task_id: int, func: Callable[..., Any],
                  func_name: str, args: Sequence[Any], kwargs: Dict[str, Any],
                  executor: str, memoize: bool, ignore_for_cache: Sequence[str],
                  join: bool, resource_specification: Dict[str, Any], time_invoked: float,
@@ -72,11 +98,11 @@ class TaskRecord:
         self.pending_deps = 0
         self.app_kind = app_kind
 
-    def _on_dependency_done(self, future: "Future[Any]") -> None:
+    def _on_dependency_done(self, future: Future[Any]) -> None:
         # A bound method costs less memory than a functools.partial per dependency edge.
         self.dfk._dependency_done(self)
 
-    def _on_exec_done(self, future: "Future[Any]") -> None:
+    def _on_exec_done(self, future: Future[Any]) -> None:
         self.dfk._handle_exec_update(self, future)
 
     def __getitem__(self, key: str) -> Any:

@@ -64,7 +64,7 @@ class ParslExecutor(metaclass=ABCMeta):
 
     @abstractmethod
     def submit(self, func: Callable[..., Any], resource_specification: Dict[str, Any],
-               *args: Any, **kwargs: Any) -> "Future[Any]":
+               *args: Any, **kwargs: Any) -> Future[Any]:
         """Run ``func(*args, **kwargs)`` somewhere and return a future for its result.
 
         ``resource_specification`` is the app's ``parsl_resource_specification`` (an empty
@@ -72,7 +72,7 @@ class ParslExecutor(metaclass=ABCMeta):
         raise immediately with a message naming the unsupported keys.
         """
 
-    def shutdown(self) -> None:
+    def shutdown(self, block: bool = False) -> None:
         """Stop the executor and release every resource it holds. Must not hang."""
 
     def monitor_resources(self) -> bool:

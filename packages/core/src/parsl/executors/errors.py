@@ -1,7 +1,7 @@
 """Errors raised by executors."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Set
 
 from parsl.errors import ParslError
 
@@ -47,7 +47,7 @@ class ScalingFailed(ExecutorError):
 class InvalidResourceSpecification(ExecutorError):
     """A parsl_resource_specification has unknown keys or bad values."""
 
-    def __init__(self, invalid_keys: set, message: Optional[str] = None) -> None:
+    def __init__(self, invalid_keys: Set[str], message: Optional[str] = None) -> None:
         self.invalid_keys = invalid_keys
         self.message = message
         ParslError.__init__(self, invalid_keys, message)

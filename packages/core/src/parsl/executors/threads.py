@@ -42,7 +42,7 @@ class ThreadPoolExecutor(ParslExecutor):
             thread_name_prefix=self.thread_name_prefix or f"parsl-{self.label}")
 
     def submit(self, func: Callable[..., Any], resource_specification: Dict[str, Any],
-               *args: Any, **kwargs: Any) -> "cf.Future[Any]":
+               *args: Any, **kwargs: Any) -> cf.Future[Any]:
         if resource_specification:
             raise UnsupportedFeatureError(
                 "parsl_resource_specification", f"ThreadPoolExecutor {self.label!r}",
@@ -53,12 +53,12 @@ class ThreadPoolExecutor(ParslExecutor):
             raise RuntimeError(f"ThreadPoolExecutor {self.label!r} has not been started")
         return executor.submit(func, *args, **kwargs)
 
-    def shutdown(self, block: bool = False) -> bool:
-        """Stop accepting tasks and cancel queued ones; running ones finish on their own."""
+    def shutdown(self, block: bool = False) -> None:
+        """Stop accepting tasks and cancel queued ones; running ones finish on their own
+        unless ``block`` asks to wait for them."""
         if self.executor is not None:
             logger.debug("Shutting down ThreadPoolExecutor %s", self.label)
             self.executor.shutdown(wait=block, cancel_futures=True)
-        return True
 
     def monitor_resources(self) -> bool:
         return False

@@ -28,12 +28,12 @@ __all__ = ["noop_error_handler", "simple_error_handler", "windowed_error_handler
 FAILED_STATES = frozenset({JobState.FAILED, JobState.TIMEOUT, JobState.MISSING})
 
 
-def noop_error_handler(executor: "BlockProviderExecutor", status: Dict[str, JobStatus],
+def noop_error_handler(executor: BlockProviderExecutor, status: Dict[str, JobStatus],
                        threshold: int = 3) -> None:
     """Never give up: for executors whose blocks are expected to fail and be replaced."""
 
 
-def simple_error_handler(executor: "BlockProviderExecutor", status: Dict[str, JobStatus],
+def simple_error_handler(executor: BlockProviderExecutor, status: Dict[str, JobStatus],
                          threshold: int = 3) -> None:
     """Give up when there is at least one block and every block so far has failed.
 
@@ -50,7 +50,7 @@ def simple_error_handler(executor: "BlockProviderExecutor", status: Dict[str, Jo
         executor.set_bad_state_and_fail_all(make_block_failure_error(executor, failed))
 
 
-def windowed_error_handler(executor: "BlockProviderExecutor", status: Dict[str, JobStatus],
+def windowed_error_handler(executor: BlockProviderExecutor, status: Dict[str, JobStatus],
                            threshold: int = 3) -> None:
     """Give up when the ``threshold`` most recently launched blocks all failed.
 
@@ -69,7 +69,7 @@ def windowed_error_handler(executor: "BlockProviderExecutor", status: Dict[str, 
         executor.set_bad_state_and_fail_all(make_block_failure_error(executor, failed))
 
 
-def make_block_failure_error(executor: "BlockProviderExecutor",
+def make_block_failure_error(executor: BlockProviderExecutor,
                              failed: Dict[str, JobStatus]) -> TooManyJobFailuresError:
     """Build the exception given to tasks, describing each failed block."""
     parts: List[str] = []

@@ -9,7 +9,7 @@ from typing import Optional
 class JobState(bytes, enum.Enum):
     """State of a block. Terminal states are those for which ``terminal`` is True."""
 
-    def __new__(cls, value: int, terminal: bool, status_name: str) -> "JobState":
+    def __new__(cls, value: int, terminal: bool, status_name: str) -> JobState:
         obj = bytes.__new__(cls, [value])
         obj._value_ = value
         obj.terminal = terminal
@@ -47,7 +47,7 @@ class JobStatus:
 
     SUMMARY_TRUNCATION_THRESHOLD = 2048
 
-    __slots__ = ("state", "message", "exit_code", "stdout_path", "stderr_path")
+    __slots__ = ("exit_code", "message", "state", "stderr_path", "stdout_path")
 
     def __init__(self, state: JobState, message: Optional[str] = None,
                  exit_code: Optional[int] = None, stdout_path: Optional[str] = None,

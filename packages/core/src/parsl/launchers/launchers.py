@@ -85,7 +85,8 @@ for _parsl_pid in $_parsl_pids; do
         _parsl_failed=$((_parsl_failed + 1))
     fi
 done
-[ "$_parsl_trace" = "1" ] && echo "SingleNodeLauncher: $_parsl_succeeded succeeded, $_parsl_failed failed"
+[ "$_parsl_trace" = "1" ] && \
+    echo "SingleNodeLauncher: $_parsl_succeeded succeeded, $_parsl_failed failed"
 
 if [ "$_parsl_fail_on_any" = "1" ] && [ "$_parsl_failed" -gt 0 ]; then
     echo "SingleNodeLauncher: $_parsl_failed of $_parsl_copies copies failed" >&2

@@ -26,7 +26,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def parsl_dfk_start(dfk: "DataFlowKernel") -> None:
+def parsl_dfk_start(dfk: DataFlowKernel) -> None:
     """Called by the DFK once at the end of ``parsl.load()``, after every executor started.
 
     ``dfk.run_dir`` and ``dfk.run_id`` are set. Results are ignored.
@@ -34,7 +34,7 @@ def parsl_dfk_start(dfk: "DataFlowKernel") -> None:
 
 
 @hookspec
-def parsl_dfk_cleanup(dfk: "DataFlowKernel") -> None:
+def parsl_dfk_cleanup(dfk: DataFlowKernel) -> None:
     """Called by the DFK at the start of ``dfk.cleanup()``, before executors shut down.
 
     Called once per DFK. Task futures may still be pending. Results are ignored.
@@ -42,8 +42,8 @@ def parsl_dfk_cleanup(dfk: "DataFlowKernel") -> None:
 
 
 @hookspec
-def parsl_task_state_change(dfk: "DataFlowKernel", task_record: "TaskRecord",
-                            old_state: "States", new_state: "States") -> None:
+def parsl_task_state_change(dfk: DataFlowKernel, task_record: TaskRecord,
+                            old_state: States, new_state: States) -> None:
     """Called by the DFK on every task state transition, on the thread that caused it.
 
     ``task_record.status`` is already ``new_state``. Implementations must be quick and
@@ -52,7 +52,7 @@ def parsl_task_state_change(dfk: "DataFlowKernel", task_record: "TaskRecord",
 
 
 @hookspec
-def parsl_task_try_launched(dfk: "DataFlowKernel", task_record: "TaskRecord", try_id: int,
+def parsl_task_try_launched(dfk: DataFlowKernel, task_record: TaskRecord, try_id: int,
                             executor_label: str) -> None:
     """Called by the DFK right after a try of a task was handed to an executor.
 
@@ -61,7 +61,7 @@ def parsl_task_try_launched(dfk: "DataFlowKernel", task_record: "TaskRecord", tr
 
 
 @hookspec
-def parsl_task_try_finished(dfk: "DataFlowKernel", task_record: "TaskRecord", try_id: int,
+def parsl_task_try_finished(dfk: DataFlowKernel, task_record: TaskRecord, try_id: int,
                             exception: Optional[BaseException]) -> None:
     """Called by the DFK when a try of a task ended, successfully (``exception`` None) or not.
 

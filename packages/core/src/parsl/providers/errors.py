@@ -1,7 +1,7 @@
 """Errors raised by providers when a resource manager refuses or misbehaves."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 from parsl.errors import ParslError
 
@@ -45,7 +45,7 @@ class ScaleOutFailed(ExecutionProviderException):
 
 
 class SchedulerMissingArgs(ExecutionProviderException):
-    def __init__(self, missing_keywords: list, sitename: str) -> None:
+    def __init__(self, missing_keywords: List[str], sitename: str) -> None:
         self.missing_keywords = missing_keywords
         self.sitename = sitename
         super().__init__(f"Missing keywords {missing_keywords} for site {sitename}")
