@@ -69,7 +69,8 @@ def address_by_query(timeout: float = 30, *, url: str = _PUBLIC_IP_SERVICE) -> s
     """
     logger.debug("Querying %s for the public address (timeout %s s)", url, timeout)
     with urllib.request.urlopen(url, timeout=timeout) as response:
-        text = response.read(256).decode("ascii", errors="replace").strip()
+        body: bytes = response.read(256)
+    text = body.decode("ascii", errors="replace").strip()
     ipaddress.ip_address(text)
     logger.debug("Address by query: %s", text)
     return text

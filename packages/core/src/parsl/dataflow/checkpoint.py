@@ -137,8 +137,14 @@ class CheckpointWriter:
         if sync:
             os.fsync(fd)
 
+    def sync(self) -> None:
+        """fsync what was appended without ``sync``."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+
     def close(self) -> None:
         if self._fd is not None:
+            os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
 

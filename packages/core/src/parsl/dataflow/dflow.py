@@ -18,6 +18,7 @@ import random
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from concurrent.futures import CancelledError, Future
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
@@ -66,6 +67,30 @@ class _AutoLogname:
 
 
 AUTO_LOGNAME = _AutoLogname()
+
+
+def _cleanup_if_alive(dfk_ref: weakref.ref[DataFlowKernel]) -> None:
+    dfk = dfk_ref()
+    if dfk is not None:
+        dfk._atexit_cleanup()
+
+
+def _cleanup_before_thread_joins(dfk: DataFlowKernel) -> None:
+    """Clean ``dfk`` up at interpreter exit before non-daemon threads are joined.
+
+    ``atexit`` handlers run only after the interpreter has joined every non-daemon thread,
+    and concurrent.futures runs all queued work items before its threads end: a script
+    interrupted with Ctrl-C outside ``with parsl.load(...)`` would first run every queued
+    task. Hooks registered with ``threading._register_atexit`` run before those joins
+    (last registered first), so cleanup cancels the queued tasks instead.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:
+        return
+    try:
+        register(functools.partial(_cleanup_if_alive, weakref.ref(dfk)))
+    except RuntimeError:
+        logger.debug("interpreter is shutting down; relying on atexit cleanup only")
 
 
 def _lift_getitem(obj: Any, key: Any) -> Any:
@@ -137,6 +162,7 @@ class DataFlowKernel:
         self.memoizer.start(dfk=self, memoize=config.app_cache, run_dir=self.run_dir)
 
         atexit.register(self._atexit_cleanup)
+        _cleanup_before_thread_joins(self)
         self.plugin_manager.hook.parsl_dfk_start(dfk=self)
 
     # ------------------------------------------------------------------ executors
@@ -161,6 +187,7 @@ class DataFlowKernel:
                 self._user_labels.append(executor.label)
             if provider is not None:
                 block_executors.append(executor)
+                self._publish_block_status(executor)
             logger.info("Started executor %s (%s)", executor.label, type(executor).__name__)
         if block_executors:
             if self.job_status_poller is None:
@@ -170,6 +197,18 @@ class DataFlowKernel:
                     strategy=self.config.strategy, max_idletime=self.config.max_idletime,
                     strategy_period=self.config.strategy_period)
             self.job_status_poller.add_executors(block_executors)
+
+    def _publish_block_status(self, executor: ParslExecutor) -> None:
+        """Forward block state changes to the parsl_block_status_change hook, if implemented."""
+        hook = hook_if_implemented(self.plugin_manager, "parsl_block_status_change")
+        listeners = getattr(executor, "block_status_listeners", None)
+        if hook is None or listeners is None:
+            return
+
+        def publish(changed_executor: ParslExecutor, changes: Dict[str, Any]) -> None:
+            hook(dfk=self, executor_label=changed_executor.label, changes=changes)
+
+        listeners.append(publish)
 
     # ------------------------------------------------------------------ submission
 

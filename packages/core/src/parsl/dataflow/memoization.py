@@ -17,7 +17,6 @@ import os
 import pickle
 import re
 import threading
-import time
 import types
 from functools import singledispatch
 from typing import (
@@ -170,8 +169,9 @@ class Memoizer:
         """Make ``result`` durable as configured, then call ``publish`` exactly once.
 
         ``publish`` completes the task's future. A memoizer that checkpoints on task exit
-        calls it only after the result is on disk, so a future that completed is never
-        lost to a crash; it may call it from another thread. The default publishes at once.
+        calls it only after the result is written to its checkpoint, so the result of a
+        future that completed is never lost when the process is killed; it may call it from
+        another thread. The default publishes at once.
         """
         publish()
 
@@ -195,86 +195,6 @@ class _Pending(NamedTuple):
     func_name: str
 
 
-class _GroupCommitLog:
-    """Writes task_exit checkpoint records on one thread, one fsync per batch.
-
-    Completing threads hand over (record, publish) and return at once; the writer appends
-    every record queued so far with a single write and fsync, then publishes those tasks.
-    Under load the batches grow, so the cost of an fsync is shared by many tasks, while
-    a future still never completes before its result is on disk.
-    """
-
-    def __init__(self, memoizer: BasicMemoizer) -> None:
-        self._memoizer = memoizer
-        self._cond = threading.Condition()
-        self._queue: List[Tuple[_Pending, Callable[[], None]]] = []
-        self._queued = 0
-        self._done = 0
-        self._closing = False
-        self._thread = threading.Thread(target=self._run, name="parsl-checkpoint-writer",
-                                        daemon=True)
-        self._thread.start()
-
-    def submit(self, item: _Pending, publish: Callable[[], None]) -> None:
-        with self._cond:
-            if not self._closing and self._thread.is_alive():
-                self._queue.append((item, publish))
-                self._queued += 1
-                self._cond.notify()
-                return
-        logger.debug("Task %s finished after the checkpoint writer stopped; writing it "
-                     "synchronously", item.task_id, extra={"task_id": item.task_id})
-        self._commit([(item, publish)])
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._closing:
-                    self._cond.wait()
-                if not self._queue:
-                    return
-                batch, self._queue = self._queue, []
-            self._commit(batch)
-            with self._cond:
-                self._done += len(batch)
-                self._cond.notify_all()
-
-    def _commit(self, batch: List[Tuple[_Pending, Callable[[], None]]]) -> None:
-        try:
-            self._memoizer._write([item for item, _ in batch])
-        except Exception:
-            logger.exception("could not write %d task results to the checkpoint; their "
-                             "futures complete anyway but a restart will run them again",
-                             len(batch))
-        for item, publish in batch:
-            try:
-                publish()
-            except Exception:
-                logger.exception("Task %s: completing the future after checkpointing failed",
-                                 item.task_id, extra={"task_id": item.task_id})
-
-    def flush(self, timeout: float) -> bool:
-        """Wait until everything queued before this call is on disk; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            target = self._queued
-            while self._done < target and self._thread.is_alive():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-        return True
-
-    def close(self, timeout: float) -> None:
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            logger.warning("checkpoint writer still busy after %s s; results of tasks it "
-                           "has not written yet will not be in the checkpoint", timeout)
-
-
 class BasicMemoizer(Memoizer):
     """Parsl's default memoizer: an in-memory memo table, optionally checkpointed to disk.
 
@@ -295,8 +215,12 @@ class BasicMemoizer(Memoizer):
         False turns app caching off even for apps with ``cache=True``.
     """
 
-    #: How long cleanup and ``dfk.checkpoint()`` wait for queued task_exit records.
-    flush_timeout = 60.0
+    #: In ``task_exit`` mode, the longest time (seconds) a written record waits for its
+    #: fsync. A future completes only after its record is written to the file, so results
+    #: survive the process being killed at any moment; an operating system crash or power
+    #: loss can lose at most this much of the latest results. 0 fsyncs every record
+    #: before its future completes (strict, but an fsync per task).
+    sync_interval = 0.1
 
     @validate_init
     def __init__(self, *, checkpoint_files: Optional[Sequence[str]] = None,
@@ -331,7 +255,8 @@ class BasicMemoizer(Memoizer):
         self._pending: List[_Pending] = []
         self._writer: Optional[CheckpointWriter] = None
         self._encoder: Optional[RecordEncoder] = None
-        self._group_commit: Optional[_GroupCommitLog] = None
+        self._syncer: Optional[Timer] = None
+        self._dirty = False
         self._timer: Optional[Timer] = None
         self._unserializable_apps: Set[str] = set()
 
@@ -354,8 +279,9 @@ class BasicMemoizer(Memoizer):
             if not self.enabled:
                 logger.warning("checkpoint_mode %r has no effect with app caching disabled",
                                self.checkpoint_mode)
-        if self.checkpoint_mode == "task_exit":
-            self._group_commit = _GroupCommitLog(self)
+        if self.checkpoint_mode == "task_exit" and self.sync_interval > 0:
+            self._syncer = Timer(self._sync, interval=self.sync_interval,
+                                 name="checkpoint-fsync")
         elif self.checkpoint_mode == "periodic":
             assert self.checkpoint_period is not None
             self._timer = Timer(self.checkpoint, interval=_parse_period(self.checkpoint_period),
@@ -401,12 +327,26 @@ class BasicMemoizer(Memoizer):
             publish()
             return
         item = _Pending(task.hashsum, result, task.id, task.func_name)
-        if self._group_commit is not None:
-            self._group_commit.submit(item, publish)
-            return
-        with self._lock:
-            self._pending.append(item)
+        if mode == "task_exit":
+            try:
+                self._write([item], sync=self.sync_interval <= 0)
+            except OSError:
+                logger.exception("Task %s: could not write its result to the checkpoint; a "
+                                 "restart will run it again", task.id,
+                                 extra={"task_id": task.id})
+        else:
+            with self._lock:
+                self._pending.append(item)
         publish()
+
+    def _sync(self) -> None:
+        """fsync the task_exit checkpoint if records were written since the last fsync."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.sync()
 
     def checkpoint(self, tasks: Optional[Sequence[TaskRecord]] = None) -> str:
         """Write results not yet on disk to ``runinfo/NNN/checkpoint/`` and return that
@@ -417,10 +357,11 @@ class BasicMemoizer(Memoizer):
         """
         if tasks is not None:
             items = self._items_for(tasks)
-        elif self._group_commit is not None:
-            if not self._group_commit.flush(self.flush_timeout):
-                logger.warning("checkpoint: task_exit records still queued after %s s",
-                               self.flush_timeout)
+        elif self.checkpoint_mode == "task_exit":
+            self._dirty = False
+            with self._write_lock:
+                if self._writer is not None:
+                    self._writer.sync()
             return self.checkpoint_dir
         elif self.checkpoint_mode is None:
             with self._lock:
@@ -440,9 +381,10 @@ class BasicMemoizer(Memoizer):
                     items.append(_Pending(key, self.memo_table[key], task.id, task.func_name))
         return items
 
-    def _write(self, items: List[_Pending]) -> None:
-        """Encode ``items`` and append them durably; a result that cannot be serialized is
-        left out with a warning (once per app) instead of failing the others."""
+    def _write(self, items: List[_Pending], sync: bool = True) -> None:
+        """Encode ``items`` and append them (and fsync, with ``sync``); a result that
+        cannot be serialized is left out with a warning (once per app) instead of failing
+        the others."""
         if self._writer is None:
             self._writer = CheckpointWriter(self.checkpoint_dir)
             self._encoder = RecordEncoder()
@@ -462,18 +404,20 @@ class BasicMemoizer(Memoizer):
         if not records and self.checkpointed_tasks:
             return
         with self._write_lock:
-            self._writer.append(records, sync=True)
+            self._writer.append(records, sync=sync)
             self.checkpointed_tasks += len(records)
-        if len(records) > 1 or self.checkpoint_mode != "task_exit":
+            if not sync:
+                self._dirty = True
+        if sync and (len(records) > 1 or self.checkpoint_mode != "task_exit"):
             logger.debug("Checkpointed %d task results to %s", len(records),
                          self._writer.path)
 
     def close(self) -> None:
         if self._timer is not None:
             self._timer.close()
-        if self._group_commit is not None:
-            self._group_commit.close(self.flush_timeout)
-        elif self.checkpoint_mode is not None:
+        if self._syncer is not None:
+            self._syncer.close()
+        if self.checkpoint_mode is not None:
             logger.info("Writing the final checkpoint")
             self.checkpoint()
         if self._writer is not None:

@@ -11,6 +11,7 @@ contract: ``__call__`` returns shell text for the job script, and never runs any
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from parsl._validation import validate_init
 from parsl.launchers.base import Launcher
@@ -98,3 +99,14 @@ if [ "$_parsl_succeeded" -eq 0 ] && [ "$_parsl_failed" -gt 0 ]; then
 fi
 exit 0
 """
+
+
+def __getattr__(name: str) -> Any:
+    """Parsl kept every launcher in this module; launchers now live in plugin
+    distributions, so other names resolve through the registry (and name the
+    distribution to install when it is missing)."""
+    if name.startswith("_"):
+        raise AttributeError(name)
+    from parsl.plugins import registry
+
+    return registry.load("launcher", name)

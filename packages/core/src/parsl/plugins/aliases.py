@@ -46,16 +46,24 @@ class _AliasLoader(importlib.abc.Loader):
 
     def __init__(self, real_name: str) -> None:
         self.real_name = real_name
+        self._real_spec: Optional[importlib.machinery.ModuleSpec] = None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         module = importlib.import_module(self.real_name)
+        self._real_spec = module.__spec__
         if hasattr(module, "__path__"):
             _package_aliases[spec.name] = self.real_name
         logger.debug("compat module %s resolves to %s", spec.name, self.real_name)
         return module
 
     def exec_module(self, module: ModuleType) -> None:
-        """The real module was executed when it was imported under its own name."""
+        """Nothing to run: the real module was executed under its own name.
+
+        The import system has just set the alias spec on the module; the real one is put
+        back so ``importlib.reload`` and tools reading ``__spec__`` see the real module.
+        """
+        if self._real_spec is not None:
+            module.__spec__ = self._real_spec
 
 
 class _SyntheticPackageLoader(importlib.abc.Loader):

@@ -10,7 +10,7 @@ Set ``PARSL_TRACE_HOOKS=1`` to log every hook call and its result at DEBUG level
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 import pluggy
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from parsl.dataflow.dflow import DataFlowKernel
     from parsl.dataflow.states import States
     from parsl.dataflow.taskrecord import TaskRecord
+    from parsl.jobs.states import JobStatus
 
 PROJECT = "parsl"
 
@@ -66,6 +67,17 @@ def parsl_task_try_finished(dfk: DataFlowKernel, task_record: TaskRecord, try_id
     """Called by the DFK when a try of a task ended, successfully (``exception`` None) or not.
 
     Called before the DFK decides to retry or fail the task. Results are ignored.
+    """
+
+
+@hookspec
+def parsl_block_status_change(dfk: DataFlowKernel, executor_label: str,
+                              changes: Dict[str, JobStatus]) -> None:
+    """Called by the DFK when the status poller sees blocks of a block-based executor
+    change state (submitted, running, failed, scaled in...).
+
+    ``changes`` maps block id to its new JobStatus. Called on the poller's thread.
+    Results are ignored.
     """
 
 

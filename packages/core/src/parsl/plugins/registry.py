@@ -203,7 +203,8 @@ def is_installed(distribution: str) -> bool:
     """Whether ``distribution`` is installed (any distribution, with or without plugins)."""
     if normalize_distribution(distribution) in _get_index().distributions:
         return True
-    from importlib.metadata import PackageNotFoundError, distribution as find_distribution
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import distribution as find_distribution
 
     try:
         find_distribution(distribution)

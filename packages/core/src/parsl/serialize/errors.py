@@ -21,7 +21,7 @@ _HELP = ("Only values that pickle or dill can serialize can cross process bounda
          "serializer for this type (see parsl.serialize.facade.register_method_for_data).")
 
 
-def _task_prefix(task: Optional["TaskContext"]) -> str:
+def _task_prefix(task: Optional[TaskContext]) -> str:
     if task is None:
         return ""
     return f"task {task.task_id} (app {task.app_name!r}, try {task.try_id}): "
@@ -34,7 +34,7 @@ class SerializerError(ParslError):
 class SerializationError(SerializerError):
     """``what`` (of type ``type_name``) of a task could not be serialized."""
 
-    def __init__(self, what: str, type_name: str, task: Optional["TaskContext"] = None,
+    def __init__(self, what: str, type_name: str, task: Optional[TaskContext] = None,
                  reason: str = "") -> None:
         super().__init__(what, type_name, task, reason)
         self.what = what
@@ -57,7 +57,7 @@ class DeserializationError(SerializerError):
     """A serialized message (``what``) could not be turned back into objects."""
 
     def __init__(self, reason: str, what: str = "the message",
-                 task: Optional["TaskContext"] = None) -> None:
+                 task: Optional[TaskContext] = None) -> None:
         super().__init__(reason, what, task)
         self.reason = reason
         self.what = what

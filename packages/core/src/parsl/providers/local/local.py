@@ -70,7 +70,7 @@ class LocalProvider(ExecutionProvider):
     cancel_grace_period: float = 5.0
 
     @validate_init
-    def __init__(  # noqa: PLR0917 - positional, as in Parsl's documented signature
+    def __init__(
             self, nodes_per_block: int = 1, launcher: Optional[Launcher] = None,
             init_blocks: int = 1, min_blocks: int = 0, max_blocks: int = 1,
             worker_init: str = "", cmd_timeout: Union[int, float] = 30,

@@ -1,0 +1,681 @@
+"""HighThroughputExecutor: the submit side of HTEX.
+
+The executor object lives in the user's process. ``start()`` generates the run's CurveZMQ
+keys (``encrypted=True``), starts the interchange process and connects to it; blocks of
+managers are launched by the provider (through :class:`BlockProviderExecutor`) and
+connect to the interchange themselves.
+
+Hot path: ``submit`` serializes the task, registers its future and puts it on a queue; a
+sender thread drains the queue and ships everything queued so far as one multipart
+message, so bursts of submissions travel in batches without any delay being added to a
+lone task. A receiver thread takes result batches, completes futures, and watches that
+the interchange process is alive: if it dies, every outstanding future fails with
+:class:`~parsl_htex.errors.InterchangeLost` and later submissions raise.
+"""
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import logging
+import os
+import pickle
+import queue
+import select
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import zmq
+
+from parsl._validation import validate_init
+from parsl.data_provider.staging import Staging
+from parsl.errors import BadParameter
+from parsl.executors.base import submitting_task
+from parsl.executors.errors import ExecutorError, InvalidResourceSpecification
+from parsl.executors.status_handling import BlockProviderExecutor
+from parsl.jobs.states import JobStatus
+from parsl.providers.base import ExecutionProvider
+from parsl_htex import _protocol as P
+from parsl_htex import _security, _serial
+from parsl_htex.errors import CommandTimeout, InterchangeLost
+from parsl_htex.manager_selector import ManagerSelector, RandomManagerSelector
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_LAUNCH_CMD", "HighThroughputExecutor"]
+
+DEFAULT_LAUNCH_CMD = (
+    "{process_worker_pool} {debug} --max_workers_per_node={max_workers_per_node} "
+    "-p {prefetch_capacity} -c {cores_per_worker} -m {mem_per_worker} --poll {poll_period} "
+    "--task_port={task_port} --result_port={result_port} --cert_dir {cert_dir} "
+    "--logdir={logdir} --block_id={block_id} --hb_period={heartbeat_period} "
+    "{address_probe_timeout_string} --hb_threshold={heartbeat_threshold} "
+    "--drain_period={drain_period} --cpu-affinity {cpu_affinity} {enable_mpi_mode} "
+    "--mpi-launcher={mpi_launcher} --available-accelerators {accelerators} -a {addresses}")
+
+_CPU_AFFINITY = ("none", "block", "alternating", "block-reverse")
+_BATCH_LIMIT = 1024
+_BATCH_BYTES = 16 * 2**20
+_INTERCHANGE_START_TIMEOUT = 60.0
+_COMMAND_TIMEOUT = 10.0
+_LIVENESS_CHECK = 0.2
+_SHUTDOWN_GRACE = 10.0
+_ALLOWED_SPEC_KEYS = frozenset({"priority"})
+
+
+def _default_provider() -> ExecutionProvider:
+    from parsl.providers.local.local import LocalProvider
+
+    return LocalProvider(init_blocks=1, max_blocks=1)
+
+
+class HighThroughputExecutor(BlockProviderExecutor):
+    """Run tasks on pilot-job worker pools connected through an interchange.
+
+    Parameters keep the meaning they have in Parsl; see the package README for the full
+    list. The ones most often changed: ``max_workers_per_node`` and ``cores_per_worker``
+    (workers per node), ``provider`` (where blocks run), ``address`` (how workers reach
+    this host: a comma-separated list they probe in order; default every address of this
+    host), ``prefetch_capacity`` (tasks queued on a manager beyond its idle workers),
+    ``heartbeat_threshold`` (seconds of silence before a manager is declared lost) and
+    ``encrypted`` (CurveZMQ on every connection, default on).
+    """
+
+    @validate_init
+    def __init__(self,
+                 label: str = "HighThroughputExecutor",
+                 provider: Optional[ExecutionProvider] = None,
+                 launch_cmd: Optional[str] = None,
+                 interchange_launch_cmd: Optional[Sequence[str]] = None,
+                 address: Optional[str] = None,
+                 loopback_address: str = "127.0.0.1",
+                 worker_ports: Optional[Tuple[int, int]] = None,
+                 worker_port_range: Tuple[int, int] = (54000, 55000),
+                 interchange_port_range: Tuple[int, int] = (55000, 56000),
+                 storage_access: Optional[List[Staging]] = None,
+                 working_dir: Optional[str] = None,
+                 worker_debug: bool = False,
+                 cores_per_worker: Union[int, float] = 1.0,
+                 mem_per_worker: Optional[Union[int, float]] = None,
+                 max_workers_per_node: Optional[Union[int, float]] = None,
+                 cpu_affinity: str = "none",
+                 available_accelerators: Union[int, Sequence[str]] = (),
+                 prefetch_capacity: int = 0,
+                 heartbeat_threshold: Union[int, float] = 120,
+                 heartbeat_period: Union[int, float] = 30,
+                 drain_period: Optional[Union[int, float]] = None,
+                 poll_period: int = 10,
+                 address_probe_timeout: Optional[Union[int, float]] = None,
+                 worker_logdir_root: Optional[str] = None,
+                 manager_selector: ManagerSelector = RandomManagerSelector(),  # noqa: B008
+                 block_error_handler: Union[bool, Callable[..., None]] = True,
+                 encrypted: bool = True,
+                 enable_mpi_mode: bool = False,
+                 mpi_launcher: str = "mpiexec") -> None:
+        owner = type(self).__name__
+        if provider is None:
+            provider = _default_provider()
+        super().__init__(provider=provider, block_error_handler=block_error_handler)
+
+        def bad(param: str, value: Any, expected: str) -> BadParameter:
+            return BadParameter(owner, param, value, expected)
+
+        for name, value in (("heartbeat_threshold", heartbeat_threshold),
+                            ("heartbeat_period", heartbeat_period),
+                            ("cores_per_worker", cores_per_worker)):
+            if value <= 0:
+                raise bad(name, value, "a number > 0")
+        if heartbeat_period > heartbeat_threshold:
+            raise bad("heartbeat_period", heartbeat_period,
+                      f"a number <= heartbeat_threshold ({heartbeat_threshold})")
+        if mem_per_worker is not None and mem_per_worker < 0:
+            raise bad("mem_per_worker", mem_per_worker, "a number >= 0 (GB) or None")
+        if max_workers_per_node is not None and max_workers_per_node < 1:
+            raise bad("max_workers_per_node", max_workers_per_node, "a number >= 1 or None")
+        if prefetch_capacity < 0:
+            raise bad("prefetch_capacity", prefetch_capacity, "an int >= 0")
+        if poll_period < 1:
+            raise bad("poll_period", poll_period, "an int >= 1 (milliseconds)")
+        if drain_period is not None and drain_period <= 0:
+            raise bad("drain_period", drain_period, "a number > 0 (seconds) or None")
+        if address_probe_timeout is not None and address_probe_timeout <= 0:
+            raise bad("address_probe_timeout", address_probe_timeout, "a number > 0 or None")
+        if cpu_affinity not in _CPU_AFFINITY and not cpu_affinity.startswith("list:"):
+            raise bad("cpu_affinity", cpu_affinity,
+                      "one of 'none', 'block', 'alternating', 'block-reverse' or 'list:...'")
+        for name, rng in (("worker_port_range", worker_port_range),
+                          ("interchange_port_range", interchange_port_range)):
+            if not 0 < rng[0] < rng[1] <= 65535:
+                raise bad(name, rng, "a (low, high) pair with 0 < low < high <= 65535")
+        if worker_ports is not None and not all(0 < p <= 65535 for p in worker_ports):
+            raise bad("worker_ports", worker_ports, "a (task_port, result_port) pair of ports")
+        if isinstance(available_accelerators, int):
+            if available_accelerators < 0:
+                raise bad("available_accelerators", available_accelerators,
+                          "an int >= 0 or a list of device ids")
+            accelerators = [str(i) for i in range(available_accelerators)]
+        else:
+            accelerators = [str(a) for a in available_accelerators]
+        if enable_mpi_mode and mpi_launcher not in ("mpiexec", "srun", "aprun"):
+            raise bad("mpi_launcher", mpi_launcher, "one of 'mpiexec', 'srun', 'aprun'")
+
+        self.label = label
+        self.launch_cmd = launch_cmd
+        self.interchange_launch_cmd = (list(interchange_launch_cmd) if interchange_launch_cmd
+                                       else [sys.executable, "-m", "parsl_htex.interchange"])
+        self.address = address
+        self.loopback_address = loopback_address
+        self.worker_ports = worker_ports
+        self.worker_port_range = worker_port_range
+        self.interchange_port_range = interchange_port_range
+        self.storage_access = storage_access
+        self.working_dir = working_dir
+        self.worker_debug = worker_debug
+        self.cores_per_worker = cores_per_worker
+        self.mem_per_worker = mem_per_worker
+        self.max_workers_per_node = (float("inf") if max_workers_per_node is None
+                                     else max_workers_per_node)
+        self.cpu_affinity = cpu_affinity
+        self.available_accelerators = accelerators
+        self.prefetch_capacity = prefetch_capacity
+        self.heartbeat_threshold = heartbeat_threshold
+        self.heartbeat_period = heartbeat_period
+        self.drain_period = drain_period
+        self.poll_period = poll_period
+        self.address_probe_timeout = address_probe_timeout
+        self.worker_logdir_root = worker_logdir_root
+        self.manager_selector = manager_selector
+        self.encrypted = encrypted
+        self.enable_mpi_mode = enable_mpi_mode
+        self.mpi_launcher = mpi_launcher
+
+        self.cert_dir: Optional[str] = None
+        self.interchange_proc: Optional[subprocess.Popen[bytes]] = None
+        self.worker_task_port: Optional[int] = None
+        self.worker_result_port: Optional[int] = None
+        self.all_addresses: str = ""
+        self.block_errors: Dict[str, str] = {}
+        self._ctx: Optional[zmq.Context] = None
+        self._task_sock: Optional[zmq.Socket] = None
+        self._result_sock: Optional[zmq.Socket] = None
+        self._command_sock: Optional[zmq.Socket] = None
+        self._command_lock = threading.Lock()
+        self._command_ids = itertools.count()
+        self._task_ids = itertools.count()
+        self._outgoing: "queue.SimpleQueue[Optional[Tuple[bytes, bytes]]]" = queue.SimpleQueue()
+        self._threads: List[threading.Thread] = []
+        self._stop = threading.Event()
+        self._started = False
+        self._shut_down = False
+
+    # ------------------------------------------------------------------ start
+
+    @property
+    def logdir(self) -> str:
+        return os.path.join(self.run_dir, self.label)
+
+    @property
+    def worker_logdir(self) -> str:
+        if self.worker_logdir_root is not None:
+            return os.path.join(self.worker_logdir_root, self.label)
+        return self.logdir
+
+    def start(self) -> None:
+        """Generate keys, start the interchange and the sender/receiver threads."""
+        if self._started:
+            raise ExecutorError(self, "start() was called twice")
+        self._started = True
+        os.makedirs(self.logdir, exist_ok=True)
+        if self.encrypted:
+            self.cert_dir = _security.generate_keys(os.path.join(self.logdir, "certificates"))
+        if self.address is None:
+            from parsl.addresses import get_all_addresses
+
+            addrs = sorted(get_all_addresses(), key=lambda a: (a != "127.0.0.1", a))
+            self.all_addresses = ",".join(addrs) or "127.0.0.1"
+        else:
+            self.all_addresses = self.address
+        ports = self._start_interchange()
+        self.worker_task_port = ports["worker_task"]
+        self.worker_result_port = ports["worker_result"]
+        self._connect(ports)
+        for name, target in (("sender", self._sender), ("receiver", self._receiver)):
+            t = threading.Thread(target=target, name=f"htex-{self.label}-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        logger.info("HighThroughputExecutor %s started: interchange pid %s, worker ports "
+                    "%s/%s, addresses %s, encrypted=%s", self.label,
+                    self.interchange_proc.pid if self.interchange_proc else None,
+                    self.worker_task_port, self.worker_result_port, self.all_addresses,
+                    self.encrypted)
+
+    def _start_interchange(self) -> Dict[str, int]:
+        config = {
+            "label": self.label, "logdir": self.logdir, "cert_dir": self.cert_dir,
+            "loopback_address": self.loopback_address,
+            "interchange_port_range": list(self.interchange_port_range),
+            "worker_ports": list(self.worker_ports) if self.worker_ports else None,
+            "worker_port_range": list(self.worker_port_range),
+            "heartbeat_threshold": self.heartbeat_threshold,
+            "heartbeat_period": self.heartbeat_period,
+            "debug": self.worker_debug, "parent_pid": os.getpid(), "run_id": self.run_id,
+            "manager_selector": base64.b64encode(pickle.dumps(self.manager_selector)).decode(),
+        }
+        stderr_path = os.path.join(self.logdir, "interchange.stderr")
+        with open(stderr_path, "ab") as err:
+            proc = subprocess.Popen(self.interchange_launch_cmd, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=err, close_fds=True)
+        self.interchange_proc = proc
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(config).encode() + b"\n")
+        proc.stdin.close()
+        deadline = time.monotonic() + _INTERCHANGE_START_TIMEOUT
+        line = b""
+        while not line.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or proc.poll() is not None:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                raise ExecutorError(self, f"the interchange ({' '.join(self.interchange_launch_cmd)}) "
+                                    f"did not start within {_INTERCHANGE_START_TIMEOUT} s "
+                                    f"(exit code {proc.returncode}); see {stderr_path} and "
+                                    f"{os.path.join(self.logdir, 'interchange.log')}")
+            ready, _, _ = select.select([proc.stdout], [], [], min(remaining, 0.5))
+            if ready:
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    proc.wait(timeout=5)
+                    continue
+                line += chunk
+        proc.stdout.close()
+        ports: Dict[str, int] = json.loads(line)
+        return ports
+
+    def _connect(self, ports: Dict[str, int]) -> None:
+        ctx = zmq.Context()
+        self._ctx = ctx
+        host = self.loopback_address
+
+        def client(kind: int, port: int) -> zmq.Socket:
+            sock = ctx.socket(kind)
+            sock.linger = 0
+            sock.sndhwm = 0
+            sock.rcvhwm = 0
+            _security.make_client(sock, self.cert_dir)
+            sock.connect(f"tcp://{host}:{port}")
+            return sock
+
+        self._task_sock = client(zmq.PUSH, ports["client_tasks"])
+        self._result_sock = client(zmq.PULL, ports["client_results"])
+        self._command_sock = client(zmq.DEALER, ports["command"])
+
+    # ------------------------------------------------------------------ submit
+
+    def submit(self, func: Callable[..., Any], resource_specification: Dict[str, Any],
+               *args: Any, **kwargs: Any) -> "Future[Any]":
+        """Queue ``func(*args, **kwargs)`` for a worker; return its future at once."""
+        if self.bad_state_is_set:
+            raise self.executor_exception or ExecutorError(self, "the executor is in a bad state")
+        if self._shut_down or not self._started:
+            raise ExecutorError(self, "submit() called on an executor that is not running")
+        if resource_specification:
+            self._validate_resource_spec(resource_specification)
+        ctx = submitting_task.get()
+        dfk_id = ctx.task_id if ctx is not None else None
+        describe = (f"task {dfk_id} (app {ctx.app_name!r})" if ctx is not None
+                    else f"function {getattr(func, '__name__', func)!r}")
+        payload = _serial.pack_apply_message(func, args, kwargs, resource_specification or None,
+                                             describe=describe)
+        htex_id = next(self._task_ids)
+        fut: Future[Any] = Future()
+        fut.parsl_executor_task_id = htex_id  # type: ignore[attr-defined]
+        self._tasks[htex_id] = fut
+        self._outgoing.put((P.make_key(htex_id, dfk_id), payload))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("Submitted task_id=%s htex_task_id=%s bytes=%d", dfk_id, htex_id,
+                         len(payload), extra={"task_id": dfk_id, "htex_task_id": htex_id})
+        return fut
+
+    def _validate_resource_spec(self, spec: Dict[str, Any]) -> None:
+        if self.enable_mpi_mode:
+            from parsl_htex.mpi import validate_mpi_resource_spec
+
+            validate_mpi_resource_spec(spec)
+            return
+        unknown = set(spec) - _ALLOWED_SPEC_KEYS
+        if unknown:
+            raise InvalidResourceSpecification(
+                unknown, f"HighThroughputExecutor {self.label!r} does not support resource "
+                f"specification keys {sorted(unknown)} (supported: "
+                f"{sorted(_ALLOWED_SPEC_KEYS)}); MPI keys need enable_mpi_mode=True or "
+                "MPIExecutor")
+
+    # ------------------------------------------------------------------ threads
+
+    def _sender(self) -> None:
+        """Ship queued tasks in batches: everything queued by the time we look goes in one
+        message (bounded in count and bytes)."""
+        q = self._outgoing
+        sock = self._task_sock
+        assert sock is not None
+        while True:
+            item = q.get()
+            if item is None:
+                return
+            keys = [item[0]]
+            payloads = [item[1]]
+            size = len(item[1])
+            stop = False
+            while len(keys) < _BATCH_LIMIT and size < _BATCH_BYTES:
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                keys.append(item[0])
+                payloads.append(item[1])
+                size += len(item[1])
+            try:
+                sock.send_multipart([b"".join(keys), *payloads], copy=False)
+            except zmq.ZMQError as e:
+                if self._stop.is_set():
+                    return
+                logger.error("Executor %s could not send %d tasks to the interchange: %s",
+                             self.label, len(keys), e)
+                self._fail_keys(keys, InterchangeLost(self.label, f"sending tasks failed: {e}"))
+            if stop:
+                return
+
+    def _fail_keys(self, keys: List[bytes], exc: BaseException) -> None:
+        for key in keys:
+            htex_id, _ = P.key_ids(key)
+            fut = self._tasks.pop(htex_id, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+
+    def _receiver(self) -> None:
+        """Complete futures from result batches and watch the interchange's liveness."""
+        sock = self._result_sock
+        assert sock is not None
+        tasks = self._tasks
+        next_check = time.monotonic() + _LIVENESS_CHECK
+        while not self._stop.is_set():
+            try:
+                if not sock.poll(_LIVENESS_CHECK * 1000):
+                    next_check = 0.0
+                else:
+                    for _ in range(256):
+                        try:
+                            frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                        except zmq.Again:
+                            break
+                        self._handle_results(frames, tasks)
+            except zmq.ZMQError as e:
+                if self._stop.is_set():
+                    return
+                logger.exception("Executor %s result receiver failed: %s", self.label, e)
+                self._interchange_gone(f"the result connection failed: {e}")
+                return
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + _LIVENESS_CHECK
+                proc = self.interchange_proc
+                if proc is not None and proc.poll() is not None and not self._stop.is_set():
+                    self._interchange_gone(f"interchange process {proc.pid} exited with code "
+                                           f"{proc.returncode}; see "
+                                           f"{os.path.join(self.logdir, 'interchange.log')}")
+                    return
+
+    def _handle_results(self, frames: List[Any], tasks: Dict[Any, "Future[Any]"]) -> None:
+        tag = frames[0].bytes
+        if tag == P.EVENT:
+            self._handle_event(frames[1].bytes if len(frames) > 1 else b"{}")
+            return
+        if tag != P.RESULTS or len(frames) < 4:
+            logger.warning("Executor %s dropped a malformed message from the interchange",
+                           self.label)
+            return
+        ids = P.htex_ids(frames[1].bytes)
+        tags = frames[2].bytes
+        debug = logger.isEnabledFor(logging.DEBUG)
+        for i, htex_id in enumerate(ids):
+            fut = tasks.pop(htex_id, None)
+            if fut is None:
+                logger.warning("Executor %s got a result for unknown htex_task_id=%s",
+                               self.label, htex_id)
+                continue
+            try:
+                ok, value = _serial.result_to_outcome(tags[i], frames[3 + i].buffer)
+            except Exception as e:
+                ok, value = False, _serial._serialization_error(
+                    f"Failed to deserialize the result of htex_task_id={htex_id}: "
+                    f"{type(e).__name__}: {e}")
+            if debug:
+                logger.debug("Result htex_task_id=%s ok=%s", htex_id, ok,
+                             extra={"htex_task_id": htex_id})
+            if fut.done():
+                continue
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+    def _handle_event(self, body: bytes) -> None:
+        try:
+            event = json.loads(body)
+        except ValueError:
+            logger.warning("Executor %s dropped a malformed event from the interchange",
+                           self.label)
+            return
+        kind = event.get("kind")
+        block = str(event.get("block_id"))
+        if kind == "manager_refused":
+            self.block_errors[block] = event.get("reason", "")
+            logger.error("Executor %s: block %s: %s", self.label, block, event.get("reason"))
+        elif kind == "manager_lost":
+            logger.error("Executor %s: manager %s of block %s lost", self.label,
+                         event.get("manager_id"), block)
+        else:
+            logger.info("Executor %s: %s", self.label, event)
+
+    def _interchange_gone(self, detail: str) -> None:
+        logger.error("Executor %s: %s", self.label, detail)
+        self.set_bad_state_and_fail_all(InterchangeLost(self.label, detail))
+
+    # ------------------------------------------------------------------ commands
+
+    def _command(self, op: str, timeout: float = _COMMAND_TIMEOUT, **fields: Any) -> Any:
+        """Ask the interchange something; raise CommandTimeout rather than wait forever."""
+        sock = self._command_sock
+        if sock is None:
+            raise ExecutorError(self, "the executor is not started")
+        proc = self.interchange_proc
+        if proc is not None and proc.poll() is not None:
+            raise InterchangeLost(self.label, f"interchange exited with code {proc.returncode}")
+        with self._command_lock:
+            req_id = str(next(self._command_ids)).encode()
+            sock.send_multipart([req_id, json.dumps({"op": op, **fields}).encode()])
+            deadline = time.monotonic() + timeout
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not sock.poll(remaining * 1000):
+                    raise CommandTimeout(op, timeout)
+                rid, body = sock.recv_multipart()
+                if rid == req_id:
+                    reply = json.loads(body)
+                    if isinstance(reply, dict) and "error" in reply:
+                        raise ExecutorError(self, f"interchange command {op!r} failed: "
+                                            f"{reply['error']}")
+                    return reply
+
+    # ------------------------------------------------------------------ scaling interface
+
+    def _get_launch_command(self, block_id: str) -> str:
+        if self.worker_task_port is None:
+            raise ExecutorError(self, "cannot launch blocks before start()")
+        template = self.launch_cmd if self.launch_cmd is not None else DEFAULT_LAUNCH_CMD
+        pool = ("process_worker_pool" if shutil.which("process_worker_pool")
+                else f"{sys.executable} -m parsl_htex.process_worker_pool")
+        return template.format(
+            process_worker_pool=pool,
+            debug="--debug" if self.worker_debug else "",
+            max_workers_per_node=self.max_workers_per_node,
+            prefetch_capacity=self.prefetch_capacity,
+            cores_per_worker=self.cores_per_worker,
+            mem_per_worker=self.mem_per_worker or 0,
+            poll_period=self.poll_period,
+            task_port=self.worker_task_port,
+            result_port=self.worker_result_port,
+            cert_dir=self.cert_dir,
+            logdir=self.worker_logdir,
+            block_id=block_id,
+            heartbeat_period=self.heartbeat_period,
+            heartbeat_threshold=self.heartbeat_threshold,
+            address_probe_timeout_string=(f"--address_probe_timeout={self.address_probe_timeout}"
+                                          if self.address_probe_timeout else ""),
+            drain_period=self.drain_period,
+            cpu_affinity=self.cpu_affinity,
+            enable_mpi_mode="--enable_mpi_mode" if self.enable_mpi_mode else "",
+            mpi_launcher=self.mpi_launcher,
+            accelerators=" ".join(self.available_accelerators),
+            addresses=self.all_addresses,
+            nodes_per_block=getattr(self.provider, "nodes_per_block", 1),
+        )
+
+    @property
+    def outstanding(self) -> int:
+        """Tasks submitted whose results have not come back (counted on the submit side)."""
+        return len(self._tasks)
+
+    @property
+    def workers_per_node(self) -> Union[int, float]:
+        cores = getattr(self.provider, "cores_per_node", None)
+        mem = getattr(self.provider, "mem_per_node", None)
+        limits: List[float] = [self.max_workers_per_node]
+        if cores:
+            limits.append(cores // self.cores_per_worker)
+        if mem and self.mem_per_worker:
+            limits.append(mem // self.mem_per_worker)
+        if self.available_accelerators:
+            limits.append(len(self.available_accelerators))
+        value = min(limits)
+        return value if value == float("inf") else int(value)
+
+    @property
+    def connected_workers(self) -> int:
+        return int(self._command("connected_workers"))
+
+    def connected_managers(self) -> List[Dict[str, Any]]:
+        """Each connected manager as the interchange sees it (id, block, workers, tasks...)."""
+        result: List[Dict[str, Any]] = self._command("managers")
+        return result
+
+    def connected_blocks(self) -> List[str]:
+        return sorted({m["block_id"] for m in self.connected_managers()})
+
+    def hold_worker(self, manager_id: str) -> None:
+        """Stop sending tasks to one manager (used before scaling its block in)."""
+        self._command("hold", manager_ids=[manager_id])
+
+    def scale_in(self, blocks: int, max_idletime: Optional[float] = None) -> List[str]:
+        """Cancel up to ``blocks`` blocks whose managers are all idle.
+
+        With ``max_idletime`` only blocks idle for at least that many seconds qualify;
+        the longest-idle blocks go first. Their managers are held first so no task is
+        sent to a block being cancelled.
+        """
+        if blocks <= 0:
+            return []
+        managers = self.connected_managers()
+        by_block: Dict[str, List[Dict[str, Any]]] = {}
+        for m in managers:
+            by_block.setdefault(str(m["block_id"]), []).append(m)
+        status = self.status()
+        candidates: List[Tuple[float, str]] = []
+        for block_id, js in status.items():
+            if js.terminal or block_id not in self.blocks_to_job_id:
+                continue
+            ms = by_block.get(block_id, [])
+            if any(m["tasks"] for m in ms):
+                continue
+            idle = min((m["idle_duration"] for m in ms), default=float("inf"))
+            if max_idletime is not None and idle < max_idletime:
+                continue
+            candidates.append((idle, block_id))
+        candidates.sort(reverse=True)
+        chosen = [b for _, b in candidates[:blocks]]
+        held = [m["manager_id"] for b in chosen for m in by_block.get(b, [])]
+        if held:
+            self._command("hold", manager_ids=held)
+            self._command("stop_managers", manager_ids=held)
+        self._cancel_blocks(chosen)
+        return chosen
+
+    def status(self) -> Dict[str, JobStatus]:
+        """Block statuses; a failed block whose manager was refused says why."""
+        statuses = super().status()
+        if self.block_errors:
+            for block_id, js in statuses.items():
+                reason = self.block_errors.get(block_id)
+                if reason and js.terminal and js.message and reason not in js.message:
+                    js.message = f"{js.message}; {reason}"
+        return statuses
+
+    # ------------------------------------------------------------------ shutdown
+
+    def _fail_all_outstanding(self, exception: BaseException) -> None:
+        tasks = self._tasks
+        while tasks:
+            try:
+                _, fut = tasks.popitem()
+            except KeyError:
+                break
+            if not fut.done():
+                fut.set_exception(exception)
+
+    def shutdown(self) -> None:
+        """Stop the interchange, cancel blocks, stop threads; bounded in time, idempotent."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        logger.info("Shutting down HighThroughputExecutor %s", self.label)
+        self._stop.set()
+        proc = self.interchange_proc
+        if proc is not None and proc.poll() is None:
+            try:
+                self._command("shutdown", timeout=3.0)
+            except Exception as e:
+                logger.warning("Executor %s: interchange did not acknowledge shutdown (%s); "
+                               "terminating it", self.label, e)
+                proc.terminate()
+            try:
+                proc.wait(timeout=_SHUTDOWN_GRACE)
+            except subprocess.TimeoutExpired:
+                logger.error("Executor %s: interchange pid %d did not exit; killing it",
+                             self.label, proc.pid)
+                proc.kill()
+                proc.wait(timeout=_SHUTDOWN_GRACE)
+        try:
+            super().shutdown()
+        except Exception:
+            logger.exception("Executor %s: cancelling blocks failed", self.label)
+        self._outgoing.put(None)
+        for t in self._threads:
+            t.join(timeout=_SHUTDOWN_GRACE)
+            if t.is_alive():
+                logger.error("Executor %s: thread %s did not stop", self.label, t.name)
+        if self._tasks:
+            self._fail_all_outstanding(ExecutorError(
+                self, "the executor was shut down before the task finished"))
+        if self._ctx is not None:
+            self._ctx.destroy(linger=0)
+            self._ctx = None
+        logger.info("HighThroughputExecutor %s shut down", self.label)

@@ -1,0 +1,518 @@
+"""The interchange: queues tasks from the executor and hands them to managers.
+
+Started by the executor (``interchange_launch_cmd``, default ``python -m
+parsl_htex.interchange``) with its configuration as one JSON document on stdin. It binds
+its sockets, prints one JSON line with the chosen ports on stdout, and then runs a
+single-threaded event loop:
+
+- task batches from the executor go into a queue; managers with free capacity (workers
+  plus ``prefetch_capacity`` minus tasks they hold) get them in batches, in the order the
+  ``manager_selector`` gives;
+- result batches from managers are forwarded to the executor as they are, after checking
+  that each result belongs to a task the sending manager holds;
+- managers register (refused on a Python major.minor or parsl-htex version mismatch),
+  heartbeat, drain and leave; a manager silent for ``heartbeat_threshold`` seconds is
+  declared lost, its tasks fail with :class:`~parsl_htex.errors.ManagerLost`, and anything
+  it sends afterwards is dropped;
+- commands from the executor (counts, manager lists, holding managers for scale-in,
+  shutdown) are answered on a separate socket.
+
+Malformed messages are logged and dropped. The interchange exits when told to, and on its
+own when the executor process that started it is gone.
+"""
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import logging
+import os
+import pickle
+import signal
+import sys
+import time
+from typing import Any, Deque, Dict, List, Optional, Set, Tuple
+
+import zmq
+
+from parsl_htex import _protocol as P
+from parsl_htex import _security, _serial
+from parsl_htex._logs import setup_file_logging
+from parsl_htex.errors import ManagerLost
+from parsl_htex.manager_selector import ManagerSelector, RandomManagerSelector
+from parsl_htex.version import VERSION
+
+logger = logging.getLogger("parsl_htex.interchange")
+
+_DRAIN_BATCH = 256
+_MAX_TASKS_PER_MESSAGE = 1024
+_WARN_EVERY = 100
+
+
+def python_version() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+class _Manager:
+    """What the interchange knows about one registered manager."""
+
+    __slots__ = ("active", "block_id", "capacity", "draining", "hostname", "idle_since",
+                 "info", "last_seen", "manager_id", "tasks", "worker_count")
+
+    def __init__(self, manager_id: bytes, info: Dict[str, Any]) -> None:
+        self.manager_id = manager_id
+        self.info = info
+        self.block_id = str(info.get("block_id"))
+        self.hostname = str(info.get("hostname", "unknown"))
+        self.worker_count = int(info.get("worker_count", 1))
+        self.capacity = self.worker_count + int(info.get("prefetch_capacity", 0))
+        self.tasks: Dict[bytes, None] = {}
+        self.last_seen = time.monotonic()
+        self.idle_since: Optional[float] = time.monotonic()
+        self.active = True
+        self.draining = False
+
+    def describe(self, now: float) -> Dict[str, Any]:
+        return {"manager_id": self.manager_id.decode(errors="replace"),
+                "block_id": self.block_id, "hostname": self.hostname,
+                "worker_count": self.worker_count, "tasks": len(self.tasks),
+                "idle_duration": (now - self.idle_since) if self.idle_since is not None else 0.0,
+                "active": self.active, "draining": self.draining,
+                "python": self.info.get("python"), "htex_version": self.info.get("htex_version"),
+                "pid": self.info.get("pid")}
+
+
+class Interchange:
+    """The event loop described in the module docstring."""
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        self.config = config
+        self.label = config.get("label", "htex")
+        self.cert_dir: Optional[str] = config.get("cert_dir")
+        self.hb_period = float(config["heartbeat_period"])
+        self.hb_threshold = float(config["heartbeat_threshold"])
+        self.parent_pid = int(config.get("parent_pid", os.getppid()))
+        selector = config.get("manager_selector")
+        self.selector: ManagerSelector = (pickle.loads(base64.b64decode(selector)) if selector
+                                          else RandomManagerSelector())
+        self.ctx = zmq.Context()
+        self.auth = (_security.start_authenticator(self.ctx, self.cert_dir)
+                     if self.cert_dir else None)
+        loopback = config.get("loopback_address", "127.0.0.1")
+        client_range = tuple(config.get("interchange_port_range", (55000, 56000)))
+        self.client_tasks = self._bind(zmq.PULL, loopback, None, client_range)
+        self.client_results = self._bind(zmq.PUSH, loopback, None, client_range)
+        self.command = self._bind(zmq.ROUTER, loopback, None, client_range)
+        worker_ports = config.get("worker_ports")
+        worker_range = tuple(config.get("worker_port_range", (54000, 55000)))
+        bind_addr = config.get("worker_bind_address", "*")
+        self.worker_tasks = self._bind(zmq.ROUTER, bind_addr,
+                                       worker_ports[0] if worker_ports else None, worker_range)
+        self.worker_results = self._bind(zmq.ROUTER, bind_addr,
+                                         worker_ports[1] if worker_ports else None, worker_range)
+        self.worker_tasks.router_mandatory = 1
+        self.managers: Dict[bytes, _Manager] = {}
+        self.lost: Set[bytes] = set()
+        self.pending: Deque[Tuple[bytes, Any]] = collections.deque()
+        self.result_backlog: Deque[List[Any]] = collections.deque()
+        self.stopping = False
+        self.dropped = 0
+
+    def _bind(self, kind: int, address: str, port: Optional[int],
+              port_range: Tuple[int, ...]) -> zmq.Socket:
+        sock = self.ctx.socket(kind)
+        sock.linger = 0
+        sock.sndhwm = 0
+        sock.rcvhwm = 0
+        _security.make_server(sock, self.cert_dir)
+        host = f"[{address}]" if ":" in address else address
+        if ":" in address:
+            sock.ipv6 = True
+        if port:
+            sock.bind(f"tcp://{host}:{port}")
+        else:
+            sock.bind_to_random_port(f"tcp://{host}", min_port=port_range[0],
+                                     max_port=port_range[1], max_tries=1000)
+        return sock
+
+    @staticmethod
+    def _port(sock: zmq.Socket) -> int:
+        endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        return int(endpoint.rsplit(":", 1)[1])
+
+    def ports(self) -> Dict[str, int]:
+        return {"client_tasks": self._port(self.client_tasks),
+                "client_results": self._port(self.client_results),
+                "command": self._port(self.command),
+                "worker_task": self._port(self.worker_tasks),
+                "worker_result": self._port(self.worker_results)}
+
+    # ------------------------------------------------------------------ sending
+
+    def send_client(self, frames: List[Any]) -> None:
+        """Send to the executor without ever blocking; keep what cannot go yet."""
+        if self.result_backlog:
+            self.result_backlog.append(frames)
+            self._flush_backlog()
+            return
+        try:
+            self.client_results.send_multipart(frames, zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            self.result_backlog.append(frames)
+
+    def _flush_backlog(self) -> None:
+        while self.result_backlog:
+            try:
+                self.client_results.send_multipart(self.result_backlog[0], zmq.NOBLOCK,
+                                                   copy=False)
+            except zmq.Again:
+                return
+            self.result_backlog.popleft()
+
+    def event(self, kind: str, **fields: Any) -> None:
+        """Tell the executor about something it should log (and maybe attach to a block)."""
+        self.send_client([P.EVENT, json.dumps({"kind": kind, **fields}).encode()])
+
+    def _warn_dropped(self, what: str, *args: Any) -> None:
+        self.dropped += 1
+        if self.dropped <= 10 or self.dropped % _WARN_EVERY == 0:
+            logger.warning("Dropped " + what + " (%d dropped so far)", *args, self.dropped)
+
+    # ------------------------------------------------------------------ receiving
+
+    def handle_client_tasks(self) -> None:
+        sock = self.client_tasks
+        debug = logger.isEnabledFor(logging.DEBUG)
+        for _ in range(_DRAIN_BATCH):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            keys = frames[0].bytes
+            payloads = frames[1:]
+            if not payloads or len(keys) != P.KEY_SIZE * len(payloads):
+                self._warn_dropped("a malformed task batch from the executor")
+                continue
+            self.pending.extend(zip(P.split_keys(keys), payloads))
+            if debug:
+                for key in P.split_keys(keys):
+                    htex_id, dfk_id = P.key_ids(key)
+                    logger.debug("Queued task_id=%s htex_task_id=%s", dfk_id, htex_id)
+
+    def handle_worker_tasks(self) -> None:
+        sock = self.worker_tasks
+        for _ in range(_DRAIN_BATCH):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if len(frames) < 2:
+                self._warn_dropped("a message with %d frames on the task port", len(frames))
+                continue
+            mid, tag = frames[0], frames[1]
+            if mid in self.lost:
+                self._warn_dropped("a %r message from lost manager %r", tag[:8], mid[:32])
+                continue
+            m = self.managers.get(mid)
+            if tag == P.REG:
+                self.register(mid, frames[2] if len(frames) > 2 else b"")
+            elif m is None:
+                self._warn_dropped("a %r message from unregistered peer %r", tag[:8], mid[:32])
+            elif tag == P.HB:
+                m.last_seen = time.monotonic()
+            elif tag == P.DRAIN:
+                m.last_seen = time.monotonic()
+                m.draining = True
+                logger.info("Manager %s of block %s is draining", mid.decode(errors="replace"),
+                            m.block_id)
+            elif tag == P.BYE:
+                logger.info("Manager %s of block %s left", mid.decode(errors="replace"),
+                            m.block_id)
+                self.remove_manager(m, "it left while holding tasks")
+            else:
+                self._warn_dropped("an unknown message %r from manager %r", tag[:8], mid[:32])
+
+    def register(self, mid: bytes, body: bytes) -> None:
+        try:
+            info = json.loads(body)
+            if not isinstance(info, dict):
+                raise ValueError("registration is not a JSON object")
+        except ValueError as e:
+            self._warn_dropped("a malformed registration from %r: %s", mid[:32], e)
+            return
+        if mid in self.managers:
+            self._warn_dropped("a second registration of manager %r", mid[:32])
+            return
+        theirs = f"python {info.get('python')}, parsl-htex {info.get('htex_version')}"
+        ours = f"python {python_version()}, parsl-htex {VERSION}"
+        block = info.get("block_id")
+        if info.get("python") != python_version() or info.get("htex_version") != VERSION:
+            reason = (f"version mismatch: manager {mid.decode(errors='replace')} of block "
+                      f"{block} on {info.get('hostname')} runs {theirs}, but the interchange "
+                      f"runs {ours}")
+            logger.error("Refusing registration: %s", reason)
+            self._send_manager(mid, [P.NO, json.dumps({"reason": reason}).encode()])
+            self.event("manager_refused", block_id=block, manager_id=mid.decode(errors="replace"),
+                       reason=reason)
+            return
+        m = _Manager(mid, info)
+        self.managers[mid] = m
+        self._send_manager(mid, [P.OK, json.dumps({"interchange": ours}).encode()])
+        logger.info("Registered manager %s of block %s on %s (pid %s) with %d workers, "
+                    "capacity %d", mid.decode(errors="replace"), m.block_id, m.hostname,
+                    info.get("pid"), m.worker_count, m.capacity)
+        self.event("manager_registered", block_id=m.block_id,
+                   manager_id=mid.decode(errors="replace"), worker_count=m.worker_count)
+
+    def _send_manager(self, mid: bytes, frames: List[Any]) -> bool:
+        try:
+            self.worker_tasks.send_multipart([mid, *frames], copy=False)
+        except zmq.ZMQError as e:
+            logger.warning("Cannot reach manager %r: %s", mid[:32], e)
+            return False
+        return True
+
+    def handle_worker_results(self) -> None:
+        sock = self.worker_results
+        debug = logger.isEnabledFor(logging.DEBUG)
+        for _ in range(_DRAIN_BATCH):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            mid = frames[0].bytes
+            m = self.managers.get(mid)
+            if m is None:
+                self._warn_dropped("results from %s manager %r",
+                                   "lost" if mid in self.lost else "unknown", mid[:32])
+                continue
+            if len(frames) < 4 or frames[1].bytes != P.RESULTS:
+                self._warn_dropped("a malformed result message from manager %r", mid[:32])
+                continue
+            keys = frames[2].bytes
+            tags = frames[3].bytes
+            payloads = frames[4:]
+            n = len(payloads)
+            if len(keys) != P.KEY_SIZE * n or len(tags) != n:
+                self._warn_dropped("a result batch with inconsistent frames from %r", mid[:32])
+                continue
+            m.last_seen = time.monotonic()
+            tasks = m.tasks
+            ok_keys = []
+            ok_tags = bytearray()
+            ok_payloads = []
+            for i, key in enumerate(P.split_keys(keys)):
+                if key in tasks:
+                    del tasks[key]
+                    ok_keys.append(key)
+                    ok_tags.append(tags[i])
+                    ok_payloads.append(payloads[i])
+                    if debug:
+                        htex_id, dfk_id = P.key_ids(key)
+                        logger.debug("Result of task_id=%s htex_task_id=%s from manager %s",
+                                     dfk_id, htex_id, mid.decode(errors="replace"))
+                else:
+                    self._warn_dropped("a result for a task manager %r does not hold", mid[:32])
+            if not tasks:
+                m.idle_since = time.monotonic()
+            if len(ok_keys) == n:
+                self.send_client([P.RESULTS, keys, tags, *payloads])
+            elif ok_keys:
+                self.send_client([P.RESULTS, b"".join(ok_keys), bytes(ok_tags), *ok_payloads])
+
+    def handle_command(self) -> None:
+        sock = self.command
+        for _ in range(_DRAIN_BATCH):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if len(frames) != 3:
+                self._warn_dropped("a malformed command with %d frames", len(frames))
+                continue
+            ident, req_id, body = frames
+            try:
+                request = json.loads(body)
+                reply = self.run_command(request)
+            except Exception as e:
+                logger.exception("Command %r failed", body[:200])
+                reply = {"error": f"{type(e).__name__}: {e}"}
+            sock.send_multipart([ident, req_id, json.dumps(reply).encode()])
+
+    def run_command(self, request: Dict[str, Any]) -> Any:
+        op = request.get("op")
+        now = time.monotonic()
+        if op == "outstanding":
+            return len(self.pending) + sum(len(m.tasks) for m in self.managers.values())
+        if op == "connected_workers":
+            return sum(m.worker_count for m in self.managers.values() if m.active)
+        if op == "managers":
+            return [m.describe(now) for m in self.managers.values()]
+        if op == "hold":
+            held = []
+            for mid in request.get("manager_ids", []):
+                m = self.managers.get(mid.encode())
+                if m is not None:
+                    m.active = False
+                    held.append(mid)
+            logger.info("Holding managers %s (no new tasks)", held)
+            return held
+        if op == "stop_managers":
+            stopped = []
+            for mid in request.get("manager_ids", []):
+                m = self.managers.get(mid.encode())
+                if m is not None:
+                    self._send_manager(m.manager_id, [P.STOP])
+                    self.remove_manager(m, "it was scaled in while holding tasks")
+                    stopped.append(mid)
+            return stopped
+        if op == "shutdown":
+            self.stopping = True
+            return "ok"
+        if op == "ping":
+            return "pong"
+        raise ValueError(f"unknown command {op!r}")
+
+    # ------------------------------------------------------------------ dispatching
+
+    def dispatch(self) -> None:
+        if not self.pending:
+            return
+        ready = [mid for mid, m in self.managers.items()
+                 if m.active and not m.draining and len(m.tasks) < m.capacity]
+        if not ready:
+            return
+        if len(ready) > 1:
+            info = {mid: {**self.managers[mid].info, "tasks": len(self.managers[mid].tasks)}
+                    for mid in ready}
+            ready = self.selector.sort_managers(ready, info)
+        debug = logger.isEnabledFor(logging.DEBUG)
+        pending = self.pending
+        for mid in ready:
+            if not pending:
+                return
+            m = self.managers[mid]
+            n = min(m.capacity - len(m.tasks), len(pending), _MAX_TASKS_PER_MESSAGE)
+            if n <= 0:
+                continue
+            batch = [pending.popleft() for _ in range(n)]
+            keys = b"".join(k for k, _ in batch)
+            if not self._send_manager(mid, [P.TASKS, keys, *(p for _, p in batch)]):
+                pending.extendleft(reversed(batch))
+                continue
+            for k, _ in batch:
+                m.tasks[k] = None
+            m.idle_since = None
+            if debug:
+                for k, _ in batch:
+                    htex_id, dfk_id = P.key_ids(k)
+                    logger.debug("Sent task_id=%s htex_task_id=%s to manager %s", dfk_id,
+                                 htex_id, mid.decode(errors="replace"))
+
+    # ------------------------------------------------------------------ managers lost
+
+    def remove_manager(self, m: _Manager, why: str) -> None:
+        """Forget ``m``; fail the tasks it held with ManagerLost."""
+        self.managers.pop(m.manager_id, None)
+        self.lost.add(m.manager_id)
+        if not m.tasks:
+            return
+        mid = m.manager_id.decode(errors="replace")
+        err = _serial.serialize(ManagerLost(mid, m.hostname, why))
+        keys = list(m.tasks)
+        m.tasks.clear()
+        logger.error("Failing %d tasks of manager %s: %s", len(keys), mid, why)
+        self.send_client([P.RESULTS, b"".join(keys),
+                          bytes([_serial.RESULT_EXECUTOR_ERROR]) * len(keys),
+                          *([err] * len(keys))])
+
+    def housekeeping(self, now: float) -> None:
+        for m in list(self.managers.values()):
+            if now - m.last_seen > self.hb_threshold:
+                logger.error("Manager %s of block %s on %s missed heartbeats for %.1f s "
+                             "(heartbeat_threshold %s s): declaring it lost",
+                             m.manager_id.decode(errors="replace"), m.block_id, m.hostname,
+                             now - m.last_seen, self.hb_threshold)
+                self.remove_manager(m, f"no heartbeat for {now - m.last_seen:.1f} s "
+                                       f"(heartbeat_threshold={self.hb_threshold} s)")
+                self.event("manager_lost", block_id=m.block_id,
+                           manager_id=m.manager_id.decode(errors="replace"))
+            else:
+                self._send_manager(m.manager_id, [P.HB])
+        self._flush_backlog()
+
+    def parent_alive(self) -> bool:
+        """Whether the executor's process still exists (a launch wrapper may sit between)."""
+        try:
+            os.kill(self.parent_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    # ------------------------------------------------------------------ main loop
+
+    def run(self) -> None:
+        poller = zmq.Poller()
+        handlers = {self.client_tasks: self.handle_client_tasks,
+                    self.worker_tasks: self.handle_worker_tasks,
+                    self.worker_results: self.handle_worker_results,
+                    self.command: self.handle_command}
+        for sock in handlers:
+            poller.register(sock, zmq.POLLIN)
+        period = min(self.hb_period, self.hb_threshold / 2, 1.0)
+        next_hk = time.monotonic() + period
+        logger.info("Interchange running: ports %s, encrypted=%s", self.ports(),
+                    self.cert_dir is not None)
+        while not self.stopping:
+            timeout = max(0.0, next_hk - time.monotonic())
+            for sock, _ in poller.poll(timeout * 1000):
+                handlers[sock]()
+            self.dispatch()
+            now = time.monotonic()
+            if now >= next_hk:
+                next_hk = now + period
+                self.housekeeping(now)
+                if not self.parent_alive():
+                    logger.error("The executor process (pid %d) is gone; exiting",
+                                 self.parent_pid)
+                    break
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        for m in list(self.managers.values()):
+            self._send_manager(m.manager_id, [P.STOP])
+        logger.info("Interchange stopping: told %d managers to stop, %d tasks were pending",
+                    len(self.managers), len(self.pending))
+        if self.auth is not None:
+            self.auth.stop()
+        self.ctx.destroy(linger=200)
+
+
+def main() -> int:
+    config = json.loads(sys.stdin.readline())
+    logdir = config["logdir"]
+    setup_file_logging(os.path.join(logdir, "interchange.log"),
+                       logging.DEBUG if config.get("debug") else logging.INFO)
+    signal.signal(signal.SIGTERM, _raise_exit)
+    try:
+        ix = Interchange(config)
+        sys.stdout.write(json.dumps(ix.ports()) + "\n")
+        sys.stdout.flush()
+        ix.run()
+    except SystemExit:
+        logger.info("Interchange terminated by signal")
+        return 0
+    except Exception:
+        logger.exception("Interchange failed")
+        raise
+    return 0
+
+
+def _raise_exit(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,549 @@
+"""The manager: one per node, started in a block by the provider and launcher.
+
+``process_worker_pool`` connects to the interchange (probing each candidate address in
+turn, for at most ``--address_probe_timeout`` seconds), registers (the interchange refuses
+a different Python major.minor or parsl-htex version), starts one worker process per
+slot, and then moves tasks from the interchange to idle workers and results back, in
+batches. It heartbeats the interchange, replaces workers that die (failing their task
+with :class:`~parsl_htex.errors.WorkerLost`), and exits when told to stop, when its
+``--drain_period`` is over and its tasks are done, or when the interchange has been silent
+for ``--hb_threshold`` seconds. Every failure to start is printed to stderr (which the
+provider keeps with the block) as well as logged to ``manager.log``, and exits non-zero so
+the block is reported failed.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+
+import psutil
+import zmq
+
+from parsl_htex import _protocol as P
+from parsl_htex import _security, _serial
+from parsl_htex._logs import setup_file_logging
+from parsl_htex.errors import WorkerLost
+from parsl_htex.version import VERSION
+
+logger = logging.getLogger("parsl_htex.manager")
+
+_DRAIN_BATCH = 256
+_RESTART_BACKOFF = 1.0
+_WORKER_STOP_GRACE = 3.0
+
+
+class StartupError(Exception):
+    """The manager cannot start serving; the message is printed for the block's stderr."""
+
+
+def python_version() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def compute_worker_count(max_workers_per_node: float, cores_per_worker: float,
+                         mem_per_worker: Optional[float], accelerators: Sequence[str],
+                         cores: int, available_mem_gb: float) -> int:
+    """Workers this node can run: the tightest of the worker, core, memory and
+    accelerator limits, and at least one."""
+    limits = [max_workers_per_node, math.floor(cores / cores_per_worker)]
+    if mem_per_worker:
+        limits.append(math.floor(available_mem_gb / mem_per_worker))
+    if accelerators:
+        limits.append(len(accelerators))
+    count = min(limits)
+    return max(1, int(count))
+
+
+def cpu_assignment(policy: str, rank: int, worker_count: int, cores_per_worker: float,
+                   cpus: Sequence[int]) -> List[int]:
+    """CPUs worker ``rank`` is pinned to under ``policy`` (empty list: no pinning).
+
+    ``block`` gives consecutive CPUs, ``block-reverse`` the same counting from the last
+    CPU, ``alternating`` every ``worker_count``-th CPU, and ``list:a,b:c,d`` spells out each
+    worker's CPUs (``:`` between workers, ``-`` for ranges).
+    """
+    if policy == "none":
+        return []
+    if policy.startswith("list:"):
+        groups = policy[len("list:"):].split(":")
+        if rank >= len(groups):
+            raise ValueError(f"cpu_affinity {policy!r} lists {len(groups)} workers, "
+                             f"but worker {rank} was started")
+        chosen: List[int] = []
+        for part in groups[rank].split(","):
+            if "-" in part:
+                lo, hi = part.split("-")
+                chosen.extend(range(int(lo), int(hi) + 1))
+            else:
+                chosen.append(int(part))
+        return chosen
+    per = max(1, int(cores_per_worker))
+    ordered = sorted(cpus)
+    if policy == "block":
+        return ordered[rank * per:(rank + 1) * per]
+    if policy == "block-reverse":
+        rev = ordered[::-1]
+        return sorted(rev[rank * per:(rank + 1) * per])
+    if policy == "alternating":
+        return ordered[rank::worker_count][:per]
+    raise ValueError(f"unknown cpu_affinity {policy!r}")
+
+
+class _Worker:
+    """Book-keeping of one worker process slot."""
+
+    __slots__ = ("generation", "identity", "pidfd", "proc", "rank", "ready", "started", "task")
+
+    def __init__(self, rank: int) -> None:
+        self.rank = rank
+        self.generation = 0
+        self.identity = b""
+        self.proc: Optional[subprocess.Popen[bytes]] = None
+        self.pidfd: Optional[int] = None
+        self.ready = False
+        self.task: Optional[bytes] = None
+        self.started = 0.0
+
+
+class Manager:
+    """Moves tasks between the interchange and this node's workers; see the module doc."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.uid: str = args.uid
+        self.block_id: str = args.block_id
+        self.hostname = platform.node() or socket.gethostname()
+        self.cert_dir: Optional[str] = args.cert_dir if args.cert_dir not in (None, "None") else None
+        self.hb_period: float = args.hb_period
+        self.hb_threshold: float = args.hb_threshold
+        self.poll_ms = max(1, int(args.poll))
+        self.prefetch: int = args.prefetch_capacity
+        self.accelerators: List[str] = list(args.available_accelerators or [])
+        cpus = sorted(os.sched_getaffinity(0))
+        self.cpus = cpus
+        mem_gb = psutil.virtual_memory().available / 2**30
+        max_workers = math.inf if args.max_workers_per_node in (None, "inf", "None") \
+            else float(args.max_workers_per_node)
+        self.worker_count = compute_worker_count(max_workers, args.cores_per_worker,
+                                                 args.mem_per_worker or None, self.accelerators,
+                                                 len(cpus), mem_gb)
+        self.logdir = os.path.join(args.logdir, f"block-{self.block_id}", self.uid)
+        self.ctx = zmq.Context()
+        self.task_sock: Optional[zmq.Socket] = None
+        self.result_sock: Optional[zmq.Socket] = None
+        self.ipc_dir = tempfile.mkdtemp(prefix="htex-")
+        self.worker_url = f"ipc://{self.ipc_dir}/workers"
+        self.worker_sock = self.ctx.socket(zmq.ROUTER)
+        self.worker_sock.linger = 0
+        self.worker_sock.router_mandatory = 1
+        self.worker_sock.bind(self.worker_url)
+        self.workers: List[_Worker] = [_Worker(r) for r in range(self.worker_count)]
+        self.by_identity: Dict[bytes, _Worker] = {}
+        self.by_pidfd: Dict[int, _Worker] = {}
+        self.idle: Deque[_Worker] = collections.deque()
+        self.pending: Deque[Tuple[bytes, Any]] = collections.deque()
+        self.results_keys: List[bytes] = []
+        self.results_tags = bytearray()
+        self.results_payloads: List[Any] = []
+        self.poller = zmq.Poller()
+        self.draining = False
+        self.stopping = False
+        self.start_time = time.monotonic()
+        self.last_from_interchange = time.monotonic()
+        self.next_heartbeat = 0.0
+        self.tasks_done = 0
+
+    # ------------------------------------------------------------------ connecting
+
+    def probe_addresses(self) -> str:
+        """Return the first of ``--addresses`` whose task port accepts a TCP connection."""
+        addresses = [a for a in self.args.addresses.split(",") if a]
+        deadline = time.monotonic() + self.args.address_probe_timeout
+        reasons: Dict[str, str] = {}
+        while True:
+            for addr in addresses:
+                remaining = deadline - time.monotonic()
+                try:
+                    with socket.create_connection((addr, self.args.task_port),
+                                                  timeout=max(0.1, min(2.0, remaining))):
+                        logger.info("Interchange reachable at %s:%d", addr, self.args.task_port)
+                        return addr
+                except OSError as e:
+                    reasons[addr] = f"{type(e).__name__}: {e}"
+            if time.monotonic() >= deadline:
+                raise StartupError(
+                    f"manager {self.uid} of block {self.block_id} on {self.hostname} could not "
+                    f"reach the interchange on port {self.args.task_port} at any of "
+                    f"{addresses} within address_probe_timeout="
+                    f"{self.args.address_probe_timeout} s: "
+                    + "; ".join(f"{a}: {r}" for a, r in reasons.items()))
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    def _connect(self, addr: str, port: int) -> zmq.Socket:
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.setsockopt(zmq.IDENTITY, self.uid.encode())
+        _security.make_client(sock, self.cert_dir)
+        host = f"[{addr}]" if ":" in addr else addr
+        sock.connect(f"tcp://{host}:{port}")
+        return sock
+
+    def register(self, addr: str) -> None:
+        """Register with the interchange; raise StartupError if refused or unanswered."""
+        self.task_sock = self._connect(addr, self.args.task_port)
+        self.result_sock = self._connect(addr, self.args.result_port)
+        info = {
+            "manager_id": self.uid, "block_id": self.block_id, "hostname": self.hostname,
+            "pid": os.getpid(), "worker_count": self.worker_count,
+            "prefetch_capacity": self.prefetch, "python": python_version(),
+            "python_full": platform.python_version(), "htex_version": VERSION,
+            "cpu_count": len(self.cpus), "accelerators": self.accelerators,
+            "total_memory": psutil.virtual_memory().total, "os": platform.platform(),
+        }
+        self.task_sock.send_multipart([P.REG, json.dumps(info).encode()])
+        wait = max(self.args.address_probe_timeout, self.hb_threshold)
+        if not self.task_sock.poll(int(wait * 1000)):
+            why = ("the CURVE handshake may have failed (wrong --cert_dir?)" if self.cert_dir
+                   else "the interchange may expect encrypted connections")
+            raise StartupError(f"manager {self.uid}: no answer to registration from the "
+                               f"interchange at {addr} within {wait} s; {why}")
+        frames = self.task_sock.recv_multipart()
+        if frames[0] == P.NO:
+            reason = json.loads(frames[1]).get("reason", "no reason given")
+            raise StartupError(f"manager {self.uid} of block {self.block_id}: registration "
+                               f"refused by the interchange: {reason}")
+        if frames[0] != P.OK:
+            raise StartupError(f"manager {self.uid}: unexpected reply {frames[0]!r} to "
+                               "registration")
+        self.last_from_interchange = time.monotonic()
+        logger.info("Registered with the interchange at %s as manager %s of block %s with %d "
+                    "workers", addr, self.uid, self.block_id, self.worker_count)
+
+    # ------------------------------------------------------------------ workers
+
+    def spawn(self, w: _Worker) -> None:
+        w.generation += 1
+        w.identity = f"{w.rank}.{w.generation}".encode()
+        w.ready = False
+        w.task = None
+        env = os.environ.copy()
+        env["PARSL_WORKER_RANK"] = str(w.rank)
+        env["PARSL_WORKER_COUNT"] = str(self.worker_count)
+        env["PARSL_WORKER_POOL_ID"] = self.uid
+        env["PARSL_WORKER_BLOCK_ID"] = str(self.block_id)
+        if self.accelerators:
+            acc = self.accelerators[w.rank]
+            for var in ("CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK"):
+                env[var] = acc
+            env["ZE_ENABLE_PCI_ID_DEVICE_ORDER"] = "1"
+        cpus = cpu_assignment(self.args.cpu_affinity, w.rank, self.worker_count,
+                              self.args.cores_per_worker, self.cpus)
+        cmd = [sys.executable, "-m", "parsl_htex.worker", "--manager-url", self.worker_url,
+               "--rank", str(w.rank), "--identity", w.identity.decode(),
+               "--manager-pid", str(os.getpid()),
+               "--logfile", os.path.join(self.logdir, f"worker_{w.rank}.log")]
+        if cpus:
+            cmd += ["--cpus", ",".join(map(str, cpus))]
+            env["PARSL_CPU_AFFINITY"] = ",".join(map(str, cpus))
+        if self.args.debug:
+            cmd.append("--debug")
+        if self.args.working_dir:
+            cmd += ["--working-dir", self.args.working_dir]
+        if self.args.enable_mpi_mode:
+            cmd += ["--mpi-launcher", self.args.mpi_launcher]
+        w.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, close_fds=True)
+        w.started = time.monotonic()
+        w.pidfd = os.pidfd_open(w.proc.pid)
+        self.by_pidfd[w.pidfd] = w
+        self.by_identity[w.identity] = w
+        self.poller.register(w.pidfd, zmq.POLLIN)
+        logger.info("Started worker %d (generation %d, pid %d)", w.rank, w.generation,
+                    w.proc.pid)
+
+    def worker_died(self, w: _Worker) -> None:
+        assert w.proc is not None and w.pidfd is not None
+        code = w.proc.wait()
+        self.poller.unregister(w.pidfd)
+        del self.by_pidfd[w.pidfd]
+        os.close(w.pidfd)
+        w.pidfd = None
+        self.by_identity.pop(w.identity, None)
+        if w in self.idle:
+            self.idle.remove(w)
+        how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        if w.task is not None:
+            htex_id, dfk_id = P.key_ids(w.task)
+            logger.error("Worker %d (pid %d) %s while running task_id=%s htex_task_id=%s",
+                         w.rank, w.proc.pid, how, dfk_id, htex_id)
+            err = WorkerLost(f"{self.uid}:{w.rank}", self.hostname,
+                             f"worker process {w.proc.pid} {how}")
+            self.add_result(w.task, _serial.RESULT_EXECUTOR_ERROR, _serial.serialize(err))
+            w.task = None
+        else:
+            logger.error("Worker %d (pid %d) %s while idle", w.rank, w.proc.pid, how)
+        if self.stopping or self.draining:
+            return
+        if time.monotonic() - w.started < _RESTART_BACKOFF:
+            time.sleep(_RESTART_BACKOFF)
+        self.spawn(w)
+
+    def add_result(self, key: bytes, tag: int, payload: Any) -> None:
+        self.results_keys.append(key)
+        self.results_tags.append(tag)
+        self.results_payloads.append(payload)
+
+    # ------------------------------------------------------------------ event loop
+
+    def handle_interchange(self) -> None:
+        assert self.task_sock is not None
+        sock = self.task_sock
+        for _ in range(_DRAIN_BATCH):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self.last_from_interchange = time.monotonic()
+            tag = frames[0].bytes
+            if tag == P.TASKS:
+                keys = frames[1].bytes
+                payloads = frames[2:]
+                if len(keys) != P.KEY_SIZE * len(payloads):
+                    logger.warning("Dropping a malformed task batch from the interchange")
+                    continue
+                self.pending.extend(zip(P.split_keys(keys), payloads))
+                if logger.isEnabledFor(logging.DEBUG):
+                    for key in P.split_keys(keys):
+                        htex_id, dfk_id = P.key_ids(key)
+                        logger.debug("Received task_id=%s htex_task_id=%s", dfk_id, htex_id)
+            elif tag == P.HB:
+                continue
+            elif tag == P.STOP:
+                logger.info("Interchange asked this manager to stop")
+                self.stopping = True
+                return
+            else:
+                logger.warning("Dropping an unknown message %r from the interchange", tag[:16])
+
+    def handle_workers(self) -> None:
+        sock = self.worker_sock
+        for _ in range(_DRAIN_BATCH):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            if len(frames) < 2:
+                logger.warning("Dropping a malformed message on the worker socket")
+                continue
+            identity = frames[0].bytes
+            w = self.by_identity.get(identity)
+            if w is None:
+                logger.warning("Dropping a message from unknown worker identity %r",
+                               identity[:32])
+                continue
+            kind = frames[1].bytes
+            if kind == P.RESULTS and len(frames) == 5:
+                key = frames[2].bytes
+                if key != w.task:
+                    logger.warning("Worker %d returned a result for a task it was not given; "
+                                   "dropped", w.rank)
+                    continue
+                tagb = frames[3].bytes
+                self.add_result(key, tagb[0] if tagb else _serial.RESULT_TASK_ERROR, frames[4])
+                w.task = None
+                self.idle.append(w)
+                self.tasks_done += 1
+            elif kind == b"READY" and not w.ready:
+                w.ready = True
+                self.idle.append(w)
+                logger.debug("Worker %d is ready", w.rank)
+            else:
+                logger.warning("Dropping a malformed message from worker %d", w.rank)
+
+    def dispatch(self) -> None:
+        while self.idle and self.pending:
+            w = self.idle.popleft()
+            key, payload = self.pending.popleft()
+            try:
+                self.worker_sock.send_multipart([w.identity, key, payload], copy=False)
+            except zmq.ZMQError as e:
+                logger.warning("Worker %d unreachable (%s); will retry its task elsewhere",
+                               w.rank, e)
+                self.pending.appendleft((key, payload))
+                continue
+            w.task = key
+
+    def flush_results(self) -> None:
+        if not self.results_keys:
+            return
+        assert self.result_sock is not None
+        frames = [P.RESULTS, b"".join(self.results_keys), bytes(self.results_tags),
+                  *self.results_payloads]
+        self.result_sock.send_multipart(frames, copy=False)
+        self.results_keys = []
+        self.results_tags = bytearray()
+        self.results_payloads = []
+
+    def busy(self) -> bool:
+        return bool(self.pending) or any(w.task is not None for w in self.workers)
+
+    def housekeeping(self, now: float) -> bool:
+        """Heartbeat and drain checks; return False when the manager should exit."""
+        assert self.task_sock is not None
+        if now >= self.next_heartbeat:
+            self.task_sock.send_multipart([P.HB, str(self.tasks_done).encode()])
+            self.next_heartbeat = now + self.hb_period
+        if now - self.last_from_interchange > self.hb_threshold:
+            logger.error("No message from the interchange for %.1f s (hb_threshold %s s); "
+                         "assuming it is gone and exiting",
+                         now - self.last_from_interchange, self.hb_threshold)
+            return False
+        drain = self.args.drain_period
+        if drain is not None and not self.draining and now - self.start_time >= drain:
+            logger.info("Drain period of %s s is over: taking no new tasks", drain)
+            self.draining = True
+            self.task_sock.send_multipart([P.DRAIN, b""])
+        if self.draining and not self.busy():
+            logger.info("Drained: all tasks done, exiting")
+            self.task_sock.send_multipart([P.BYE, b""])
+            return False
+        return True
+
+    def run(self) -> int:
+        assert self.task_sock is not None
+        for w in self.workers:
+            self.spawn(w)
+        self.poller.register(self.task_sock, zmq.POLLIN)
+        self.poller.register(self.worker_sock, zmq.POLLIN)
+        hk_ms = max(10, int(min(self.hb_period, self.hb_threshold) * 1000 / 2))
+        next_hk = 0.0
+        while not self.stopping:
+            events = self.poller.poll(hk_ms if not self.results_keys else 0)
+            for what, _ in events:
+                if what is self.task_sock:
+                    self.handle_interchange()
+                elif what is self.worker_sock:
+                    self.handle_workers()
+                elif isinstance(what, int) and what in self.by_pidfd:
+                    self.worker_died(self.by_pidfd[what])
+            if not self.draining:
+                self.dispatch()
+            self.flush_results()
+            now = time.monotonic()
+            if now >= next_hk:
+                next_hk = now + hk_ms / 1000
+                if not self.housekeeping(now):
+                    break
+        return 0
+
+    def shutdown(self) -> None:
+        """Stop every worker (TERM, then KILL after a grace period) and close sockets."""
+        self.stopping = True
+        procs = [w.proc for w in self.workers if w.proc is not None and w.proc.poll() is None]
+        for p in procs:
+            p.terminate()
+        deadline = time.monotonic() + _WORKER_STOP_GRACE
+        for p in procs:
+            try:
+                p.wait(timeout=max(0.01, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning("Worker pid %d ignored SIGTERM; killing it", p.pid)
+                p.kill()
+                p.wait(timeout=_WORKER_STOP_GRACE)
+        try:
+            self.flush_results()
+        except zmq.ZMQError as e:
+            logger.warning("Could not send the last results: %s", e)
+        self.ctx.destroy(linger=0)
+        shutil.rmtree(self.ipc_dir, ignore_errors=True)
+        logger.info("Manager %s stopped", self.uid)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="process_worker_pool",
+                                description="HighThroughputExecutor worker pool (manager)")
+    p.add_argument("-d", "--debug", action="store_true", help="log at DEBUG level")
+    p.add_argument("-a", "--addresses", required=True,
+                   help="comma-separated addresses of the interchange, probed in order")
+    p.add_argument("-t", "--task_port", type=int, required=True)
+    p.add_argument("-r", "--result_port", type=int, required=True)
+    p.add_argument("--cert_dir", default=None, help="CurveZMQ keys directory; None: unencrypted")
+    p.add_argument("-l", "--logdir", default="process_worker_pool_logs")
+    p.add_argument("-u", "--uid", default=None, help="manager id (default: random)")
+    p.add_argument("-b", "--block_id", default="0")
+    p.add_argument("-c", "--cores_per_worker", type=float, default=1.0)
+    p.add_argument("-m", "--mem_per_worker", type=float, default=0.0)
+    p.add_argument("--max_workers_per_node", default="inf")
+    p.add_argument("-p", "--prefetch_capacity", type=int, default=0)
+    p.add_argument("--hb_period", type=float, default=30)
+    p.add_argument("--hb_threshold", type=float, default=120)
+    p.add_argument("--drain_period", type=float, default=None)
+    p.add_argument("--address_probe_timeout", type=float, default=30)
+    p.add_argument("--poll", type=float, default=10, help="poll period in milliseconds")
+    p.add_argument("--cpu-affinity", dest="cpu_affinity", default="none")
+    p.add_argument("--available-accelerators", dest="available_accelerators", nargs="*",
+                   default=[])
+    p.add_argument("--enable_mpi_mode", action="store_true")
+    p.add_argument("--mpi-launcher", dest="mpi_launcher", default="mpiexec")
+    p.add_argument("--working-dir", dest="working_dir", default=None)
+    return p
+
+
+def _parse_drain(value: Any) -> Optional[float]:
+    return None if value in (None, "None") else float(value)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    raw = list(sys.argv[1:] if argv is None else argv)
+    # Accept the literal "None" Parsl-style launch commands put in for unset values.
+    raw = [a for a in raw if a != "--drain_period=None"]
+    args = build_parser().parse_args(raw)
+    args.drain_period = _parse_drain(args.drain_period)
+    args.uid = args.uid or uuid.uuid4().hex[:12]
+    logfile = os.path.join(args.logdir, f"block-{args.block_id}", args.uid, "manager.log")
+    setup_file_logging(logfile, logging.DEBUG if args.debug else logging.INFO)
+    logger.info("process_worker_pool %s starting: pid %d, python %s, parsl-htex %s, args %s",
+                args.uid, os.getpid(), platform.python_version(), VERSION, raw)
+    signal.signal(signal.SIGTERM, _raise_exit)
+    manager: Optional[Manager] = None
+    try:
+        manager = Manager(args)
+        addr = manager.probe_addresses()
+        manager.register(addr)
+        return manager.run()
+    except StartupError as e:
+        logger.error("%s", e)
+        print(f"process_worker_pool: ERROR: {e}", file=sys.stderr, flush=True)
+        return 2
+    except SystemExit as e:
+        logger.info("Manager exiting on signal or request (%s)", e.code)
+        return 0 if e.code in (None, 0) else int(e.code) if isinstance(e.code, int) else 1
+    except Exception as e:
+        logger.exception("Manager failed")
+        print(f"process_worker_pool: ERROR: {type(e).__name__}: {e}", file=sys.stderr,
+              flush=True)
+        return 1
+    finally:
+        if manager is not None:
+            manager.shutdown()
+
+
+def _raise_exit(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
