@@ -160,3 +160,12 @@ def test_import_parsl_imports_no_heavy_dependency() -> None:
 
 def test_importing_thread_pool_executor_imports_no_heavy_dependency() -> None:
     assert _modules_after("from parsl.executors import ThreadPoolExecutor") == set()
+
+
+def test_known_module_path_not_declared_by_its_installed_distribution_says_so(
+        fake_dist, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_dist("parsl-fake-batch", entry_points={"parsl.providers": {"X": "x:X"}})
+    monkeypatch.setitem(known.KNOWN_MODULES, "parsl.providers.fake_undeclared",
+                        "parsl-fake-batch")
+    with pytest.raises(ModuleNotFoundError, match="parsl-fake-batch, which is installed"):
+        importlib.import_module("parsl.providers.fake_undeclared")

@@ -2,8 +2,8 @@
 
 The hot path is plain :mod:`pickle` (protocol 5). Functions and arguments that pickle cannot
 handle (lambdas, functions defined in ``__main__`` or wrapped by an app decorator, closures)
-fall back to :mod:`dill`; both produce streams that ``pickle.loads`` reads, so the receiving
-side never needs to know which was used.
+fall back to :mod:`dill`, whose output is marked with a leading ``b"D"`` (a pickle stream
+always starts with ``b"\\x80"``) because only ``dill.loads`` reads it back.
 
 A function is serialized once per submit-side process and deserialized once per worker
 (both sides cache by identity / by bytes): a workflow sends the same app thousands of times.
@@ -65,10 +65,21 @@ def _serialization_error(message: str) -> Exception:
         return SerializationError(message)
 
 
+_DILL_MARK = ord("D")
+
+
 def _dumps_fallback(obj: Any) -> bytes:
     import dill
 
-    return bytes(dill.dumps(obj, protocol=_PROTOCOL))
+    return b"D" + dill.dumps(obj, protocol=_PROTOCOL)
+
+
+def _loads(data: Any) -> Any:
+    if data[0] == _DILL_MARK:
+        import dill
+
+        return dill.loads(memoryview(data)[1:])
+    return pickle.loads(data)
 
 
 def serialize(obj: Any) -> bytes:
@@ -81,7 +92,7 @@ def serialize(obj: Any) -> bytes:
 
 def deserialize(data: Any) -> Any:
     """Inverse of :func:`serialize` (accepts bytes, memoryview or a zmq frame buffer)."""
-    return pickle.loads(data)
+    return _loads(data)
 
 
 def _function_bytes(func: Callable[..., Any], describe: str) -> bytes:
@@ -90,6 +101,8 @@ def _function_bytes(func: Callable[..., Any], describe: str) -> bytes:
     except (KeyError, TypeError):
         pass
     try:
+        if getattr(func, "__module__", None) == "__main__":
+            raise pickle.PicklingError("functions of __main__ must travel by value")
         blob = pickle.dumps(func, _PROTOCOL)
     except Exception:
         try:
@@ -144,10 +157,10 @@ def pack_apply_message(func: Callable[..., Any], args: Tuple[Any, ...], kwargs: 
 def unpack_apply_message(data: Any) -> Tuple[Callable[..., Any], Tuple[Any, ...],
                                             Dict[str, Any], Optional[Dict[str, Any]]]:
     """Inverse of :func:`pack_apply_message`, caching functions by their bytes."""
-    fblob, args, kwargs, spec = pickle.loads(data)
+    fblob, args, kwargs, spec = _loads(data)
     func = _loaded_funcs.get(fblob)
     if func is None:
-        func = pickle.loads(fblob)
+        func = _loads(fblob)
         if len(_loaded_funcs) >= _WORKER_CACHE_LIMIT:
             _loaded_funcs.clear()
         _loaded_funcs[fblob] = func
@@ -182,7 +195,7 @@ class _RemoteError:
         exc: Optional[BaseException] = None
         if self.exc_bytes is not None:
             try:
-                exc = pickle.loads(self.exc_bytes)
+                exc = _loads(self.exc_bytes)
             except Exception as e:
                 logger.warning("Cannot re-create remote exception %s on the submit side "
                                "(%s: %s); raising RemoteTaskError with its text", self.type_name,
@@ -228,8 +241,8 @@ def serialize_result(value: Any) -> Tuple[int, bytes]:
 def result_to_outcome(tag: int, payload: Any) -> Tuple[bool, Any]:
     """Decode a result frame into ``(ok, value_or_exception)`` on the submit side."""
     if tag == RESULT_OK:
-        return True, pickle.loads(payload)
-    obj = pickle.loads(payload)
+        return True, _loads(payload)
+    obj = _loads(payload)
     if isinstance(obj, _RemoteError):
         return False, obj.to_exception()
     if isinstance(obj, BaseException):

@@ -25,6 +25,7 @@ import zmq
 
 from parsl_htex import _serial
 from parsl_htex._logs import setup_file_logging
+from parsl_htex._protocol import key_ids
 
 logger = logging.getLogger("parsl_htex.worker")
 
@@ -79,7 +80,7 @@ def run_worker(manager_url: str, rank: int, identity: bytes, manager_pid: int,
                 logger.info("Worker %d told to stop", rank)
                 return 0
             if debug:
-                htex_id, dfk_id = _keys_ids(key)
+                htex_id, dfk_id = key_ids(key)
                 logger.debug("Running task_id=%s htex_task_id=%s", dfk_id, htex_id)
             tag, payload = _execute(frames[1].buffer, mpi_launcher)
             if debug:
@@ -89,12 +90,6 @@ def run_worker(manager_url: str, rank: int, identity: bytes, manager_pid: int,
     finally:
         sock.close(0)
         ctx.term()
-
-
-def _keys_ids(key: bytes) -> "tuple[int, Optional[int]]":
-    htex_id = int.from_bytes(key[:8], "little", signed=True)
-    dfk_id = int.from_bytes(key[8:16], "little", signed=True)
-    return htex_id, (dfk_id if dfk_id >= 0 else None)
 
 
 def _execute(task: Any, mpi_launcher: Optional[str]) -> "tuple[int, bytes]":

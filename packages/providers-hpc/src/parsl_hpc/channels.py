@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "TIMEOUT_EXIT_CODE",
     "AuthException",
     "BadHostKeyException",
     "Channel",
@@ -38,7 +39,6 @@ __all__ = [
     "LocalChannel",
     "SSHChannel",
     "SSHException",
-    "TIMEOUT_EXIT_CODE",
 ]
 
 #: Exit code reported for a command killed because it outlived its time bound.

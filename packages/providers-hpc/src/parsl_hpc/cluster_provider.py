@@ -36,7 +36,6 @@ from parsl.providers.cluster_provider_common import (
     write_submit_script,
 )
 from parsl.providers.errors import SchedulerMissingArgs, SubmitException
-
 from parsl_hpc.channels import TIMEOUT_EXIT_CODE, Channel, LocalChannel
 
 logger = logging.getLogger(__name__)
@@ -172,7 +171,7 @@ class ClusterProvider(ExecutionProvider):
 
     def _describe_failure(self, cmd: str, code: int, stderr: str) -> str:
         """Say why ``cmd`` failed in words a user can act on."""
-        program = cmd.split()[0] if cmd.split() else cmd
+        program = cmd.split(maxsplit=1)[0] if cmd.split() else cmd
         host = self.channel.hostname
         if code == TIMEOUT_EXIT_CODE:
             return (f"{program} did not finish within cmd_timeout={self.cmd_timeout} s "

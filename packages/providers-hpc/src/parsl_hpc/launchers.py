@@ -74,8 +74,8 @@ class SrunLauncher(_OverridesLauncher):
     def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
         _check_counts(type(self).__name__, tasks_per_node, nodes_per_block)
         total = tasks_per_node * nodes_per_block
-        return (f"export CORES=$SLURM_CPUS_ON_NODE\n"
-                f"export NODES=$SLURM_JOB_NUM_NODES\n"
+        return ("export CORES=$SLURM_CPUS_ON_NODE\n"
+                "export NODES=$SLURM_JOB_NUM_NODES\n"
                 + ('echo "SrunLauncher: $NODES nodes, $CORES cores per node"\n'
                    if self.debug else "")
                 + _write_command_file(command, self.debug)
@@ -95,8 +95,8 @@ class SrunMPILauncher(_OverridesLauncher):
         _check_counts(type(self).__name__, tasks_per_node, nodes_per_block)
         copies = tasks_per_node * nodes_per_block
         nodes_per_copy = max(1, nodes_per_block // copies)
-        return (f"export CORES=$SLURM_CPUS_ON_NODE\n"
-                f"export NODES=$SLURM_JOB_NUM_NODES\n"
+        return ("export CORES=$SLURM_CPUS_ON_NODE\n"
+                "export NODES=$SLURM_JOB_NUM_NODES\n"
                 + _write_command_file(command, self.debug)
                 + f"for _parsl_copy in $(seq 1 {copies}); do\n"
                   f"    srun --exclusive --nodes={nodes_per_copy} --ntasks=1 -l "

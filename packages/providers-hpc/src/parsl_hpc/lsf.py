@@ -16,7 +16,6 @@ from parsl.jobs.states import JobState
 from parsl.launchers.base import Launcher
 from parsl.launchers.launchers import SingleNodeLauncher
 from parsl.providers.cluster_provider_common import wtime_to_minutes
-
 from parsl_hpc.channels import Channel
 from parsl_hpc.cluster_provider import (
     ClusterProvider,

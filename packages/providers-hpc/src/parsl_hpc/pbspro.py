@@ -15,7 +15,6 @@ from parsl.errors import BadParameter
 from parsl.jobs.states import JobState
 from parsl.launchers.base import Launcher
 from parsl.launchers.launchers import SingleNodeLauncher
-
 from parsl_hpc.channels import Channel
 from parsl_hpc.cluster_provider import JobSpec, ParsedStatus, translate_state
 from parsl_hpc.torque import TorqueProvider

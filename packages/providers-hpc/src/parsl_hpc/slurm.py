@@ -17,7 +17,6 @@ from parsl.errors import BadParameter
 from parsl.jobs.states import JobState
 from parsl.launchers.base import Launcher
 from parsl.launchers.launchers import SingleNodeLauncher
-
 from parsl_hpc.channels import Channel
 from parsl_hpc.cluster_provider import (
     ClusterProvider,
@@ -221,8 +220,8 @@ class SlurmProvider(ClusterProvider):
                       ) -> Tuple[Dict[str, ParsedStatus], bool]:
         found: Dict[str, ParsedStatus] = {}
         complete = True
-        for line in stdout.splitlines():
-            line = line.strip()
+        for raw_line in stdout.splitlines():
+            line = raw_line.strip()
             if not line or line.startswith("CLUSTER:"):
                 continue
             fields = line.split(_SQUEUE_SEPARATOR)

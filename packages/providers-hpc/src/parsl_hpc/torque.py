@@ -13,7 +13,6 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from parsl._validation import validate_init
 from parsl.jobs.states import JobState
 from parsl.launchers.base import Launcher
-
 from parsl_hpc.channels import Channel
 from parsl_hpc.cluster_provider import ClusterProvider, JobSpec, ParsedStatus, translate_state
 from parsl_hpc.launchers import AprunLauncher

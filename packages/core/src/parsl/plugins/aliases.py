@@ -127,9 +127,14 @@ class _CompatModuleFinder(importlib.abc.MetaPathFinder):
             return importlib.machinery.ModuleSpec(fullname, _SyntheticPackageLoader(),
                                                   is_package=True)
         distribution = known.distribution_for_module(fullname)
-        if distribution is not None and not registry.is_installed(distribution):
+        if distribution is None:
+            return None
+        if not registry.is_installed(distribution):
             raise PluginNotInstalled(fullname, "module", distribution, fullname)
-        return None
+        raise ModuleNotFoundError(
+            f"No module named {fullname!r}: it belongs to {distribution}, which is installed "
+            f"but does not map it to a module in its {registry.COMPAT_MODULES_GROUP!r} entry "
+            "points", name=fullname)
 
 
 def install() -> None:

@@ -1,0 +1,159 @@
+"""Checkpoint modes, both ways of configuring them, and reusing checkpoints in a new run."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+import parsl
+from parsl import python_app
+from parsl.config import Config
+from parsl.dataflow.memoization import BasicMemoizer
+from parsl.errors import BadParameter, ConfigurationError
+from parsl.executors.threads import ThreadPoolExecutor
+from parsl.utils import get_all_checkpoints, get_last_checkpoint
+
+
+@python_app(cache=True)
+def square(marker: str, x: int) -> int:
+    with open(marker, "a") as f:
+        f.write(f"{x}\n")
+    return x * x
+
+
+@python_app(cache=True)
+def broken(x: int) -> int:
+    raise RuntimeError(f"broken {x}")
+
+
+@python_app(cache=True)
+def unpicklable(x: int) -> object:
+    return (i for i in range(x))
+
+
+def _load(run_dir: str, **config: object) -> parsl.DataFlowKernel:
+    return parsl.load(Config(executors=[ThreadPoolExecutor(max_threads=2)], run_dir=run_dir,
+                             **config))  # type: ignore[arg-type]
+
+
+def _checkpoint_dir(dfk: parsl.DataFlowKernel) -> str:
+    return os.path.join(dfk.run_dir, "checkpoint")
+
+
+def test_task_exit_result_is_in_checkpoint_when_future_completes(run_dir, counter,
+                                                                 records_in):
+    dfk = _load(run_dir, checkpoint_mode="task_exit")
+    seen_at_completion = []
+    fut = square(counter("task-exit"), 7)
+    fut.add_done_callback(lambda _: seen_at_completion.extend(records_in(
+        _checkpoint_dir(dfk))))
+    assert fut.result(timeout=10) == 49
+    assert 49 in seen_at_completion
+
+
+def test_dfk_exit_writes_only_at_cleanup(run_dir, counter, records_in):
+    dfk = _load(run_dir, checkpoint_mode="dfk_exit")
+    square(counter("dfk-exit"), 3).result(timeout=10)
+    assert records_in(_checkpoint_dir(dfk)) == []
+    dfk.cleanup()
+    assert records_in(_checkpoint_dir(dfk)) == [9]
+
+
+def test_manual_checkpoint_writes_when_called_and_returns_directory(run_dir, counter,
+                                                                   records_in):
+    dfk = _load(run_dir, checkpoint_mode="manual")
+    square(counter("manual"), 4).result(timeout=10)
+    assert records_in(_checkpoint_dir(dfk)) == []
+    where = dfk.checkpoint()
+    assert where == _checkpoint_dir(dfk)
+    assert records_in(where) == [16]
+
+
+def test_periodic_checkpoint_writes_without_being_asked(run_dir, counter, records_in):
+    dfk = _load(run_dir, checkpoint_mode="periodic", checkpoint_period="00:00:01")
+    square(counter("periodic"), 5).result(timeout=10)
+    deadline = time.monotonic() + 15
+    while records_in(_checkpoint_dir(dfk)) != [25]:
+        assert time.monotonic() < deadline, "periodic checkpoint never written"
+        time.sleep(0.1)
+
+
+def test_checkpoint_configured_on_memoizer_like_on_config(run_dir, counter, records_in):
+    dfk = _load(run_dir, memoizer=BasicMemoizer(checkpoint_mode="task_exit"))
+    square(counter("memoizer"), 6).result(timeout=10)
+    assert records_in(_checkpoint_dir(dfk)) == [36]
+
+
+def test_failed_tasks_are_never_checkpointed(run_dir, counter, records_in):
+    dfk = _load(run_dir, checkpoint_mode="task_exit")
+    with pytest.raises(RuntimeError):
+        broken(1).result(timeout=10)
+    square(counter("after-failure"), 2).result(timeout=10)
+    dfk.cleanup()
+    assert records_in(_checkpoint_dir(dfk)) == [4]
+
+
+def test_unserializable_result_is_left_out_and_logged(run_dir, counter, records_in):
+    dfk = _load(run_dir, checkpoint_mode="task_exit")
+    unpicklable(1).result(timeout=10)
+    square(counter("next"), 3).result(timeout=10)
+    dfk.cleanup()
+    assert records_in(_checkpoint_dir(dfk)) == [9]
+    with open(os.path.join(dfk.run_dir, "parsl.log")) as f:
+        assert "cannot be checkpointed" in f.read()
+
+
+def test_rerun_from_checkpoints_skips_completed_tasks(run_dir, counter, runs):
+    marker = counter("rerun")
+    with _load(run_dir, checkpoint_mode="task_exit"):
+        assert [square(marker, i).result(timeout=10) for i in range(3)] == [0, 1, 4]
+    with _load(run_dir, checkpoint_files=get_all_checkpoints(run_dir)):
+        assert [square(marker, i).result(timeout=10) for i in range(4)] == [0, 1, 4, 9]
+    with open(marker) as f:
+        assert f.read().split() == ["0", "1", "2", "3"]
+
+
+def test_config_checkpoint_files_with_1_3_style_config(run_dir, counter, runs):
+    marker = counter("one-three")
+    with _load(run_dir, checkpoint_mode="dfk_exit"):
+        square(marker, 2).result(timeout=10)
+    with _load(run_dir, checkpoint_files=get_last_checkpoint(run_dir),
+               checkpoint_mode="dfk_exit"):
+        assert square(marker, 2).result(timeout=10) == 4
+    assert runs(marker) == 1
+
+
+def test_get_all_checkpoints_lists_runs_with_checkpoints_oldest_first(tmp_path):
+    for run in ("000", "001", "002"):
+        os.makedirs(tmp_path / run)
+    os.makedirs(tmp_path / "000" / "checkpoint")
+    os.makedirs(tmp_path / "002" / "checkpoint")
+    assert get_all_checkpoints(str(tmp_path)) == [
+        str(tmp_path / "000" / "checkpoint"), str(tmp_path / "002" / "checkpoint")]
+    assert get_last_checkpoint(str(tmp_path)) == [str(tmp_path / "002" / "checkpoint")]
+
+
+def test_checkpoint_helpers_return_empty_without_runinfo(tmp_path):
+    assert get_all_checkpoints(str(tmp_path / "missing")) == []
+    assert get_last_checkpoint(str(tmp_path / "missing")) == []
+
+
+def test_unknown_checkpoint_mode_is_rejected_naming_parameter():
+    with pytest.raises(BadParameter, match="checkpoint_mode"):
+        BasicMemoizer(checkpoint_mode="sometimes")  # type: ignore[arg-type]
+
+
+def test_periodic_mode_without_period_on_memoizer_is_rejected():
+    with pytest.raises(BadParameter, match="checkpoint_period"):
+        BasicMemoizer(checkpoint_mode="periodic")
+
+
+def test_malformed_checkpoint_period_is_rejected():
+    with pytest.raises(BadParameter, match="HH:MM:SS"):
+        BasicMemoizer(checkpoint_mode="periodic", checkpoint_period="5 minutes")
+
+
+def test_checkpointing_on_both_config_and_memoizer_is_rejected():
+    with pytest.raises(ConfigurationError, match="not both"):
+        Config(checkpoint_mode="task_exit", memoizer=BasicMemoizer())
