@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 import parsl
 from parsl import python_app
 from parsl.config import Config
+from parsl.dataflow.checkpoint import FILE_NAME, TornCheckpointWarning
 from parsl.dataflow.memoization import BasicMemoizer
 from parsl.errors import BadParameter, ConfigurationError
 from parsl.executors.threads import ThreadPoolExecutor
@@ -44,11 +46,17 @@ def _checkpoint_dir(dfk: parsl.DataFlowKernel) -> str:
 def test_task_exit_result_is_in_checkpoint_when_future_completes(run_dir, counter,
                                                                  records_in):
     dfk = _load(run_dir, checkpoint_mode="task_exit")
-    seen_at_completion = []
+    seen_at_completion: list = []
+    callback_ran = threading.Event()
+
+    def look(_: object) -> None:
+        seen_at_completion.extend(records_in(_checkpoint_dir(dfk)))
+        callback_ran.set()
+
     fut = square(counter("task-exit"), 7)
-    fut.add_done_callback(lambda _: seen_at_completion.extend(records_in(
-        _checkpoint_dir(dfk))))
+    fut.add_done_callback(look)
     assert fut.result(timeout=10) == 49
+    assert callback_ran.wait(10)
     assert 49 in seen_at_completion
 
 
@@ -157,3 +165,20 @@ def test_malformed_checkpoint_period_is_rejected():
 def test_checkpointing_on_both_config_and_memoizer_is_rejected():
     with pytest.raises(ConfigurationError, match="not both"):
         Config(checkpoint_mode="task_exit", memoizer=BasicMemoizer())
+
+
+def test_rerun_with_torn_checkpoint_warns_once_and_reruns_only_torn_task(run_dir, counter):
+    marker = counter("torn")
+    with _load(run_dir, checkpoint_mode="task_exit") as dfk:
+        for i in range(3):
+            square(marker, i).result(timeout=10)
+    path = os.path.join(_checkpoint_dir(dfk), FILE_NAME)
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) - 2)
+    with pytest.warns(TornCheckpointWarning) as caught:
+        dfk = _load(run_dir, checkpoint_files=get_all_checkpoints(run_dir))
+    assert len(caught) == 1
+    assert [square(marker, i).result(timeout=10) for i in range(3)] == [0, 1, 4]
+    dfk.cleanup()
+    with open(marker) as f:
+        assert f.read().split() == ["0", "1", "2", "2"]

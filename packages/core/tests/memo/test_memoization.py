@@ -140,8 +140,8 @@ def test_returned_exception_object_is_memoized_as_a_value(run_dir, counter, runs
 def test_changed_function_body_is_a_different_app():
     namespace_one: dict = {}
     namespace_two: dict = {}
-    exec("def work(x):\n    return x + 1\n", namespace_one)  # noqa: S102
-    exec("def work(x):\n    return x + 2\n", namespace_two)  # noqa: S102
+    exec("def work(x):\n    return x + 1\n", namespace_one)
+    exec("def work(x):\n    return x + 2\n", namespace_two)
     assert function_identity(namespace_one["work"]) != function_identity(namespace_two["work"])
 
 

@@ -66,3 +66,35 @@ def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeD
                 delattr(sys.modules[parent], child)
             aliases._package_aliases.pop(name, None)
     registry.refresh()
+
+
+@pytest.fixture
+def hide_distribution(monkeypatch: pytest.MonkeyPatch):
+    """Make the registry see the environment as if ``name`` were not installed.
+
+    The real distributions are installed in CI; hiding one from the registry's metadata
+    scan reproduces a user's environment without it.
+    """
+    import importlib.metadata
+
+    from parsl.plugins import registry
+
+    def hide(name: str) -> None:
+        real_all = importlib.metadata.distributions
+        real_one = importlib.metadata.distribution
+
+        def one(wanted: str):
+            if registry.normalize_distribution(wanted) == name:
+                raise importlib.metadata.PackageNotFoundError(wanted)
+            return real_one(wanted)
+
+        monkeypatch.setattr(importlib.metadata, "distributions",
+                            lambda: [d for d in real_all() if d.metadata["Name"] != name])
+        monkeypatch.setattr(importlib.metadata, "distribution", one)
+        for module in [m for m in sys.modules if m.startswith(("parsl.executors.high_",
+                                                               "parsl.providers.slurm"))]:
+            monkeypatch.delitem(sys.modules, module)
+        registry.refresh()
+
+    yield hide
+    registry.refresh()

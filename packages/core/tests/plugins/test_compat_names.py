@@ -55,29 +55,21 @@ def test_known_name_of_missing_distribution_is_an_import_error_naming_it(
         from parsl.providers import FakeBatchProvider  # type: ignore[attr-defined] # noqa: F401
 
 
-def test_slurm_provider_without_hpc_distribution_names_parsl_providers_hpc() -> None:
-    from parsl.plugins import registry
-
-    if registry.is_installed("parsl-providers-hpc"):
-        pytest.skip("parsl-providers-hpc is installed here")
+def test_slurm_provider_without_hpc_distribution_names_parsl_providers_hpc(
+        hide_distribution) -> None:
+    hide_distribution("parsl-providers-hpc")
     with pytest.raises(ImportError, match="pip install parsl-providers-hpc"):
         from parsl.providers import SlurmProvider  # type: ignore[attr-defined] # noqa: F401
 
 
-def test_monitoring_hub_without_monitoring_distribution_names_it() -> None:
-    from parsl.plugins import registry
-
-    if registry.is_installed("parsl-monitoring"):
-        pytest.skip("parsl-monitoring is installed here")
+def test_monitoring_hub_without_monitoring_distribution_names_it(hide_distribution) -> None:
+    hide_distribution("parsl-monitoring")
     with pytest.raises(ImportError, match="pip install parsl-monitoring"):
         from parsl.monitoring import MonitoringHub  # type: ignore[attr-defined] # noqa: F401
 
 
-def test_htex_module_path_without_htex_distribution_names_parsl_htex() -> None:
-    from parsl.plugins import registry
-
-    if registry.is_installed("parsl-htex"):
-        pytest.skip("parsl-htex is installed here")
+def test_htex_module_path_without_htex_distribution_names_parsl_htex(hide_distribution) -> None:
+    hide_distribution("parsl-htex")
     with pytest.raises(PluginNotInstalled, match="pip install parsl-htex"):
         importlib.import_module("parsl.executors.high_throughput.executor")
 

@@ -140,11 +140,9 @@ def test_unknown_type_names_file_table_field_and_installed_names(tmp_path: Path)
 
 
 def test_type_of_missing_distribution_says_what_to_install(tmp_path: Path,
-                                                           block_executor: None) -> None:
-    from parsl.plugins import registry
-
-    if registry.is_installed("parsl-providers-hpc"):
-        pytest.skip("parsl-providers-hpc is installed here")
+                                                           block_executor: None,
+                                                           hide_distribution) -> None:
+    hide_distribution("parsl-providers-hpc")
     with pytest.raises(ConfigurationError, match="pip install parsl-providers-hpc"):
         load_toml(write(tmp_path, """
             [[executors]]

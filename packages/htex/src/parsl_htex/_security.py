@@ -68,7 +68,7 @@ def load_public(cert_dir: str, name: str) -> bytes:
     return public
 
 
-def start_authenticator(ctx: zmq.Context, cert_dir: str) -> "zmq.auth.thread.ThreadAuthenticator":
+def start_authenticator(ctx: zmq.Context, cert_dir: str) -> zmq.auth.thread.ThreadAuthenticator:
     """Start a ZAP handler in ``ctx`` admitting only the run's client key."""
     from zmq.auth.thread import ThreadAuthenticator
 

@@ -33,7 +33,7 @@ RESULT_EXECUTOR_ERROR = 2
 _PROTOCOL = 5
 _WORKER_CACHE_LIMIT = 512
 
-_func_cache: "weakref.WeakKeyDictionary[Callable[..., Any], bytes]" = weakref.WeakKeyDictionary()
+_func_cache: weakref.WeakKeyDictionary[Callable[..., Any], bytes] = weakref.WeakKeyDictionary()
 _loaded_funcs: Dict[bytes, Callable[..., Any]] = {}
 
 

@@ -207,7 +207,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._command_lock = threading.Lock()
         self._command_ids = itertools.count()
         self._task_ids = itertools.count()
-        self._outgoing: "queue.SimpleQueue[Optional[Tuple[bytes, bytes]]]" = queue.SimpleQueue()
+        self._outgoing: queue.SimpleQueue[Optional[Tuple[bytes, bytes]]] = queue.SimpleQueue()
         self._threads: List[threading.Thread] = []
         self._stop = threading.Event()
         self._started = False
@@ -282,8 +282,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-                raise ExecutorError(self, f"the interchange ({' '.join(self.interchange_launch_cmd)}) "
-                                    f"did not start within {_INTERCHANGE_START_TIMEOUT} s "
+                cmd = " ".join(self.interchange_launch_cmd)
+                raise ExecutorError(self, f"the interchange ({cmd}) did not start within "
+                                    f"{_INTERCHANGE_START_TIMEOUT} s "
                                     f"(exit code {proc.returncode}); see {stderr_path} and "
                                     f"{os.path.join(self.logdir, 'interchange.log')}")
             ready, _, _ = select.select([proc.stdout], [], [], min(remaining, 0.5))
@@ -318,7 +319,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
     # ------------------------------------------------------------------ submit
 
     def submit(self, func: Callable[..., Any], resource_specification: Dict[str, Any],
-               *args: Any, **kwargs: Any) -> "Future[Any]":
+               *args: Any, **kwargs: Any) -> Future[Any]:
         """Queue ``func(*args, **kwargs)`` for a worker; return its future at once."""
         if self.bad_state_is_set:
             raise self.executor_exception or ExecutorError(self, "the executor is in a bad state")
@@ -434,7 +435,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
                                            f"{os.path.join(self.logdir, 'interchange.log')}")
                     return
 
-    def _handle_results(self, frames: List[Any], tasks: Dict[Any, "Future[Any]"]) -> None:
+    def _handle_results(self, frames: List[Any], tasks: Dict[Any, Future[Any]]) -> None:
         tag = frames[0].bytes
         if tag == P.EVENT:
             self._handle_event(frames[1].bytes if len(frames) > 1 else b"{}")

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import argparse
 import collections
+import fcntl
 import json
 import logging
 import math
 import os
 import platform
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
@@ -36,6 +35,7 @@ import zmq
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex._logs import setup_file_logging
+from parsl_htex._pipes import MessageReader, MessageWriter, frame
 from parsl_htex.errors import WorkerLost
 from parsl_htex.version import VERSION
 
@@ -44,6 +44,9 @@ logger = logging.getLogger("parsl_htex.manager")
 _DRAIN_BATCH = 256
 _RESTART_BACKOFF = 1.0
 _WORKER_STOP_GRACE = 3.0
+_F_SETPIPE_SZ = 1031
+#: Large pipes let a 1 MB task or result move in one write instead of 16.
+_PIPE_SIZE = 2**20
 
 
 class StartupError(Exception):
@@ -104,17 +107,17 @@ def cpu_assignment(policy: str, rank: int, worker_count: int, cores_per_worker: 
 
 
 class _Worker:
-    """Book-keeping of one worker process slot."""
+    """Book-keeping of one worker process slot and its pipes."""
 
-    __slots__ = ("generation", "identity", "pidfd", "proc", "rank", "ready", "started", "task")
+    __slots__ = ("generation", "pidfd", "proc", "rank", "reader", "started", "task", "writer")
 
     def __init__(self, rank: int) -> None:
         self.rank = rank
         self.generation = 0
-        self.identity = b""
         self.proc: Optional[subprocess.Popen[bytes]] = None
         self.pidfd: Optional[int] = None
-        self.ready = False
+        self.reader: Optional[MessageReader] = None
+        self.writer: Optional[MessageWriter] = None
         self.task: Optional[bytes] = None
         self.started = 0.0
 
@@ -127,7 +130,8 @@ class Manager:
         self.uid: str = args.uid
         self.block_id: str = args.block_id
         self.hostname = platform.node() or socket.gethostname()
-        self.cert_dir: Optional[str] = args.cert_dir if args.cert_dir not in (None, "None") else None
+        self.cert_dir: Optional[str] = (args.cert_dir if args.cert_dir not in (None, "None")
+                                        else None)
         self.hb_period: float = args.hb_period
         self.hb_threshold: float = args.hb_threshold
         self.poll_ms = max(1, int(args.poll))
@@ -145,15 +149,10 @@ class Manager:
         self.ctx = zmq.Context()
         self.task_sock: Optional[zmq.Socket] = None
         self.result_sock: Optional[zmq.Socket] = None
-        self.ipc_dir = tempfile.mkdtemp(prefix="htex-")
-        self.worker_url = f"ipc://{self.ipc_dir}/workers"
-        self.worker_sock = self.ctx.socket(zmq.ROUTER)
-        self.worker_sock.linger = 0
-        self.worker_sock.router_mandatory = 1
-        self.worker_sock.bind(self.worker_url)
         self.workers: List[_Worker] = [_Worker(r) for r in range(self.worker_count)]
-        self.by_identity: Dict[bytes, _Worker] = {}
         self.by_pidfd: Dict[int, _Worker] = {}
+        self.by_result_fd: Dict[int, _Worker] = {}
+        self.by_task_fd: Dict[int, _Worker] = {}
         self.idle: Deque[_Worker] = collections.deque()
         self.pending: Deque[Tuple[bytes, Any]] = collections.deque()
         self.results_keys: List[bytes] = []
@@ -237,8 +236,6 @@ class Manager:
 
     def spawn(self, w: _Worker) -> None:
         w.generation += 1
-        w.identity = f"{w.rank}.{w.generation}".encode()
-        w.ready = False
         w.task = None
         env = os.environ.copy()
         env["PARSL_WORKER_RANK"] = str(w.rank)
@@ -252,8 +249,10 @@ class Manager:
             env["ZE_ENABLE_PCI_ID_DEVICE_ORDER"] = "1"
         cpus = cpu_assignment(self.args.cpu_affinity, w.rank, self.worker_count,
                               self.args.cores_per_worker, self.cpus)
-        cmd = [sys.executable, "-m", "parsl_htex.worker", "--manager-url", self.worker_url,
-               "--rank", str(w.rank), "--identity", w.identity.decode(),
+        task_r, task_w = os.pipe()
+        result_r, result_w = os.pipe()
+        cmd = [sys.executable, "-m", "parsl_htex.worker", "--task-fd", str(task_r),
+               "--result-fd", str(result_w), "--rank", str(w.rank),
                "--manager-pid", str(os.getpid()),
                "--logfile", os.path.join(self.logdir, f"worker_{w.rank}.log")]
         if cpus:
@@ -265,23 +264,58 @@ class Manager:
             cmd += ["--working-dir", self.args.working_dir]
         if self.args.enable_mpi_mode:
             cmd += ["--mpi-launcher", self.args.mpi_launcher]
-        w.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, close_fds=True)
+        try:
+            w.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                      pass_fds=(task_r, result_w))
+        finally:
+            os.close(task_r)
+            os.close(result_w)
+        os.set_blocking(task_w, False)
+        os.set_blocking(result_r, False)
+        for fd in (task_w, result_r):
+            try:
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+            except OSError as e:
+                logger.debug("Could not enlarge a worker pipe to %d bytes: %s", _PIPE_SIZE, e)
+        w.writer = MessageWriter(task_w)
+        w.reader = MessageReader(result_r)
         w.started = time.monotonic()
         w.pidfd = os.pidfd_open(w.proc.pid)
         self.by_pidfd[w.pidfd] = w
-        self.by_identity[w.identity] = w
+        self.by_result_fd[result_r] = w
+        self.by_task_fd[task_w] = w
         self.poller.register(w.pidfd, zmq.POLLIN)
+        self.poller.register(result_r, zmq.POLLIN)
+        self.idle.append(w)
         logger.info("Started worker %d (generation %d, pid %d)", w.rank, w.generation,
                     w.proc.pid)
+
+    def _close_pipes(self, w: _Worker) -> None:
+        if w.reader is not None:
+            fd = w.reader.fd
+            if fd in self.by_result_fd:
+                self.poller.unregister(fd)
+                del self.by_result_fd[fd]
+            os.close(fd)
+            w.reader = None
+        if w.writer is not None:
+            fd = w.writer.fd
+            if w.writer.pending:
+                self.poller.unregister(fd)
+            self.by_task_fd.pop(fd, None)
+            os.close(fd)
+            w.writer = None
 
     def worker_died(self, w: _Worker) -> None:
         assert w.proc is not None and w.pidfd is not None
         code = w.proc.wait()
+        if w.reader is not None and w.reader.fd in self.by_result_fd:
+            self.read_worker(w)
         self.poller.unregister(w.pidfd)
         del self.by_pidfd[w.pidfd]
         os.close(w.pidfd)
         w.pidfd = None
-        self.by_identity.pop(w.identity, None)
+        self._close_pipes(w)
         if w in self.idle:
             self.idle.remove(w)
         how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
@@ -300,6 +334,36 @@ class Manager:
         if time.monotonic() - w.started < _RESTART_BACKOFF:
             time.sleep(_RESTART_BACKOFF)
         self.spawn(w)
+
+    def read_worker(self, w: _Worker) -> None:
+        """Collect the results a worker has written; stop watching its pipe at EOF."""
+        assert w.reader is not None
+        messages, eof = w.reader.read()
+        for body in messages:
+            key = body[:P.KEY_SIZE]
+            if key != w.task or len(body) <= P.KEY_SIZE:
+                logger.warning("Worker %d sent a result for a task it was not given; dropped",
+                               w.rank)
+                continue
+            self.add_result(key, body[P.KEY_SIZE], memoryview(body)[P.KEY_SIZE + 1:])
+            w.task = None
+            self.idle.append(w)
+            self.tasks_done += 1
+        if eof:
+            fd = w.reader.fd
+            if fd in self.by_result_fd:
+                self.poller.unregister(fd)
+                del self.by_result_fd[fd]
+
+    def flush_worker(self, w: _Worker) -> None:
+        assert w.writer is not None
+        try:
+            done = w.writer.flush()
+        except OSError as e:
+            logger.warning("Worker %d stopped reading its task pipe: %s", w.rank, e)
+            done = True
+        if done:
+            self.poller.unregister(w.writer.fd)
 
     def add_result(self, key: bytes, tag: int, payload: Any) -> None:
         self.results_keys.append(key)
@@ -338,53 +402,20 @@ class Manager:
             else:
                 logger.warning("Dropping an unknown message %r from the interchange", tag[:16])
 
-    def handle_workers(self) -> None:
-        sock = self.worker_sock
-        for _ in range(_DRAIN_BATCH):
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            if len(frames) < 2:
-                logger.warning("Dropping a malformed message on the worker socket")
-                continue
-            identity = frames[0].bytes
-            w = self.by_identity.get(identity)
-            if w is None:
-                logger.warning("Dropping a message from unknown worker identity %r",
-                               identity[:32])
-                continue
-            kind = frames[1].bytes
-            if kind == P.RESULTS and len(frames) == 5:
-                key = frames[2].bytes
-                if key != w.task:
-                    logger.warning("Worker %d returned a result for a task it was not given; "
-                                   "dropped", w.rank)
-                    continue
-                tagb = frames[3].bytes
-                self.add_result(key, tagb[0] if tagb else _serial.RESULT_TASK_ERROR, frames[4])
-                w.task = None
-                self.idle.append(w)
-                self.tasks_done += 1
-            elif kind == b"READY" and not w.ready:
-                w.ready = True
-                self.idle.append(w)
-                logger.debug("Worker %d is ready", w.rank)
-            else:
-                logger.warning("Dropping a malformed message from worker %d", w.rank)
-
     def dispatch(self) -> None:
         while self.idle and self.pending:
             w = self.idle.popleft()
             key, payload = self.pending.popleft()
-            try:
-                self.worker_sock.send_multipart([w.identity, key, payload], copy=False)
-            except zmq.ZMQError as e:
-                logger.warning("Worker %d unreachable (%s); will retry its task elsewhere",
-                               w.rank, e)
-                self.pending.appendleft((key, payload))
-                continue
+            assert w.writer is not None
             w.task = key
+            try:
+                complete = w.writer.write(frame(key, payload.buffer))
+            except OSError as e:
+                logger.warning("Worker %d cannot take tasks (%s); waiting for it to exit",
+                               w.rank, e)
+                continue
+            if not complete:
+                self.poller.register(w.writer.fd, zmq.POLLOUT)
 
     def flush_results(self) -> None:
         if not self.results_keys:
@@ -427,7 +458,6 @@ class Manager:
         for w in self.workers:
             self.spawn(w)
         self.poller.register(self.task_sock, zmq.POLLIN)
-        self.poller.register(self.worker_sock, zmq.POLLIN)
         hk_ms = max(10, int(min(self.hb_period, self.hb_threshold) * 1000 / 2))
         next_hk = 0.0
         while not self.stopping:
@@ -435,10 +465,12 @@ class Manager:
             for what, _ in events:
                 if what is self.task_sock:
                     self.handle_interchange()
-                elif what is self.worker_sock:
-                    self.handle_workers()
-                elif isinstance(what, int) and what in self.by_pidfd:
+                elif what in self.by_result_fd:
+                    self.read_worker(self.by_result_fd[what])
+                elif what in self.by_pidfd:
                     self.worker_died(self.by_pidfd[what])
+                elif what in self.by_task_fd:
+                    self.flush_worker(self.by_task_fd[what])
             if not self.draining:
                 self.dispatch()
             self.flush_results()
@@ -453,6 +485,8 @@ class Manager:
         """Stop every worker (TERM, then KILL after a grace period) and close sockets."""
         self.stopping = True
         procs = [w.proc for w in self.workers if w.proc is not None and w.proc.poll() is None]
+        for w in self.workers:
+            self._close_pipes(w)
         for p in procs:
             p.terminate()
         deadline = time.monotonic() + _WORKER_STOP_GRACE
@@ -468,7 +502,6 @@ class Manager:
         except zmq.ZMQError as e:
             logger.warning("Could not send the last results: %s", e)
         self.ctx.destroy(linger=0)
-        shutil.rmtree(self.ipc_dir, ignore_errors=True)
         logger.info("Manager %s stopped", self.uid)
 
 

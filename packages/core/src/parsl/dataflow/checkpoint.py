@@ -116,8 +116,8 @@ class CheckpointWriter:
     Appending copies the record into a ``MAP_SHARED`` mapping of the file: the bytes are
     in the kernel's page cache as soon as the copy ends, so they survive the process being
     killed (SIGKILL included) without a system call per record, which matters when every
-    completed task appends one. :meth:`sync` (msync) makes them survive an operating
-    system crash too. The file grows in chunks; the unused, zero-filled tail is cut off by
+    completed task appends one. :meth:`sync` makes them survive an operating system
+    crash too. The file grows in chunks; the unused, zero-filled tail is cut off by
     :meth:`close`, and a reader treats a zero frame as the end of the records, so a killed
     run's file still reads cleanly.
     """
@@ -171,18 +171,22 @@ class CheckpointWriter:
             self.sync()
 
     def sync(self) -> None:
-        """Flush everything appended so far to stable storage."""
-        if self._map is not None:
-            self._map.flush()
-        elif self._fd is not None:
-            os.fsync(self._fd)
+        """Flush everything appended so far to stable storage.
+
+        ``fsync`` on the descriptor rather than ``mmap.flush``: on Linux it writes back
+        the mapping's dirty pages too (they are the file's page cache), and unlike
+        ``flush`` it releases the GIL, so other threads keep completing tasks meanwhile.
+        Safe to call without the caller's append lock.
+        """
+        fd = self._fd
+        if fd is not None:
+            os.fsync(fd)
 
     def close(self) -> None:
         """Flush, cut the file to its records and close it."""
         if self._fd is None:
             return
         if self._map is not None:
-            self._map.flush()
             self._map.close()
             self._map = None
         os.ftruncate(self._fd, self._end)

@@ -9,6 +9,8 @@ stack).
 from __future__ import annotations
 
 import atexit
+import concurrent.futures._base
+import concurrent.futures.thread
 import datetime
 import functools
 import itertools
@@ -17,6 +19,7 @@ import os
 import random
 import threading
 import time
+import traceback
 import uuid
 import weakref
 from collections import deque
@@ -27,6 +30,7 @@ from parsl.app.errors import RemoteExceptionWrapper
 from parsl.config import Config
 from parsl.data_provider.data_manager import DataManager
 from parsl.data_provider.files import File
+from parsl.dataflow import _leanfuture
 from parsl.dataflow.errors import (
     DependencyError,
     JoinError,
@@ -91,6 +95,35 @@ def _cleanup_before_thread_joins(dfk: DataFlowKernel) -> None:
         register(functools.partial(_cleanup_if_alive, weakref.ref(dfk)))
     except RuntimeError:
         logger.debug("interpreter is shutting down; relying on atexit cleanup only")
+
+
+_INTERNAL_SOURCES = frozenset(
+    os.path.normcase(os.path.abspath(path)) for path in (
+        __file__, concurrent.futures._base.__file__, concurrent.futures.thread.__file__,
+        _leanfuture.__file__))
+
+
+def _keep_app_traceback(exception: BaseException) -> None:
+    """Record the traceback of a failed try as the user will want to read it.
+
+    The exception's ``__traceback__`` grows every time the DFK re-raises it (taking the
+    result of a future, unwrapping a dependency), so a DependencyError quoting it later
+    would show mostly Parsl's own frames. Captured now, without the frames of the DFK and
+    of concurrent.futures, it starts at the app. Remote tracebacks set by an executor win.
+    """
+    if getattr(exception, "__parsl_remote_traceback__", None) is not None:
+        return
+    tb = exception.__traceback__
+    while tb is not None and os.path.normcase(tb.tb_frame.f_code.co_filename) in \
+            _INTERNAL_SOURCES:
+        tb = tb.tb_next
+    if tb is None:
+        return
+    try:
+        exception.__parsl_remote_traceback__ = "".join(  # type: ignore[attr-defined]
+            traceback.format_exception(type(exception), exception, tb))
+    except AttributeError:
+        logger.debug("cannot attach a traceback to %s", type(exception).__name__)
 
 
 def _lift_getitem(obj: Any, key: Any) -> Any:
@@ -578,6 +611,7 @@ class DataFlowKernel:
                                             exception))
 
     def _try_failed(self, record: TaskRecord, exception: BaseException) -> None:
+        _keep_app_traceback(exception)
         record.fail_count += 1
         record.fail_history.append(repr(exception))
         self._record_try(record, exception)

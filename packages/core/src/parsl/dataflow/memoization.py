@@ -330,7 +330,7 @@ class BasicMemoizer(Memoizer):
         if mode == "task_exit":
             try:
                 self._write([item], sync=self.sync_interval <= 0)
-            except OSError:
+            except Exception:
                 logger.exception("Task %s: could not write its result to the checkpoint; a "
                                  "restart will run it again", task.id,
                                  extra={"task_id": task.id})
@@ -344,9 +344,8 @@ class BasicMemoizer(Memoizer):
         if not self._dirty:
             return
         self._dirty = False
-        with self._write_lock:
-            if self._writer is not None:
-                self._writer.sync()
+        if self._writer is not None:
+            self._writer.sync()
 
     def checkpoint(self, tasks: Optional[Sequence[TaskRecord]] = None) -> str:
         """Write results not yet on disk to ``runinfo/NNN/checkpoint/`` and return that

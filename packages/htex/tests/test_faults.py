@@ -1,0 +1,141 @@
+"""Faults become errors, never hangs: tests that kill, freeze and confuse real processes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+import psutil
+import pytest
+import zmq
+from conftest import manager_process, wait_for, worker_processes
+from htex_test_tasks import add, kill_own_worker, sleep_then_return, worker_pid
+
+from parsl_htex import _protocol as P
+from parsl_htex.errors import InterchangeLost, ManagerLost, WorkerLost
+from parsl_htex.executor import DEFAULT_LAUNCH_CMD
+
+pytestmark = pytest.mark.slow
+
+
+def test_killed_worker_fails_its_task_with_worker_lost_and_is_replaced(make_htex):
+    ex = make_htex()
+    before = {f.result(timeout=60) for f in [ex.submit(worker_pid, {}) for _ in range(10)]}
+    with pytest.raises(WorkerLost) as info:
+        ex.submit(kill_own_worker, {}).result(timeout=60)
+    assert info.value.hostname and ":" in info.value.worker_id
+    assert "killed by signal 9" in str(info.value)
+    worker_processes(ex, 2)
+    after = {f.result(timeout=60) for f in [ex.submit(worker_pid, {}) for _ in range(20)]}
+    assert after - before, "a replacement worker should have served tasks"
+
+
+def test_killed_manager_fails_its_tasks_with_manager_lost(make_htex):
+    ex = make_htex()
+    manager = manager_process(ex)
+    fut = ex.submit(sleep_then_return, {}, 60)
+    wait_for(lambda: any(m["tasks"] for m in ex.connected_managers()), what="task dispatch")
+    manager.kill()
+    with pytest.raises(ManagerLost, match="heartbeat"):
+        fut.result(timeout=30)
+
+
+def test_frozen_manager_is_declared_lost_and_its_late_messages_ignored(make_htex):
+    ex = make_htex()
+    manager = manager_process(ex)
+    fut = ex.submit(sleep_then_return, {}, 1, "late")
+    wait_for(lambda: any(m["tasks"] for m in ex.connected_managers()), what="task dispatch")
+    manager.suspend()
+    try:
+        with pytest.raises(ManagerLost):
+            fut.result(timeout=30)
+        assert ex.connected_managers() == []
+    finally:
+        manager.resume()
+    wait_for(lambda: not manager.is_running() or manager.status() == psutil.STATUS_ZOMBIE,
+             timeout=20, what="the thawed manager to be stopped")
+    assert fut.exception() is not None
+
+
+def test_killed_interchange_fails_outstanding_tasks_and_later_submits(make_htex):
+    ex = make_htex()
+    manager_process(ex)
+    fut = ex.submit(sleep_then_return, {}, 60)
+    ex.interchange_proc.kill()
+    with pytest.raises(InterchangeLost, match="exited"):
+        fut.result(timeout=10)
+    with pytest.raises(InterchangeLost):
+        ex.submit(add, {}, 1, 2)
+
+
+def test_unreachable_address_fails_the_block_with_the_reason(make_htex):
+    ex = make_htex(address="192.0.2.1", address_probe_timeout=1)
+    fut = ex.submit(add, {}, 1, 2)
+
+    def failed() -> bool:
+        ex.poll_facade()
+        return ex.bad_state_is_set
+
+    wait_for(failed, timeout=40, what="the block to be reported failed")
+    with pytest.raises(Exception, match="could not reach the interchange"):
+        fut.result(timeout=5)
+
+
+def test_version_mismatch_is_refused_in_both_logs_and_fails_the_block(make_htex):
+    patched = (f"{sys.executable} -c 'import sys, parsl_htex.version as v; v.VERSION = \"0.0.1\"; "
+               "from parsl_htex.process_worker_pool import main; sys.exit(main())' ")
+    cmd = DEFAULT_LAUNCH_CMD.replace("{process_worker_pool}", patched)
+    ex = make_htex(launch_cmd=cmd)
+
+    def failed() -> bool:
+        ex.poll_facade()
+        return ex.bad_state_is_set
+
+    wait_for(failed, timeout=40, what="the block to be reported failed")
+    assert "version mismatch" in str(ex.executor_exception)
+    log = open(os.path.join(ex.run_dir, "htex", "interchange.log")).read()
+    assert "version mismatch" in log and "parsl-htex 0.0.1" in log
+    manager_logs = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(ex.run_dir, "htex"))
+                    for f in fs if f == "manager.log"]
+    assert any("version mismatch" in open(p).read() for p in manager_logs)
+
+
+def test_garbage_on_every_port_is_dropped_and_the_executor_keeps_working(make_htex):
+    ex = make_htex(encrypted=False)
+    assert ex.submit(add, {}, 1, 1).result(timeout=60) == 2
+    ports = [ex.worker_task_port, ex.worker_result_port]
+    rng = __import__("random").Random(4)
+    for port in ports:
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 512))))
+    ctx = zmq.Context()
+    try:
+        for port in ports:
+            sock = ctx.socket(zmq.DEALER)
+            sock.linger = 0
+            sock.connect(f"tcp://127.0.0.1:{port}")
+            for _ in range(50):
+                frames = [bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 64)))
+                          for _ in range(rng.randint(1, 5))]
+                sock.send_multipart(frames)
+            sock.send_multipart([P.RESULTS, b"\x00" * 16, b"\x00", b"junk"])
+            sock.send_multipart([P.REG, b"{not json"])
+            sock.send_multipart([P.REG, json.dumps([1, 2]).encode()])
+            sock.close()
+    finally:
+        ctx.destroy(linger=0)
+    futures = [ex.submit(add, {}, i, 1) for i in range(100)]
+    assert [f.result(timeout=60) for f in futures] == [i + 1 for i in range(100)]
+    log = open(os.path.join(ex.run_dir, "htex", "interchange.log")).read()
+    assert "Dropped" in log
+
+
+def test_manager_exits_when_the_interchange_is_gone(make_htex):
+    ex = make_htex()
+    manager = manager_process(ex)
+    os.kill(ex.interchange_proc.pid, signal.SIGKILL)
+    wait_for(lambda: not manager.is_running() or manager.status() == psutil.STATUS_ZOMBIE,
+             timeout=20, what="the manager to exit after missing heartbeats")
