@@ -4,7 +4,18 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Literal, Optional, Sequence, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Literal,
+    Optional,
+    Sequence,
+    Union,
+)
 
 from parsl._validation import validate_init
 from parsl.errors import BadParameter, ConfigurationError
@@ -68,6 +79,10 @@ class Config:
             raise BadParameter("Config", "strategy_period", strategy_period, "a number > 0")
         if max_idletime < 0:
             raise BadParameter("Config", "max_idletime", max_idletime, "a number >= 0")
+        if isinstance(checkpoint_files, str):
+            raise BadParameter("Config", "checkpoint_files", checkpoint_files,
+                               "a list of checkpoint directories, such as "
+                               "parsl.utils.get_all_checkpoints()")
         if checkpoint_period is not None and not _PERIOD.match(checkpoint_period):
             raise BadParameter("Config", "checkpoint_period", checkpoint_period,
                                "a string 'HH:MM:SS'")

@@ -14,7 +14,8 @@ def test_parsl_perf_prints_rates_for_a_python_config(tmp_path):
         "config = Config(executors=[ThreadPoolExecutor(max_threads=2)],\n"
         f"                run_dir={str(tmp_path / 'ri')!r})\n")
     proc = subprocess.run([sys.executable, "-m", "parsl.benchmark.perf", "--config", str(config),
-                           "--time", "0.2", "--json"], capture_output=True, text=True, timeout=120, check=False)
+                           "--time", "0.2", "--json"],
+                          capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["tasks_per_batch"] >= 100

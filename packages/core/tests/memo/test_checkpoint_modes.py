@@ -182,3 +182,10 @@ def test_rerun_with_torn_checkpoint_warns_once_and_reruns_only_torn_task(run_dir
     dfk.cleanup()
     with open(marker) as f:
         assert f.read().split() == ["0", "1", "2", "2"]
+
+
+def test_single_directory_string_as_checkpoint_files_is_rejected():
+    with pytest.raises(BadParameter, match="list of checkpoint directories"):
+        Config(checkpoint_files="runinfo/000/checkpoint")
+    with pytest.raises(BadParameter, match="list of checkpoint directories"):
+        BasicMemoizer(checkpoint_files="runinfo/000/checkpoint")

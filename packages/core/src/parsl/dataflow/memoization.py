@@ -241,6 +241,10 @@ class BasicMemoizer(Memoizer):
         elif checkpoint_mode == "periodic":
             raise BadParameter("BasicMemoizer", "checkpoint_period", checkpoint_period,
                                "a string 'HH:MM:SS' when checkpoint_mode is 'periodic'")
+        if isinstance(checkpoint_files, str):
+            raise BadParameter("BasicMemoizer", "checkpoint_files", checkpoint_files,
+                               "a list of checkpoint directories, such as "
+                               "parsl.utils.get_all_checkpoints()")
         self.checkpoint_files = list(checkpoint_files) if checkpoint_files else []
         self.checkpoint_period = checkpoint_period
         self.checkpoint_mode = checkpoint_mode
