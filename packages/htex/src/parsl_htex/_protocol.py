@@ -7,8 +7,9 @@ one message moves many tasks and nobody unpickles anything just to route it. Con
 messages carry small JSON bodies, which are safe to parse from an untrusted peer.
 
 Manager -> interchange (task port):   REG json | HB | DRAIN | BYE
-Interchange -> manager:               OK json | NO json | T keys payload... | HB | STOP
-Manager -> interchange (result port): R keys tags payload...
+Interchange -> manager:               OK json | NO json | T keys payload... | HB | STOP |
+                                      DRAIN (ack: no task follows it)
+Manager -> interchange (result port): R keys tags payload... | BYE (after the last results)
 Executor -> interchange (tasks):      keys payload...
 Interchange -> executor (results):    R keys tags payload... | E json
 Executor <-> interchange (commands):  request-id json

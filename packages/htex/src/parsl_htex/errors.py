@@ -6,6 +6,8 @@ become the exception of the task's future.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from parsl.errors import ParslError
 
 
@@ -32,13 +34,23 @@ class ManagerLost(ParslError):
 
     The node crashed, the batch job ended, or the manager was frozen for longer than
     ``heartbeat_threshold`` seconds; its tasks are failed so they can be retried elsewhere.
+    ``block_id`` is the manager's block; the executor adds what the provider says about
+    that block (e.g. "block 0 (job 1234) ended with state TIMEOUT") to ``detail``.
     """
 
-    def __init__(self, manager_id: str, hostname: str, detail: str = "") -> None:
-        super().__init__(manager_id, hostname, detail)
+    def __init__(self, manager_id: str, hostname: str, detail: str = "",
+                 block_id: Optional[str] = None) -> None:
+        super().__init__(manager_id, hostname, detail, block_id)
         self.manager_id = manager_id
         self.hostname = hostname
         self.detail = detail
+        self.block_id = block_id
+
+    def add_block_state(self, text: str) -> None:
+        """Append what is known about the manager's block to the message (and to ``args``,
+        so a pickled copy says the same)."""
+        self.detail = f"{self.detail}; {text}" if self.detail else text
+        self.args = (self.manager_id, self.hostname, self.detail, self.block_id)
 
     def __str__(self) -> str:
         text = f"Task failure due to loss of manager {self.manager_id} on host {self.hostname}"

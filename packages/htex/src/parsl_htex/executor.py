@@ -42,7 +42,7 @@ from parsl.jobs.states import JobStatus
 from parsl.providers.base import ExecutionProvider
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
-from parsl_htex.errors import CommandTimeout, InterchangeLost
+from parsl_htex.errors import CommandTimeout, InterchangeLost, ManagerLost
 from parsl_htex.manager_selector import ManagerSelector, RandomManagerSelector
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,10 @@ _COMMAND_TIMEOUT = 10.0
 _LIVENESS_CHECK = 0.2
 _SHUTDOWN_GRACE = 10.0
 _ALLOWED_SPEC_KEYS = frozenset({"priority"})
+#: Bounds (seconds) on waiting for a lost manager's block to reach a terminal state.
+_LOST_BLOCK_WAIT_MIN = 2.0
+_LOST_BLOCK_WAIT_MAX = 10.0
+_LOST_BLOCK_POLL = 0.5
 
 
 def _default_provider() -> ExecutionProvider:
@@ -329,10 +333,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             self._validate_resource_spec(resource_specification)
         ctx = submitting_task.get()
         dfk_id = ctx.task_id if ctx is not None else None
-        describe = (f"task {dfk_id} (app {ctx.app_name!r})" if ctx is not None
-                    else f"function {getattr(func, '__name__', func)!r}")
-        payload = _serial.pack_apply_message(func, args, kwargs, resource_specification or None,
-                                             describe=describe)
+        payload = _serial.pack_apply_message(func, args, kwargs, resource_specification, task=ctx)
         htex_id = next(self._task_ids)
         fut: Future[Any] = Future()
         fut.parsl_executor_task_id = htex_id  # type: ignore[attr-defined]
@@ -453,12 +454,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 logger.warning("Executor %s got a result for unknown htex_task_id=%s",
                                self.label, htex_id)
                 continue
-            try:
-                ok, value = _serial.result_to_outcome(tags[i], frames[3 + i].buffer)
-            except Exception as e:
-                ok, value = False, _serial._serialization_error(
-                    f"Failed to deserialize the result of htex_task_id={htex_id}: "
-                    f"{type(e).__name__}: {e}")
+            ok, value = _serial.result_to_outcome(tags[i], frames[3 + i].buffer)
             if debug:
                 logger.debug("Result htex_task_id=%s ok=%s", htex_id, ok,
                              extra={"htex_task_id": htex_id})
@@ -466,8 +462,60 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 continue
             if ok:
                 fut.set_result(value)
+            elif isinstance(value, ManagerLost) and value.block_id is not None:
+                self._fail_with_block_state(fut, value)
             else:
                 fut.set_exception(value)
+
+    def _fail_with_block_state(self, fut: Future[Any], error: ManagerLost) -> None:
+        """Fail ``fut`` with ``error`` once the message says how the manager's block ended.
+
+        Asking the provider can take a while (squeue, a cloud API), so it happens on a
+        short-lived thread, never on the result receiver; the future fails in any case.
+        """
+        def explain() -> None:
+            try:
+                assert error.block_id is not None
+                error.add_block_state(self._block_state_text(error.block_id))
+            except Exception:
+                logger.exception("Executor %s: could not look up block %s of lost manager %s",
+                                 self.label, error.block_id, error.manager_id)
+            finally:
+                if not fut.done():
+                    fut.set_exception(error)
+
+        threading.Thread(target=explain, name=f"htex-{self.label}-manager-lost",
+                         daemon=True).start()
+
+    def _block_state_text(self, block_id: str) -> str:
+        """``"block 0 (job 1234) ended with state TIMEOUT: ..."``, or its current state.
+
+        A block whose manager was just lost is often still ending (Slurm reports COMPLETING
+        for a while), so the provider is asked again, for a bounded time, until the block's
+        state is terminal.
+        """
+        job_id = self.blocks_to_job_id.get(block_id)
+        if job_id is None or self.provider is None:
+            return f"block {block_id} is not a block this executor launched"
+        js: Optional[JobStatus] = self.status().get(block_id)
+        deadline = time.monotonic() + min(_LOST_BLOCK_WAIT_MAX,
+                                          max(_LOST_BLOCK_WAIT_MIN, 2 * self.heartbeat_period))
+        while (js is None or not js.terminal) and not self._stop.is_set():
+            try:
+                js = self.provider.status([job_id])[0]
+            except Exception as e:
+                logger.warning("Executor %s: provider status of block %s (job %s) failed: %s",
+                               self.label, block_id, job_id, e)
+                break
+            if js.terminal or time.monotonic() >= deadline:
+                break
+            self._stop.wait(_LOST_BLOCK_POLL)
+        if js is None:
+            return f"block {block_id} (job {job_id}) has no known state"
+        if not js.terminal:
+            return f"block {block_id} (job {job_id}) is still {js.state.name}"
+        text = f"block {block_id} (job {job_id}) ended with state {js.state.name}"
+        return f"{text}: {js.message}" if js.message else text
 
     def _handle_event(self, body: bytes) -> None:
         try:

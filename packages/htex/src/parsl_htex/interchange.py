@@ -225,6 +225,8 @@ class Interchange:
                 m.draining = True
                 logger.info("Manager %s of block %s is draining", mid.decode(errors="replace"),
                             m.block_id)
+                # The ack follows every task already sent to it; after it, none will come.
+                self._send_manager(mid, [P.DRAIN])
             elif tag == P.BYE:
                 logger.info("Manager %s of block %s left", mid.decode(errors="replace"),
                             m.block_id)
@@ -287,6 +289,12 @@ class Interchange:
                                    "lost" if mid in self.lost else "unknown", mid[:32])
                 continue
             if len(frames) < 4 or frames[1].bytes != P.RESULTS:
+                if len(frames) >= 2 and frames[1].bytes == P.BYE:
+                    # Sent after its last results on this connection: nothing is in flight.
+                    logger.info("Manager %s of block %s left", mid.decode(errors="replace"),
+                                m.block_id)
+                    self.remove_manager(m, "it left while holding tasks")
+                    continue
                 self._warn_dropped("a malformed result message from manager %r", mid[:32])
                 continue
             keys = frames[2].bytes
@@ -418,7 +426,7 @@ class Interchange:
         if not m.tasks:
             return
         mid = m.manager_id.decode(errors="replace")
-        err = _serial.serialize(ManagerLost(mid, m.hostname, why))
+        err = _serial.serialize(ManagerLost(mid, m.hostname, why, block_id=m.block_id))
         keys = list(m.tasks)
         m.tasks.clear()
         logger.error("Failing %d tasks of manager %s: %s", len(keys), mid, why)

@@ -44,6 +44,7 @@ logger = logging.getLogger("parsl_htex.manager")
 _DRAIN_BATCH = 256
 _RESTART_BACKOFF = 1.0
 _WORKER_STOP_GRACE = 3.0
+_FINAL_SEND_LINGER_MS = 1000
 _F_SETPIPE_SZ = 1031
 #: Large pipes let a 1 MB task or result move in one write instead of 16.
 _PIPE_SIZE = 2**20
@@ -160,6 +161,8 @@ class Manager:
         self.results_payloads: List[Any] = []
         self.poller = zmq.Poller()
         self.draining = False
+        #: Set when the interchange confirms our DRAIN: no task can arrive after that.
+        self.drain_acked = False
         self.stopping = False
         self.start_time = time.monotonic()
         self.last_from_interchange = time.monotonic()
@@ -395,6 +398,9 @@ class Manager:
                         logger.debug("Received task_id=%s htex_task_id=%s", dfk_id, htex_id)
             elif tag == P.HB:
                 continue
+            elif tag == P.DRAIN:
+                # Ordered after every task the interchange sent us before it saw our DRAIN.
+                self.drain_acked = True
             elif tag == P.STOP:
                 logger.info("Interchange asked this manager to stop")
                 self.stopping = True
@@ -447,9 +453,13 @@ class Manager:
             logger.info("Drain period of %s s is over: taking no new tasks", drain)
             self.draining = True
             self.task_sock.send_multipart([P.DRAIN, b""])
-        if self.draining and not self.busy():
+        if self.draining and self.drain_acked and not self.busy():
             logger.info("Drained: all tasks done, exiting")
-            self.task_sock.send_multipart([P.BYE, b""])
+            self.flush_results()
+            # BYE follows the last results on the same connection, so the interchange
+            # cannot see this manager leave before it has every result.
+            assert self.result_sock is not None
+            self.result_sock.send_multipart([P.BYE, b""])
             return False
         return True
 
@@ -471,8 +481,7 @@ class Manager:
                     self.worker_died(self.by_pidfd[what])
                 elif what in self.by_task_fd:
                     self.flush_worker(self.by_task_fd[what])
-            if not self.draining:
-                self.dispatch()
+            self.dispatch()
             self.flush_results()
             now = time.monotonic()
             if now >= next_hk:
@@ -501,7 +510,9 @@ class Manager:
             self.flush_results()
         except zmq.ZMQError as e:
             logger.warning("Could not send the last results: %s", e)
-        self.ctx.destroy(linger=0)
+        # A bounded linger lets the last results and a drained manager's BYE reach the
+        # interchange; if it is gone, this costs at most _FINAL_SEND_LINGER_MS.
+        self.ctx.destroy(linger=_FINAL_SEND_LINGER_MS)
         logger.info("Manager %s stopped", self.uid)
 
 

@@ -205,7 +205,7 @@ class BasicMemoizer(Memoizer):
         memo table; see :func:`parsl.utils.get_all_checkpoints`.
     checkpoint_mode
         When results are written to ``runinfo/NNN/checkpoint/``: ``"task_exit"`` (each
-        result is on disk before its future completes), ``"periodic"`` (every
+        result is in the checkpoint file before its future completes), ``"periodic"`` (every
         ``checkpoint_period``), ``"dfk_exit"`` (at cleanup) or ``"manual"`` (when
         ``dfk.checkpoint()`` is called). Every mode also writes what is left at cleanup.
         None disables checkpointing.
@@ -313,16 +313,16 @@ class BasicMemoizer(Memoizer):
         return hashlib.sha256(b"\0".join(parts)).hexdigest()
 
     def check_memo(self, task: TaskRecord) -> Tuple[bool, Any]:
-        task.hashsum = self.make_hash(task)
-        with self._lock:
-            if task.hashsum in self.memo_table:
-                return True, self.memo_table[task.hashsum]
-        return False, None
+        # No lock: entries are only ever added, and a dict lookup or store is atomic
+        # under the GIL; a lock here is contended by every completing thread.
+        key = task.hashsum = self.make_hash(task)
+        try:
+            return True, self.memo_table[key]
+        except KeyError:
+            return False, None
 
     def update_memo(self, task: TaskRecord, result: Any) -> None:
-        if task.hashsum is None:
-            return
-        with self._lock:
+        if task.hashsum is not None:
             self.memo_table[task.hashsum] = result
 
     def persist(self, task: TaskRecord, result: Any, publish: Callable[[], None]) -> None:
@@ -362,9 +362,8 @@ class BasicMemoizer(Memoizer):
             items = self._items_for(tasks)
         elif self.checkpoint_mode == "task_exit":
             self._dirty = False
-            with self._write_lock:
-                if self._writer is not None:
-                    self._writer.sync()
+            if self._writer is not None:
+                self._writer.sync()
             return self.checkpoint_dir
         elif self.checkpoint_mode is None:
             with self._lock:
@@ -406,12 +405,13 @@ class BasicMemoizer(Memoizer):
                            extra={"task_id": item.task_id})
         if not records and self.checkpointed_tasks:
             return
+        self._writer.append(records, sync=sync)
+        if not sync:
+            self._dirty = True
+            return
         with self._write_lock:
-            self._writer.append(records, sync=sync)
             self.checkpointed_tasks += len(records)
-            if not sync:
-                self._dirty = True
-        if sync and (len(records) > 1 or self.checkpoint_mode != "task_exit"):
+        if (len(records) > 1 or self.checkpoint_mode != "task_exit"):
             logger.debug("Checkpointed %d task results to %s", len(records),
                          self._writer.path)
 
@@ -424,7 +424,8 @@ class BasicMemoizer(Memoizer):
             logger.info("Writing the final checkpoint")
             self.checkpoint()
         if self._writer is not None:
-            with self._write_lock:
-                self._writer.close()
-            logger.info("%d task results checkpointed in %s", self.checkpointed_tasks,
-                        self.checkpoint_dir)
+            size = self._writer.size
+            self._writer.close()
+            logger.info("Checkpoint %s closed: %d bytes%s", self._writer.path, size,
+                        "" if self.checkpoint_mode == "task_exit" else
+                        f", {self.checkpointed_tasks} task results")

@@ -1,0 +1,125 @@
+"""Blocks come and go as Parsl's strategies and HTEX's drain_period say.
+
+Every test runs a real DFK whose job status poller drives the strategy, with LocalProvider
+blocks whose managers and workers are real processes.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Dict, Iterator, List
+
+import psutil
+import pytest
+from conftest import WORKER_INIT, htex_processes, wait_for
+
+import parsl
+from parsl.config import Config
+from parsl.executors import HighThroughputExecutor
+from parsl.jobs.states import JobState
+from parsl.providers import LocalProvider
+
+pytestmark = pytest.mark.slow
+
+MAX_IDLETIME = 2.0
+
+
+@parsl.python_app
+def whereami(seconds: float = 0.0) -> Dict[str, Any]:
+    import os
+    import time
+
+    time.sleep(seconds)
+    return {"block": os.environ["PARSL_WORKER_BLOCK_ID"],
+            "pool": os.environ["PARSL_WORKER_POOL_ID"], "manager_pid": os.getppid()}
+
+
+@pytest.fixture
+def load_htex(tmp_path: Any) -> Iterator[Any]:
+    """Load a DFK with one HTEX (1 worker per block) and the given strategy settings."""
+    loaded: List[HighThroughputExecutor] = []
+
+    def factory(*, strategy: str, provider: LocalProvider,
+                **htex_kwargs: Any) -> HighThroughputExecutor:
+        htex_kwargs.setdefault("max_workers_per_node", 1)
+        ex = HighThroughputExecutor(label="htex", address="127.0.0.1", heartbeat_period=1,
+                                    heartbeat_threshold=5, provider=provider, **htex_kwargs)
+        parsl.load(Config(executors=[ex], run_dir=str(tmp_path / "runinfo"),
+                          strategy=strategy, strategy_period=0.2, max_idletime=MAX_IDLETIME))
+        loaded.append(ex)
+        return ex
+
+    yield factory
+    if loaded:
+        parsl.dfk().cleanup()
+        for ex in loaded:
+            wait_for(lambda ex=ex: not htex_processes(ex.run_dir, ex), timeout=20,
+                     what="every HTEX process to exit after cleanup")
+
+
+def _provider(**kwargs: Any) -> LocalProvider:
+    return LocalProvider(worker_init=WORKER_INIT, **kwargs)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _states(ex: HighThroughputExecutor) -> Dict[str, JobState]:
+    return {block: js.state for block, js in ex.status().items()}
+
+
+def test_idle_blocks_are_scaled_in_after_max_idletime_and_their_processes_end(load_htex):
+    ex = load_htex(strategy="htex_auto_scale",
+                   provider=_provider(init_blocks=0, min_blocks=0, max_blocks=2))
+    results = [f.result(timeout=60) for f in [whereami(1.0), whereami(1.0)]]
+    assert {r["block"] for r in results} == {"0", "1"}
+    wait_for(lambda: _states(ex) == {"0": JobState.SCALED_IN, "1": JobState.SCALED_IN},
+             timeout=30, what="both idle blocks to be scaled in")
+    for r in results:
+        wait_for(lambda r=r: _gone(r["manager_pid"]), timeout=20,
+                 what=f"manager {r['manager_pid']} to exit")
+
+
+def test_auto_scale_cancels_the_idle_block_and_keeps_the_busy_one(load_htex):
+    ex = load_htex(strategy="htex_auto_scale",
+                   provider=_provider(init_blocks=0, min_blocks=0, max_blocks=2))
+    long_task = whereami(12.0)
+    short = whereami(0.2).result(timeout=60)
+    # The block that ran the short task is idle, but not yet for max_idletime.
+    assert _states(ex).get(short["block"]) != JobState.SCALED_IN
+    wait_for(lambda: _states(ex).get(short["block"]) == JobState.SCALED_IN, timeout=30,
+             what=f"idle block {short['block']} to be scaled in")
+    assert not long_task.done()
+    busy = "1" if short["block"] == "0" else "0"
+    assert _states(ex)[busy] != JobState.SCALED_IN
+    assert long_task.result(timeout=60)["block"] == busy
+
+
+def test_min_blocks_are_kept_when_idle(load_htex):
+    ex = load_htex(strategy="htex_auto_scale",
+                   provider=_provider(init_blocks=2, min_blocks=1, max_blocks=2))
+    wait_for(lambda: len(ex.connected_managers()) == 2, timeout=30, what="two managers")
+    wait_for(lambda: list(_states(ex).values()).count(JobState.SCALED_IN) == 1, timeout=30,
+             what="one of the two idle blocks to be scaled in")
+    deadline = time.monotonic() + 3 * MAX_IDLETIME
+    while time.monotonic() < deadline:
+        assert list(_states(ex).values()).count(JobState.SCALED_IN) == 1
+        time.sleep(0.2)
+    assert whereami().result(timeout=60)["block"] in _states(ex)
+
+
+def test_manager_drains_after_drain_period_and_tasks_continue_on_a_new_block(load_htex):
+    ex = load_htex(strategy="simple", drain_period=2,
+                   provider=_provider(init_blocks=1, min_blocks=0, max_blocks=1))
+    first = whereami().result(timeout=60)
+    futures = [whereami(0.5) for _ in range(8)]
+    results = [f.result(timeout=120) for f in futures]
+    assert len({r["pool"] for r in [first, *results]}) >= 2
+    wait_for(lambda: _gone(first["manager_pid"]), timeout=20,
+             what="the drained manager to exit")
+    manager_log = os.path.join(ex.logdir, "block-0", first["pool"], "manager.log")
+    assert "Drain period of 2.0 s is over" in open(manager_log).read()
