@@ -25,11 +25,15 @@ MAX_IDLETIME = 2.0
 
 
 @parsl.python_app
-def whereami(seconds: float = 0.0) -> Dict[str, Any]:
+def whereami(seconds: float = 0.0, gate: str = "") -> Dict[str, Any]:
+    """Where the task ran; it first sleeps ``seconds`` and waits (bounded) for ``gate``."""
     import os
     import time
 
     time.sleep(seconds)
+    deadline = time.monotonic() + 60
+    while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.05)
     return {"block": os.environ["PARSL_WORKER_BLOCK_ID"],
             "pool": os.environ["PARSL_WORKER_POOL_ID"], "manager_pid": os.getppid()}
 
@@ -84,18 +88,24 @@ def test_idle_blocks_are_scaled_in_after_max_idletime_and_their_processes_end(lo
                  what=f"manager {r['manager_pid']} to exit")
 
 
-def test_auto_scale_cancels_the_idle_block_and_keeps_the_busy_one(load_htex):
+def test_auto_scale_cancels_the_idle_block_and_keeps_the_busy_one(load_htex, tmp_path):
     ex = load_htex(strategy="htex_auto_scale",
                    provider=_provider(init_blocks=0, min_blocks=0, max_blocks=2))
-    long_task = whereami(12.0)
-    short = whereami(0.2).result(timeout=60)
+    short_gate, long_gate = tmp_path / "short-gate", tmp_path / "long-gate"
+    long_task = whereami(gate=str(long_gate))
+    short_task = whereami(gate=str(short_gate))
+    wait_for(lambda: sorted(m["tasks"] for m in ex.connected_managers()) == [1, 1],
+             timeout=30, what="each of two blocks to hold one task")
+    short_gate.touch()
+    short = short_task.result(timeout=60)
     # The block that ran the short task is idle, but not yet for max_idletime.
     assert _states(ex).get(short["block"]) != JobState.SCALED_IN
     wait_for(lambda: _states(ex).get(short["block"]) == JobState.SCALED_IN, timeout=30,
              what=f"idle block {short['block']} to be scaled in")
-    assert not long_task.done()
     busy = "1" if short["block"] == "0" else "0"
+    assert not long_task.done()
     assert _states(ex)[busy] != JobState.SCALED_IN
+    long_gate.touch()
     assert long_task.result(timeout=60)["block"] == busy
 
 

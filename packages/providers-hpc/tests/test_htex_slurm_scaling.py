@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
 
@@ -21,7 +22,6 @@ import pytest
 
 import parsl
 from parsl.config import Config
-from parsl.dataflow.futures import AppFuture
 from parsl.jobs.states import JobState
 from parsl.launchers.base import Launcher
 
@@ -33,40 +33,34 @@ parsl_htex = pytest.importorskip("parsl_htex")
 LIVE_SLURM_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING",
                                "SUSPENDED", "REQUEUED", "RESIZING", "SIGNALING", "STAGE_OUT"})
 
-def gated_app() -> Callable[..., AppFuture]:
-    """An app that blocks until a gate file exists, then returns where it ran.
+#: Folder from which ``import packages.<...>.test_htex_slurm_scaling`` works. Under pytest's
+#: importlib mode this module is named from the repository root, and workers unpickle the
+#: apps below by importing it, so jobs get this folder on their PYTHONPATH.
+REPO_ROOT = str(Path(__file__).resolve().parents[3])
 
-    Defined inside a function so it is sent to workers by value: the workers cannot
-    import this test module. ``started``, when given, is created as soon as the task runs.
-    The wait is bounded, so a failing test never leaves a task running forever.
+
+@parsl.python_app
+def wait_for_gate(gate: str, started: str = "", bound: float = 150) -> Tuple[str, str]:
+    """Block until file ``gate`` exists; return the worker's block id and Slurm job id.
+
+    ``started``, when given, is created (holding the Slurm job id) as soon as the task
+    runs. The wait is bounded, so a failing test never leaves a task running forever.
     """
-    @parsl.python_app
-    def wait_for_gate(gate: str, started: str = "", bound: float = 150) -> Tuple[str, str]:
-        import os
-        import time
-
-        if started:
-            with open(started, "w") as f:
-                f.write(os.environ.get("SLURM_JOB_ID", ""))
-        deadline = time.monotonic() + bound
-        while not os.path.exists(gate):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"gate {gate} did not open within {bound} s")
-            time.sleep(0.1)
-        return os.environ["PARSL_WORKER_BLOCK_ID"], os.environ.get("SLURM_JOB_ID", "")
-
-    return wait_for_gate
+    if started:
+        with open(started, "w") as f:
+            f.write(os.environ.get("SLURM_JOB_ID", ""))
+    deadline = time.monotonic() + bound
+    while not os.path.exists(gate):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gate {gate} did not open within {bound} s")
+        time.sleep(0.1)
+    return os.environ["PARSL_WORKER_BLOCK_ID"], os.environ.get("SLURM_JOB_ID", "")
 
 
-def placement_app() -> Callable[..., AppFuture]:
-    """An app returning the worker's block id and Slurm job id (sent by value, as above)."""
-    @parsl.python_app
-    def where_am_i() -> Tuple[str, str]:
-        import os
-
-        return os.environ["PARSL_WORKER_BLOCK_ID"], os.environ.get("SLURM_JOB_ID", "")
-
-    return where_am_i
+@parsl.python_app
+def where_am_i() -> Tuple[str, str]:
+    """The worker's block id and Slurm job id."""
+    return os.environ["PARSL_WORKER_BLOCK_ID"], os.environ.get("SLURM_JOB_ID", "")
 
 
 def live_slurm_jobs(job_ids: List[str]) -> Set[str]:
@@ -148,11 +142,14 @@ def slurm_run(slurm_cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     """Start a SlurmRun on demand; afterwards clean it up and wait for its jobs to go.
 
     The test runs in its temporary folder because Slurm jobs start in sbatch's working
-    folder, where SrunLauncher writes its command file (as Parsl's does). Waiting for the
+    folder, where SrunLauncher writes its command file (as Parsl's does); sbatch passes
+    the environment, with the PYTHONPATH workers need, on to the jobs. Waiting for the
     jobs to end keeps one test's blocks from holding the node's cores while the next
     test's blocks are queued.
     """
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        p for p in (REPO_ROOT, os.environ.get("PYTHONPATH", "")) if p))
     runs: List[SlurmRun] = []
 
     def start(**kwargs: object) -> SlurmRun:
@@ -175,7 +172,6 @@ def test_second_block_is_requested_and_used_when_tasks_exceed_one_block(slurm_ru
     run = slurm_run(label="scale_out", strategy="simple", max_idletime=120,
                     launcher=SrunLauncher(), init_blocks=1, min_blocks=0, max_blocks=2)
     gate = tmp_path / "gate"
-    wait_for_gate = gated_app()
     futures = [wait_for_gate(str(gate)) for _ in range(2)]
 
     wait(lambda: len(running_slurm_jobs(run.job_ids())) == 2, timeout=90,
@@ -197,7 +193,6 @@ def test_idle_blocks_are_cancelled_down_to_min_blocks_with_htex_auto_scale(slurm
                     launcher=SingleNodeLauncher(), init_blocks=2, min_blocks=1,
                     max_blocks=2)
     gate = tmp_path / "gate"
-    wait_for_gate = gated_app()
     futures = [wait_for_gate(str(gate)) for _ in range(2)]
     wait(lambda: run.busy_blocks() == {"0", "1"}, timeout=90,
          what="each block's manager to hold one of the tasks")
@@ -207,7 +202,7 @@ def test_idle_blocks_are_cancelled_down_to_min_blocks_with_htex_auto_scale(slurm
     wait(lambda: len(live_slurm_jobs(run.job_ids())) == 1, timeout=60,
          what="one idle block to be cancelled in Slurm")
     status = run.executor.status()
-    remaining_block, remaining_job = placement_app()().result(timeout=60)
+    remaining_block, remaining_job = where_am_i().result(timeout=60)
 
     states = {block: js.state for block, js in status.items()}
     scaled_in = [block for block, state in states.items() if state is JobState.SCALED_IN]
@@ -226,7 +221,7 @@ def test_block_reaching_walltime_is_timeout_and_fails_its_task_naming_it(slurm_r
                     launcher=SrunLauncher(), init_blocks=1, min_blocks=0, max_blocks=1,
                     walltime="00:01:00")
     started = tmp_path / "started"
-    future = gated_app()(str(tmp_path / "never-opened"), str(started))
+    future = wait_for_gate(str(tmp_path / "never-opened"), str(started))
     wait(started.exists, timeout=90, what="the task to start in the block")
     job_id = run.executor.blocks_to_job_id["0"]
 
@@ -250,7 +245,6 @@ def test_task_on_timed_out_block_fails_naming_it_while_other_block_keeps_working
     run = slurm_run(label="walltime_two", strategy="simple", max_idletime=120,
                     launcher=SrunLauncher(), init_blocks=2, min_blocks=0, max_blocks=2,
                     walltime="00:01:00")
-    wait_for_gate = gated_app()
     gates = [tmp_path / "gate-a", tmp_path / "gate-b"]
     started = [tmp_path / "started-a", tmp_path / "started-b"]
     futures = [wait_for_gate(str(g), str(s)) for g, s in zip(gates, started)]
@@ -280,7 +274,7 @@ def test_cleanup_leaves_no_slurm_job_and_no_local_process(slurm_run, tmp_path, w
     run = slurm_run(label="cleanup", strategy="simple", max_idletime=120,
                     launcher=SingleNodeLauncher(), init_blocks=2, min_blocks=0,
                     max_blocks=2)
-    assert placement_app()().result(timeout=120)[0] in {"0", "1"}
+    assert where_am_i().result(timeout=120)[0] in {"0", "1"}
     wait(lambda: len(running_slurm_jobs(run.job_ids())) == 2, timeout=90,
          what="both blocks to run in Slurm")
     interchange = run.executor.interchange_proc

@@ -100,14 +100,17 @@ def test_submit_after_cleanup_fails_clearly(run_dir):
 
 
 def test_cleanup_cancels_queued_thread_tasks_instead_of_hanging(run_dir):
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
 
     @parsl.python_app
     def hold():
+        started.set()
         release.wait(10)
 
     dfk = parsl.load(Config(executors=[ThreadPoolExecutor(max_threads=1)], run_dir=run_dir))
-    first, queued = hold(), hold()
+    first = hold()
+    assert started.wait(10)
+    queued = hold()
     dfk.cleanup()
     release.set()
     with pytest.raises(Exception, match="shut down"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import zmq
 
@@ -68,7 +68,8 @@ def load_public(cert_dir: str, name: str) -> bytes:
     return public
 
 
-def start_authenticator(ctx: zmq.Context, cert_dir: str) -> zmq.auth.thread.ThreadAuthenticator:
+def start_authenticator(ctx: zmq.Context[Any],
+                        cert_dir: str) -> zmq.auth.thread.ThreadAuthenticator:
     """Start a ZAP handler in ``ctx`` admitting only the run's client key."""
     from zmq.auth.thread import ThreadAuthenticator
 
@@ -92,7 +93,7 @@ class _OnlyKey:
         return ok
 
 
-def make_server(sock: zmq.Socket, cert_dir: Optional[str]) -> None:
+def make_server(sock: zmq.Socket[Any], cert_dir: Optional[str]) -> None:
     """Make ``sock`` a CURVE server with the run's server key (no-op without a cert_dir)."""
     if cert_dir is None:
         return
@@ -102,7 +103,7 @@ def make_server(sock: zmq.Socket, cert_dir: Optional[str]) -> None:
     sock.curve_server = True
 
 
-def make_client(sock: zmq.Socket, cert_dir: Optional[str]) -> None:
+def make_client(sock: zmq.Socket[Any], cert_dir: Optional[str]) -> None:
     """Make ``sock`` a CURVE client of the run's server (no-op without a cert_dir)."""
     if cert_dir is None:
         return

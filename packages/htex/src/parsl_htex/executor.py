@@ -64,6 +64,7 @@ _BATCH_BYTES = 16 * 2**20
 _INTERCHANGE_START_TIMEOUT = 60.0
 _COMMAND_TIMEOUT = 10.0
 _LIVENESS_CHECK = 0.2
+_LIVENESS_CHECK_MS = int(_LIVENESS_CHECK * 1000)
 _SHUTDOWN_GRACE = 10.0
 _ALLOWED_SPEC_KEYS = frozenset({"priority"})
 #: Bounds (seconds) on waiting for a lost manager's block to reach a terminal state.
@@ -204,10 +205,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self.worker_result_port: Optional[int] = None
         self.all_addresses: str = ""
         self.block_errors: Dict[str, str] = {}
-        self._ctx: Optional[zmq.Context] = None
-        self._task_sock: Optional[zmq.Socket] = None
-        self._result_sock: Optional[zmq.Socket] = None
-        self._command_sock: Optional[zmq.Socket] = None
+        self._ctx: Optional[zmq.Context[Any]] = None
+        self._task_sock: Optional[zmq.Socket[Any]] = None
+        self._result_sock: Optional[zmq.Socket[Any]] = None
+        self._command_sock: Optional[zmq.Socket[Any]] = None
         self._command_lock = threading.Lock()
         self._command_ids = itertools.count()
         self._task_ids = itertools.count()
@@ -307,7 +308,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._ctx = ctx
         host = self.loopback_address
 
-        def client(kind: int, port: int) -> zmq.Socket:
+        def client(kind: int, port: int) -> zmq.Socket[Any]:
             sock = ctx.socket(kind)
             sock.linger = 0
             sock.sndhwm = 0
@@ -411,7 +412,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         next_check = time.monotonic() + _LIVENESS_CHECK
         while not self._stop.is_set():
             try:
-                if not sock.poll(_LIVENESS_CHECK * 1000):
+                if not sock.poll(_LIVENESS_CHECK_MS):
                     next_check = 0.0
                 else:
                     for _ in range(256):
@@ -555,7 +556,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             deadline = time.monotonic() + timeout
             while True:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not sock.poll(remaining * 1000):
+                if remaining <= 0 or not sock.poll(int(remaining * 1000) + 1):
                     raise CommandTimeout(op, timeout)
                 rid, body = sock.recv_multipart()
                 if rid == req_id:
@@ -690,8 +691,11 @@ class HighThroughputExecutor(BlockProviderExecutor):
             if not fut.done():
                 fut.set_exception(exception)
 
-    def shutdown(self) -> None:
-        """Stop the interchange, cancel blocks, stop threads; bounded in time, idempotent."""
+    def shutdown(self, block: bool = False) -> None:
+        """Stop the interchange, cancel blocks, stop threads; bounded in time, idempotent.
+
+        ``block`` is accepted for Parsl's signature; shutdown always waits, boundedly.
+        """
         if self._shut_down:
             return
         self._shut_down = True

@@ -119,7 +119,7 @@ class Interchange:
         self.dropped = 0
 
     def _bind(self, kind: int, address: str, port: Optional[int],
-              port_range: Tuple[int, ...]) -> zmq.Socket:
+              port_range: Tuple[int, ...]) -> zmq.Socket[Any]:
         sock = self.ctx.socket(kind)
         sock.linger = 0
         sock.sndhwm = 0
@@ -136,7 +136,7 @@ class Interchange:
         return sock
 
     @staticmethod
-    def _port(sock: zmq.Socket) -> int:
+    def _port(sock: zmq.Socket[Any]) -> int:
         endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         return int(endpoint.rsplit(":", 1)[1])
 
@@ -475,7 +475,7 @@ class Interchange:
                     self.cert_dir is not None)
         while not self.stopping:
             timeout = max(0.0, next_hk - time.monotonic())
-            for sock, _ in poller.poll(timeout * 1000):
+            for sock, _ in poller.poll(int(timeout * 1000)):
                 handlers[sock]()
             self.dispatch()
             now = time.monotonic()

@@ -10,9 +10,10 @@ command line to put in front of the application in a bash app
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from parsl._validation import validate_init
+from parsl.data_provider.staging import Staging
 from parsl.executors.errors import InvalidResourceSpecification
 from parsl.providers.base import ExecutionProvider
 from parsl_htex.executor import HighThroughputExecutor
@@ -79,17 +80,30 @@ class MPIExecutor(HighThroughputExecutor):
     def __init__(self, label: str = "MPIExecutor",
                  provider: Optional[ExecutionProvider] = None,
                  launch_cmd: Optional[str] = None,
+                 interchange_launch_cmd: Optional[Sequence[str]] = None,
                  address: Optional[str] = None,
+                 loopback_address: str = "127.0.0.1",
+                 worker_ports: Optional[Tuple[int, int]] = None,
+                 worker_port_range: Tuple[int, int] = (54000, 55000),
+                 interchange_port_range: Tuple[int, int] = (55000, 56000),
+                 storage_access: Optional[List[Staging]] = None,
+                 working_dir: Optional[str] = None,
                  worker_debug: bool = False,
                  max_workers_per_block: int = 1,
                  mpi_launcher: str = "mpiexec",
+                 block_error_handler: Union[bool, Callable[..., None]] = True,
                  heartbeat_threshold: float = 120,
                  heartbeat_period: float = 30,
                  worker_logdir_root: Optional[str] = None,
                  encrypted: bool = True) -> None:
         HighThroughputExecutor.__init__(
-            self, label=label, provider=provider, launch_cmd=launch_cmd, address=address,
+            self, label=label, provider=provider, launch_cmd=launch_cmd,
+            interchange_launch_cmd=interchange_launch_cmd, address=address,
+            loopback_address=loopback_address, worker_ports=worker_ports,
+            worker_port_range=worker_port_range, interchange_port_range=interchange_port_range,
+            storage_access=storage_access, working_dir=working_dir,
             worker_debug=worker_debug, max_workers_per_node=max_workers_per_block,
+            block_error_handler=block_error_handler,
             heartbeat_threshold=heartbeat_threshold, heartbeat_period=heartbeat_period,
             worker_logdir_root=worker_logdir_root, encrypted=encrypted,
             enable_mpi_mode=True, mpi_launcher=mpi_launcher)

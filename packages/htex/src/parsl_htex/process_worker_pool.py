@@ -148,8 +148,8 @@ class Manager:
                                                  len(cpus), mem_gb)
         self.logdir = os.path.join(args.logdir, f"block-{self.block_id}", self.uid)
         self.ctx = zmq.Context()
-        self.task_sock: Optional[zmq.Socket] = None
-        self.result_sock: Optional[zmq.Socket] = None
+        self.task_sock: Optional[zmq.Socket[Any]] = None
+        self.result_sock: Optional[zmq.Socket[Any]] = None
         self.workers: List[_Worker] = [_Worker(r) for r in range(self.worker_count)]
         self.by_pidfd: Dict[int, _Worker] = {}
         self.by_result_fd: Dict[int, _Worker] = {}
@@ -173,7 +173,7 @@ class Manager:
 
     def probe_addresses(self) -> str:
         """Return the first of ``--addresses`` whose task port accepts a TCP connection."""
-        addresses = [a for a in self.args.addresses.split(",") if a]
+        addresses: List[str] = [a for a in self.args.addresses.split(",") if a]
         deadline = time.monotonic() + self.args.address_probe_timeout
         reasons: Dict[str, str] = {}
         while True:
@@ -195,7 +195,7 @@ class Manager:
                     + "; ".join(f"{a}: {r}" for a, r in reasons.items()))
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
-    def _connect(self, addr: str, port: int) -> zmq.Socket:
+    def _connect(self, addr: str, port: int) -> zmq.Socket[Any]:
         sock = self.ctx.socket(zmq.DEALER)
         sock.linger = 0
         sock.setsockopt(zmq.IDENTITY, self.uid.encode())

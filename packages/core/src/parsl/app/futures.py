@@ -6,7 +6,7 @@ from concurrent.futures import Future
 from typing import Any, Optional
 
 from parsl.data_provider.files import File
-from parsl.dataflow._leanfuture import LeanFuture
+from parsl.dataflow.leanfuture import LeanFuture
 
 logger = logging.getLogger(__name__)
 

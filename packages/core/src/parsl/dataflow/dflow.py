@@ -30,7 +30,7 @@ from parsl.app.errors import RemoteExceptionWrapper
 from parsl.config import Config
 from parsl.data_provider.data_manager import DataManager
 from parsl.data_provider.files import File
-from parsl.dataflow import _leanfuture
+from parsl.dataflow import leanfuture
 from parsl.dataflow.errors import (
     DependencyError,
     JoinError,
@@ -100,7 +100,7 @@ def _cleanup_before_thread_joins(dfk: DataFlowKernel) -> None:
 _INTERNAL_SOURCES = frozenset(
     os.path.normcase(os.path.abspath(path)) for path in (
         __file__, concurrent.futures._base.__file__, concurrent.futures.thread.__file__,
-        _leanfuture.__file__))
+        leanfuture.__file__))
 
 
 def _keep_app_traceback(exception: BaseException) -> None:

@@ -5,7 +5,7 @@ import logging
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, List, Optional, Sequence
 
-from parsl.dataflow._leanfuture import LeanFuture
+from parsl.dataflow.leanfuture import LeanFuture
 from parsl.dataflow.states import States
 
 if TYPE_CHECKING:

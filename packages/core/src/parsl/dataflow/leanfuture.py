@@ -6,6 +6,9 @@ futures of which almost none are ever waited on individually, so here the state 
 by one of a fixed set of striped locks and the Condition is built on first wait. The class
 keeps the private attributes ``concurrent.futures.wait``/``as_completed`` use (``_condition``,
 ``_state``, ``_waiters``), so those functions and ``isinstance(f, Future)`` keep working.
+
+Executors may return LeanFutures from ``submit`` too: the DFK attaches one callback to
+each, so a cheaper future is a direct saving per task.
 """
 from __future__ import annotations
 
