@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 _WorkItem = Tuple[LeanFuture, Callable[..., Any], Tuple[Any, ...], Dict[str, Any]]
 
 
-def _work(items: "queue.SimpleQueue[Optional[_WorkItem]]") -> None:
+def _work(items: queue.SimpleQueue[Optional[_WorkItem]]) -> None:
     """Run queued items until the ``None`` sentinel arrives."""
     while True:
         item = items.get()
@@ -64,7 +64,7 @@ class ThreadPoolExecutor(ParslExecutor):
         self.thread_name_prefix = thread_name_prefix
         self.storage_access = storage_access
         self.working_dir = working_dir
-        self._queue: "queue.SimpleQueue[Optional[_WorkItem]]" = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Optional[_WorkItem]] = queue.SimpleQueue()
         self._threads: List[threading.Thread] = []
         self._started = False
         self._shutdown = False
