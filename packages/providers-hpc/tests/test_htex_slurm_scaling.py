@@ -28,6 +28,7 @@ from parsl.launchers.base import Launcher
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 parsl_htex = pytest.importorskip("parsl_htex")
+from parsl_htex.errors import ManagerLost  # noqa: E402
 
 #: Slurm states (``squeue %T``) in which a job still holds or waits for resources.
 LIVE_SLURM_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING",
@@ -94,6 +95,18 @@ def processes_mentioning(text: str) -> List[psutil.Process]:
         if any(text in part for part in cmdline):
             found.append(proc)
     return found
+
+
+def live_children() -> Set[int]:
+    """Pids of this test process's descendants that are still running (not zombies)."""
+    pids = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                pids.add(child.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return pids
 
 
 class SlurmRun:
@@ -264,13 +277,14 @@ def test_task_on_timed_out_block_fails_naming_it_while_other_block_keeps_working
 
     assert status.state is JobState.TIMEOUT
     assert survivor_block == "1" and not run.executor.bad_state_is_set
-    assert error is not None
+    assert isinstance(error, ManagerLost)
     assert "block 0" in str(error) and "TIMEOUT" in str(error), str(error)
 
 
-def test_cleanup_leaves_no_slurm_job_and_no_local_process(slurm_run, tmp_path, wait):
+def test_cleanup_leaves_no_slurm_job_and_no_local_process(slurm_run, wait):
     from parsl.launchers.launchers import SingleNodeLauncher
 
+    children_before = live_children()
     run = slurm_run(label="cleanup", strategy="simple", max_idletime=120,
                     launcher=SingleNodeLauncher(), init_blocks=2, min_blocks=0,
                     max_blocks=2)
@@ -278,13 +292,13 @@ def test_cleanup_leaves_no_slurm_job_and_no_local_process(slurm_run, tmp_path, w
     wait(lambda: len(running_slurm_jobs(run.job_ids())) == 2, timeout=90,
          what="both blocks to run in Slurm")
     interchange = run.executor.interchange_proc
-    assert interchange is not None
+    assert interchange is not None and interchange.poll() is None
 
     run.cleanup()
 
     jobs = run.job_ids()
     wait(lambda: not live_slurm_jobs(jobs), timeout=60, what=f"Slurm jobs {jobs} to end")
     wait(lambda: not processes_mentioning(run.run_dir), timeout=60,
-         what=f"processes started for {run.run_dir} to exit")
+         what=f"worker processes started for {run.run_dir} to exit")
     assert interchange.poll() is not None
-    assert not psutil.Process(os.getpid()).children(recursive=True)
+    assert live_children() <= children_before

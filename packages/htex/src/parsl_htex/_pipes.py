@@ -53,8 +53,18 @@ def write_all(fd: int, parts: List[bytes]) -> None:
             view = view[os.write(fd, view):]
 
 
+#: Scratch buffer every reader reads into. ``os.read(fd, 1 MB)`` would allocate (mmap) and
+#: free (munmap, a TLB shootdown in a threaded process) a megabyte for each small result;
+#: readers share this one because the manager reads its pipes from one thread.
+_SCRATCH = bytearray(1 << 20)
+_SCRATCH_VIEW = memoryview(_SCRATCH)
+
+
 class MessageReader:
-    """Incrementally parse messages from a non-blocking pipe (manager side)."""
+    """Incrementally parse messages from a non-blocking pipe (manager side).
+
+    Not thread-safe: all readers share one scratch buffer.
+    """
 
     __slots__ = ("buf", "fd")
 
@@ -67,14 +77,14 @@ class MessageReader:
         eof = False
         while True:
             try:
-                chunk = os.read(self.fd, 1 << 20)
+                n = os.readv(self.fd, (_SCRATCH,))
             except BlockingIOError:
                 break
-            if not chunk:
+            if not n:
                 eof = True
                 break
-            self.buf += chunk
-            if len(chunk) < 1 << 20:
+            self.buf += _SCRATCH_VIEW[:n]
+            if n < len(_SCRATCH):
                 break
         messages: List[bytes] = []
         buf = self.buf
