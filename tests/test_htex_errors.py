@@ -16,7 +16,7 @@ echo = parsl.python_app(integration_tasks.echo)
 
 def test_remote_exception_keeps_type_message_and_remote_traceback(htex_dfk):
     fut = fail_deep(3)
-    with pytest.raises(FileNotFoundError, match="input.dat is missing") as info:
+    with pytest.raises(FileNotFoundError, match=r"input\.dat is missing") as info:
         fut.result(timeout=60)
     remote = getattr(info.value, "__parsl_remote_traceback__", "")
     assert "deep_failure" in remote and "integration_tasks.py" in remote
