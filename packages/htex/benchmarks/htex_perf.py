@@ -1,10 +1,14 @@
 """Benchmark HighThroughputExecutor through the DFK on LocalProvider.
 
-Prints: submission rate and end-to-end rate of no-op tasks, median latency of one task in
-a chain of dependent apps, and throughput of tasks taking a 1 MB argument. Figures are
-for comparison across commits on the same machine; no assertion is made.
+For each ``--prefetch`` value it starts one executor and prints the median over ``--runs``
+of: the end-to-end rate of no-op tasks (submission to last result), the submission rate,
+the CPU time each process spent per task (the submitting process, the interchange, the
+manager and the workers), the latency of one task in a chain of dependent apps, and the
+rate of tasks taking a 1 MB argument. Figures are for comparison across commits on the
+same machine; nothing is asserted. On a shared machine, compare runs made close together.
 
-    python packages/htex/benchmarks/htex_perf.py [--tasks 20000] [--workers 2] [--prefetch 0]
+    python packages/htex/benchmarks/htex_perf.py [--tasks 20000] [--runs 5]
+        [--workers 2] [--prefetch 0,10]
 """
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ import argparse
 import statistics
 import tempfile
 import time
-from typing import Any
+from typing import Any, Callable, Dict, List
+
+import psutil
 
 import parsl
 from parsl.config import Config
@@ -30,45 +36,111 @@ def size_of(blob: bytes) -> int:
     return len(blob)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=20000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--prefetch", type=int, default=0)
-    parser.add_argument("--chain", type=int, default=500)
-    parser.add_argument("--big", type=int, default=500, help="number of 1 MB-argument tasks")
-    args = parser.parse_args()
-    run_dir = tempfile.mkdtemp(prefix="htex-perf-")
+def _role(proc: psutil.Process) -> str:
+    cmdline = " ".join(proc.cmdline())
+    if "parsl_htex.interchange" in cmdline:
+        return "interchange"
+    if "parsl_htex.worker" in cmdline:
+        return "workers"
+    if "process_worker_pool" in cmdline and "python" in cmdline:
+        return "manager"
+    return "other"
+
+
+def _cpu_by_role() -> Dict[str, float]:
+    """CPU seconds (user + system, all threads) used so far by each HTEX process role."""
+    me = psutil.Process()
+    totals: Dict[str, float] = {"submitter": sum(me.cpu_times()[:2])}
+    for child in me.children(recursive=True):
+        try:
+            role = _role(child)
+            totals[role] = totals.get(role, 0.0) + sum(child.cpu_times()[:2])
+        except psutil.Error:
+            continue
+    totals.pop("other", None)
+    return totals
+
+
+def _median_of(runs: int, measure: Callable[[], Dict[str, float]]) -> Dict[str, float]:
+    samples: Dict[str, List[float]] = {}
+    for _ in range(runs):
+        for key, value in measure().items():
+            samples.setdefault(key, []).append(value)
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def _noop_batch(tasks: int) -> Dict[str, float]:
+    before = _cpu_by_role()
+    start = time.perf_counter()
+    futures = [noop() for _ in range(tasks)]
+    submitted = time.perf_counter()
+    for f in futures:
+        f.result()
+    done = time.perf_counter()
+    after = _cpu_by_role()
+    figures = {"end_to_end": tasks / (done - start), "submit": tasks / (submitted - start)}
+    for role, cpu in after.items():
+        figures[f"cpu_us_{role}"] = (cpu - before.get(role, 0.0)) / tasks * 1e6
+    return figures
+
+
+def _chain_latency(chains: int) -> Dict[str, float]:
+    latencies = []
+    for _ in range(chains):
+        t = time.perf_counter()
+        noop(noop()).result()
+        latencies.append((time.perf_counter() - t) / 2)
+    return {"chain_ms": statistics.median(latencies) * 1e3}
+
+
+def _big_arguments(count: int) -> Dict[str, float]:
+    blob = b"x" * 2**20
+    start = time.perf_counter()
+    futures = [size_of(blob) for _ in range(count)]
+    if not all(f.result() == 2**20 for f in futures):
+        raise RuntimeError("a 1 MB-argument task returned the wrong size")
+    return {"big_per_s": count / (time.perf_counter() - start)}
+
+
+def bench(prefetch: int, args: argparse.Namespace) -> None:
     config = Config(executors=[HighThroughputExecutor(
         label="htex", address="127.0.0.1", max_workers_per_node=args.workers,
-        prefetch_capacity=args.prefetch,
-        provider=LocalProvider(init_blocks=1, max_blocks=1))], run_dir=run_dir)
+        prefetch_capacity=prefetch,
+        provider=LocalProvider(init_blocks=1, max_blocks=1))],
+        run_dir=tempfile.mkdtemp(prefix="htex-perf-"))
     with parsl.load(config):
         noop().result()
-        start = time.perf_counter()
-        futures = [noop() for _ in range(args.tasks)]
-        submitted = time.perf_counter()
-        for f in futures:
-            f.result()
-        done = time.perf_counter()
-        print(f"no-op tasks: {args.tasks}, submit {args.tasks / (submitted - start):.0f} tasks/s, "
-              f"end to end {args.tasks / (done - start):.0f} tasks/s")
+        _noop_batch(min(args.tasks, 2000))
+        r = _median_of(args.runs, lambda: _noop_batch(args.tasks))
+        cpu = ", ".join(f"{role} {r[f'cpu_us_{role}']:.0f}"
+                        for role in ("submitter", "interchange", "manager", "workers")
+                        if f"cpu_us_{role}" in r)
+        total = sum(v for k, v in r.items() if k.startswith("cpu_us_"))
+        print(f"prefetch_capacity={prefetch}, {args.workers} workers, median of {args.runs} "
+              f"runs of {args.tasks} no-op tasks:")
+        print(f"  end to end {r['end_to_end']:.0f} tasks/s, submission {r['submit']:.0f} "
+              "tasks/s")
+        print(f"  CPU per task (us): {cpu}; total {total:.0f}")
+        chain = _median_of(args.runs, lambda: _chain_latency(args.chain))
+        print(f"  chain latency per dependent task: {chain['chain_ms']:.3f} ms (median of "
+              f"{args.runs} medians over {args.chain} chains of 2)")
+        big = _median_of(args.runs, lambda: _big_arguments(args.big))
+        print(f"  1 MB-argument tasks: {big['big_per_s']:.0f} tasks/s "
+              f"({big['big_per_s']:.0f} MB/s)", flush=True)
 
-        latencies = []
-        for _ in range(args.chain):
-            t = time.perf_counter()
-            noop(noop()).result()
-            latencies.append((time.perf_counter() - t) / 2)
-        print(f"chain latency per dependent task: median {statistics.median(latencies) * 1e3:.3f} "
-              f"ms over {args.chain} chains of 2")
 
-        blob = b"x" * 2**20
-        start = time.perf_counter()
-        sizes = [size_of(blob) for _ in range(args.big)]
-        assert all(f.result() == 2**20 for f in sizes)
-        elapsed = time.perf_counter() - start
-        print(f"1 MB-argument tasks: {args.big / elapsed:.0f} tasks/s "
-              f"({args.big / elapsed:.0f} MB/s)")
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure; medians shown")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--prefetch", default="0,10",
+                        help="comma-separated prefetch_capacity values to measure")
+    parser.add_argument("--chain", type=int, default=300)
+    parser.add_argument("--big", type=int, default=300, help="number of 1 MB-argument tasks")
+    args = parser.parse_args()
+    for prefetch in (int(p) for p in args.prefetch.split(",")):
+        bench(prefetch, args)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 SlurmProvider, its workers launched with SrunLauncher."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 import parsl
@@ -10,8 +13,16 @@ from parsl.config import Config
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 
-def test_htex_runs_tasks_in_slurm_block_launched_with_srun(slurm_cluster, tmp_path):
+REPO_ROOT = str(Path(__file__).resolve().parents[3])
+
+
+def test_htex_runs_tasks_in_slurm_block_launched_with_srun(slurm_cluster, tmp_path, monkeypatch):
+    """Runs in tmp_path: Slurm jobs start in sbatch's folder, where SrunLauncher writes its
+    command file. Workers import this module by its importlib-mode name, from REPO_ROOT."""
     parsl_htex = pytest.importorskip("parsl_htex")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        p for p in (REPO_ROOT, os.environ.get("PYTHONPATH", "")) if p))
     from parsl_hpc import SlurmProvider, SrunLauncher
 
     provider = SlurmProvider(exclusive=False, walltime="00:05:00", cmd_timeout=30,

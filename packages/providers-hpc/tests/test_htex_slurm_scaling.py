@@ -15,7 +15,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import psutil
 import pytest
@@ -81,6 +81,8 @@ def live_slurm_jobs(job_ids: List[str]) -> Set[str]:
 
 def running_slurm_jobs(job_ids: List[str]) -> Set[str]:
     """Those of ``job_ids`` that squeue lists as RUNNING."""
+    if not job_ids:
+        return set()
     result = subprocess.run(["squeue", "--noheader", "--states=RUNNING", "--format=%i",
                              f"--jobs={','.join(job_ids)}"], capture_output=True, text=True,
                             timeout=30, check=False)
@@ -149,9 +151,15 @@ class SlurmRun:
                 parsl.clear()
 
 
+#: The ``slurm_run`` fixture: starts a SlurmRun from SlurmRun's keyword arguments.
+StartRun = Callable[..., SlurmRun]
+#: conftest's bounded polling helper ``wait_for``.
+Wait = Callable[..., Any]
+
+
 @pytest.fixture
 def slurm_run(slurm_cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-              wait: Callable[..., object]) -> Iterator[Callable[..., SlurmRun]]:
+              wait: Wait) -> Iterator[StartRun]:
     """Start a SlurmRun on demand; afterwards clean it up and wait for its jobs to go.
 
     The test runs in its temporary folder because Slurm jobs start in sbatch's working
@@ -178,8 +186,8 @@ def slurm_run(slurm_cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
              what=f"Slurm jobs {jobs} to end after cleanup")
 
 
-def test_second_block_is_requested_and_used_when_tasks_exceed_one_block(slurm_run, tmp_path,
-                                                                         wait):
+def test_second_block_is_requested_and_used_when_tasks_exceed_one_block(
+        slurm_run: StartRun, tmp_path: Path, wait: Wait) -> None:
     from parsl_hpc import SrunLauncher
 
     run = slurm_run(label="scale_out", strategy="simple", max_idletime=120,
@@ -198,8 +206,8 @@ def test_second_block_is_requested_and_used_when_tasks_exceed_one_block(slurm_ru
     assert {job for _, job in placements} == set(run.job_ids())
 
 
-def test_idle_blocks_are_cancelled_down_to_min_blocks_with_htex_auto_scale(slurm_run,
-                                                                           tmp_path, wait):
+def test_idle_blocks_are_cancelled_down_to_min_blocks_with_htex_auto_scale(
+        slurm_run: StartRun, tmp_path: Path, wait: Wait) -> None:
     from parsl.launchers.launchers import SingleNodeLauncher
 
     run = slurm_run(label="scale_in", strategy="htex_auto_scale", max_idletime=2,
@@ -223,8 +231,8 @@ def test_idle_blocks_are_cancelled_down_to_min_blocks_with_htex_auto_scale(slurm
     assert live_slurm_jobs(run.job_ids()) == {remaining_job}
 
 
-def test_block_reaching_walltime_is_timeout_and_fails_its_task_naming_it(slurm_run, tmp_path,
-                                                                         wait):
+def test_block_reaching_walltime_is_timeout_and_fails_its_task_naming_it(
+        slurm_run: StartRun, tmp_path: Path, wait: Wait) -> None:
     """Slurm's shortest time limit is one minute; the test moves the job's end to now with
     ``scontrol update EndTime=now`` (as an administrator can), and slurmctld ends it as
     TIMEOUT in its next time-limit check."""
@@ -250,14 +258,17 @@ def test_block_reaching_walltime_is_timeout_and_fails_its_task_naming_it(slurm_r
 
 
 def test_task_on_timed_out_block_fails_naming_it_while_other_block_keeps_working(
-        slurm_run, tmp_path, wait):
+        slurm_run: StartRun, tmp_path: Path, wait: Wait) -> None:
     """With a second block alive the executor keeps going: only the task that was on the
-    timed-out block fails (its manager is lost), and the error says which block and why."""
+    timed-out block fails (its manager is lost), and the error says which block and why.
+
+    Only block 0's end is moved to now; the walltime is long enough that block 1 cannot
+    reach it during the test."""
     from parsl_hpc import SrunLauncher
 
     run = slurm_run(label="walltime_two", strategy="simple", max_idletime=120,
                     launcher=SrunLauncher(), init_blocks=2, min_blocks=0, max_blocks=2,
-                    walltime="00:01:00")
+                    walltime="00:05:00")
     gates = [tmp_path / "gate-a", tmp_path / "gate-b"]
     started = [tmp_path / "started-a", tmp_path / "started-b"]
     futures = [wait_for_gate(str(g), str(s)) for g, s in zip(gates, started)]
@@ -269,9 +280,9 @@ def test_task_on_timed_out_block_fails_naming_it_while_other_block_keeps_working
 
     subprocess.run(["scontrol", "update", f"JobId={doomed_job}", "EndTime=now"], check=True,
                    timeout=30)
-    error: Optional[BaseException] = futures[doomed].exception(timeout=150)
     gates[survivor].touch()
     survivor_block, _ = futures[survivor].result(timeout=60)
+    error: Optional[BaseException] = futures[doomed].exception(timeout=150)
     status = wait(lambda: (js := run.executor.status()["0"]).terminal and js, timeout=90,
                   what="the executor to see block 0 end")
 
@@ -281,7 +292,8 @@ def test_task_on_timed_out_block_fails_naming_it_while_other_block_keeps_working
     assert "block 0" in str(error) and "TIMEOUT" in str(error), str(error)
 
 
-def test_cleanup_leaves_no_slurm_job_and_no_local_process(slurm_run, wait):
+def test_cleanup_leaves_no_slurm_job_and_no_local_process(slurm_run: StartRun,
+                                                           wait: Wait) -> None:
     from parsl.launchers.launchers import SingleNodeLauncher
 
     children_before = live_children()

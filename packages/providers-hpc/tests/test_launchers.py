@@ -32,7 +32,8 @@ def run_script(text: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.slurm
 def test_srun_launcher_starts_tasks_per_node_copies_in_a_slurm_job(slurm_cluster,
                                                                    script_dir, tmp_path,
-                                                                   wait):
+                                                                   wait, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the job starts here and SrunLauncher writes its file here
     provider = SlurmProvider(exclusive=False, walltime="00:05:00", cmd_timeout=30,
                              launcher=SrunLauncher())
     provider.script_dir = script_dir

@@ -47,6 +47,10 @@ logger = logging.getLogger("parsl_htex.interchange")
 _DRAIN_BATCH = 256
 _MAX_TASKS_PER_MESSAGE = 1024
 _WARN_EVERY = 100
+#: A drain loop that checks ZMQ_EVENTS before each non-blocking recv avoids the zmq.Again
+#: exception that would otherwise end every drain (the check costs a third as much).
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
 
 
 def python_version() -> str:
@@ -115,6 +119,9 @@ class Interchange:
         self.lost: Set[bytes] = set()
         self.pending: Deque[Tuple[bytes, Any]] = collections.deque()
         self.result_backlog: Deque[List[Any]] = collections.deque()
+        self.out_keys: List[bytes] = []
+        self.out_tags = bytearray()
+        self.out_payloads: List[Any] = []
         self.stopping = False
         self.dropped = 0
 
@@ -184,6 +191,8 @@ class Interchange:
         sock = self.client_tasks
         debug = logger.isEnabledFor(logging.DEBUG)
         for _ in range(_DRAIN_BATCH):
+            if not int(sock.get(_EVENTS)) & _POLLIN:
+                return
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
@@ -278,6 +287,8 @@ class Interchange:
         sock = self.worker_results
         debug = logger.isEnabledFor(logging.DEBUG)
         for _ in range(_DRAIN_BATCH):
+            if not int(sock.get(_EVENTS)) & _POLLIN:
+                return
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
@@ -324,9 +335,30 @@ class Interchange:
             if not tasks:
                 m.idle_since = time.monotonic()
             if len(ok_keys) == n:
-                self.send_client([P.RESULTS, keys, tags, *payloads])
+                self.out_keys.append(keys)
+                self.out_tags += tags
+                self.out_payloads.extend(payloads)
             elif ok_keys:
-                self.send_client([P.RESULTS, b"".join(ok_keys), bytes(ok_tags), *ok_payloads])
+                self.out_keys.extend(ok_keys)
+                self.out_tags += ok_tags
+                self.out_payloads.extend(ok_payloads)
+            if len(self.out_payloads) >= _MAX_TASKS_PER_MESSAGE:
+                self.flush_results()
+
+    def flush_results(self) -> None:
+        """Forward the results collected since the last call to the executor as one message.
+
+        Called once per loop iteration, after :meth:`dispatch`: managers waiting for work
+        get their next tasks before the executor gets results, and results that arrived
+        from several managers (or several messages) wake the executor once.
+        """
+        if not self.out_payloads:
+            return
+        frames = [P.RESULTS, b"".join(self.out_keys), bytes(self.out_tags), *self.out_payloads]
+        self.out_keys = []
+        self.out_tags = bytearray()
+        self.out_payloads = []
+        self.send_client(frames)
 
     def handle_command(self) -> None:
         sock = self.command
@@ -478,6 +510,7 @@ class Interchange:
             for sock, _ in poller.poll(int(timeout * 1000)):
                 handlers[sock]()
             self.dispatch()
+            self.flush_results()
             now = time.monotonic()
             if now >= next_hk:
                 next_hk = now + period

@@ -48,6 +48,10 @@ _FINAL_SEND_LINGER_MS = 1000
 _F_SETPIPE_SZ = 1031
 #: Large pipes let a 1 MB task or result move in one write instead of 16.
 _PIPE_SIZE = 2**20
+#: A drain loop that checks ZMQ_EVENTS before each non-blocking recv avoids the zmq.Again
+#: exception that would otherwise end every drain (the check costs a third as much).
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
 
 
 class StartupError(Exception):
@@ -379,6 +383,8 @@ class Manager:
         assert self.task_sock is not None
         sock = self.task_sock
         for _ in range(_DRAIN_BATCH):
+            if not int(sock.get(_EVENTS)) & _POLLIN:
+                return
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
@@ -481,8 +487,10 @@ class Manager:
                     self.worker_died(self.by_pidfd[what])
                 elif what in self.by_task_fd:
                     self.flush_worker(self.by_task_fd[what])
-            self.dispatch()
+            # Results first: the interchange sends this manager its next tasks only once
+            # it has seen them, and that round trip is longer than a pipe write to a worker.
             self.flush_results()
+            self.dispatch()
             now = time.monotonic()
             if now >= next_hk:
                 next_hk = now + hk_ms / 1000

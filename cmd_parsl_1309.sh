@@ -1,1 +1,0 @@
-touch /tmp/pytest-of-root/pytest-77/test_srun_launcher_starts_task0/copies/copy_$SLURM_PROCID
