@@ -1,28 +1,17 @@
 """Fixtures for cross-package tests: a DFK running a real local HighThroughputExecutor."""
 from __future__ import annotations
 
-import logging
 import os
 from typing import Iterator
 
 import pytest
+from parsl_test_fixtures import _no_leftover_dfk  # noqa: F401 - autouse fixture
 
 import parsl
 from parsl.config import Config
-from parsl.dataflow.dflow import DataFlowKernel, DataFlowKernelLoader
+from parsl.dataflow.dflow import DataFlowKernel
 
 SUPPORT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_support")
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_dfk() -> Iterator[None]:
-    DataFlowKernelLoader.clear()
-    yield
-    dfk = DataFlowKernelLoader._dfk
-    if dfk is not None:
-        dfk.cleanup()
-    DataFlowKernelLoader.clear()
-    logging.getLogger("parsl").handlers.clear()
 
 
 @pytest.fixture

@@ -1,27 +1,15 @@
 """Fixtures shared by the core tests: a loaded DFK on threads, with its run_dir in tmp_path."""
 from __future__ import annotations
 
-import logging
 from typing import Iterator
 
 import pytest
+from parsl_test_fixtures import _no_leftover_dfk  # noqa: F401 - autouse fixture
 
 import parsl
 from parsl.config import Config
-from parsl.dataflow.dflow import DataFlowKernel, DataFlowKernelLoader
+from parsl.dataflow.dflow import DataFlowKernel
 from parsl.executors.threads import ThreadPoolExecutor
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_dfk() -> Iterator[None]:
-    """Every test starts and ends with no DFK loaded, whatever it did."""
-    DataFlowKernelLoader.clear()
-    yield
-    dfk = DataFlowKernelLoader._dfk
-    if dfk is not None:
-        dfk.cleanup()
-    DataFlowKernelLoader.clear()
-    logging.getLogger("parsl").handlers.clear()
 
 
 @pytest.fixture

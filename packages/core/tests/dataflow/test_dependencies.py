@@ -58,12 +58,18 @@ def test_unresolved_plain_future_holds_task_pending(dfk):
 def test_task_waits_for_every_dependency(dfk):
     event = threading.Event()
     blocked = wait_for(event)
-    dependent = add(add(1), b=blocked.task_record.id)
-    joined = total(inputs=[blocked.task_record.id, add(1)])
-    assert dependent.result(timeout=10) == 1 + blocked.task_record.id
-    assert not joined.done() or joined.result() == blocked.task_record.id + 1
+    quick = add(1)
+
+    @python_app
+    def pair(a, b):
+        return (a, b)
+
+    fut = pair(quick, blocked)
+    assert quick.result(timeout=10) == 1
+    assert fut.task_record.status == States.pending
+    assert not fut.done()
     event.set()
-    assert blocked.result(timeout=10) == "released"
+    assert fut.result(timeout=10) == (1, "released")
 
 
 def test_outputs_produce_data_futures_completing_with_the_file(dfk, tmp_path):

@@ -38,19 +38,15 @@ import zmq
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex._logs import setup_file_logging
+from parsl_htex._zmq import DRAIN_BATCH, ready_frames
 from parsl_htex.errors import ManagerLost
 from parsl_htex.manager_selector import ManagerSelector, RandomManagerSelector
 from parsl_htex.version import VERSION
 
 logger = logging.getLogger("parsl_htex.interchange")
 
-_DRAIN_BATCH = 256
 _MAX_TASKS_PER_MESSAGE = 1024
 _WARN_EVERY = 100
-#: A drain loop that checks ZMQ_EVENTS before each non-blocking recv avoids the zmq.Again
-#: exception that would otherwise end every drain (the check costs a third as much).
-_EVENTS = int(zmq.EVENTS)
-_POLLIN = int(zmq.POLLIN)
 
 
 def python_version() -> str:
@@ -190,13 +186,7 @@ class Interchange:
     def handle_client_tasks(self) -> None:
         sock = self.client_tasks
         debug = logger.isEnabledFor(logging.DEBUG)
-        for _ in range(_DRAIN_BATCH):
-            if not int(sock.get(_EVENTS)) & _POLLIN:
-                return
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
+        for frames in ready_frames(sock):
             keys = frames[0].bytes
             payloads = frames[1:]
             if not payloads or len(keys) != P.KEY_SIZE * len(payloads):
@@ -210,7 +200,7 @@ class Interchange:
 
     def handle_worker_tasks(self) -> None:
         sock = self.worker_tasks
-        for _ in range(_DRAIN_BATCH):
+        for _ in range(DRAIN_BATCH):
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -286,13 +276,7 @@ class Interchange:
     def handle_worker_results(self) -> None:
         sock = self.worker_results
         debug = logger.isEnabledFor(logging.DEBUG)
-        for _ in range(_DRAIN_BATCH):
-            if not int(sock.get(_EVENTS)) & _POLLIN:
-                return
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
+        for frames in ready_frames(sock):
             mid = frames[0].bytes
             m = self.managers.get(mid)
             if m is None:
@@ -362,7 +346,7 @@ class Interchange:
 
     def handle_command(self) -> None:
         sock = self.command
-        for _ in range(_DRAIN_BATCH):
+        for _ in range(DRAIN_BATCH):
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:

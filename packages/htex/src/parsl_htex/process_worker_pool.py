@@ -36,22 +36,18 @@ from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex._logs import setup_file_logging
 from parsl_htex._pipes import MessageReader, MessageWriter, frame
+from parsl_htex._zmq import ready_frames
 from parsl_htex.errors import WorkerLost
 from parsl_htex.version import VERSION
 
 logger = logging.getLogger("parsl_htex.manager")
 
-_DRAIN_BATCH = 256
 _RESTART_BACKOFF = 1.0
 _WORKER_STOP_GRACE = 3.0
 _FINAL_SEND_LINGER_MS = 1000
 _F_SETPIPE_SZ = 1031
 #: Large pipes let a 1 MB task or result move in one write instead of 16.
 _PIPE_SIZE = 2**20
-#: A drain loop that checks ZMQ_EVENTS before each non-blocking recv avoids the zmq.Again
-#: exception that would otherwise end every drain (the check costs a third as much).
-_EVENTS = int(zmq.EVENTS)
-_POLLIN = int(zmq.POLLIN)
 
 
 class StartupError(Exception):
@@ -382,13 +378,7 @@ class Manager:
     def handle_interchange(self) -> None:
         assert self.task_sock is not None
         sock = self.task_sock
-        for _ in range(_DRAIN_BATCH):
-            if not int(sock.get(_EVENTS)) & _POLLIN:
-                return
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
+        for frames in ready_frames(sock):
             self.last_from_interchange = time.monotonic()
             tag = frames[0].bytes
             if tag == P.TASKS:

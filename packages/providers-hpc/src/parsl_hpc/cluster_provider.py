@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 from parsl.errors import BadParameter
 from parsl.jobs.states import JobState, JobStatus
 from parsl.launchers.base import Launcher
-from parsl.providers.base import ExecutionProvider
+from parsl.providers.base import ExecutionProvider, validate_block_parameters
 from parsl.providers.cluster_provider_common import (
     job_files,
     walltime_to_seconds,
@@ -112,19 +112,8 @@ class ClusterProvider(ExecutionProvider):
                  walltime: str, launcher: Launcher, cmd_timeout: float,
                  worker_init: str = "", move_files: bool = True) -> None:
         owner = type(self).__name__
-        for name, value, lowest in (("nodes_per_block", nodes_per_block, 1),
-                                    ("init_blocks", init_blocks, 0),
-                                    ("min_blocks", min_blocks, 0),
-                                    ("max_blocks", max_blocks, 0)):
-            if value < lowest:
-                raise BadParameter(owner, name, value, f"an int >= {lowest}")
-        if max_blocks < min_blocks:
-            raise BadParameter(owner, "max_blocks", max_blocks,
-                               f"an int >= min_blocks ({min_blocks})")
-        if not 0 <= parallelism <= 1:
-            raise BadParameter(owner, "parallelism", parallelism, "a number between 0 and 1")
-        if cmd_timeout <= 0:
-            raise BadParameter(owner, "cmd_timeout", cmd_timeout, "a number of seconds > 0")
+        validate_block_parameters(owner, nodes_per_block, init_blocks, min_blocks, max_blocks,
+                                  parallelism, cmd_timeout)
         try:
             walltime_to_seconds(walltime)
         except ValueError:

@@ -79,6 +79,31 @@ class ExecutionProvider(metaclass=ABCMeta):
         return f"<{type(self).__name__} label={self.label!r}>"
 
 
+def validate_block_parameters(owner: str, nodes_per_block: int, init_blocks: int,
+                              min_blocks: int, max_blocks: int, parallelism: float,
+                              cmd_timeout: float) -> None:
+    """Check the block-size parameters every provider takes; raise BadParameter naming one.
+
+    Provider constructors call this after their type checks, so every provider reports
+    the same mistake with the same words.
+    """
+    from parsl.errors import BadParameter
+
+    for name, value, lowest in (("nodes_per_block", nodes_per_block, 1),
+                                ("init_blocks", init_blocks, 0),
+                                ("min_blocks", min_blocks, 0),
+                                ("max_blocks", max_blocks, 0)):
+        if value < lowest:
+            raise BadParameter(owner, name, value, f"an int >= {lowest}")
+    if max_blocks < min_blocks:
+        raise BadParameter(owner, "max_blocks", max_blocks,
+                           f"an int >= min_blocks ({min_blocks})")
+    if not 0 <= parallelism <= 1:
+        raise BadParameter(owner, "parallelism", parallelism, "a number between 0 and 1")
+    if cmd_timeout <= 0:
+        raise BadParameter(owner, "cmd_timeout", cmd_timeout, "a number of seconds > 0")
+
+
 def execute_wait(cmd: str, walltime: Optional[float] = None,
                  env: Optional[Dict[str, str]] = None) -> Tuple[int, str, str]:
     """Run a shell command locally and return (exit code, stdout, stderr).

@@ -21,11 +21,10 @@ from typing import Any, Dict, List, Optional, Union
 import psutil
 
 from parsl._validation import validate_init
-from parsl.errors import BadParameter
 from parsl.jobs.states import JobState, JobStatus
 from parsl.launchers.base import Launcher
 from parsl.launchers.launchers import SingleNodeLauncher
-from parsl.providers.base import ExecutionProvider
+from parsl.providers.base import ExecutionProvider, validate_block_parameters
 from parsl.providers.cluster_provider_common import job_files, write_submit_script
 from parsl.providers.errors import SubmitException
 
@@ -75,20 +74,8 @@ class LocalProvider(ExecutionProvider):
             init_blocks: int = 1, min_blocks: int = 0, max_blocks: int = 1,
             worker_init: str = "", cmd_timeout: Union[int, float] = 30,
             parallelism: Union[int, float] = 1) -> None:
-        owner = type(self).__name__
-        for name, value, lowest in (("nodes_per_block", nodes_per_block, 1),
-                                    ("init_blocks", init_blocks, 0),
-                                    ("min_blocks", min_blocks, 0),
-                                    ("max_blocks", max_blocks, 0)):
-            if value < lowest:
-                raise BadParameter(owner, name, value, f"an int >= {lowest}")
-        if max_blocks < min_blocks:
-            raise BadParameter(owner, "max_blocks", max_blocks,
-                               f"an int >= min_blocks ({min_blocks})")
-        if not 0 <= parallelism <= 1:
-            raise BadParameter(owner, "parallelism", parallelism, "a number between 0 and 1")
-        if cmd_timeout <= 0:
-            raise BadParameter(owner, "cmd_timeout", cmd_timeout, "a number > 0")
+        validate_block_parameters(type(self).__name__, nodes_per_block, init_blocks,
+                                  min_blocks, max_blocks, parallelism, cmd_timeout)
         self.label = "local"
         self.nodes_per_block = nodes_per_block
         self.launcher: Launcher = launcher if launcher is not None else SingleNodeLauncher()
