@@ -16,6 +16,8 @@ from htex_test_tasks import add, kill_own_worker, sleep_then_return, worker_pid
 from parsl_htex import _protocol as P
 from parsl_htex.errors import InterchangeLost, ManagerLost, WorkerLost
 from parsl_htex.executor import DEFAULT_LAUNCH_CMD
+from parsl_htex.interchange import python_version
+from parsl_htex.version import VERSION
 
 pytestmark = pytest.mark.slow
 
@@ -121,9 +123,9 @@ def test_garbage_on_every_port_is_dropped_and_the_executor_keeps_working(make_ht
                 frames = [bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 64)))
                           for _ in range(rng.randint(1, 5))]
                 sock.send_multipart(frames)
-            sock.send_multipart([P.RESULTS, b"\x00" * 16, b"\x00", b"junk"])
-            sock.send_multipart([P.REG, b"{not json"])
-            sock.send_multipart([P.REG, json.dumps([1, 2]).encode()])
+            sock.send(P.RESULTS + b"\x00" * 16 + b"\x00junk")
+            sock.send(P.REG + b"{not json")
+            sock.send(P.REG + json.dumps([1, 2]).encode())
             sock.close()
     finally:
         ctx.destroy(linger=0)
@@ -131,6 +133,50 @@ def test_garbage_on_every_port_is_dropped_and_the_executor_keeps_working(make_ht
     assert [f.result(timeout=60) for f in futures] == [i + 1 for i in range(100)]
     log = open(os.path.join(ex.run_dir, "htex", "interchange.log")).read()
     assert "Dropped" in log
+
+
+def test_hostile_registered_manager_cannot_break_the_interchange(make_htex):
+    """A peer that registers properly (encryption off) and then sends task and result
+    batches whose records lie about their lengths, results for tasks it was never given,
+    and unknown tags: each is logged and dropped, and real managers keep being served."""
+    ex = make_htex(encrypted=False, scale_out=False)
+    ctx = zmq.Context()
+    try:
+        reg = json.dumps({"manager_id": "rogue", "block_id": "rogue", "hostname": "rogue",
+                          "worker_count": 1, "python": python_version(),
+                          "htex_version": VERSION}).encode()
+        tasks = ctx.socket(zmq.DEALER)
+        results = ctx.socket(zmq.DEALER)
+        for sock, port in ((tasks, ex.worker_task_port), (results, ex.worker_result_port)):
+            sock.linger = 0
+            sock.setsockopt(zmq.IDENTITY, b"rogue")
+            sock.connect(f"tcp://127.0.0.1:{port}")
+        tasks.send(P.REG + reg)
+        assert tasks.poll(10000) and tasks.recv()[:1] == P.OK
+        header = P.RESULT_HEADER
+        bad = [
+            P.RESULTS + header.pack(1, 1, 0, 2**32 - 1) + b"short",   # length past the end
+            P.RESULTS + header.pack(1, 1, 0, 3)[:10],                 # truncated header
+            P.RESULTS + header.pack(10**9, 5, 0, 4) + b"fake",        # task it never got
+            P.TASKS + P.task_header(1, 1, 4) + b"task",               # wrong direction
+            b"\xff" * 40,
+            b"",
+        ]
+        for message in bad:
+            results.send(message)
+            tasks.send(message)
+        tasks.send(P.HB + b"0")
+        results.send(P.BYE)  # leave cleanly, so no real task is sent to this peer
+        wait_for(lambda: not ex.connected_managers(), what="the rogue manager to be gone")
+    finally:
+        ctx.destroy(linger=0)
+    ex.scale_out_facade(1)
+    futures = [ex.submit(add, {}, i, 1) for i in range(50)]
+    assert [f.result(timeout=60) for f in futures] == [i + 1 for i in range(50)]
+    log = open(os.path.join(ex.run_dir, "htex", "interchange.log")).read()
+    assert "runs past the message end" in log
+    assert "truncated result record header" in log
+    assert "a result for a task manager" in log
 
 
 def test_manager_exits_when_the_interchange_is_gone(make_htex):

@@ -37,12 +37,26 @@ def test_client_without_the_run_keys_cannot_register_or_get_tasks(make_htex, ran
     try:
         server_key = _security.load_public(ex.cert_dir, _security.SERVER)
         sock = _dealer(ctx, ex.worker_task_port, server_key=server_key, random_keys=random_keys)
-        sock.send_multipart([P.REG, REGISTRATION])
+        sock.send(P.REG + REGISTRATION)
         assert sock.poll(2000) == 0, "the interchange answered an unauthenticated client"
         assert ex.connected_managers() == []
     finally:
         ctx.destroy(linger=0)
     assert not pending.done()
+
+
+def test_the_same_registration_is_answered_when_encryption_is_off(make_htex):
+    """Control for the test above: the intruder's message is well formed, so the silence
+    there comes from the missing keys, not from a malformed registration."""
+    ex = make_htex(scale_out=False, encrypted=False)
+    ctx = zmq.Context()
+    try:
+        sock = _dealer(ctx, ex.worker_task_port)
+        sock.send(P.REG + REGISTRATION)
+        assert sock.poll(10000), "no answer to a plaintext registration"
+        assert sock.recv()[:1] in (P.OK, P.NO)
+    finally:
+        ctx.destroy(linger=0)
 
 
 def test_client_without_the_run_keys_cannot_inject_a_result(make_htex):
@@ -54,7 +68,7 @@ def test_client_without_the_run_keys_cannot_inject_a_result(make_htex):
     try:
         sock = _dealer(ctx, ex.worker_result_port)
         fake = __import__("pickle").dumps("forged")
-        sock.send_multipart([P.RESULTS, key, b"\x00", fake])
+        sock.send(P.RESULTS + P.result_record(key, 0, fake))
         sock.poll(500)
     finally:
         ctx.destroy(linger=0)

@@ -1,44 +1,38 @@
-"""Length-prefixed messages over OS pipes between a manager and its workers.
+"""Records over OS pipes between a manager and its workers.
 
 A pipe pair per worker costs one system call per message on each side, against several
 thread hand-offs per message for a ZeroMQ socket, and it needs no listening endpoint: a
 worker's pipes are its only channel, so nothing else on the node can talk to it. EOF on a
 pipe also tells either side that the other process is gone.
 
-Message: ``<I length>`` then ``length`` bytes of body.
+What travels are the records of :mod:`parsl_htex._protocol`: a fixed-size header whose
+last field is the payload length (``<I``), then the payload. Task records go to the
+worker, result records come back, both byte for byte as they travel between the manager
+and the interchange.
 """
 from __future__ import annotations
 
 import os
 import struct
-from typing import BinaryIO, List, Optional
+from typing import BinaryIO, List, Optional, Sequence, Tuple, Union
 
-_HEADER = struct.Struct("<I")
-HEADER_SIZE = _HEADER.size
-MAX_MESSAGE = 2**32 - 1
+Buffer = Union[bytes, bytearray, memoryview]
 
 
-def frame(*parts: bytes) -> List[bytes]:
-    """The pieces to write for one message made of ``parts`` concatenated."""
-    length = sum(len(p) for p in parts)
-    if length > MAX_MESSAGE:
-        raise ValueError(f"message of {length} bytes is larger than {MAX_MESSAGE}")
-    return [_HEADER.pack(length), *parts]
-
-
-def read_message(stream: BinaryIO) -> Optional[bytes]:
-    """Read one message from a buffered stream; None on EOF (the writer is gone)."""
-    header = stream.read(HEADER_SIZE)
-    if len(header) < HEADER_SIZE:
+def read_record(stream: BinaryIO, header: struct.Struct) -> Optional[Tuple[bytes, bytes]]:
+    """Read one record from a buffered stream as ``(header bytes, payload)``; None on EOF
+    (the writer is gone)."""
+    head = stream.read(header.size)
+    if len(head) < header.size:
         return None
-    (length,) = _HEADER.unpack(header)
+    length = header.unpack(head)[-1]
     body = stream.read(length)
     if len(body) < length:
         return None
-    return body
+    return head, body
 
 
-def write_all(fd: int, parts: List[bytes]) -> None:
+def write_all(fd: int, parts: Sequence[Buffer]) -> None:
     """Blocking write of every part (used by workers, whose manager always reads)."""
     written = os.writev(fd, parts)
     if written == sum(len(p) for p in parts):
@@ -58,22 +52,25 @@ def write_all(fd: int, parts: List[bytes]) -> None:
 #: readers share this one because the manager reads its pipes from one thread.
 _SCRATCH = bytearray(1 << 20)
 _SCRATCH_VIEW = memoryview(_SCRATCH)
+#: Every record header ends with the payload length.
+_LENGTH = struct.Struct("<I")
 
 
 class MessageReader:
-    """Incrementally parse messages from a non-blocking pipe (manager side).
+    """Incrementally parse records from a non-blocking pipe (manager side).
 
     Not thread-safe: all readers share one scratch buffer.
     """
 
-    __slots__ = ("buf", "fd")
+    __slots__ = ("buf", "fd", "header_size")
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, header: struct.Struct) -> None:
         self.fd = fd
         self.buf = bytearray()
+        self.header_size = header.size
 
-    def read(self) -> tuple[List[bytes], bool]:
-        """Read what is available; return ``(complete messages, eof)``."""
+    def read(self) -> Tuple[List[bytes], bool]:
+        """Read what is available; return ``(complete records, eof)``."""
         eof = False
         while True:
             try:
@@ -86,19 +83,20 @@ class MessageReader:
             self.buf += _SCRATCH_VIEW[:n]
             if n < len(_SCRATCH):
                 break
-        messages: List[bytes] = []
+        records: List[bytes] = []
         buf = self.buf
         pos = 0
-        while len(buf) - pos >= HEADER_SIZE:
-            (length,) = _HEADER.unpack_from(buf, pos)
-            end = pos + HEADER_SIZE + length
+        header = self.header_size
+        while len(buf) - pos >= header:
+            (length,) = _LENGTH.unpack_from(buf, pos + header - _LENGTH.size)
+            end = pos + header + length
             if end > len(buf):
                 break
-            messages.append(bytes(buf[pos + HEADER_SIZE:end]))
+            records.append(bytes(buf[pos:end]))
             pos = end
         if pos:
             del buf[:pos]
-        return messages, eof
+        return records, eof
 
 
 class MessageWriter:
@@ -110,7 +108,7 @@ class MessageWriter:
         self.fd = fd
         self.pending: List[memoryview] = []
 
-    def write(self, parts: List[bytes]) -> bool:
+    def write(self, parts: Sequence[Buffer]) -> bool:
         """Queue ``parts`` and write as much as possible; True when all was written."""
         if self.pending:
             self.pending.extend(memoryview(p) for p in parts)

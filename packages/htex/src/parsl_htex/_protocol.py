@@ -1,56 +1,114 @@
-"""Message tags and helpers of the wire protocol between HTEX processes.
+"""The wire protocol between HTEX processes: message tags and task/result records.
 
-Every message is a ZeroMQ multipart message whose first frame (after the ROUTER identity,
-where there is one) is a short tag. Task and result batches carry their ids in one frame of
-packed 16-byte keys ``<q htex_task_id><q dfk_task_id>`` (``-1`` when there is no DFK id), so
-one message moves many tasks and nobody unpickles anything just to route it. Control
-messages carry small JSON bodies, which are safe to parse from an untrusted peer.
+Every message body is one ZeroMQ frame (after the ROUTER identity, where there is one)
+that starts with a one-byte tag. pyzmq spends several microseconds on each extra frame of
+a multipart message, more than moving the bytes costs, so a batch of tasks or results
+travels as one frame of concatenated *records*, each a fixed header and its payload:
 
-Manager -> interchange (task port):   REG json | HB | DRAIN | BYE
-Interchange -> manager:               OK json | NO json | T keys payload... | HB | STOP |
+- task record:   ``<q htex_task_id><q dfk_task_id><I length>`` + serialized task
+- result record: ``<q htex_task_id><q dfk_task_id><B result tag><I length>`` + payload
+
+(``dfk_task_id`` is ``-1`` when there is none). The first 16 bytes of a record are its
+*key*. A task record is also exactly what a manager writes to a worker's pipe, and a
+result record what the worker writes back, so records move from process to process
+without being re-encoded, and nobody unpickles anything just to route it. Control messages
+carry small JSON bodies, which are safe to parse from an untrusted peer.
+
+Manager -> interchange (task port):   REG json | HB count | DRAIN | BYE
+Interchange -> manager:               OK json | NO json | TASKS records | HB | STOP |
                                       DRAIN (ack: no task follows it)
-Manager -> interchange (result port): R keys tags payload... | BYE (after the last results)
-Executor -> interchange (tasks):      keys payload...
-Interchange -> executor (results):    R keys tags payload... | E json
-Executor <-> interchange (commands):  request-id json
+Manager -> interchange (result port): RESULTS records | BYE (after the last results)
+Executor -> interchange (tasks):      TASKS records
+Interchange -> executor (results):    RESULTS records | EVENT json
+Executor <-> interchange (commands):  request-id json (multipart; rare)
 """
 from __future__ import annotations
 
 import struct
-from typing import Iterator, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
-REG = b"REG"
-OK = b"OK"
-NO = b"NO"
-HB = b"HB"
-DRAIN = b"DRAIN"
-BYE = b"BYE"
+REG = b"G"
+OK = b"K"
+NO = b"N"
+HB = b"H"
+DRAIN = b"D"
+BYE = b"B"
 TASKS = b"T"
 RESULTS = b"R"
-STOP = b"STOP"
+STOP = b"S"
 EVENT = b"E"
 
 KEY_SIZE = 16
 _KEY = struct.Struct("<qq")
+TASK_HEADER = struct.Struct("<qqI")
+RESULT_HEADER = struct.Struct("<qqBI")
+#: What follows the key in a result record's header.
+RESULT_TAIL = struct.Struct("<BI")
+MAX_PAYLOAD = 2**32 - 1
+
+
+class MalformedMessage(ValueError):
+    """A message whose records do not add up (truncated, or not a batch at all)."""
 
 
 def make_key(htex_id: int, dfk_id: Optional[int]) -> bytes:
     return _KEY.pack(htex_id, -1 if dfk_id is None else dfk_id)
 
 
-def split_keys(frame: bytes) -> Iterator[bytes]:
-    """Yield the 16-byte keys packed in ``frame``."""
-    for i in range(0, len(frame), KEY_SIZE):
-        yield frame[i:i + KEY_SIZE]
-
-
-def key_ids(key: bytes) -> Tuple[int, Optional[int]]:
-    """Return ``(htex_task_id, dfk_task_id_or_None)`` of a key."""
-    htex_id, dfk_id = _KEY.unpack(key)
+def key_ids(key: Any) -> Tuple[int, Optional[int]]:
+    """Return ``(htex_task_id, dfk_task_id_or_None)`` of a key (or of a record)."""
+    htex_id, dfk_id = _KEY.unpack_from(key)
     return htex_id, (dfk_id if dfk_id >= 0 else None)
 
 
-def htex_ids(frame: bytes) -> Iterator[int]:
-    """Yield only the executor task ids of a packed key frame."""
-    for htex_id, _ in _KEY.iter_unpack(frame):
-        yield htex_id
+def task_header(htex_id: int, dfk_id: Optional[int], payload_size: int) -> bytes:
+    return TASK_HEADER.pack(htex_id, -1 if dfk_id is None else dfk_id, payload_size)
+
+
+def result_record(key: bytes, tag: int, payload: bytes) -> bytes:
+    """One result record (used off the hot path: lost workers and managers)."""
+    return key + RESULT_TAIL.pack(tag, len(payload)) + payload
+
+
+def split_tasks(body: memoryview, start: int = 1) -> List[Tuple[bytes, memoryview]]:
+    """``(key, record)`` of each task record in ``body[start:]``; the records are views.
+
+    Raises MalformedMessage, before returning anything, if the records do not exactly
+    fill the body.
+    """
+    out: List[Tuple[bytes, memoryview]] = []
+    end = len(body)
+    pos = start
+    header = TASK_HEADER.size
+    unpack = TASK_HEADER.unpack_from
+    while pos < end:
+        if end - pos < header:
+            raise MalformedMessage(f"truncated task record header at byte {pos}")
+        stop = pos + header + unpack(body, pos)[2]
+        if stop > end:
+            raise MalformedMessage(f"task record at byte {pos} runs past the message end")
+        out.append((bytes(body[pos:pos + KEY_SIZE]), body[pos:stop]))
+        pos = stop
+    return out
+
+
+def iter_results(body: memoryview, start: int = 1) -> Iterator[Tuple[int, int, memoryview,
+                                                                     int, int]]:
+    """Yield ``(htex_id, tag, payload, record_start, record_end)`` for each result record.
+
+    Raises MalformedMessage at the first record that does not fit; the records before it
+    have been yielded.
+    """
+    end = len(body)
+    pos = start
+    header = RESULT_HEADER.size
+    unpack = RESULT_HEADER.unpack_from
+    while pos < end:
+        if end - pos < header:
+            raise MalformedMessage(f"truncated result record header at byte {pos}")
+        htex_id, _, tag, size = unpack(body, pos)
+        stop = pos + header + size
+        if stop > end:
+            raise MalformedMessage(f"result record at byte {pos} runs past the message end")
+        yield htex_id, tag, body[pos + header:stop], pos, stop
+        pos = stop

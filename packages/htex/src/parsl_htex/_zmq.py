@@ -13,6 +13,20 @@ _EVENTS = int(zmq.EVENTS)
 _POLLIN = int(zmq.POLLIN)
 
 
+def ready_messages(sock: zmq.Socket[bytes], limit: int = DRAIN_BATCH) -> Iterator[zmq.Frame]:
+    """Yield the single-frame messages waiting on ``sock`` (zero-copy), at most ``limit``,
+    stopping as soon as none is waiting. For sockets whose peer sends one frame per message
+    (every HTEX socket but a ROUTER)."""
+    for _ in range(limit):
+        if not int(sock.get(_EVENTS)) & _POLLIN:
+            return
+        try:
+            frame = sock.recv(zmq.NOBLOCK, copy=False)
+        except zmq.Again:
+            return
+        yield frame
+
+
 def ready_frames(sock: zmq.Socket[bytes], limit: int = DRAIN_BATCH) -> Iterator[List[zmq.Frame]]:
     """Yield the multipart messages waiting on ``sock`` (zero-copy frames), at most
     ``limit`` of them, stopping as soon as none is waiting."""

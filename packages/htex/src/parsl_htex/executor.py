@@ -34,12 +34,14 @@ import zmq
 
 from parsl._validation import validate_init
 from parsl.data_provider.staging import Staging
+from parsl.dataflow.leanfuture import LeanFuture
 from parsl.errors import BadParameter
 from parsl.executors.base import submitting_task
 from parsl.executors.errors import ExecutorError, InvalidResourceSpecification
 from parsl.executors.status_handling import BlockProviderExecutor
 from parsl.jobs.states import JobStatus
 from parsl.providers.base import ExecutionProvider
+from parsl.serialize.errors import SerializationError
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex.errors import CommandTimeout, InterchangeLost, ManagerLost
@@ -339,11 +341,16 @@ class HighThroughputExecutor(BlockProviderExecutor):
         ctx = submitting_task.get()
         dfk_id = ctx.task_id if ctx is not None else None
         payload = _serial.pack_apply_message(func, args, kwargs, resource_specification, task=ctx)
+        if len(payload) > P.MAX_PAYLOAD:
+            raise SerializationError("the task message", "tuple", ctx,
+                                     f"it is {len(payload)} bytes serialized, more than the "
+                                     f"{P.MAX_PAYLOAD} bytes a HighThroughputExecutor message "
+                                     "can carry")
         htex_id = next(self._task_ids)
-        fut: Future[Any] = Future()
+        fut: Future[Any] = LeanFuture()
         fut.parsl_executor_task_id = htex_id  # type: ignore[attr-defined]
         self._tasks[htex_id] = fut
-        self._outgoing.put((P.make_key(htex_id, dfk_id), payload))
+        self._outgoing.put((P.task_header(htex_id, dfk_id, len(payload)), payload))
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("Submitted task_id=%s htex_task_id=%s bytes=%d", dfk_id, htex_id,
                          len(payload), extra={"task_id": dfk_id, "htex_task_id": htex_id})
@@ -375,11 +382,11 @@ class HighThroughputExecutor(BlockProviderExecutor):
             item = q.get()
             if item is None:
                 return
-            keys = [item[0]]
-            payloads = [item[1]]
+            parts = [P.TASKS, *item]
+            count = 1
             size = len(item[1])
             stop = False
-            while len(keys) < _BATCH_LIMIT and size < _BATCH_BYTES:
+            while count < _BATCH_LIMIT and size < _BATCH_BYTES:
                 try:
                     item = q.get_nowait()
                 except queue.Empty:
@@ -387,17 +394,18 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 if item is None:
                     stop = True
                     break
-                keys.append(item[0])
-                payloads.append(item[1])
+                parts += item
+                count += 1
                 size += len(item[1])
             try:
-                sock.send_multipart([b"".join(keys), *payloads], copy=False)
+                sock.send(b"".join(parts), copy=False)
             except zmq.ZMQError as e:
                 if self._stop.is_set():
                     return
                 logger.error("Executor %s could not send %d tasks to the interchange: %s",
-                             self.label, len(keys), e)
-                self._fail_keys(keys, InterchangeLost(self.label, f"sending tasks failed: {e}"))
+                             self.label, count, e)
+                self._fail_keys(parts[1::2], InterchangeLost(self.label,
+                                                             f"sending tasks failed: {e}"))
             if stop:
                 return
 
@@ -421,10 +429,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 else:
                     for _ in range(256):
                         try:
-                            frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                            frame = sock.recv(zmq.NOBLOCK, copy=False)
                         except zmq.Again:
                             break
-                        self._handle_results(frames, tasks)
+                        self._handle_message(frame.buffer, tasks)
                         if not int(sock.get(_EVENTS)) & _POLLIN:
                             break
             except zmq.ZMQError as e:
@@ -443,36 +451,38 @@ class HighThroughputExecutor(BlockProviderExecutor):
                                            f"{os.path.join(self.logdir, 'interchange.log')}")
                     return
 
-    def _handle_results(self, frames: List[Any], tasks: Dict[Any, Future[Any]]) -> None:
-        tag = frames[0].bytes
+    def _handle_message(self, body: memoryview, tasks: Dict[Any, Future[Any]]) -> None:
+        tag = body[:1]
         if tag == P.EVENT:
-            self._handle_event(frames[1].bytes if len(frames) > 1 else b"{}")
+            self._handle_event(bytes(body[1:]))
             return
-        if tag != P.RESULTS or len(frames) < 4:
+        if tag != P.RESULTS:
             logger.warning("Executor %s dropped a malformed message from the interchange",
                            self.label)
             return
-        ids = P.htex_ids(frames[1].bytes)
-        tags = frames[2].bytes
         debug = logger.isEnabledFor(logging.DEBUG)
-        for i, htex_id in enumerate(ids):
-            fut = tasks.pop(htex_id, None)
-            if fut is None:
-                logger.warning("Executor %s got a result for unknown htex_task_id=%s",
-                               self.label, htex_id)
-                continue
-            ok, value = _serial.result_to_outcome(tags[i], frames[3 + i].buffer)
-            if debug:
-                logger.debug("Result htex_task_id=%s ok=%s", htex_id, ok,
-                             extra={"htex_task_id": htex_id})
-            if fut.done():
-                continue
-            if ok:
-                fut.set_result(value)
-            elif isinstance(value, ManagerLost) and value.block_id is not None:
-                self._fail_with_block_state(fut, value)
-            else:
-                fut.set_exception(value)
+        try:
+            for htex_id, result_tag, payload, _, _ in P.iter_results(body):
+                fut = tasks.pop(htex_id, None)
+                if fut is None:
+                    logger.warning("Executor %s got a result for unknown htex_task_id=%s",
+                                   self.label, htex_id)
+                    continue
+                ok, value = _serial.result_to_outcome(result_tag, payload)
+                if debug:
+                    logger.debug("Result htex_task_id=%s ok=%s", htex_id, ok,
+                                 extra={"htex_task_id": htex_id})
+                if fut.done():
+                    continue
+                if ok:
+                    fut.set_result(value)
+                elif isinstance(value, ManagerLost) and value.block_id is not None:
+                    self._fail_with_block_state(fut, value)
+                else:
+                    fut.set_exception(value)
+        except P.MalformedMessage as e:
+            logger.error("Executor %s dropped the rest of a malformed result batch from the "
+                         "interchange: %s", self.label, e)
 
     def _fail_with_block_state(self, fut: Future[Any], error: ManagerLost) -> None:
         """Fail ``fut`` with ``error`` once the message says how the manager's block ended.

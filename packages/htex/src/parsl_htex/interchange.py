@@ -26,6 +26,7 @@ import base64
 import collections
 import json
 import logging
+import math
 import os
 import pickle
 import signal
@@ -38,7 +39,7 @@ import zmq
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex._logs import setup_file_logging
-from parsl_htex._zmq import DRAIN_BATCH, ready_frames
+from parsl_htex._zmq import DRAIN_BATCH, ready_frames, ready_messages
 from parsl_htex.errors import ManagerLost
 from parsl_htex.manager_selector import ManagerSelector, RandomManagerSelector
 from parsl_htex.version import VERSION
@@ -46,6 +47,10 @@ from parsl_htex.version import VERSION
 logger = logging.getLogger("parsl_htex.interchange")
 
 _MAX_TASKS_PER_MESSAGE = 1024
+#: Longest a result waits in the interchange for others to share its message to the
+#: executor (seconds). Only while other tasks are still running: the result of the last
+#: outstanding task, like every task of a chain of dependent apps, goes at once.
+RESULT_COALESCE_WINDOW = 0.001
 _WARN_EVERY = 100
 
 
@@ -113,11 +118,15 @@ class Interchange:
         self.worker_tasks.router_mandatory = 1
         self.managers: Dict[bytes, _Manager] = {}
         self.lost: Set[bytes] = set()
-        self.pending: Deque[Tuple[bytes, Any]] = collections.deque()
-        self.result_backlog: Deque[List[Any]] = collections.deque()
-        self.out_keys: List[bytes] = []
-        self.out_tags = bytearray()
-        self.out_payloads: List[Any] = []
+        #: ``(key, task record)`` of tasks waiting for a manager, oldest first.
+        self.pending: Deque[Tuple[bytes, memoryview]] = collections.deque()
+        self.result_backlog: Deque[bytes] = collections.deque()
+        #: Result records (or runs of them) not yet forwarded to the executor.
+        self.out_records: List[Any] = [P.RESULTS]
+        self.out_count = 0
+        #: Tasks held by managers (the sum of their ``tasks``), kept as a counter.
+        self.in_flight = 0
+        self.last_result_flush = 0.0
         self.stopping = False
         self.dropped = 0
 
@@ -152,29 +161,28 @@ class Interchange:
 
     # ------------------------------------------------------------------ sending
 
-    def send_client(self, frames: List[Any]) -> None:
+    def send_client(self, message: bytes) -> None:
         """Send to the executor without ever blocking; keep what cannot go yet."""
         if self.result_backlog:
-            self.result_backlog.append(frames)
+            self.result_backlog.append(message)
             self._flush_backlog()
             return
         try:
-            self.client_results.send_multipart(frames, zmq.NOBLOCK, copy=False)
+            self.client_results.send(message, zmq.NOBLOCK, copy=False)
         except zmq.Again:
-            self.result_backlog.append(frames)
+            self.result_backlog.append(message)
 
     def _flush_backlog(self) -> None:
         while self.result_backlog:
             try:
-                self.client_results.send_multipart(self.result_backlog[0], zmq.NOBLOCK,
-                                                   copy=False)
+                self.client_results.send(self.result_backlog[0], zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
             self.result_backlog.popleft()
 
     def event(self, kind: str, **fields: Any) -> None:
         """Tell the executor about something it should log (and maybe attach to a block)."""
-        self.send_client([P.EVENT, json.dumps({"kind": kind, **fields}).encode()])
+        self.send_client(P.EVENT + json.dumps({"kind": kind, **fields}).encode())
 
     def _warn_dropped(self, what: str, *args: Any) -> None:
         self.dropped += 1
@@ -184,39 +192,39 @@ class Interchange:
     # ------------------------------------------------------------------ receiving
 
     def handle_client_tasks(self) -> None:
-        sock = self.client_tasks
         debug = logger.isEnabledFor(logging.DEBUG)
-        for frames in ready_frames(sock):
-            keys = frames[0].bytes
-            payloads = frames[1:]
-            if not payloads or len(keys) != P.KEY_SIZE * len(payloads):
-                self._warn_dropped("a malformed task batch from the executor")
+        for frame in ready_messages(self.client_tasks):
+            body = frame.buffer
+            if body[:1] != P.TASKS:
+                self._warn_dropped("a message that is not a task batch from the executor")
                 continue
-            self.pending.extend(zip(P.split_keys(keys), payloads))
+            try:
+                tasks = P.split_tasks(body)
+            except P.MalformedMessage as e:
+                self._warn_dropped("a malformed task batch from the executor: %s", e)
+                continue
+            self.pending.extend(tasks)
             if debug:
-                for key in P.split_keys(keys):
+                for key, _ in tasks:
                     htex_id, dfk_id = P.key_ids(key)
                     logger.debug("Queued task_id=%s htex_task_id=%s", dfk_id, htex_id)
 
     def handle_worker_tasks(self) -> None:
-        sock = self.worker_tasks
-        for _ in range(DRAIN_BATCH):
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            if len(frames) < 2:
+        for frames in ready_frames(self.worker_tasks):
+            if len(frames) != 2:
                 self._warn_dropped("a message with %d frames on the task port", len(frames))
                 continue
-            mid, tag = frames[0], frames[1]
+            mid = frames[0].bytes
+            body = frames[1].bytes
+            tag = body[:1]
             if mid in self.lost:
-                self._warn_dropped("a %r message from lost manager %r", tag[:8], mid[:32])
+                self._warn_dropped("a %r message from lost manager %r", body[:8], mid[:32])
                 continue
             m = self.managers.get(mid)
             if tag == P.REG:
-                self.register(mid, frames[2] if len(frames) > 2 else b"")
+                self.register(mid, body[1:])
             elif m is None:
-                self._warn_dropped("a %r message from unregistered peer %r", tag[:8], mid[:32])
+                self._warn_dropped("a %r message from unregistered peer %r", body[:8], mid[:32])
             elif tag == P.HB:
                 m.last_seen = time.monotonic()
             elif tag == P.DRAIN:
@@ -225,13 +233,13 @@ class Interchange:
                 logger.info("Manager %s of block %s is draining", mid.decode(errors="replace"),
                             m.block_id)
                 # The ack follows every task already sent to it; after it, none will come.
-                self._send_manager(mid, [P.DRAIN])
+                self._send_manager(mid, P.DRAIN)
             elif tag == P.BYE:
                 logger.info("Manager %s of block %s left", mid.decode(errors="replace"),
                             m.block_id)
                 self.remove_manager(m, "it left while holding tasks")
             else:
-                self._warn_dropped("an unknown message %r from manager %r", tag[:8], mid[:32])
+                self._warn_dropped("an unknown message %r from manager %r", body[:8], mid[:32])
 
     def register(self, mid: bytes, body: bytes) -> None:
         try:
@@ -252,39 +260,39 @@ class Interchange:
                       f"{block} on {info.get('hostname')} runs {theirs}, but the interchange "
                       f"runs {ours}")
             logger.error("Refusing registration: %s", reason)
-            self._send_manager(mid, [P.NO, json.dumps({"reason": reason}).encode()])
+            self._send_manager(mid, P.NO + json.dumps({"reason": reason}).encode())
             self.event("manager_refused", block_id=block, manager_id=mid.decode(errors="replace"),
                        reason=reason)
             return
         m = _Manager(mid, info)
         self.managers[mid] = m
-        self._send_manager(mid, [P.OK, json.dumps({"interchange": ours}).encode()])
+        self._send_manager(mid, P.OK + json.dumps({"interchange": ours}).encode())
         logger.info("Registered manager %s of block %s on %s (pid %s) with %d workers, "
                     "capacity %d", mid.decode(errors="replace"), m.block_id, m.hostname,
                     info.get("pid"), m.worker_count, m.capacity)
         self.event("manager_registered", block_id=m.block_id,
                    manager_id=mid.decode(errors="replace"), worker_count=m.worker_count)
 
-    def _send_manager(self, mid: bytes, frames: List[Any]) -> bool:
+    def _send_manager(self, mid: bytes, body: bytes) -> bool:
         try:
-            self.worker_tasks.send_multipart([mid, *frames], copy=False)
+            self.worker_tasks.send_multipart((mid, body), copy=False)
         except zmq.ZMQError as e:
             logger.warning("Cannot reach manager %r: %s", mid[:32], e)
             return False
         return True
 
     def handle_worker_results(self) -> None:
-        sock = self.worker_results
         debug = logger.isEnabledFor(logging.DEBUG)
-        for frames in ready_frames(sock):
+        for frames in ready_frames(self.worker_results):
             mid = frames[0].bytes
             m = self.managers.get(mid)
             if m is None:
                 self._warn_dropped("results from %s manager %r",
                                    "lost" if mid in self.lost else "unknown", mid[:32])
                 continue
-            if len(frames) < 4 or frames[1].bytes != P.RESULTS:
-                if len(frames) >= 2 and frames[1].bytes == P.BYE:
+            body = frames[1].buffer if len(frames) == 2 else None
+            if body is None or body[:1] != P.RESULTS:
+                if body is not None and body[:1] == P.BYE:
                     # Sent after its last results on this connection: nothing is in flight.
                     logger.info("Manager %s of block %s left", mid.decode(errors="replace"),
                                 m.block_id)
@@ -292,57 +300,53 @@ class Interchange:
                     continue
                 self._warn_dropped("a malformed result message from manager %r", mid[:32])
                 continue
-            keys = frames[2].bytes
-            tags = frames[3].bytes
-            payloads = frames[4:]
-            n = len(payloads)
-            if len(keys) != P.KEY_SIZE * n or len(tags) != n:
-                self._warn_dropped("a result batch with inconsistent frames from %r", mid[:32])
-                continue
             m.last_seen = time.monotonic()
-            tasks = m.tasks
-            ok_keys = []
-            ok_tags = bytearray()
-            ok_payloads = []
-            for i, key in enumerate(P.split_keys(keys)):
-                if key in tasks:
-                    del tasks[key]
-                    ok_keys.append(key)
-                    ok_tags.append(tags[i])
-                    ok_payloads.append(payloads[i])
-                    if debug:
-                        htex_id, dfk_id = P.key_ids(key)
-                        logger.debug("Result of task_id=%s htex_task_id=%s from manager %s",
-                                     dfk_id, htex_id, mid.decode(errors="replace"))
-                else:
-                    self._warn_dropped("a result for a task manager %r does not hold", mid[:32])
-            if not tasks:
-                m.idle_since = time.monotonic()
-            if len(ok_keys) == n:
-                self.out_keys.append(keys)
-                self.out_tags += tags
-                self.out_payloads.extend(payloads)
-            elif ok_keys:
-                self.out_keys.extend(ok_keys)
-                self.out_tags += ok_tags
-                self.out_payloads.extend(ok_payloads)
-            if len(self.out_payloads) >= _MAX_TASKS_PER_MESSAGE:
+            self._accept_results(m, body, debug)
+            if self.out_count >= _MAX_TASKS_PER_MESSAGE:
                 self.flush_results()
 
-    def flush_results(self) -> None:
-        """Forward the results collected since the last call to the executor as one message.
+    def _accept_results(self, m: _Manager, body: memoryview, debug: bool) -> None:
+        """Queue for the executor the result records of ``body`` that belong to tasks ``m``
+        holds; drop (and count) the others."""
+        tasks = m.tasks
+        kept: List[memoryview] = []
+        count = 0
+        try:
+            for _, _, _, start, end in P.iter_results(body):
+                count += 1
+                key = bytes(body[start:start + P.KEY_SIZE])
+                if key not in tasks:
+                    self._warn_dropped("a result for a task manager %r does not hold",
+                                       m.manager_id[:32])
+                    continue
+                del tasks[key]
+                self.in_flight -= 1
+                kept.append(body[start:end])
+                if debug:
+                    htex_id, dfk_id = P.key_ids(key)
+                    logger.debug("Result of task_id=%s htex_task_id=%s from manager %s",
+                                 dfk_id, htex_id, m.manager_id.decode(errors="replace"))
+        except P.MalformedMessage as e:
+            self._warn_dropped("the rest of a malformed result batch from %r: %s",
+                               m.manager_id[:32], e)
+            count = -1
+        if not tasks:
+            m.idle_since = time.monotonic()
+        if count == len(kept):
+            # The usual case: every record is good, so they travel on as one run.
+            self.out_records.append(body[1:])
+        else:
+            self.out_records.extend(kept)
+        self.out_count += len(kept)
 
-        Called once per loop iteration, after :meth:`dispatch`: managers waiting for work
-        get their next tasks before the executor gets results, and results that arrived
-        from several managers (or several messages) wake the executor once.
-        """
-        if not self.out_payloads:
+    def flush_results(self) -> None:
+        """Forward the results collected so far to the executor as one message."""
+        if not self.out_count:
             return
-        frames = [P.RESULTS, b"".join(self.out_keys), bytes(self.out_tags), *self.out_payloads]
-        self.out_keys = []
-        self.out_tags = bytearray()
-        self.out_payloads = []
-        self.send_client(frames)
+        message = b"".join(self.out_records)
+        self.out_records = [P.RESULTS]
+        self.out_count = 0
+        self.send_client(message)
 
     def handle_command(self) -> None:
         sock = self.command
@@ -386,7 +390,7 @@ class Interchange:
             for mid in request.get("manager_ids", []):
                 m = self.managers.get(mid.encode())
                 if m is not None:
-                    self._send_manager(m.manager_id, [P.STOP])
+                    self._send_manager(m.manager_id, P.STOP)
                     self.remove_manager(m, "it was scaled in while holding tasks")
                     stopped.append(mid)
             return stopped
@@ -420,12 +424,12 @@ class Interchange:
             if n <= 0:
                 continue
             batch = [pending.popleft() for _ in range(n)]
-            keys = b"".join(k for k, _ in batch)
-            if not self._send_manager(mid, [P.TASKS, keys, *(p for _, p in batch)]):
+            if not self._send_manager(mid, b"".join([P.TASKS, *(r for _, r in batch)])):
                 pending.extendleft(reversed(batch))
                 continue
             for k, _ in batch:
                 m.tasks[k] = None
+            self.in_flight += n
             m.idle_since = None
             if debug:
                 for k, _ in batch:
@@ -445,10 +449,10 @@ class Interchange:
         err = _serial.serialize(ManagerLost(mid, m.hostname, why, block_id=m.block_id))
         keys = list(m.tasks)
         m.tasks.clear()
+        self.in_flight -= len(keys)
         logger.error("Failing %d tasks of manager %s: %s", len(keys), mid, why)
-        self.send_client([P.RESULTS, b"".join(keys),
-                          bytes([_serial.RESULT_EXECUTOR_ERROR]) * len(keys),
-                          *([err] * len(keys))])
+        self.send_client(b"".join([P.RESULTS, *(P.result_record(k, _serial.RESULT_EXECUTOR_ERROR,
+                                                                err) for k in keys)]))
 
     def housekeeping(self, now: float) -> None:
         for m in list(self.managers.values()):
@@ -462,7 +466,7 @@ class Interchange:
                 self.event("manager_lost", block_id=m.block_id,
                            manager_id=m.manager_id.decode(errors="replace"))
             else:
-                self._send_manager(m.manager_id, [P.HB])
+                self._send_manager(m.manager_id, P.HB)
         self._flush_backlog()
 
     def parent_alive(self) -> bool:
@@ -489,13 +493,24 @@ class Interchange:
         next_hk = time.monotonic() + period
         logger.info("Interchange running: ports %s, encrypted=%s", self.ports(),
                     self.cert_dir is not None)
+        window = RESULT_COALESCE_WINDOW
+        flush_at = math.inf
         while not self.stopping:
-            timeout = max(0.0, next_hk - time.monotonic())
-            for sock, _ in poller.poll(int(timeout * 1000)):
+            timeout = max(0.0, min(next_hk, flush_at) - time.monotonic())
+            # zmq_poll counts whole milliseconds: round up so a wait is never a busy loop.
+            for sock, _ in poller.poll(math.ceil(timeout * 1000)):
                 handlers[sock]()
             self.dispatch()
-            self.flush_results()
             now = time.monotonic()
+            if self.out_count:
+                # Hold results briefly while more are on their way, so one message (and one
+                # wakeup of the executor) carries several of them.
+                if self.in_flight <= 0 or now - self.last_result_flush >= window:
+                    self.flush_results()
+                    self.last_result_flush = now
+                    flush_at = math.inf
+                else:
+                    flush_at = self.last_result_flush + window
             if now >= next_hk:
                 next_hk = now + period
                 self.housekeeping(now)
@@ -506,8 +521,9 @@ class Interchange:
         self.shutdown()
 
     def shutdown(self) -> None:
+        self.flush_results()
         for m in list(self.managers.values()):
-            self._send_manager(m.manager_id, [P.STOP])
+            self._send_manager(m.manager_id, P.STOP)
         logger.info("Interchange stopping: told %d managers to stop, %d tasks were pending",
                     len(self.managers), len(self.pending))
         if self.auth is not None:

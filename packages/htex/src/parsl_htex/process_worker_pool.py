@@ -35,8 +35,8 @@ import zmq
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex._logs import setup_file_logging
-from parsl_htex._pipes import MessageReader, MessageWriter, frame
-from parsl_htex._zmq import ready_frames
+from parsl_htex._pipes import MessageReader, MessageWriter
+from parsl_htex._zmq import ready_messages
 from parsl_htex.errors import WorkerLost
 from parsl_htex.version import VERSION
 
@@ -155,10 +155,10 @@ class Manager:
         self.by_result_fd: Dict[int, _Worker] = {}
         self.by_task_fd: Dict[int, _Worker] = {}
         self.idle: Deque[_Worker] = collections.deque()
-        self.pending: Deque[Tuple[bytes, Any]] = collections.deque()
-        self.results_keys: List[bytes] = []
-        self.results_tags = bytearray()
-        self.results_payloads: List[Any] = []
+        #: ``(key, task record)`` of tasks received and not yet given to a worker.
+        self.pending: Deque[Tuple[bytes, memoryview]] = collections.deque()
+        #: Result records not yet sent to the interchange.
+        self.results: List[bytes] = []
         self.poller = zmq.Poller()
         self.draining = False
         #: Set when the interchange confirms our DRAIN: no task can arrive after that.
@@ -216,20 +216,21 @@ class Manager:
             "cpu_count": len(self.cpus), "accelerators": self.accelerators,
             "total_memory": psutil.virtual_memory().total, "os": platform.platform(),
         }
-        self.task_sock.send_multipart([P.REG, json.dumps(info).encode()])
+        self.task_sock.send(P.REG + json.dumps(info).encode())
         wait = max(self.args.address_probe_timeout, self.hb_threshold)
         if not self.task_sock.poll(int(wait * 1000)):
             why = ("the CURVE handshake may have failed (wrong --cert_dir?)" if self.cert_dir
                    else "the interchange may expect encrypted connections")
             raise StartupError(f"manager {self.uid}: no answer to registration from the "
                                f"interchange at {addr} within {wait} s; {why}")
-        frames = self.task_sock.recv_multipart()
-        if frames[0] == P.NO:
-            reason = json.loads(frames[1]).get("reason", "no reason given")
+        reply = self.task_sock.recv()
+        tag, body = reply[:1], reply[1:]
+        if tag == P.NO:
+            reason = json.loads(body).get("reason", "no reason given")
             raise StartupError(f"manager {self.uid} of block {self.block_id}: registration "
                                f"refused by the interchange: {reason}")
-        if frames[0] != P.OK:
-            raise StartupError(f"manager {self.uid}: unexpected reply {frames[0]!r} to "
+        if tag != P.OK:
+            raise StartupError(f"manager {self.uid}: unexpected reply {reply[:16]!r} to "
                                "registration")
         self.last_from_interchange = time.monotonic()
         logger.info("Registered with the interchange at %s as manager %s of block %s with %d "
@@ -281,7 +282,7 @@ class Manager:
             except OSError as e:
                 logger.debug("Could not enlarge a worker pipe to %d bytes: %s", _PIPE_SIZE, e)
         w.writer = MessageWriter(task_w)
-        w.reader = MessageReader(result_r)
+        w.reader = MessageReader(result_r, P.RESULT_HEADER)
         w.started = time.monotonic()
         w.pidfd = os.pidfd_open(w.proc.pid)
         self.by_pidfd[w.pidfd] = w
@@ -328,7 +329,8 @@ class Manager:
                          w.rank, w.proc.pid, how, dfk_id, htex_id)
             err = WorkerLost(f"{self.uid}:{w.rank}", self.hostname,
                              f"worker process {w.proc.pid} {how}")
-            self.add_result(w.task, _serial.RESULT_EXECUTOR_ERROR, _serial.serialize(err))
+            self.results.append(P.result_record(w.task, _serial.RESULT_EXECUTOR_ERROR,
+                                                _serial.serialize(err)))
             w.task = None
         else:
             logger.error("Worker %d (pid %d) %s while idle", w.rank, w.proc.pid, how)
@@ -341,14 +343,13 @@ class Manager:
     def read_worker(self, w: _Worker) -> None:
         """Collect the results a worker has written; stop watching its pipe at EOF."""
         assert w.reader is not None
-        messages, eof = w.reader.read()
-        for body in messages:
-            key = body[:P.KEY_SIZE]
-            if key != w.task or len(body) <= P.KEY_SIZE:
+        records, eof = w.reader.read()
+        for record in records:
+            if record[:P.KEY_SIZE] != w.task:
                 logger.warning("Worker %d sent a result for a task it was not given; dropped",
                                w.rank)
                 continue
-            self.add_result(key, body[P.KEY_SIZE], memoryview(body)[P.KEY_SIZE + 1:])
+            self.results.append(record)
             w.task = None
             self.idle.append(w)
             self.tasks_done += 1
@@ -368,28 +369,24 @@ class Manager:
         if done:
             self.poller.unregister(w.writer.fd)
 
-    def add_result(self, key: bytes, tag: int, payload: Any) -> None:
-        self.results_keys.append(key)
-        self.results_tags.append(tag)
-        self.results_payloads.append(payload)
-
     # ------------------------------------------------------------------ event loop
 
     def handle_interchange(self) -> None:
         assert self.task_sock is not None
         sock = self.task_sock
-        for frames in ready_frames(sock):
+        for frame in ready_messages(sock):
             self.last_from_interchange = time.monotonic()
-            tag = frames[0].bytes
+            body = frame.buffer
+            tag = bytes(body[:1])
             if tag == P.TASKS:
-                keys = frames[1].bytes
-                payloads = frames[2:]
-                if len(keys) != P.KEY_SIZE * len(payloads):
-                    logger.warning("Dropping a malformed task batch from the interchange")
+                try:
+                    tasks = P.split_tasks(body)
+                except P.MalformedMessage as e:
+                    logger.warning("Dropping a malformed task batch from the interchange: %s", e)
                     continue
-                self.pending.extend(zip(P.split_keys(keys), payloads))
+                self.pending.extend(tasks)
                 if logger.isEnabledFor(logging.DEBUG):
-                    for key in P.split_keys(keys):
+                    for key, _ in tasks:
                         htex_id, dfk_id = P.key_ids(key)
                         logger.debug("Received task_id=%s htex_task_id=%s", dfk_id, htex_id)
             elif tag == P.HB:
@@ -402,16 +399,17 @@ class Manager:
                 self.stopping = True
                 return
             else:
-                logger.warning("Dropping an unknown message %r from the interchange", tag[:16])
+                logger.warning("Dropping an unknown message %r from the interchange",
+                               bytes(body[:16]))
 
     def dispatch(self) -> None:
         while self.idle and self.pending:
             w = self.idle.popleft()
-            key, payload = self.pending.popleft()
+            key, record = self.pending.popleft()
             assert w.writer is not None
             w.task = key
             try:
-                complete = w.writer.write(frame(key, payload.buffer))
+                complete = w.writer.write((record,))
             except OSError as e:
                 logger.warning("Worker %d cannot take tasks (%s); waiting for it to exit",
                                w.rank, e)
@@ -420,15 +418,13 @@ class Manager:
                 self.poller.register(w.writer.fd, zmq.POLLOUT)
 
     def flush_results(self) -> None:
-        if not self.results_keys:
+        if not self.results:
             return
         assert self.result_sock is not None
-        frames = [P.RESULTS, b"".join(self.results_keys), bytes(self.results_tags),
-                  *self.results_payloads]
-        self.result_sock.send_multipart(frames, copy=False)
-        self.results_keys = []
-        self.results_tags = bytearray()
-        self.results_payloads = []
+        self.results.insert(0, P.RESULTS)
+        message = b"".join(self.results)
+        self.results = []
+        self.result_sock.send(message, copy=False)
 
     def busy(self) -> bool:
         return bool(self.pending) or any(w.task is not None for w in self.workers)
@@ -437,7 +433,7 @@ class Manager:
         """Heartbeat and drain checks; return False when the manager should exit."""
         assert self.task_sock is not None
         if now >= self.next_heartbeat:
-            self.task_sock.send_multipart([P.HB, str(self.tasks_done).encode()])
+            self.task_sock.send(P.HB + str(self.tasks_done).encode())
             self.next_heartbeat = now + self.hb_period
         if now - self.last_from_interchange > self.hb_threshold:
             logger.error("No message from the interchange for %.1f s (hb_threshold %s s); "
@@ -448,14 +444,14 @@ class Manager:
         if drain is not None and not self.draining and now - self.start_time >= drain:
             logger.info("Drain period of %s s is over: taking no new tasks", drain)
             self.draining = True
-            self.task_sock.send_multipart([P.DRAIN, b""])
+            self.task_sock.send(P.DRAIN)
         if self.draining and self.drain_acked and not self.busy():
             logger.info("Drained: all tasks done, exiting")
             self.flush_results()
             # BYE follows the last results on the same connection, so the interchange
             # cannot see this manager leave before it has every result.
             assert self.result_sock is not None
-            self.result_sock.send_multipart([P.BYE, b""])
+            self.result_sock.send(P.BYE)
             return False
         return True
 
@@ -467,7 +463,7 @@ class Manager:
         hk_ms = max(10, int(min(self.hb_period, self.hb_threshold) * 1000 / 2))
         next_hk = 0.0
         while not self.stopping:
-            events = self.poller.poll(hk_ms if not self.results_keys else 0)
+            events = self.poller.poll(hk_ms if not self.results else 0)
             for what, _ in events:
                 if what is self.task_sock:
                     self.handle_interchange()

@@ -2,10 +2,10 @@
 
 Started by the manager (``python -m parsl_htex.worker``), one per worker slot, with its
 environment already prepared (``PARSL_WORKER_RANK``, ``PARSL_WORKER_COUNT``,
-``PARSL_WORKER_POOL_ID``, accelerator pinning) and two inherited pipes: tasks arrive on
-one as ``key + task`` messages, results leave on the other as ``key + tag + payload``
-(see :mod:`parsl_htex._pipes`). The result is serialized here, in the worker, so a result
-that cannot be pickled fails only its own task.
+``PARSL_WORKER_POOL_ID``, accelerator pinning) and two inherited pipes: task records
+arrive on one, result records leave on the other (see :mod:`parsl_htex._protocol`). The
+result is serialized here, in the worker, so a result that cannot be pickled fails only
+its own task.
 
 The worker dies with its manager: it asks the kernel for SIGKILL when its parent exits,
 and it exits when its task pipe reaches EOF.
@@ -22,8 +22,8 @@ from typing import Any, List, Optional, Tuple
 
 from parsl_htex import _serial
 from parsl_htex._logs import setup_file_logging
-from parsl_htex._pipes import frame, read_message, write_all
-from parsl_htex._protocol import KEY_SIZE, key_ids
+from parsl_htex._pipes import read_record, write_all
+from parsl_htex._protocol import KEY_SIZE, MAX_PAYLOAD, RESULT_TAIL, TASK_HEADER, key_ids
 
 logger = logging.getLogger("parsl_htex.worker")
 
@@ -50,19 +50,24 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
     debug = logger.isEnabledFor(logging.DEBUG)
     logger.info("Worker %d (pid %d) ready", rank, os.getpid())
     while True:
-        body = read_message(tasks)
-        if body is None:
+        record = read_record(tasks, TASK_HEADER)
+        if record is None:
             logger.info("Worker %d: task pipe closed by the manager; exiting", rank)
             return 0
-        key = body[:KEY_SIZE]
+        header, task = record
+        key = header[:KEY_SIZE]
         if debug:
             htex_id, dfk_id = key_ids(key)
             logger.debug("Running task_id=%s htex_task_id=%s", dfk_id, htex_id)
-        tag, payload = _execute(memoryview(body)[KEY_SIZE:], mpi_launcher)
+        tag, payload = _execute(task, mpi_launcher)
+        if len(payload) > MAX_PAYLOAD:
+            tag, payload = _serial.RESULT_TASK_ERROR, _serial.serialize_exception(ValueError(
+                f"the result is {len(payload)} bytes serialized, more than the {MAX_PAYLOAD} "
+                "bytes a HighThroughputExecutor message can carry"))
         if debug:
             logger.debug("Finished task_id=%s htex_task_id=%s outcome=%s", dfk_id, htex_id,
                          "ok" if tag == _serial.RESULT_OK else "error")
-        write_all(result_fd, frame(key, bytes((tag,)), payload))
+        write_all(result_fd, (key + RESULT_TAIL.pack(tag, len(payload)), payload))
 
 
 def _execute(task: Any, mpi_launcher: Optional[str]) -> Tuple[int, bytes]:
