@@ -230,3 +230,32 @@ def test_facade_exposes_parsl_names() -> None:
     for name in ("methods_for_data", "methods_for_code", "register_method_for_data",
                  "unregister_serializer", "pack_res_spec_apply_message"):
         assert hasattr(facade, name)
+
+
+def test_module_function_shadowed_by_its_app_is_sent_by_value_from_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``@python_app`` binds the module-level name to the app, so pickle cannot send the
+    function by reference; it must go through the cached function serializer instead of
+    making every task fall back to dill."""
+    (tmp_path / "shadowed_apps.py").write_text(textwrap.dedent("""
+        def wrap(f):
+            return ("an app object standing in for", f)
+
+        def double(x):
+            return 2 * x
+
+        inner = double
+        double = wrap(double)
+        """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import shadowed_apps  # type: ignore[import-not-found]
+
+    func = shadowed_apps.inner
+    first = pack_apply_message(func, (21,), {})
+    assert first.startswith(b"01\n"), "the task itself should still be plain pickle"
+    assert pack_apply_message(func, (21,), {}) == first
+    f, args, kwargs = unpack_apply_message(first)
+    assert f(*args, **kwargs) == 42
+    # A function reachable under its own name still travels by reference.
+    assert not facade._needs_by_value(operator.add)
+    assert not facade._needs_by_value(test_data_round_trips)

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
+import types
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from parsl.executors.base import TaskContext, submitting_task
@@ -166,7 +168,26 @@ def _needs_by_value(func: Any) -> bool:
         qualname = func_type.__qualname__
     else:
         qualname = getattr(func, "__qualname__", "")
-    return module == "__main__" or "<locals>" in qualname or "<lambda>" in qualname
+    if module == "__main__" or "<locals>" in qualname or "<lambda>" in qualname:
+        return True
+    # A module-level function decorated with @python_app has its name bound to the app, not
+    # to itself, so pickle cannot send it by reference and the whole task would fall back
+    # to dill on every submission; sent by value, its bytes are cached once.
+    return isinstance(func, types.FunctionType) and not _bound_to_its_name(func, module,
+                                                                          qualname)
+
+
+def _bound_to_its_name(func: Any, module: str, qualname: str) -> bool:
+    """Whether ``module.qualname`` is ``func`` itself in this process (an unloaded module
+    is given the benefit of the doubt: pickle decides)."""
+    target: Any = sys.modules.get(module)
+    if target is None:
+        return True
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            return False
+    return target is func
 
 
 def _serialize_code(func: Any) -> _Code:
