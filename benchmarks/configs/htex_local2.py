@@ -1,4 +1,6 @@
-"""HighThroughputExecutor with two workers on this machine, default settings.
+"""HighThroughputExecutor with two workers on this machine, default settings
+(``prefetch_capacity=0``; see ``htex_local2_prefetch4.py`` for the setting Parsl advises
+for many short tasks).
 
 Used with ``parsl-perf --config benchmarks/configs/htex_local2.py`` to measure end-to-end
 HTEX throughput (see packages/htex/benchmarks/htex_perf.py for the fuller benchmark).
