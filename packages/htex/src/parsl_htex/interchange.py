@@ -339,6 +339,10 @@ class Interchange:
             self.out_records.extend(kept)
         self.out_count += len(kept)
 
+    def _handle_results_and_dispatch(self) -> None:
+        self.handle_worker_results()
+        self.dispatch()
+
     def flush_results(self) -> None:
         """Forward the results collected so far to the executor as one message."""
         if not self.out_count:
@@ -483,9 +487,12 @@ class Interchange:
 
     def run(self) -> None:
         poller = zmq.Poller()
-        handlers = {self.client_tasks: self.handle_client_tasks,
+        # zmq_poll reports ready sockets in registration order: results come first, and
+        # the tasks they free capacity for are sent before a large batch of new tasks from
+        # the executor is parsed.
+        handlers = {self.worker_results: self._handle_results_and_dispatch,
                     self.worker_tasks: self.handle_worker_tasks,
-                    self.worker_results: self.handle_worker_results,
+                    self.client_tasks: self.handle_client_tasks,
                     self.command: self.handle_command}
         for sock in handlers:
             poller.register(sock, zmq.POLLIN)
