@@ -7,7 +7,13 @@ import stat
 
 import pytest
 from conftest import htex_processes, wait_for
-from htex_test_tasks import add, fail_with_key_error, returns_generator, worker_environment
+from htex_test_tasks import (
+    add,
+    fail_with_key_error,
+    returns_generator,
+    sleep_then_return,
+    worker_environment,
+)
 
 from parsl.errors import BadParameter
 from parsl.executors.base import TaskContext, submitting_task
@@ -27,6 +33,16 @@ def test_many_tasks_all_complete_with_their_own_results(make_htex):
     futures = [ex.submit(add, {}, i, i) for i in range(2000)]
     assert [f.result(timeout=60) for f in futures] == [2 * i for i in range(2000)]
     assert ex.outstanding == 0
+
+
+def test_results_are_not_held_back_while_a_long_task_runs(make_htex):
+    """The interchange may hold a result briefly so several share a message, but only for
+    a bounded time: a quick task's result arrives while a long one is still running."""
+    ex = make_htex()
+    long_task = ex.submit(sleep_then_return, {}, 60, "late")
+    quick = [ex.submit(add, {}, i, i) for i in range(20)]
+    assert [f.result(timeout=30) for f in quick] == [2 * i for i in range(20)]
+    assert not long_task.done()
 
 
 def test_lambda_defined_at_submit_time_runs_on_the_worker(make_htex):
