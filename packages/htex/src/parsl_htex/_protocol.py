@@ -65,9 +65,33 @@ def task_header(htex_id: int, dfk_id: Optional[int], payload_size: int) -> bytes
     return TASK_HEADER.pack(htex_id, -1 if dfk_id is None else dfk_id, payload_size)
 
 
+def result_header(key: bytes, tag: int, payload_size: int) -> bytes:
+    """The header of a result record, for writing it ahead of its payload."""
+    return key + RESULT_TAIL.pack(tag, payload_size)
+
+
 def result_record(key: bytes, tag: int, payload: bytes) -> bytes:
     """One result record (used off the hot path: lost workers and managers)."""
-    return key + RESULT_TAIL.pack(tag, len(payload)) + payload
+    return result_header(key, tag, len(payload)) + payload
+
+
+def _records(body: memoryview, start: int, header: struct.Struct,
+             kind: str) -> Iterator[Tuple[Tuple[Any, ...], int, int]]:
+    """Yield ``(header fields, record_start, record_end)`` of each record in
+    ``body[start:]``; raise MalformedMessage at the first one that does not fit."""
+    end = len(body)
+    pos = start
+    size = header.size
+    unpack = header.unpack_from
+    while pos < end:
+        if end - pos < size:
+            raise MalformedMessage(f"truncated {kind} record header at byte {pos}")
+        fields = unpack(body, pos)
+        stop = pos + size + fields[-1]
+        if stop > end:
+            raise MalformedMessage(f"{kind} record at byte {pos} runs past the message end")
+        yield fields, pos, stop
+        pos = stop
 
 
 def split_tasks(body: memoryview, start: int = 1) -> List[Tuple[bytes, memoryview]]:
@@ -76,20 +100,8 @@ def split_tasks(body: memoryview, start: int = 1) -> List[Tuple[bytes, memoryvie
     Raises MalformedMessage, before returning anything, if the records do not exactly
     fill the body.
     """
-    out: List[Tuple[bytes, memoryview]] = []
-    end = len(body)
-    pos = start
-    header = TASK_HEADER.size
-    unpack = TASK_HEADER.unpack_from
-    while pos < end:
-        if end - pos < header:
-            raise MalformedMessage(f"truncated task record header at byte {pos}")
-        stop = pos + header + unpack(body, pos)[2]
-        if stop > end:
-            raise MalformedMessage(f"task record at byte {pos} runs past the message end")
-        out.append((bytes(body[pos:pos + KEY_SIZE]), body[pos:stop]))
-        pos = stop
-    return out
+    return [(bytes(body[pos:pos + KEY_SIZE]), body[pos:stop])
+            for _, pos, stop in _records(body, start, TASK_HEADER, "task")]
 
 
 def iter_results(body: memoryview, start: int = 1) -> Iterator[Tuple[int, int, memoryview,
@@ -99,16 +111,6 @@ def iter_results(body: memoryview, start: int = 1) -> Iterator[Tuple[int, int, m
     Raises MalformedMessage at the first record that does not fit; the records before it
     have been yielded.
     """
-    end = len(body)
-    pos = start
     header = RESULT_HEADER.size
-    unpack = RESULT_HEADER.unpack_from
-    while pos < end:
-        if end - pos < header:
-            raise MalformedMessage(f"truncated result record header at byte {pos}")
-        htex_id, _, tag, size = unpack(body, pos)
-        stop = pos + header + size
-        if stop > end:
-            raise MalformedMessage(f"result record at byte {pos} runs past the message end")
+    for (htex_id, _, tag, _), pos, stop in _records(body, start, RESULT_HEADER, "result"):
         yield htex_id, tag, body[pos + header:stop], pos, stop
-        pos = stop

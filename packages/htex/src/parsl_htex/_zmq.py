@@ -1,7 +1,7 @@
 """Draining ZeroMQ sockets without blocking, shared by the interchange and the manager."""
 from __future__ import annotations
 
-from typing import Iterator, List
+from typing import Any, Callable, Iterator, List
 
 import zmq
 
@@ -14,28 +14,25 @@ _EVENTS = int(zmq.EVENTS)
 _POLLIN = int(zmq.POLLIN)
 
 
-def ready_messages(sock: zmq.Socket[bytes], limit: int = DRAIN_BATCH) -> Iterator[zmq.Frame]:
-    """Yield the single-frame messages waiting on ``sock`` (zero-copy), at most ``limit``,
-    stopping as soon as none is waiting. For sockets whose peer sends one frame per message
-    (every HTEX socket but a ROUTER)."""
+def _drain(sock: zmq.Socket[bytes], receive: Callable[[int], Any], limit: int) -> Iterator[Any]:
     for i in range(limit):
         if i and not int(sock.get(_EVENTS)) & _POLLIN:
             return
         try:
-            frame = sock.recv(zmq.NOBLOCK, copy=False)
+            message = receive(zmq.NOBLOCK)
         except zmq.Again:
             return
-        yield frame
+        yield message
+
+
+def ready_messages(sock: zmq.Socket[bytes], limit: int = DRAIN_BATCH) -> Iterator[zmq.Frame]:
+    """Yield the single-frame messages waiting on ``sock`` (zero-copy), at most ``limit``,
+    stopping as soon as none is waiting. For sockets whose peer sends one frame per message
+    (every HTEX socket but a ROUTER)."""
+    return _drain(sock, lambda flags: sock.recv(flags, copy=False), limit)
 
 
 def ready_frames(sock: zmq.Socket[bytes], limit: int = DRAIN_BATCH) -> Iterator[List[zmq.Frame]]:
     """Yield the multipart messages waiting on ``sock`` (zero-copy frames), at most
     ``limit`` of them, stopping as soon as none is waiting."""
-    for i in range(limit):
-        if i and not int(sock.get(_EVENTS)) & _POLLIN:
-            return
-        try:
-            frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-        except zmq.Again:
-            return
-        yield frames
+    return _drain(sock, lambda flags: sock.recv_multipart(flags, copy=False), limit)

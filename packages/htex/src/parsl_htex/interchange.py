@@ -310,14 +310,14 @@ class Interchange:
         holds; drop (and count) the others."""
         tasks = m.tasks
         kept: List[memoryview] = []
-        count = 0
+        all_kept = True
         try:
             for _, _, _, start, end in P.iter_results(body):
-                count += 1
                 key = bytes(body[start:start + P.KEY_SIZE])
                 if key not in tasks:
                     self._warn_dropped("a result for a task manager %r does not hold",
                                        m.manager_id[:32])
+                    all_kept = False
                     continue
                 del tasks[key]
                 self.in_flight -= 1
@@ -329,10 +329,10 @@ class Interchange:
         except P.MalformedMessage as e:
             self._warn_dropped("the rest of a malformed result batch from %r: %s",
                                m.manager_id[:32], e)
-            count = -1
+            all_kept = False
         if not tasks:
             m.idle_since = time.monotonic()
-        if count == len(kept):
+        if all_kept:
             # The usual case: every record is good, so they travel on as one run.
             self.out_records.append(body[1:])
         else:

@@ -23,7 +23,7 @@ from typing import Any, List, Optional, Tuple
 from parsl_htex import _serial
 from parsl_htex._logs import setup_file_logging
 from parsl_htex._pipes import read_record, write_all
-from parsl_htex._protocol import KEY_SIZE, MAX_PAYLOAD, RESULT_TAIL, TASK_HEADER, key_ids
+from parsl_htex._protocol import KEY_SIZE, MAX_PAYLOAD, TASK_HEADER, key_ids, result_header
 
 logger = logging.getLogger("parsl_htex.worker")
 
@@ -67,7 +67,7 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
         if debug:
             logger.debug("Finished task_id=%s htex_task_id=%s outcome=%s", dfk_id, htex_id,
                          "ok" if tag == _serial.RESULT_OK else "error")
-        write_all(result_fd, (key + RESULT_TAIL.pack(tag, len(payload)), payload))
+        write_all(result_fd, (result_header(key, tag, len(payload)), payload))
 
 
 def _execute(task: Any, mpi_launcher: Optional[str]) -> Tuple[int, bytes]:
