@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Install every implemented package of the monorepo (editable) with the test tools.
+# Install every package of the monorepo (editable) with its test extras, and the example
+# plugin. Each package that needs system packages or a build (Debian packages, a vendored
+# toolkit) has a script .ci/setup-<name>.sh run by scripts/setup-services.sh instead.
 # Usage: bash scripts/install.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# core first, then the plugins in a fixed order, so pip resolves parsl-core locally.
 packages=(packages/core)
-for pkg in packages/htex packages/providers-hpc; do
+for pkg in packages/*/; do
+    pkg="${pkg%/}"
+    [ "$pkg" = packages/core ] && continue
     [ -f "$pkg/pyproject.toml" ] && packages+=("$pkg")
 done
 args=()

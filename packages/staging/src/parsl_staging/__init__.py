@@ -4,4 +4,4 @@ Not implemented yet: this distribution is a placeholder in the monorepo layout a
 registers no components. Until it does, `parsl` reports these names as belonging to
 parsl-staging and explains how to install it.
 """
-__all__: list = []
+__all__: list[str] = []
