@@ -30,7 +30,7 @@ from parsl.app.errors import RemoteExceptionWrapper
 from parsl.config import Config
 from parsl.data_provider.data_manager import DataManager
 from parsl.data_provider.files import File
-from parsl.dataflow import leanfuture
+from parsl.dataflow import gc_policy, leanfuture
 from parsl.dataflow.errors import (
     DependencyError,
     JoinError,
@@ -194,6 +194,7 @@ class DataFlowKernel:
                                           checkpoint_mode=config.checkpoint_mode)
         self.memoizer.start(dfk=self, memoize=config.app_cache, run_dir=self.run_dir)
 
+        self._gc_relaxed = gc_policy.relax_full_collections()
         atexit.register(self._atexit_cleanup)
         _cleanup_before_thread_joins(self)
         self.plugin_manager.hook.parsl_dfk_start(dfk=self)
@@ -469,7 +470,7 @@ class DataFlowKernel:
                 record.fail_history.append("cancelled")
                 self._finalize(record, States.failed)
             return
-        if record.depends:
+        if record.has_depends:
             failures = self._unwrap_dependencies(record)
             if failures:
                 self._dependency_failed(record, failures)
@@ -764,6 +765,9 @@ class DataFlowKernel:
             atexit.unregister(self._atexit_cleanup)
         except Exception:
             logger.exception("could not unregister the atexit handler")
+        if self._gc_relaxed:
+            self._gc_relaxed = False
+            gc_policy.restore_full_collections()
         logger.info("DFK cleanup complete")
         if DataFlowKernelLoader._dfk is self:
             DataFlowKernelLoader._dfk = None
