@@ -71,6 +71,18 @@ class PluginNotInstalled(ImportError):
         self.module = module
 
 
+class ComponentNotProvided(ParslError, ImportError):
+    """A Parsl component name that the installed distributions do not provide: either no
+    distribution of this project implements it, or the distribution that should is
+    installed but does not register it (an older version)."""
+
+    def __init__(self, name: str, kind: str, module: str, reason: str) -> None:
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"cannot import {kind} {name!r} from {module!r}: {reason}",
+                         name=name)
+
+
 class PluginConflict(ParslError):
     """Two installed distributions register the same public name for one kind."""
 

@@ -49,6 +49,18 @@ def run_with_walltime(func: Callable[..., Any], walltime: float, /, *args: Any,
         timer.cancel()
 
 
+def timeout(f: Callable[..., Any], seconds: float) -> Callable[..., Any]:
+    """``f`` limited to ``seconds``: past that, AppTimeout is raised inside the running call.
+
+    Parsl's helper behind ``walltime``; the wrapper keeps ``f``'s name and docstring.
+    """
+    @functools.wraps(f)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        return run_with_walltime(f, seconds, *args, **kwargs)
+
+    return limited
+
+
 class PythonApp(AppBase):
     """A Python function as an app (also used for join apps with ``join=True``)."""
 
@@ -65,7 +77,7 @@ class PythonApp(AppBase):
         func = self.func
         walltime = invocation_kwargs.get("walltime") if invocation_kwargs else None
         if walltime is not None:
-            func = functools.partial(run_with_walltime, func, walltime)
+            func = timeout(func, walltime)
         dfk = self.data_flow_kernel or self._dfk()
         return dfk.submit(func, args, executors=self.executors, cache=self.cache,
                           ignore_for_cache=self.ignore_for_cache, app_kwargs=invocation_kwargs,

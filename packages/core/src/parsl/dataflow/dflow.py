@@ -30,7 +30,13 @@ from parsl.app.errors import RemoteExceptionWrapper
 from parsl.config import Config
 from parsl.data_provider.data_manager import DataManager
 from parsl.data_provider.files import File
-from parsl.dataflow import leanfuture
+from parsl.dataflow import gc_policy, leanfuture
+from parsl.dataflow.dependency_resolvers import (
+    SHALLOW_DEPENDENCY_RESOLVER,
+    DependencyResolver,
+    shallow_traverse_to_gather,
+    shallow_traverse_to_unwrap,
+)
 from parsl.dataflow.errors import (
     DependencyError,
     JoinError,
@@ -134,6 +140,24 @@ def _lift_getattr(obj: Any, name: str) -> Any:
     return getattr(obj, name)
 
 
+def _custom_resolver(resolver: Any) -> Optional[DependencyResolver]:
+    """The resolver the DFK must call for every argument, or None for the built-in fast
+    path (shallow resolution, unless a type was registered on the shallow traversals)."""
+    if resolver is None:
+        resolver = SHALLOW_DEPENDENCY_RESOLVER
+    for field in ("traverse_to_gather", "traverse_to_unwrap"):
+        if not callable(getattr(resolver, field, None)):
+            raise ConfigurationError(
+                f"Config: dependency_resolver must be a parsl.dataflow.dependency_resolvers."
+                f"DependencyResolver (with callable {field}), got {resolver!r}")
+    if resolver is SHALLOW_DEPENDENCY_RESOLVER and \
+            len(shallow_traverse_to_gather.registry) <= 2 and \
+            len(shallow_traverse_to_unwrap.registry) <= 2:
+        return None
+    assert isinstance(resolver, DependencyResolver) or hasattr(resolver, "traverse_to_gather")
+    return resolver  # type: ignore[no-any-return]
+
+
 class DataFlowKernel:
     """Manages the tasks of one run: dependencies, launching, retries and completion."""
 
@@ -166,6 +190,7 @@ class DataFlowKernel:
         self._garbage_collect = config.garbage_collect
         self._retries = config.retries
         self._retry_handler = config.retry_handler
+        self._resolver = _custom_resolver(config.dependency_resolver)
 
         extra_plugins = list(config.plugins)
         if config.monitoring is not None:
@@ -194,6 +219,7 @@ class DataFlowKernel:
                                           checkpoint_mode=config.checkpoint_mode)
         self.memoizer.start(dfk=self, memoize=config.app_cache, run_dir=self.run_dir)
 
+        self._gc_relaxed = gc_policy.relax_full_collections()
         atexit.register(self._atexit_cleanup)
         _cleanup_before_thread_joins(self)
         self.plugin_manager.hook.parsl_dfk_start(dfk=self)
@@ -351,6 +377,8 @@ class DataFlowKernel:
 
     def _gather_dependencies(self, record: TaskRecord) -> List[Future[Any]]:
         """Futures the task must wait for, staging input files on the way."""
+        if self._resolver is not None:
+            return self._gather_with_resolver(record, self._resolver)
         depends: List[Future[Any]] = []
         args = record.args
         kwargs = record.kwargs
@@ -388,6 +416,52 @@ class DataFlowKernel:
                         depends.append(staged)
                 kwargs["inputs"] = new_inputs
         return depends
+
+    def _gather_with_resolver(self, record: TaskRecord,
+                              resolver: DependencyResolver) -> List[Future[Any]]:
+        """:meth:`_gather_dependencies` through a configured dependency resolver."""
+        gather = resolver.traverse_to_gather
+        depends: List[Future[Any]] = []
+
+        def visit(value: Any) -> Any:
+            if isinstance(value, File):
+                value = self._stage_in(record, value)
+            depends.extend(gather(value))
+            return value
+
+        record.args = tuple(visit(arg) for arg in record.args)
+        kwargs = record.kwargs
+        for key, value in kwargs.items():
+            if key not in ("inputs", "outputs"):
+                kwargs[key] = visit(value)
+        inputs = kwargs.get("inputs")
+        if inputs:
+            kwargs["inputs"] = [visit(item) for item in inputs]
+        return depends
+
+    def _unwrap_with_resolver(self, record: TaskRecord, resolver: DependencyResolver
+                              ) -> List[Tuple[BaseException, Future[Any]]]:
+        """Failed dependencies, or none after replacing arguments by their values."""
+        failures: List[Tuple[BaseException, Future[Any]]] = []
+        for fut in record.depends:
+            if fut.cancelled():
+                failures.append((CancelledError(f"dependency {fut!r} was cancelled"), fut))
+            else:
+                exc = fut.exception(timeout=0)
+                if exc is not None:
+                    failures.append((exc, fut))
+        if failures:
+            return failures
+        unwrap = resolver.traverse_to_unwrap
+        record.args = tuple(unwrap(arg) for arg in record.args)
+        kwargs = record.kwargs
+        for key, value in kwargs.items():
+            if key not in ("inputs", "outputs"):
+                kwargs[key] = unwrap(value)
+        inputs = kwargs.get("inputs")
+        if inputs:
+            kwargs["inputs"] = [unwrap(item) for item in inputs]
+        return failures
 
     def _stage_in(self, record: TaskRecord, file: File) -> Any:
         if file.is_local() and not self._has_custom_staging(record.executor):
@@ -469,7 +543,12 @@ class DataFlowKernel:
                 record.fail_history.append("cancelled")
                 self._finalize(record, States.failed)
             return
-        if record.depends:
+        if self._resolver is not None:
+            failures = self._unwrap_with_resolver(record, self._resolver)
+            if failures:
+                self._dependency_failed(record, failures)
+                return
+        elif record.has_depends:
             failures = self._unwrap_dependencies(record)
             if failures:
                 self._dependency_failed(record, failures)
@@ -764,6 +843,9 @@ class DataFlowKernel:
             atexit.unregister(self._atexit_cleanup)
         except Exception:
             logger.exception("could not unregister the atexit handler")
+        if self._gc_relaxed:
+            self._gc_relaxed = False
+            gc_policy.restore_full_collections()
         logger.info("DFK cleanup complete")
         if DataFlowKernelLoader._dfk is self:
             DataFlowKernelLoader._dfk = None

@@ -7,7 +7,17 @@ supports ``record["id"]`` style access because Parsl exposes task records as dic
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from parsl.dataflow.states import States
 
@@ -27,18 +37,22 @@ class TryRecord(NamedTuple):
 
 
 class TaskRecord:
+    """One task's state. ``depends`` and ``fail_history`` are created on first use: most
+    tasks have neither, and every list a live task holds is one more object the garbage
+    collector walks on each full collection (see docs/architecture.md)."""
+
     __slots__ = (
+        "_depends",
+        "_fail_history",
         "app_fu",
         "app_kind",
         "args",
         "checkpoint",
-        "depends",
         "dfk",
         "exec_fu",
         "executor",
         "fail_cost",
         "fail_count",
-        "fail_history",
         "fn_hash",
         "from_memo",
         "func",
@@ -73,13 +87,13 @@ class TaskRecord:
         self.args = args
         self.kwargs = kwargs
         self.status = States.unsched
-        self.depends: List[Future[Any]] = []
+        self._depends: Optional[List[Future[Any]]] = None
         self.app_fu: Optional[AppFuture] = None
         self.exec_fu: Optional[Future[Any]] = None
         self.executor = executor
         self.fail_count = 0
         self.fail_cost = 0.0
-        self.fail_history: List[str] = []
+        self._fail_history: Optional[List[str]] = None
         self.try_history: Optional[List[TryRecord]] = None
         self.checkpoint = False
         self.hashsum: Optional[str] = None
@@ -98,6 +112,34 @@ class TaskRecord:
         self.pending_deps = 0
         self.app_kind = app_kind
 
+    @property
+    def depends(self) -> List[Future[Any]]:
+        """The futures this task waited for (empty when it had none)."""
+        depends = self._depends
+        if depends is None:
+            depends = self._depends = []
+        return depends
+
+    @depends.setter
+    def depends(self, value: List[Future[Any]]) -> None:
+        self._depends = value
+
+    @property
+    def has_depends(self) -> bool:
+        return bool(self._depends)
+
+    @property
+    def fail_history(self) -> List[str]:
+        """``repr`` of each failed try's exception, oldest first."""
+        history = self._fail_history
+        if history is None:
+            history = self._fail_history = []
+        return history
+
+    @fail_history.setter
+    def fail_history(self, value: List[str]) -> None:
+        self._fail_history = value
+
     def _on_dependency_done(self, future: Future[Any]) -> None:
         # A bound method costs less memory than a functools.partial per dependency edge.
         self.dfk._dependency_done(self)
@@ -112,18 +154,23 @@ class TaskRecord:
             raise KeyError(key) from None
 
     def __setitem__(self, key: str, value: Any) -> None:
-        if key not in self.__slots__:
+        if key not in _KEYS:
             raise KeyError(key)
         setattr(self, key, value)
 
     def __contains__(self, key: object) -> bool:
-        return key in self.__slots__
+        return key in _KEYS
 
     def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key, default)
+        return getattr(self, key, default) if key in _KEYS else default
 
     def keys(self) -> Sequence[str]:
-        return self.__slots__
+        return _KEYS
 
     def __repr__(self) -> str:
         return f"<TaskRecord id={self.id} app={self.func_name!r} status={self.status.name}>"
+
+
+_KEYS: Tuple[str, ...] = tuple(sorted(
+    [name for name in TaskRecord.__slots__ if not name.startswith("_")]
+    + ["depends", "fail_history"]))

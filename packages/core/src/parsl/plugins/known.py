@@ -10,7 +10,7 @@ without the distribution get the install hint instead of a bare unknown-name err
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, FrozenSet, Optional
 
 HTEX = "parsl-htex"
 HPC = "parsl-providers-hpc"
@@ -64,6 +64,13 @@ KNOWN_COMPONENTS: Dict[str, Dict[str, str]] = {
     },
 }
 
+#: Public Parsl component names that no distribution of this project provides. Asking for
+#: one raises an ImportError saying so, instead of Python's bare "cannot import name".
+NOT_PROVIDED: Dict[str, FrozenSet[str]] = {
+    "executor": frozenset({"FluxExecutor", "GlobusComputeExecutor", "RadicalPilotExecutor"}),
+    "provider": frozenset({"AzureProvider", "GoogleCloudProvider"}),
+}
+
 #: Module paths (and everything below them) that Parsl users import, -> distribution.
 #: The distribution maps each path to its real module through its
 #: ``parsl.compat_modules`` entry points; see :mod:`parsl.plugins.aliases`.
@@ -104,6 +111,11 @@ MONITORING_NAMES: Dict[str, str] = {
 def distribution_for_name(kind: str, name: str) -> Optional[str]:
     """The distribution that provides ``name`` of ``kind``, if it is a known Parsl name."""
     return KNOWN_COMPONENTS.get(kind, {}).get(name)
+
+
+def is_not_provided(kind: str, name: str) -> bool:
+    """Whether ``name`` is a Parsl component that no distribution of this project provides."""
+    return name in NOT_PROVIDED.get(kind, frozenset())
 
 
 def distribution_for_module(module: str) -> Optional[str]:

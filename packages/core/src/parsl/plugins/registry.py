@@ -26,7 +26,12 @@ import re
 import threading
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
 
-from parsl.errors import PluginConflict, PluginNotInstalled, UnknownComponent
+from parsl.errors import (
+    ComponentNotProvided,
+    PluginConflict,
+    PluginNotInstalled,
+    UnknownComponent,
+)
 from parsl.plugins import known
 
 logger = logging.getLogger(__name__)
@@ -272,6 +277,24 @@ def _missing(kind: str, name: str) -> Exception:
     return UnknownComponent(kind, name, names(kind))
 
 
+def _not_provided(kind: str, name: str, module_name: str) -> Optional[ComponentNotProvided]:
+    """The error for a Parsl name the installed distributions lack, None for other names.
+
+    Unknown names stay AttributeErrors (``hasattr`` must keep working); names users copy
+    from Parsl's documentation get an ImportError that says why they are missing.
+    """
+    if known.is_not_provided(kind, name):
+        return ComponentNotProvided(
+            name, kind, module_name, "it is part of Parsl but no distribution of this "
+            "project provides it; see docs/compatibility.md")
+    distribution = known.distribution_for_name(kind, name)
+    if distribution is not None:
+        return ComponentNotProvided(
+            name, kind, module_name, f"it belongs to {distribution}, which is installed but "
+            f"does not register it; upgrade it with: pip install -U {distribution}")
+    return None
+
+
 def compat_modules() -> Dict[str, Component]:
     """Declared compatibility module paths -> the component naming the real module.
 
@@ -311,6 +334,9 @@ def namespace(kind: str, module_name: str,
         try:
             return load(kind, name)
         except UnknownComponent as e:
+            not_provided = _not_provided(kind, name, module_name)
+            if not_provided is not None:
+                raise not_provided from None
             raise AttributeError(
                 f"module {module_name!r} has no attribute {name!r}: {e}") from None
 
