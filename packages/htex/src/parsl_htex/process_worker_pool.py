@@ -35,6 +35,7 @@ import zmq
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex._logs import setup_file_logging
+from parsl_htex._net import probe, tcp_url
 from parsl_htex._pipes import MessageReader, MessageWriter
 from parsl_htex._zmq import ready_messages
 from parsl_htex.errors import WorkerLost
@@ -172,36 +173,28 @@ class Manager:
     # ------------------------------------------------------------------ connecting
 
     def probe_addresses(self) -> str:
-        """Return the first of ``--addresses`` whose task port accepts a TCP connection."""
-        addresses: List[str] = [a for a in self.args.addresses.split(",") if a]
-        deadline = time.monotonic() + self.args.address_probe_timeout
-        reasons: Dict[str, str] = {}
-        while True:
-            for addr in addresses:
-                remaining = deadline - time.monotonic()
-                try:
-                    with socket.create_connection((addr, self.args.task_port),
-                                                  timeout=max(0.1, min(2.0, remaining))):
-                        logger.info("Interchange reachable at %s:%d", addr, self.args.task_port)
-                        return addr
-                except OSError as e:
-                    reasons[addr] = f"{type(e).__name__}: {e}"
-            if time.monotonic() >= deadline:
-                raise StartupError(
-                    f"manager {self.uid} of block {self.block_id} on {self.hostname} could not "
-                    f"reach the interchange on port {self.args.task_port} at any of "
-                    f"{addresses} within address_probe_timeout="
-                    f"{self.args.address_probe_timeout} s: "
-                    + "; ".join(f"{a}: {r}" for a, r in reasons.items()))
-            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        """Return the IP of the first of ``--addresses`` (v4 or v6 literals, interface or
+        host names) whose task port accepts a TCP connection; all are tried at once."""
+        addresses: List[str] = [a.strip() for a in self.args.addresses.split(",") if a.strip()]
+        timeout = self.args.address_probe_timeout
+        found, reasons = probe(addresses, self.args.task_port, timeout)
+        if found is None:
+            raise StartupError(
+                f"manager {self.uid} of block {self.block_id} on {self.hostname} could not "
+                f"reach the interchange on port {self.args.task_port} at any of "
+                f"{addresses} within address_probe_timeout={timeout} s: "
+                + "; ".join(f"{a}: {reasons.get(a, 'no answer')}" for a in addresses))
+        logger.info("Interchange reachable at %s port %d (candidates %s)", found,
+                    self.args.task_port, addresses)
+        return found
 
     def _connect(self, addr: str, port: int) -> zmq.Socket[Any]:
         sock = self.ctx.socket(zmq.DEALER)
         sock.linger = 0
+        sock.ipv6 = True
         sock.setsockopt(zmq.IDENTITY, self.uid.encode())
         _security.make_client(sock, self.cert_dir)
-        host = f"[{addr}]" if ":" in addr else addr
-        sock.connect(f"tcp://{host}:{port}")
+        sock.connect(tcp_url(addr, port))
         return sock
 
     def register(self, addr: str) -> None:
