@@ -168,7 +168,15 @@ class HighThroughputExecutor(BlockProviderExecutor):
             raise bad("drain_period", drain_period, "a number > 0 (seconds) or None")
         if address_probe_timeout is not None and address_probe_timeout <= 0:
             raise bad("address_probe_timeout", address_probe_timeout, "a number > 0 or None")
-        if cpu_affinity not in _CPU_AFFINITY and not cpu_affinity.startswith("list:"):
+        if cpu_affinity.lower().startswith("list:"):
+            from parsl_htex._affinity import parse_cpu_list
+
+            try:
+                parse_cpu_list(cpu_affinity)
+            except ValueError as e:
+                raise bad("cpu_affinity", cpu_affinity,
+                          f"'list:' and each worker's CPUs, e.g. 'list:0,1:2-3' ({e})") from None
+        elif cpu_affinity.lower() not in _CPU_AFFINITY:
             raise bad("cpu_affinity", cpu_affinity,
                       "one of 'none', 'block', 'alternating', 'block-reverse' or 'list:...'")
         for name, rng in (("worker_port_range", worker_port_range),
