@@ -82,6 +82,22 @@ def test_machine_host_name_runs_tasks(make_htex):
     assert ex.submit(add, {}, 2, 3).result(timeout=60) == 5
 
 
+def test_host_name_resolving_to_ipv6_runs_tasks(make_htex, monkeypatch):
+    """No name resolves only to ::1 on this machine and /etc/hosts is shared, so the
+    submit process's resolver maps one name to ::1; the interchange then listens on ::1
+    only and the manager is given (and reaches) that address."""
+    real = socket.getaddrinfo
+
+    def resolver(host, *args, **kwargs):
+        return real("::1" if host == "login-v6.example" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    ex = make_htex(address="login-v6.example")
+    assert ex.all_addresses == "::1"
+    assert ex.submit(add, {}, 2, 3).result(timeout=60) == 5
+    assert "Interchange reachable at ::1" in manager_log(ex)
+
+
 def test_network_interface_name_as_address_runs_tasks(make_htex):
     import psutil
 
@@ -128,6 +144,14 @@ def busy_ports() -> Iterator[List[int]]:
     yield [s.getsockname()[1] for s in socks]
     for s in socks:
         s.close()
+
+
+def test_the_same_port_twice_in_worker_ports_is_refused_at_construction():
+    from parsl.errors import BadParameter
+    from parsl_htex.executor import HighThroughputExecutor
+
+    with pytest.raises(BadParameter, match="worker_ports"):
+        HighThroughputExecutor(worker_ports=(54321, 54321))
 
 
 def test_worker_port_in_use_fails_start_naming_port_and_parameter(make_htex, busy_ports):

@@ -183,8 +183,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
                           ("interchange_port_range", interchange_port_range)):
             if not 0 < rng[0] < rng[1] <= 65535:
                 raise bad(name, rng, "a (low, high) pair with 0 < low < high <= 65535")
-        if worker_ports is not None and not all(0 < p <= 65535 for p in worker_ports):
-            raise bad("worker_ports", worker_ports, "a (task_port, result_port) pair of ports")
+        if worker_ports is not None and (len(set(worker_ports)) != 2
+                                         or not all(0 < p <= 65535 for p in worker_ports)):
+            raise bad("worker_ports", worker_ports,
+                      "a (task_port, result_port) pair of two different ports")
         if isinstance(available_accelerators, int):
             if available_accelerators < 0:
                 raise bad("available_accelerators", available_accelerators,
