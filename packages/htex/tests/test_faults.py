@@ -73,7 +73,9 @@ def test_killed_interchange_fails_outstanding_tasks_and_later_submits(make_htex)
 
 
 def test_unreachable_address_fails_the_block_with_the_reason(make_htex):
-    ex = make_htex(address="192.0.2.1", address_probe_timeout=1)
+    # 192.0.2.1 is no address of this host: the manager is told to connect there.
+    ex = make_htex(launch_cmd=DEFAULT_LAUNCH_CMD.replace("{addresses}", "192.0.2.1"),
+                   address_probe_timeout=1)
     fut = ex.submit(add, {}, 1, 2)
 
     def failed() -> bool:

@@ -1,4 +1,7 @@
-"""Where tasks run: CPU pinning of workers (cpu_affinity) and the manager selector."""
+"""Where tasks run: CPU pinning of workers (cpu_affinity) and the manager selector.
+
+Each worker reports the CPUs it may run on and its environment from inside a task.
+"""
 from __future__ import annotations
 
 import os
@@ -57,6 +60,40 @@ def test_cpu_affinity_pins_each_worker_to_its_cpus(make_htex, policy):
     cpu_affinity, expected = _expected(policy)
     ex = make_htex(cpu_affinity=cpu_affinity, max_workers_per_node=2, cores_per_worker=1)
     assert _cpus_by_rank(ex) == expected
+
+
+def openmp_view() -> Dict[str, object]:
+    import os
+
+    keys = ("OMP_NUM_THREADS", "GOMP_CPU_AFFINITY", "KMP_AFFINITY")
+    return {"cpus": sorted(os.sched_getaffinity(0)), **{k: os.environ.get(k) for k in keys}}
+
+
+@needs_two_cpus
+def test_block_gives_a_lone_worker_every_cpu(make_htex):
+    ex = make_htex(cpu_affinity="block", max_workers_per_node=1)
+    assert ex.submit(rank_and_cpus, {}, 0).result(timeout=60) == (0, CPUS)
+
+
+@needs_two_cpus
+def test_pinned_workers_see_the_openmp_variables_parsl_sets(make_htex):
+    ex = make_htex(cpu_affinity="block", max_workers_per_node=1)
+    listing = ",".join(map(str, CPUS))
+    assert ex.submit(openmp_view, {}).result(timeout=60) == {
+        "cpus": CPUS, "OMP_NUM_THREADS": str(len(CPUS)), "GOMP_CPU_AFFINITY": listing,
+        "KMP_AFFINITY": f"explicit,proclist=[{listing}]"}
+
+
+def test_cpu_affinity_the_node_cannot_honour_fails_the_block_saying_why(make_htex):
+    ex = make_htex(cpu_affinity="list:0:0:0", max_workers_per_node=2)
+
+    def failed() -> bool:
+        ex.poll_facade()
+        return ex.bad_state_is_set
+
+    wait_for(failed, timeout=60, what="the block to be reported failed")
+    assert "lists CPUs for 3 workers, but this node runs 2 workers" in str(
+        ex.executor_exception)
 
 
 def test_cpu_affinity_none_leaves_workers_on_every_cpu(make_htex):

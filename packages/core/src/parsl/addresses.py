@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import threading
 import urllib.request
 from typing import Callable, List, Set, Union
 
@@ -63,15 +64,38 @@ def address_by_query(timeout: float = 30, *, url: str = _PUBLIC_IP_SERVICE) -> s
     """Return this host's public IP address as seen by an external web service.
 
     Useful when the workers run in a cloud and connect back over the internet. ``url`` must
-    answer with the address as plain text. Raises ``OSError`` (``URLError``) when the
-    service cannot be reached within ``timeout`` seconds and ``ValueError`` when its answer
-    is not an IP address.
+    answer with the address as plain text. The whole query, name resolution included,
+    takes at most about ``timeout`` seconds: without internet access it raises ``OSError``
+    saying which service could not be reached and why. Raises ``ValueError`` when the
+    answer is not an IP address.
     """
     logger.debug("Querying %s for the public address (timeout %s s)", url, timeout)
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        body: bytes = response.read(256)
-    text = body.decode("ascii", errors="replace").strip()
-    ipaddress.ip_address(text)
+    outcome: List[Union[bytes, BaseException]] = []
+
+    def query() -> None:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                outcome.append(response.read(256))
+        except BaseException as e:  # handed to the waiting caller below
+            outcome.append(e)
+
+    # urlopen's timeout does not cover resolving the service's name, which can take far
+    # longer on a host without network; a helper thread bounds the whole query.
+    worker = threading.Thread(target=query, name="address_by_query", daemon=True)
+    worker.start()
+    worker.join(timeout + 1)
+    if not outcome:
+        raise TimeoutError(f"address_by_query: no answer from {url} within {timeout} s")
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        reason = getattr(result, "reason", result)
+        raise OSError(f"address_by_query: cannot reach {url}: {reason}") from result
+    text = result.decode("ascii", errors="replace").strip()
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError(f"address_by_query: {url} answered {text[:80]!r}, which is not an "
+                         "IP address") from None
     logger.debug("Address by query: %s", text)
     return text
 
@@ -83,36 +107,45 @@ def address_by_hostname() -> str:
     return name
 
 
-def address_by_interface(ifname: str) -> str:
-    """Return the IPv4 address of the network interface ``ifname`` (e.g. ``"ib0"``).
-
-    Raises ``ValueError`` naming the interfaces that exist when ``ifname`` does not, or has
-    no IPv4 address.
-    """
+def _interface_addresses(ifname: str) -> List[str]:
+    """Usable addresses of interface ``ifname``: IPv4 first, then IPv6 without link-local
+    ones (they need a scope id and only reach the local link)."""
     interfaces = psutil.net_if_addrs()
     if ifname not in interfaces:
         raise ValueError(f"network interface {ifname!r} does not exist on "
                          f"{socket.gethostname()}; interfaces: {', '.join(sorted(interfaces))}")
-    for snic in interfaces[ifname]:
-        if snic.family == socket.AF_INET:
-            logger.debug("Address of interface %s: %s", ifname, snic.address)
-            return str(snic.address)
-    raise ValueError(f"network interface {ifname!r} has no IPv4 address")
+    v4 = [str(a.address) for a in interfaces[ifname] if a.family == socket.AF_INET]
+    v6 = [str(a.address) for a in interfaces[ifname] if a.family == socket.AF_INET6
+          and not ipaddress.ip_address(a.address.split("%", 1)[0]).is_link_local]
+    return v4 + v6
+
+
+def address_by_interface(ifname: str) -> str:
+    """Return the address of the network interface ``ifname`` (e.g. ``"ib0"``): its IPv4
+    address, or its IPv6 address when it has no IPv4 one.
+
+    Raises ``ValueError`` naming the interfaces that exist when ``ifname`` does not, or has
+    no usable address.
+    """
+    addresses = _interface_addresses(ifname)
+    if not addresses:
+        raise ValueError(f"network interface {ifname!r} has no IPv4 or non-link-local IPv6 "
+                         "address")
+    logger.debug("Address of interface %s: %s", ifname, addresses[0])
+    return addresses[0]
 
 
 def get_all_addresses(query_timeout: float = 2) -> Set[str]:
     """Return every candidate address of this host; a finder that fails is skipped.
 
-    Includes each interface's IPv4 address, the hostname, the routed address and, if the
-    internet is reachable within ``query_timeout`` seconds, the public address. Executors
-    pass the whole set to workers, which connect to whichever answers first.
+    Includes every IPv4 and (non-link-local) IPv6 address of every interface, the
+    hostname, the routed address and, if the internet is reachable within
+    ``query_timeout`` seconds, the public address. Executors pass the whole set to
+    workers, which connect to whichever answers first.
     """
     found: Set[str] = set()
     for ifname in psutil.net_if_addrs():
-        try:
-            found.add(address_by_interface(ifname))
-        except ValueError as e:
-            logger.debug("Skipping interface %s: %s", ifname, e)
+        found.update(_interface_addresses(ifname))
 
     finders: List[Callable[[], str]] = [
         address_by_hostname,

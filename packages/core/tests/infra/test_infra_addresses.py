@@ -5,6 +5,7 @@ import http.server
 import ipaddress
 import socket
 import threading
+import time
 from typing import Iterator
 
 import psutil
@@ -126,3 +127,37 @@ def test_tcp_url_without_port_binds_to_a_random_zmq_port(address) -> None:
     finally:
         sock.close(linger=0)
         context.term()
+
+
+def test_get_all_addresses_includes_ipv6_addresses_of_interfaces() -> None:
+    found = get_all_addresses()
+    for nics in psutil.net_if_addrs().values():
+        for nic in nics:
+            if nic.family == socket.AF_INET6 and "%" not in nic.address \
+                    and not ipaddress.ip_address(nic.address).is_link_local:
+                assert nic.address in found
+
+
+@pytest.fixture
+def silent_service() -> Iterator[str]:
+    """A server that accepts connections and never answers (a black-holed service)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+
+
+def test_address_by_query_gives_up_after_its_timeout(silent_service) -> None:
+    started = time.monotonic()
+    with pytest.raises(OSError, match=r"127\.0\.0\.1"):
+        address_by_query(timeout=1, url=silent_service)
+    assert time.monotonic() - started < 10
+
+
+def test_address_by_query_without_network_fails_fast_naming_the_service() -> None:
+    """Nothing resolves ``.invalid`` names, the way nothing resolves on a host without
+    network (like this one)."""
+    started = time.monotonic()
+    with pytest.raises(OSError, match=r"cannot reach http://ip-service\.invalid/"):
+        address_by_query(timeout=2, url="http://ip-service.invalid/")
+    assert time.monotonic() - started < 10

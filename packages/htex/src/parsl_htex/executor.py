@@ -79,6 +79,18 @@ _LOST_BLOCK_WAIT_MAX = 10.0
 _LOST_BLOCK_POLL = 0.5
 
 
+def _address_preference(address: str) -> Tuple[bool, bool, str]:
+    """Sort key for the addresses workers probe: loopback first (a block on this host
+    connects without leaving it), then IPv4, then IPv6."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return (True, True, address)
+    return (not ip.is_loopback, ip.version == 6, address)
+
+
 def _default_provider() -> ExecutionProvider:
     from parsl.providers.local.local import LocalProvider
 
@@ -156,15 +168,25 @@ class HighThroughputExecutor(BlockProviderExecutor):
             raise bad("drain_period", drain_period, "a number > 0 (seconds) or None")
         if address_probe_timeout is not None and address_probe_timeout <= 0:
             raise bad("address_probe_timeout", address_probe_timeout, "a number > 0 or None")
-        if cpu_affinity not in _CPU_AFFINITY and not cpu_affinity.startswith("list:"):
+        if cpu_affinity.lower().startswith("list:"):
+            from parsl_htex._affinity import parse_cpu_list
+
+            try:
+                parse_cpu_list(cpu_affinity)
+            except ValueError as e:
+                raise bad("cpu_affinity", cpu_affinity,
+                          f"'list:' and each worker's CPUs, e.g. 'list:0,1:2-3' ({e})") from None
+        elif cpu_affinity.lower() not in _CPU_AFFINITY:
             raise bad("cpu_affinity", cpu_affinity,
                       "one of 'none', 'block', 'alternating', 'block-reverse' or 'list:...'")
         for name, rng in (("worker_port_range", worker_port_range),
                           ("interchange_port_range", interchange_port_range)):
             if not 0 < rng[0] < rng[1] <= 65535:
                 raise bad(name, rng, "a (low, high) pair with 0 < low < high <= 65535")
-        if worker_ports is not None and not all(0 < p <= 65535 for p in worker_ports):
-            raise bad("worker_ports", worker_ports, "a (task_port, result_port) pair of ports")
+        if worker_ports is not None and (len(set(worker_ports)) != 2
+                                         or not all(0 < p <= 65535 for p in worker_ports)):
+            raise bad("worker_ports", worker_ports,
+                      "a (task_port, result_port) pair of two different ports")
         if isinstance(available_accelerators, int):
             if available_accelerators < 0:
                 raise bad("available_accelerators", available_accelerators,
@@ -210,6 +232,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self.worker_task_port: Optional[int] = None
         self.worker_result_port: Optional[int] = None
         self.all_addresses: str = ""
+        self._loopback_ip = loopback_address
         self.block_errors: Dict[str, str] = {}
         self._ctx: Optional[zmq.Context[Any]] = None
         self._task_sock: Optional[zmq.Socket[Any]] = None
@@ -244,14 +267,20 @@ class HighThroughputExecutor(BlockProviderExecutor):
         os.makedirs(self.logdir, exist_ok=True)
         if self.encrypted:
             self.cert_dir = _security.generate_keys(os.path.join(self.logdir, "certificates"))
+        loopback = self._resolve("loopback_address", self.loopback_address)[0]
         if self.address is None:
             from parsl.addresses import get_all_addresses
 
-            addrs = sorted(get_all_addresses(), key=lambda a: (a != "127.0.0.1", a))
-            self.all_addresses = ",".join(addrs) or "127.0.0.1"
+            addrs = sorted(get_all_addresses(), key=_address_preference)
+            self.all_addresses = ",".join(addrs) or loopback
+            bind = ["*"]
         else:
-            self.all_addresses = self.address
-        ports = self._start_interchange()
+            bind = []
+            for name in self.address.split(","):
+                bind.extend(ip for ip in self._resolve("address", name) if ip not in bind)
+            self.all_addresses = ",".join(bind)
+        self._loopback_ip = loopback
+        ports = self._start_interchange(loopback, bind)
         self.worker_task_port = ports["worker_task"]
         self.worker_result_port = ports["worker_result"]
         self._connect(ports)
@@ -265,10 +294,21 @@ class HighThroughputExecutor(BlockProviderExecutor):
                     self.worker_task_port, self.worker_result_port, self.all_addresses,
                     self.encrypted)
 
-    def _start_interchange(self) -> Dict[str, int]:
+    def _resolve(self, param: str, value: str) -> List[str]:
+        """IPs for ``value`` of parameter ``param``; ExecutorError naming both if none."""
+        from parsl_htex._net import ResolveError, resolve
+
+        try:
+            return resolve(value)
+        except ResolveError as e:
+            raise ExecutorError(self, f"{param}={value!r} cannot be used: {e.strerror}; "
+                                "expected an IPv4 or IPv6 address, a network interface "
+                                "or a host name of this host") from None
+
+    def _start_interchange(self, loopback: str, bind: List[str]) -> Dict[str, int]:
         config = {
             "label": self.label, "logdir": self.logdir, "cert_dir": self.cert_dir,
-            "loopback_address": self.loopback_address,
+            "loopback_address": loopback, "worker_bind_addresses": bind,
             "interchange_port_range": list(self.interchange_port_range),
             "worker_ports": list(self.worker_ports) if self.worker_ports else None,
             "worker_port_range": list(self.worker_port_range),
@@ -306,21 +346,31 @@ class HighThroughputExecutor(BlockProviderExecutor):
                     continue
                 line += chunk
         proc.stdout.close()
-        ports: Dict[str, int] = json.loads(line)
+        ports: Dict[str, Any] = json.loads(line)
+        if "error" in ports:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise ExecutorError(self, f"the interchange cannot start: {ports['error']}")
         return ports
 
     def _connect(self, ports: Dict[str, int]) -> None:
+        from parsl_htex._net import tcp_url
+
         ctx = zmq.Context()
         self._ctx = ctx
-        host = self.loopback_address
+        host = self._loopback_ip
 
         def client(kind: int, port: int) -> zmq.Socket[Any]:
             sock = ctx.socket(kind)
             sock.linger = 0
             sock.sndhwm = 0
             sock.rcvhwm = 0
+            sock.ipv6 = True
             _security.make_client(sock, self.cert_dir)
-            sock.connect(f"tcp://{host}:{port}")
+            sock.connect(tcp_url(host, port))
             return sock
 
         self._task_sock = client(zmq.PUSH, ports["client_tasks"])

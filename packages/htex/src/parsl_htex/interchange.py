@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import base64
 import collections
+import errno
 import json
 import logging
 import math
 import os
 import pickle
 import signal
+import socket
 import sys
 import time
 from typing import Any, Deque, Dict, List, Optional, Set, Tuple
@@ -39,6 +41,7 @@ import zmq
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex._logs import setup_file_logging
+from parsl_htex._net import tcp_url
 from parsl_htex._zmq import DRAIN_BATCH, ready_frames, ready_messages
 from parsl_htex.errors import ManagerLost
 from parsl_htex.manager_selector import ManagerSelector, RandomManagerSelector
@@ -56,6 +59,20 @@ _WARN_EVERY = 100
 
 def python_version() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+class BindFailure(Exception):
+    """A socket cannot listen where the configuration says; the message names where and
+    which executor parameter chose it, and is reported to the executor at start."""
+
+
+def local_addresses() -> List[str]:
+    """Every IP address of this host's interfaces (for error messages)."""
+    import psutil
+
+    found = [a.address.split("%", 1)[0] for nics in psutil.net_if_addrs().values()
+             for a in nics if a.family in (socket.AF_INET, socket.AF_INET6)]
+    return list(dict.fromkeys(found))
 
 
 class _Manager:
@@ -103,18 +120,13 @@ class Interchange:
         self.ctx = zmq.Context()
         self.auth = (_security.start_authenticator(self.ctx, self.cert_dir)
                      if self.cert_dir else None)
-        loopback = config.get("loopback_address", "127.0.0.1")
-        client_range = tuple(config.get("interchange_port_range", (55000, 56000)))
-        self.client_tasks = self._bind(zmq.PULL, loopback, None, client_range)
-        self.client_results = self._bind(zmq.PUSH, loopback, None, client_range)
-        self.command = self._bind(zmq.ROUTER, loopback, None, client_range)
-        worker_ports = config.get("worker_ports")
-        worker_range = tuple(config.get("worker_port_range", (54000, 55000)))
-        bind_addr = config.get("worker_bind_address", "*")
-        self.worker_tasks = self._bind(zmq.ROUTER, bind_addr,
-                                       worker_ports[0] if worker_ports else None, worker_range)
-        self.worker_results = self._bind(zmq.ROUTER, bind_addr,
-                                         worker_ports[1] if worker_ports else None, worker_range)
+        try:
+            self._bind_all(config)
+        except BindFailure:
+            if self.auth is not None:
+                self.auth.stop()
+            self.ctx.destroy(linger=0)
+            raise
         self.worker_tasks.router_mandatory = 1
         self.managers: Dict[bytes, _Manager] = {}
         self.lost: Set[bytes] = set()
@@ -130,22 +142,91 @@ class Interchange:
         self.stopping = False
         self.dropped = 0
 
-    def _bind(self, kind: int, address: str, port: Optional[int],
-              port_range: Tuple[int, ...]) -> zmq.Socket[Any]:
+    def _bind_all(self, config: Dict[str, Any]) -> None:
+        loopback = [config.get("loopback_address", "127.0.0.1")]
+        client_range = tuple(config.get("interchange_port_range", (55000, 56000)))
+        client = ("loopback_address", "interchange_port_range", None, client_range)
+        self.client_tasks = self._bind(zmq.PULL, loopback, *client)
+        self.client_results = self._bind(zmq.PUSH, loopback, *client)
+        self.command = self._bind(zmq.ROUTER, loopback, *client)
+        ports = config.get("worker_ports") or (None, None)
+        worker_range = tuple(config.get("worker_port_range", (54000, 55000)))
+        bind_addrs = list(config.get("worker_bind_addresses") or ["*"])
+        port_param = "worker_ports" if ports[0] else "worker_port_range"
+        self.worker_tasks = self._bind(zmq.ROUTER, bind_addrs, "address", port_param,
+                                       ports[0], worker_range)
+        self.worker_results = self._bind(zmq.ROUTER, bind_addrs, "address", port_param,
+                                         ports[1], worker_range)
+
+    def _bind(self, kind: int, addresses: List[str], addr_param: str, port_param: str,
+              port: Optional[int], port_range: Tuple[int, ...]) -> zmq.Socket[Any]:
+        """A new socket listening on every one of ``addresses`` at one port: ``port``, or
+        a free one of ``port_range``.
+
+        Raises :class:`BindFailure` naming the address, the port and the executor
+        parameters (``addr_param``, ``port_param``) that chose them.
+        """
         sock = self.ctx.socket(kind)
         sock.linger = 0
         sock.sndhwm = 0
         sock.rcvhwm = 0
+        sock.ipv6 = True
         _security.make_server(sock, self.cert_dir)
-        host = f"[{address}]" if ":" in address else address
-        if ":" in address:
-            sock.ipv6 = True
-        if port:
-            sock.bind(f"tcp://{host}:{port}")
-        else:
-            sock.bind_to_random_port(f"tcp://{host}", min_port=port_range[0],
-                                     max_port=port_range[1], max_tries=1000)
+        try:
+            if port:
+                for address in addresses:
+                    self._bind_one(sock, address, port, addr_param, port_param)
+            else:
+                self._bind_in_range(sock, addresses, addr_param, port_param, port_range)
+        except BindFailure:
+            sock.close(linger=0)
+            raise
         return sock
+
+    def _bind_in_range(self, sock: zmq.Socket[Any], addresses: List[str], addr_param: str,
+                       port_param: str, port_range: Tuple[int, ...]) -> None:
+        low, high = int(port_range[0]), int(port_range[1])
+        for attempt in range(20):
+            try:
+                chosen = sock.bind_to_random_port(tcp_url(addresses[0]), min_port=low,
+                                                  max_port=high, max_tries=200)
+            except zmq.ZMQBindError:
+                raise BindFailure(f"no free port in {port_param}=({low}, {high}) on "
+                                  f"{addresses[0]!r} after 200 tries") from None
+            except zmq.ZMQError as e:
+                raise BindFailure(self._bind_message(addresses[0], None, addr_param,
+                                                     port_param, e)) from None
+            bound = [tcp_url(addresses[0], chosen)]
+            try:
+                for address in addresses[1:]:
+                    self._bind_one(sock, address, chosen, addr_param, port_param)
+                    bound.append(tcp_url(address, chosen))
+                return
+            except BindFailure:
+                # The port is free on the first address only: try another, a few times.
+                if attempt == 19:
+                    raise
+                for url in bound:
+                    sock.unbind(url)
+
+    def _bind_one(self, sock: zmq.Socket[Any], address: str, port: int, addr_param: str,
+                  port_param: str) -> None:
+        try:
+            sock.bind(tcp_url(address, port))
+        except zmq.ZMQError as e:
+            raise BindFailure(self._bind_message(address, port, addr_param, port_param,
+                                                 e)) from None
+
+    @staticmethod
+    def _bind_message(address: str, port: Optional[int], addr_param: str, port_param: str,
+                      e: zmq.ZMQError) -> str:
+        text = f"cannot listen on {tcp_url(address, port or '<port>')}: {e.strerror}"
+        if e.errno == errno.EADDRINUSE:
+            return f"{text}; port {port} (from {port_param}) is used by another process"
+        if e.errno in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.EINVAL):
+            return (f"{text}; {address!r} (from {addr_param}) is not an address of this host, "
+                    f"whose addresses are {', '.join(local_addresses())}")
+        return f"{text} (from {addr_param} and {port_param})"
 
     @staticmethod
     def _port(sock: zmq.Socket[Any]) -> int:
@@ -545,7 +626,14 @@ def main() -> int:
                        logging.DEBUG if config.get("debug") else logging.INFO)
     signal.signal(signal.SIGTERM, _raise_exit)
     try:
-        ix = Interchange(config)
+        try:
+            ix = Interchange(config)
+        except BindFailure as e:
+            # The executor is waiting for this line: it raises with the reason at once.
+            logger.error("Interchange cannot start: %s", e)
+            sys.stdout.write(json.dumps({"error": str(e)}) + "\n")
+            sys.stdout.flush()
+            return 3
         sys.stdout.write(json.dumps(ix.ports()) + "\n")
         sys.stdout.flush()
         ix.run()

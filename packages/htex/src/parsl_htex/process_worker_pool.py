@@ -34,7 +34,9 @@ import zmq
 
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
+from parsl_htex._affinity import affinity_environment, cpu_assignments
 from parsl_htex._logs import setup_file_logging
+from parsl_htex._net import probe, tcp_url
 from parsl_htex._pipes import MessageReader, MessageWriter
 from parsl_htex._zmq import ready_messages
 from parsl_htex.errors import WorkerLost
@@ -70,41 +72,6 @@ def compute_worker_count(max_workers_per_node: float, cores_per_worker: float,
         limits.append(len(accelerators))
     count = min(limits)
     return max(1, int(count))
-
-
-def cpu_assignment(policy: str, rank: int, worker_count: int, cores_per_worker: float,
-                   cpus: Sequence[int]) -> List[int]:
-    """CPUs worker ``rank`` is pinned to under ``policy`` (empty list: no pinning).
-
-    ``block`` gives consecutive CPUs, ``block-reverse`` the same counting from the last
-    CPU, ``alternating`` every ``worker_count``-th CPU, and ``list:a,b:c,d`` spells out each
-    worker's CPUs (``:`` between workers, ``-`` for ranges).
-    """
-    if policy == "none":
-        return []
-    if policy.startswith("list:"):
-        groups = policy[len("list:"):].split(":")
-        if rank >= len(groups):
-            raise ValueError(f"cpu_affinity {policy!r} lists {len(groups)} workers, "
-                             f"but worker {rank} was started")
-        chosen: List[int] = []
-        for part in groups[rank].split(","):
-            if "-" in part:
-                lo, hi = part.split("-")
-                chosen.extend(range(int(lo), int(hi) + 1))
-            else:
-                chosen.append(int(part))
-        return chosen
-    per = max(1, int(cores_per_worker))
-    ordered = sorted(cpus)
-    if policy == "block":
-        return ordered[rank * per:(rank + 1) * per]
-    if policy == "block-reverse":
-        rev = ordered[::-1]
-        return sorted(rev[rank * per:(rank + 1) * per])
-    if policy == "alternating":
-        return ordered[rank::worker_count][:per]
-    raise ValueError(f"unknown cpu_affinity {policy!r}")
 
 
 class _Worker:
@@ -146,6 +113,10 @@ class Manager:
         self.worker_count = compute_worker_count(max_workers, args.cores_per_worker,
                                                  args.mem_per_worker or None, self.accelerators,
                                                  len(cpus), mem_gb)
+        try:
+            self.cpu_sets = cpu_assignments(args.cpu_affinity, self.worker_count, cpus)
+        except ValueError as e:
+            raise StartupError(f"manager {args.uid} of block {args.block_id}: {e}") from None
         self.logdir = os.path.join(args.logdir, f"block-{self.block_id}", self.uid)
         self.ctx = zmq.Context()
         self.task_sock: Optional[zmq.Socket[Any]] = None
@@ -172,36 +143,28 @@ class Manager:
     # ------------------------------------------------------------------ connecting
 
     def probe_addresses(self) -> str:
-        """Return the first of ``--addresses`` whose task port accepts a TCP connection."""
-        addresses: List[str] = [a for a in self.args.addresses.split(",") if a]
-        deadline = time.monotonic() + self.args.address_probe_timeout
-        reasons: Dict[str, str] = {}
-        while True:
-            for addr in addresses:
-                remaining = deadline - time.monotonic()
-                try:
-                    with socket.create_connection((addr, self.args.task_port),
-                                                  timeout=max(0.1, min(2.0, remaining))):
-                        logger.info("Interchange reachable at %s:%d", addr, self.args.task_port)
-                        return addr
-                except OSError as e:
-                    reasons[addr] = f"{type(e).__name__}: {e}"
-            if time.monotonic() >= deadline:
-                raise StartupError(
-                    f"manager {self.uid} of block {self.block_id} on {self.hostname} could not "
-                    f"reach the interchange on port {self.args.task_port} at any of "
-                    f"{addresses} within address_probe_timeout="
-                    f"{self.args.address_probe_timeout} s: "
-                    + "; ".join(f"{a}: {r}" for a, r in reasons.items()))
-            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        """Return the IP of the first of ``--addresses`` (v4 or v6 literals, interface or
+        host names) whose task port accepts a TCP connection; all are tried at once."""
+        addresses: List[str] = [a.strip() for a in self.args.addresses.split(",") if a.strip()]
+        timeout = self.args.address_probe_timeout
+        found, reasons = probe(addresses, self.args.task_port, timeout)
+        if found is None:
+            raise StartupError(
+                f"manager {self.uid} of block {self.block_id} on {self.hostname} could not "
+                f"reach the interchange on port {self.args.task_port} at any of "
+                f"{addresses} within address_probe_timeout={timeout} s: "
+                + "; ".join(f"{a}: {reasons.get(a, 'no answer')}" for a in addresses))
+        logger.info("Interchange reachable at %s port %d (candidates %s)", found,
+                    self.args.task_port, addresses)
+        return found
 
     def _connect(self, addr: str, port: int) -> zmq.Socket[Any]:
         sock = self.ctx.socket(zmq.DEALER)
         sock.linger = 0
+        sock.ipv6 = True
         sock.setsockopt(zmq.IDENTITY, self.uid.encode())
         _security.make_client(sock, self.cert_dir)
-        host = f"[{addr}]" if ":" in addr else addr
-        sock.connect(f"tcp://{host}:{port}")
+        sock.connect(tcp_url(addr, port))
         return sock
 
     def register(self, addr: str) -> None:
@@ -251,8 +214,7 @@ class Manager:
             for var in ("CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK"):
                 env[var] = acc
             env["ZE_ENABLE_PCI_ID_DEVICE_ORDER"] = "1"
-        cpus = cpu_assignment(self.args.cpu_affinity, w.rank, self.worker_count,
-                              self.args.cores_per_worker, self.cpus)
+        cpus = self.cpu_sets[w.rank]
         task_r, task_w = os.pipe()
         result_r, result_w = os.pipe()
         cmd = [sys.executable, "-m", "parsl_htex.worker", "--task-fd", str(task_r),
@@ -261,7 +223,7 @@ class Manager:
                "--logfile", os.path.join(self.logdir, f"worker_{w.rank}.log")]
         if cpus:
             cmd += ["--cpus", ",".join(map(str, cpus))]
-            env["PARSL_CPU_AFFINITY"] = ",".join(map(str, cpus))
+            env.update(affinity_environment(cpus))
         if self.args.debug:
             cmd.append("--debug")
         if self.args.working_dir:
