@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import zmq
 
@@ -36,7 +36,7 @@ from parsl._validation import validate_init
 from parsl.data_provider.staging import Staging
 from parsl.dataflow.leanfuture import LeanFuture
 from parsl.errors import BadParameter
-from parsl.executors.base import submitting_task
+from parsl.executors.base import fail_futures, submitting_task
 from parsl.executors.errors import ExecutorError, InvalidResourceSpecification
 from parsl.executors.status_handling import BlockProviderExecutor
 from parsl.jobs.states import JobStatus
@@ -410,11 +410,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 return
 
     def _fail_keys(self, keys: List[bytes], exc: BaseException) -> None:
-        for key in keys:
-            htex_id, _ = P.key_ids(key)
-            fut = self._tasks.pop(htex_id, None)
-            if fut is not None and not fut.done():
-                fut.set_exception(exc)
+        futures = (self._tasks.pop(P.key_ids(key)[0], None) for key in keys)
+        fail_futures(self.label, (f for f in futures if f is not None), exc)
 
     def _receiver(self) -> None:
         """Complete futures from result batches and watch the interchange's liveness."""
@@ -698,14 +695,17 @@ class HighThroughputExecutor(BlockProviderExecutor):
     # ------------------------------------------------------------------ shutdown
 
     def _fail_all_outstanding(self, exception: BaseException) -> None:
+        """Fail every outstanding future, each with its own copy of ``exception``."""
         tasks = self._tasks
-        while tasks:
-            try:
-                _, fut = tasks.popitem()
-            except KeyError:
-                break
-            if not fut.done():
-                fut.set_exception(exception)
+
+        def take_all() -> Iterator[Future[Any]]:
+            while tasks:
+                try:
+                    yield tasks.popitem()[1]
+                except KeyError:
+                    return
+
+        fail_futures(self.label, take_all(), exception)
 
     def shutdown(self, block: bool = False) -> None:
         """Stop the interchange, cancel blocks, stop threads; bounded in time, idempotent.
