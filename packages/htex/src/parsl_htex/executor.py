@@ -569,8 +569,17 @@ class HighThroughputExecutor(BlockProviderExecutor):
             deadline = time.monotonic() + timeout
             while True:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not sock.poll(int(remaining * 1000) + 1):
+                if remaining <= 0:
                     raise CommandTimeout(op, timeout)
+                # Waited for in slices, so an interchange that dies meanwhile is an
+                # immediate InterchangeLost rather than a wait for the whole timeout.
+                if not sock.poll(min(int(remaining * 1000) + 1, _LIVENESS_CHECK_MS)):
+                    if proc is not None and proc.poll() is not None:
+                        raise InterchangeLost(self.label, f"interchange exited with code "
+                                                          f"{proc.returncode}")
+                    if isinstance(self.executor_exception, InterchangeLost):
+                        raise self.executor_exception
+                    continue
                 rid, body = sock.recv_multipart()
                 if rid == req_id:
                     reply = json.loads(body)
@@ -657,7 +666,15 @@ class HighThroughputExecutor(BlockProviderExecutor):
         """
         if blocks <= 0:
             return []
-        managers = self.connected_managers()
+        try:
+            managers = self.connected_managers()
+        except InterchangeLost as e:
+            # No manager can get work any more: the blocks are cancelled without choosing.
+            live = [b for b, js in self.status().items()
+                    if not js.terminal and b in self.blocks_to_job_id]
+            logger.info("Executor %s: %s; cancelling blocks %s", self.label, e, live[:blocks])
+            self._cancel_blocks(live[:blocks])
+            return live[:blocks]
         by_block: Dict[str, List[Dict[str, Any]]] = {}
         for m in managers:
             by_block.setdefault(str(m["block_id"]), []).append(m)

@@ -544,6 +544,9 @@ def main() -> int:
     setup_file_logging(os.path.join(logdir, "interchange.log"),
                        logging.DEBUG if config.get("debug") else logging.INFO)
     signal.signal(signal.SIGTERM, _raise_exit)
+    # Ctrl-C in a terminal reaches the whole foreground process group; the executor
+    # decides when the interchange stops (it also exits when the executor is gone).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         ix = Interchange(config)
         sys.stdout.write(json.dumps(ix.ports()) + "\n")
