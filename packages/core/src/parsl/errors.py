@@ -104,3 +104,27 @@ class UnknownComponent(ParslError, LookupError):
         self.known = sorted(known)
         super().__init__(f"no {kind} named {name!r} is installed; known {kind}s: "
                          + (", ".join(self.known) or "(none)"))
+
+
+def copy_exception(exception: BaseException) -> BaseException:
+    """A fresh exception equal to ``exception`` (type, args, attributes, cause), with no
+    traceback of its own.
+
+    Failing many futures with one exception object makes every ``result()`` call add its
+    frames to that object's traceback, so the thousandth reader gets thousands of frames
+    and formatting them costs time proportional to all the readers before. Executors that
+    fail many tasks for one reason (a lost interchange, shutdown) give each future its own
+    copy. ``__init__`` is not called, so copies of exceptions with any constructor work;
+    if the type cannot be copied at all the original is returned.
+    """
+    cls = type(exception)
+    try:
+        new = cls.__new__(cls, *exception.args)
+        new.__dict__.update(exception.__dict__)
+        new.args = exception.args
+    except Exception:
+        return exception
+    new.__cause__ = exception.__cause__
+    new.__context__ = exception.__context__
+    new.__suppress_context__ = exception.__suppress_context__
+    return new

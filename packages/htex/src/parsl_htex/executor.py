@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import zmq
 
@@ -36,7 +36,7 @@ from parsl._validation import validate_init
 from parsl.data_provider.staging import Staging
 from parsl.dataflow.leanfuture import LeanFuture
 from parsl.errors import BadParameter
-from parsl.executors.base import submitting_task
+from parsl.executors.base import fail_futures, submitting_task
 from parsl.executors.errors import ExecutorError, InvalidResourceSpecification
 from parsl.executors.status_handling import BlockProviderExecutor
 from parsl.jobs.states import JobStatus
@@ -460,11 +460,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 return
 
     def _fail_keys(self, keys: List[bytes], exc: BaseException) -> None:
-        for key in keys:
-            htex_id, _ = P.key_ids(key)
-            fut = self._tasks.pop(htex_id, None)
-            if fut is not None and not fut.done():
-                fut.set_exception(exc)
+        futures = (self._tasks.pop(P.key_ids(key)[0], None) for key in keys)
+        fail_futures(self.label, (f for f in futures if f is not None), exc)
 
     def _receiver(self) -> None:
         """Complete futures from result batches and watch the interchange's liveness."""
@@ -622,8 +619,17 @@ class HighThroughputExecutor(BlockProviderExecutor):
             deadline = time.monotonic() + timeout
             while True:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not sock.poll(int(remaining * 1000) + 1):
+                if remaining <= 0:
                     raise CommandTimeout(op, timeout)
+                # Waited for in slices, so an interchange that dies meanwhile is an
+                # immediate InterchangeLost rather than a wait for the whole timeout.
+                if not sock.poll(min(int(remaining * 1000) + 1, _LIVENESS_CHECK_MS)):
+                    if proc is not None and proc.poll() is not None:
+                        raise InterchangeLost(self.label, f"interchange exited with code "
+                                                          f"{proc.returncode}")
+                    if isinstance(self.executor_exception, InterchangeLost):
+                        raise self.executor_exception
+                    continue
                 rid, body = sock.recv_multipart()
                 if rid == req_id:
                     reply = json.loads(body)
@@ -710,7 +716,15 @@ class HighThroughputExecutor(BlockProviderExecutor):
         """
         if blocks <= 0:
             return []
-        managers = self.connected_managers()
+        try:
+            managers = self.connected_managers()
+        except InterchangeLost as e:
+            # No manager can get work any more: the blocks are cancelled without choosing.
+            live = [b for b, js in self.status().items()
+                    if not js.terminal and b in self.blocks_to_job_id]
+            logger.info("Executor %s: %s; cancelling blocks %s", self.label, e, live[:blocks])
+            self._cancel_blocks(live[:blocks])
+            return live[:blocks]
         by_block: Dict[str, List[Dict[str, Any]]] = {}
         for m in managers:
             by_block.setdefault(str(m["block_id"]), []).append(m)
@@ -748,14 +762,17 @@ class HighThroughputExecutor(BlockProviderExecutor):
     # ------------------------------------------------------------------ shutdown
 
     def _fail_all_outstanding(self, exception: BaseException) -> None:
+        """Fail every outstanding future, each with its own copy of ``exception``."""
         tasks = self._tasks
-        while tasks:
-            try:
-                _, fut = tasks.popitem()
-            except KeyError:
-                break
-            if not fut.done():
-                fut.set_exception(exception)
+
+        def take_all() -> Iterator[Future[Any]]:
+            while tasks:
+                try:
+                    yield tasks.popitem()[1]
+                except KeyError:
+                    return
+
+        fail_futures(self.label, take_all(), exception)
 
     def shutdown(self, block: bool = False) -> None:
         """Stop the interchange, cancel blocks, stop threads; bounded in time, idempotent.

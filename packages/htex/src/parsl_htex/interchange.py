@@ -41,6 +41,7 @@ import zmq
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex._logs import setup_file_logging
+from parsl_htex._messages import heartbeat_problem, registration_problem
 from parsl_htex._net import tcp_url
 from parsl_htex._zmq import DRAIN_BATCH, ready_frames, ready_messages
 from parsl_htex.errors import ManagerLost
@@ -55,6 +56,8 @@ _MAX_TASKS_PER_MESSAGE = 1024
 #: outstanding task, like every task of a chain of dependent apps, goes at once.
 RESULT_COALESCE_WINDOW = 0.001
 _WARN_EVERY = 100
+_RESULT_TAGS = frozenset({_serial.RESULT_OK, _serial.RESULT_TASK_ERROR,
+                          _serial.RESULT_EXECUTOR_ERROR})
 
 
 def python_version() -> str:
@@ -307,7 +310,14 @@ class Interchange:
             elif m is None:
                 self._warn_dropped("a %r message from unregistered peer %r", body[:8], mid[:32])
             elif tag == P.HB:
+                problem = heartbeat_problem(body[1:])
+                if problem is not None:
+                    self._warn_dropped("a heartbeat from manager %r: %s", mid[:32], problem)
+                    continue
                 m.last_seen = time.monotonic()
+            elif tag in (P.DRAIN, P.BYE) and len(body) != 1:
+                self._warn_dropped("a %r message with %d unexpected bytes from manager %r",
+                                   tag, len(body) - 1, mid[:32])
             elif tag == P.DRAIN:
                 m.last_seen = time.monotonic()
                 m.draining = True
@@ -325,13 +335,17 @@ class Interchange:
     def register(self, mid: bytes, body: bytes) -> None:
         try:
             info = json.loads(body)
-            if not isinstance(info, dict):
-                raise ValueError("registration is not a JSON object")
         except ValueError as e:
             self._warn_dropped("a malformed registration from %r: %s", mid[:32], e)
             return
         if mid in self.managers:
             self._warn_dropped("a second registration of manager %r", mid[:32])
+            return
+        problem = registration_problem(info)
+        if problem is not None:
+            self._warn_dropped("the registration of %r: %s", mid[:32], problem)
+            self._send_manager(mid, P.NO + json.dumps(
+                {"reason": f"invalid registration: {problem}"}).encode())
             return
         theirs = f"python {info.get('python')}, parsl-htex {info.get('htex_version')}"
         ours = f"python {python_version()}, parsl-htex {VERSION}"
@@ -373,7 +387,7 @@ class Interchange:
                 continue
             body = frames[1].buffer if len(frames) == 2 else None
             if body is None or body[:1] != P.RESULTS:
-                if body is not None and body[:1] == P.BYE:
+                if body is not None and bytes(body) == P.BYE:
                     # Sent after its last results on this connection: nothing is in flight.
                     logger.info("Manager %s of block %s left", mid.decode(errors="replace"),
                                 m.block_id)
@@ -393,8 +407,13 @@ class Interchange:
         kept: List[memoryview] = []
         all_kept = True
         try:
-            for _, _, _, start, end in P.iter_results(body):
+            for _, tag, _, start, end in P.iter_results(body):
                 key = bytes(body[start:start + P.KEY_SIZE])
+                if tag not in _RESULT_TAGS:
+                    self._warn_dropped("a result with unknown tag %d from manager %r", tag,
+                                       m.manager_id[:32])
+                    all_kept = False
+                    continue
                 if key not in tasks:
                     self._warn_dropped("a result for a task manager %r does not hold",
                                        m.manager_id[:32])
@@ -587,7 +606,13 @@ class Interchange:
             timeout = max(0.0, min(next_hk, flush_at) - time.monotonic())
             # zmq_poll counts whole milliseconds: round up so a wait is never a busy loop.
             for sock, _ in poller.poll(math.ceil(timeout * 1000)):
-                handlers[sock]()
+                try:
+                    handlers[sock]()
+                except zmq.ZMQError:
+                    raise
+                except Exception:
+                    # A message no check anticipated must not take everyone's tasks down.
+                    logger.exception("Unexpected error handling a message; dropped it")
             self.dispatch()
             now = time.monotonic()
             if self.out_count:
@@ -625,6 +650,9 @@ def main() -> int:
     setup_file_logging(os.path.join(logdir, "interchange.log"),
                        logging.DEBUG if config.get("debug") else logging.INFO)
     signal.signal(signal.SIGTERM, _raise_exit)
+    # Ctrl-C in a terminal reaches the whole foreground process group; the executor
+    # decides when the interchange stops (it also exits when the executor is gone).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         try:
             ix = Interchange(config)

@@ -50,7 +50,7 @@ from parsl.dataflow.rundirs import make_rundir
 from parsl.dataflow.states import FINAL_STATES, States
 from parsl.dataflow.taskrecord import TaskRecord, TryRecord
 from parsl.errors import ConfigurationError, NoDataFlowKernelError
-from parsl.executors.base import ParslExecutor, TaskContext, submitting_task
+from parsl.executors.base import ParslExecutor, TaskContext, failing_in_bulk, submitting_task
 from parsl.executors.threads import ThreadPoolExecutor
 from parsl.plugins.manager import hook_if_implemented, make_plugin_manager
 
@@ -643,17 +643,24 @@ class DataFlowKernel:
 
     def _handle_exec_update(self, record: TaskRecord, future: Future[Any]) -> None:
         record.try_time_returned = time.time()
-        try:
-            result = future.result()
-            if isinstance(result, RemoteExceptionWrapper):
-                result.reraise()
-        except BaseException as e:
-            if isinstance(e, CancelledError):
-                e = CancelledError(f"task {record.id} (app {record.func_name!r}) was cancelled "
-                                   f"by executor {record.executor!r}, which was shut down "
-                                   "before the task ran")
-            self._try_failed(record, e)
+        # The exception is read, not re-raised: raising would add this frame to its
+        # traceback, and an executor may have handed one exception to many futures.
+        if future.cancelled():
+            self._try_failed(record, CancelledError(
+                f"task {record.id} (app {record.func_name!r}) was cancelled by executor "
+                f"{record.executor!r}, which was shut down before the task ran"))
             return
+        error = future.exception()
+        if error is not None:
+            self._try_failed(record, error)
+            return
+        result = future.result()
+        if isinstance(result, RemoteExceptionWrapper):
+            try:
+                result.reraise()
+            except BaseException as e:
+                self._try_failed(record, e)
+                return
         if self._hook_try_finished is not None:
             self._hook_try_finished(dfk=self, task_record=record, try_id=record.try_id,
                                     exception=None)
@@ -723,10 +730,18 @@ class DataFlowKernel:
         self._fail(record, exception)
 
     def _fail(self, record: TaskRecord, exception: BaseException) -> None:
-        logger.info("Task %s (app %s) failed after %s tries on %s: %s: %s", record.id,
-                    record.func_name, record.try_id + 1, record.executor,
-                    type(exception).__name__, exception,
-                    extra={"task_id": record.id, "try_id": record.try_id})
+        # In a bulk failure the executor logged the reason once; a line per task would
+        # cost more than failing the task.
+        if not failing_in_bulk.get():
+            logger.info("Task %s (app %s) failed after %s tries on %s: %s: %s", record.id,
+                        record.func_name, record.try_id + 1, record.executor,
+                        type(exception).__name__, exception,
+                        extra={"task_id": record.id, "try_id": record.try_id})
+        elif self._log_tasks:
+            logger.debug("Task %s (app %s) failed after %s tries on %s: %s", record.id,
+                         record.func_name, record.try_id + 1, record.executor,
+                         type(exception).__name__,
+                         extra={"task_id": record.id, "try_id": record.try_id})
         self._finalize(record, States.failed)
         assert record.app_fu is not None
         if not record.app_fu.done():

@@ -8,13 +8,18 @@ with an exception that says why the task could not run.
 """
 from __future__ import annotations
 
+import logging
 import os
 from abc import ABCMeta, abstractmethod
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from contextvars import ContextVar
-from typing import Any, Callable, Dict, NamedTuple, Optional
+from typing import Any, Callable, Dict, Iterable, NamedTuple, Optional
 
 from typing_extensions import Self
+
+from parsl.errors import copy_exception
+
+logger = logging.getLogger(__name__)
 
 
 class TaskContext(NamedTuple):
@@ -30,6 +35,37 @@ class TaskContext(NamedTuple):
 #: ``submitting_task.get()``.
 submitting_task: ContextVar[Optional[TaskContext]] = ContextVar("parsl_submitting_task",
                                                                 default=None)
+
+#: True while :func:`fail_futures` fails many tasks for one reason, which it logs once;
+#: the DFK then logs each of those task failures at DEBUG instead of INFO.
+failing_in_bulk: ContextVar[bool] = ContextVar("parsl_failing_in_bulk", default=False)
+
+
+def fail_futures(label: str, futures: Iterable[Future[Any]], exception: BaseException) -> int:
+    """Fail every future of ``futures`` not yet done, each with its own copy of
+    ``exception``; log the reason and the count once; return the count.
+
+    Used when many tasks fail for one reason (an interchange lost, a shutdown): a shared
+    exception object would gain frames with every reader, and one INFO line per task would
+    dominate the time taken (100,000 tasks must fail well within a second).
+    """
+    token = failing_in_bulk.set(True)
+    count = 0
+    try:
+        for future in futures:
+            if future.done():
+                continue
+            try:
+                future.set_exception(copy_exception(exception))
+            except InvalidStateError:
+                continue
+            count += 1
+    finally:
+        failing_in_bulk.reset(token)
+    if count:
+        logger.info("Executor %s failed %d outstanding tasks: %s: %s", label, count,
+                    type(exception).__name__, exception)
+    return count
 
 
 class ParslExecutor(metaclass=ABCMeta):

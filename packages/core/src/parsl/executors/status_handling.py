@@ -29,7 +29,7 @@ from abc import abstractmethod
 from concurrent.futures import Future
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from parsl.executors.base import ParslExecutor
+from parsl.executors.base import ParslExecutor, fail_futures
 from parsl.executors.errors import ScalingFailed
 from parsl.jobs.error_handlers import noop_error_handler, simple_error_handler
 from parsl.jobs.states import JobState, JobStatus
@@ -102,15 +102,11 @@ class BlockProviderExecutor(ParslExecutor):
     def _fail_all_outstanding(self, exception: BaseException) -> None:
         """Fail every task that has not finished with ``exception``.
 
-        The default fails the pending futures in ``self._tasks``; executors that keep their
+        The default fails the pending futures in ``self._tasks``, each with its own copy of
+        ``exception`` (see :func:`parsl.errors.copy_exception`); executors that keep their
         futures elsewhere override this.
         """
-        for task_id, future in list(self._tasks.items()):
-            if not future.done():
-                try:
-                    future.set_exception(exception)
-                except Exception:
-                    logger.exception("Executor %s could not fail task %s", self.label, task_id)
+        fail_futures(self.label, list(self._tasks.values()), exception)
 
     # ------------------------------------------------------------------ bad state
 

@@ -1,0 +1,71 @@
+"""DFK time to fail many outstanding HTEX tasks at once (interchange lost, cleanup, Ctrl-C).
+
+Submits N no-op apps to a HighThroughputExecutor that has no blocks, so every task stays
+outstanding in the interchange, then fails them all the way a lost interchange does
+(``set_bad_state_and_fail_all(InterchangeLost(...))``) and times that call: it runs every
+executor future's callback, so it is the DFK's whole handling of the failures (retry
+check, state change, app future). Prints the median over ``--repeat`` runs, and the
+longest traceback a user sees when taking ``result()`` of every failed future.
+Target: well under 1 s for 100,000 tasks.
+
+    python benchmarks/fail_outstanding.py --tasks 100000 --repeat 3
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import traceback
+
+import parsl
+from parsl.config import Config
+from parsl.executors import HighThroughputExecutor
+from parsl.providers import LocalProvider
+
+
+@parsl.python_app
+def noop() -> None:
+    return None
+
+
+def one_run(tasks: int) -> tuple[float, int]:
+    ex = HighThroughputExecutor(label="htex", address="127.0.0.1",
+                                provider=LocalProvider(init_blocks=0, max_blocks=0))
+    config = Config(executors=[ex], strategy="none",
+                    run_dir=tempfile.mkdtemp(prefix="parsl-failmany-"))
+    with parsl.load(config):
+        futures = [noop() for _ in range(tasks)]
+        while not ex._outgoing.empty():  # let the sender thread ship them first
+            time.sleep(0.05)
+        from parsl_htex.errors import InterchangeLost
+
+        start = time.perf_counter()
+        ex.set_bad_state_and_fail_all(InterchangeLost("htex", "benchmark: failing everything"))
+        elapsed = time.perf_counter() - start
+        longest = 0
+        for fut in futures:
+            try:
+                fut.result(timeout=0)
+            except Exception as e:
+                longest = max(longest, len(traceback.extract_tb(e.__traceback__)))
+    return elapsed, longest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    times = []
+    for _ in range(args.repeat):
+        elapsed, longest = one_run(args.tasks)
+        times.append(elapsed)
+        print(f"failed {args.tasks} outstanding tasks in {elapsed:.3f} s; longest traceback "
+              f"a user sees: {longest} frames")
+    print(f"median: {statistics.median(times):.3f} s for {args.tasks} tasks "
+          f"({statistics.median(times) / args.tasks * 1e6:.1f} us per task)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Checks on what managers send the interchange, field by field.
+
+With ``encrypted=False`` anyone who can reach the worker ports can send the interchange
+anything, so nothing a manager sends is trusted: a registration whose fields have the
+wrong type or an impossible value is refused with a reason naming the field, and a
+heartbeat, drain or goodbye carrying unexpected bytes is dropped. The interchange logs
+each refusal with the sender and keeps serving everyone else.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple, Type
+
+#: Longest string accepted in a registration field (hostnames, versions, ids).
+MAX_TEXT = 1024
+#: Most workers (and prefetched tasks) one manager may announce.
+MAX_WORKERS = 1_000_000
+#: Longest heartbeat body: the decimal count of tasks the manager has finished.
+MAX_HB_DIGITS = 20
+
+_Spec = Tuple[Type[Any], bool, int, int]
+
+#: field -> (type, required, minimum, maximum); bounds apply to ints and lengths of text.
+REGISTRATION_FIELDS: Dict[str, _Spec] = {
+    "manager_id": (str, False, 0, MAX_TEXT),
+    "block_id": (str, True, 0, MAX_TEXT),
+    "hostname": (str, True, 0, MAX_TEXT),
+    "pid": (int, False, 0, 2**31),
+    "worker_count": (int, True, 1, MAX_WORKERS),
+    "prefetch_capacity": (int, True, 0, MAX_WORKERS),
+    "python": (str, True, 0, MAX_TEXT),
+    "python_full": (str, False, 0, MAX_TEXT),
+    "htex_version": (str, True, 0, MAX_TEXT),
+    "cpu_count": (int, False, 0, MAX_WORKERS),
+    "accelerators": (list, False, 0, MAX_WORKERS),
+    "total_memory": (int, False, 0, 2**62),
+    "os": (str, False, 0, MAX_TEXT),
+}
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def registration_problem(info: Any) -> Optional[str]:
+    """Why ``info`` (a parsed registration) is not acceptable, or None if it is.
+
+    Unknown extra fields are allowed (a newer manager may send more), known ones must
+    have their type (``bool`` is not an int here) and lie within their bounds.
+    """
+    if not isinstance(info, dict):
+        return f"a registration must be a JSON object, not {_type_name(info)}"
+    for field, (kind, required, low, high) in REGISTRATION_FIELDS.items():
+        if field not in info:
+            if required:
+                return f"field {field!r} is missing"
+            continue
+        value = info[field]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return (f"field {field!r} is {value!r:.100} ({_type_name(value)}); expected "
+                    f"{kind.__name__}")
+        size = value if kind is int else len(value)
+        if not low <= size <= high:
+            what = "value" if kind is int else "length"
+            return (f"field {field!r} has {what} {size}; expected between {low} and "
+                    f"{high}")
+        if kind is list and not all(isinstance(a, str) and len(a) <= MAX_TEXT
+                                    for a in value):
+            return f"field {field!r} must be a list of strings"
+    return None
+
+
+def heartbeat_problem(body: bytes) -> Optional[str]:
+    """Why a heartbeat body (after its tag) is not a finished-task count, or None."""
+    if body == b"" or (len(body) <= MAX_HB_DIGITS and body.isdigit()):
+        return None
+    return f"heartbeat body {body[:32]!r} is not a count of finished tasks"
