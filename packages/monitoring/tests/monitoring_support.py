@@ -69,7 +69,8 @@ class PostgresServer:
         full = [os.path.join(self.bindir, cmd[0]), *cmd[1:]]
         if self.user is not None:
             full = ["runuser", "-u", self.user, "--", *full]
-        proc = subprocess.run(full, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(full, capture_output=True, text=True, timeout=timeout,
+                              check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(full)} failed ({proc.returncode}): "
                                f"{proc.stdout}{proc.stderr}")
@@ -129,7 +130,8 @@ def htex_config(run_dir: str, url: str, workers: int = 2, radio: Any = None,
     executor = HighThroughputExecutor(
         label="htex", max_workers_per_node=workers, encrypted=False, heartbeat_period=2,
         heartbeat_threshold=10, remote_monitoring_radio=radio,
-        provider=LocalProvider(init_blocks=1, min_blocks=0, max_blocks=1))
+        provider=LocalProvider(init_blocks=1, min_blocks=0, max_blocks=1,
+                               worker_init=f"export PYTHONPATH={TESTS_DIR}:${{PYTHONPATH:-}}"))
     return Config(executors=[executor], run_dir=run_dir, strategy="none",
                   monitoring=MonitoringHub(logging_endpoint=url, **hub_kwargs))
 

@@ -49,14 +49,14 @@ def test_parsl_13_style_arguments_need_no_warning() -> None:
 def test_negative_resource_interval_is_refused_naming_the_field() -> None:
     from parsl.monitoring import MonitoringHub
 
-    with pytest.raises(BadParameter, match="resource_monitoring_interval.*-1"):
+    with pytest.raises(BadParameter, match=r"resource_monitoring_interval.*-1"):
         MonitoringHub(resource_monitoring_interval=-1)
 
 
 def test_malformed_logging_endpoint_is_refused_naming_the_field() -> None:
     from parsl.monitoring import MonitoringHub
 
-    with pytest.raises(BadParameter, match="logging_endpoint.*not a url"):
+    with pytest.raises(BadParameter, match=r"logging_endpoint.*not a url"):
         MonitoringHub(logging_endpoint="not a url")
 
 

@@ -10,6 +10,7 @@ from monitoring_support import query, threads_config
 
 import parsl
 from parsl.app.app import join_app, python_app
+from parsl.dataflow.errors import DependencyError
 
 
 @python_app
@@ -53,7 +54,7 @@ def test_every_state_change_is_a_status_row(tmp_path: Any, db_url: str) -> None:
         memo = cached(5)
         joined = joiner(2)
         ok.result(), memo.result(), joined.result()
-        with pytest.raises(Exception):
+        with pytest.raises(DependencyError):
             dep.result()
         run_id = dfk.run_id
     assert _statuses(db_url, run_id, ok.tid) == ["pending", "launched", "exec_done"]

@@ -477,10 +477,12 @@ def _joins(value: Any) -> Optional[str]:
 
 
 def _describe_failure(exception: BaseException) -> str:
-    """The exception's type, message and traceback (the remote one, when there is one)."""
-    text = "".join(traceback.format_exception(type(exception), exception,
+    """The exception's type and message with the traceback where it was raised: the
+    worker's (remote) traceback when the task ran elsewhere, else the local one."""
+    remote = getattr(exception, "__parsl_remote_traceback__", None) \
+        or getattr(exception, "traceback_text", None)
+    headline = f"{type(exception).__name__}: {exception}"
+    if isinstance(remote, str) and remote:
+        return remote if headline in remote else f"{remote.rstrip()}\n{headline}\n"
+    return "".join(traceback.format_exception(type(exception), exception,
                                               exception.__traceback__))
-    remote = getattr(exception, "remote_traceback", None) or getattr(exception, "tb", None)
-    if isinstance(remote, str) and remote not in text:
-        text += "\nRemote traceback:\n" + remote
-    return text
