@@ -24,3 +24,8 @@ def explode(message: str) -> None:
 
 def noop() -> None:
     return None
+
+
+def sleepy(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds

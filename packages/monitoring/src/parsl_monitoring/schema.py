@@ -81,6 +81,7 @@ try_ = Table(
     Column("worker_id", Text),
     Column("executor_task_id", Integer),
 )
+Index("try_run_launched_idx", try_.c.run_id, try_.c.task_try_time_launched)
 
 status = Table(
     "status", metadata,
