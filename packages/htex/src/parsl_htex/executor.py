@@ -139,7 +139,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
                  block_error_handler: Union[bool, Callable[..., None]] = True,
                  encrypted: bool = True,
                  enable_mpi_mode: bool = False,
-                 mpi_launcher: str = "mpiexec") -> None:
+                 mpi_launcher: str = "mpiexec",
+                 remote_monitoring_radio: Optional[Any] = None) -> None:
         owner = type(self).__name__
         if provider is None:
             provider = _default_provider()
@@ -226,6 +227,12 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self.encrypted = encrypted
         self.enable_mpi_mode = enable_mpi_mode
         self.mpi_launcher = mpi_launcher
+        #: How workers send monitoring events (a monitoring radio; None: the monitoring
+        #: plugin's default). Only read by a monitoring plugin.
+        self.remote_monitoring_radio = remote_monitoring_radio
+        #: Set by a monitoring plugin before ``start()``: an opaque token that every
+        #: worker passes to :func:`parsl_htex.worker.load_task_observer`.
+        self.worker_task_observer: Optional[str] = None
 
         self.cert_dir: Optional[str] = None
         self.interchange_proc: Optional[subprocess.Popen[bytes]] = None
@@ -646,7 +653,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         template = self.launch_cmd if self.launch_cmd is not None else DEFAULT_LAUNCH_CMD
         pool = ("process_worker_pool" if shutil.which("process_worker_pool")
                 else f"{sys.executable} -m parsl_htex.process_worker_pool")
-        return template.format(
+        command = template.format(
             process_worker_pool=pool,
             debug="--debug" if self.worker_debug else "",
             max_workers_per_node=self.max_workers_per_node,
@@ -671,6 +678,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
             addresses=self.all_addresses,
             nodes_per_block=getattr(self.provider, "nodes_per_block", 1),
         )
+        if self.worker_task_observer:
+            command += f" --task-observer={self.worker_task_observer}"
+        return command
 
     @property
     def outstanding(self) -> int:

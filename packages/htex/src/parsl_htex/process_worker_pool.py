@@ -230,6 +230,8 @@ class Manager:
             cmd += ["--working-dir", self.args.working_dir]
         if self.args.enable_mpi_mode:
             cmd += ["--mpi-launcher", self.args.mpi_launcher]
+        if self.args.task_observer:
+            cmd += ["--task-observer", self.args.task_observer]
         try:
             w.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
                                       pass_fds=(task_r, result_w))
@@ -499,6 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enable_mpi_mode", action="store_true")
     p.add_argument("--mpi-launcher", dest="mpi_launcher", default="mpiexec")
     p.add_argument("--working-dir", dest="working_dir", default=None)
+    p.add_argument("--task-observer", dest="task_observer", default=None,
+                   help="passed to each worker (set by a monitoring plugin)")
     return p
 
 

@@ -9,16 +9,23 @@ its own task.
 
 The worker dies with its manager: it asks the kernel for SIGKILL when its parent exits,
 and it exits when its task pipe reaches EOF.
+
+A monitoring plugin can observe each task here, where it runs, by setting the executor's
+``worker_task_observer`` (see :func:`load_task_observer`); without one the loop below pays
+a single ``is None`` test per task.
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import ctypes
+import importlib
+import json
 import logging
 import os
 import signal
 import sys
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Protocol, Tuple
 
 from parsl_htex import _serial
 from parsl_htex._logs import setup_file_logging
@@ -44,7 +51,35 @@ def _die_with_parent(expected_parent: int) -> None:
         sys.exit(1)
 
 
-def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[str]) -> int:
+class TaskObserver(Protocol):
+    """Told when each task starts and ends in this worker (e.g. monitoring's resource
+    sampler). Both calls run on the worker's only task thread and must be quick."""
+
+    def task_started(self, htex_task_id: int, dfk_task_id: Optional[int]) -> None: ...
+
+    def task_ended(self, htex_task_id: int, dfk_task_id: Optional[int], ok: bool) -> None: ...
+
+
+def load_task_observer(token: str) -> Optional[TaskObserver]:
+    """Build the observer a ``--task-observer`` token names, or None if it cannot be built.
+
+    The token is URL-safe base64 of JSON ``{"factory": "module:callable", "config": {...}}``;
+    ``callable(config)`` returns the observer. A broken observer is logged and ignored, so
+    monitoring trouble never fails tasks.
+    """
+    try:
+        spec = json.loads(base64.urlsafe_b64decode(token.encode()))
+        module_name, _, attr = spec["factory"].partition(":")
+        factory = getattr(importlib.import_module(module_name), attr)
+        observer: TaskObserver = factory(spec.get("config", {}))
+        return observer
+    except Exception:
+        logger.exception("Could not load the task observer %r; running without it", token)
+        return None
+
+
+def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[str],
+               observer: Optional[TaskObserver] = None) -> int:
     """Serve tasks until the manager closes the task pipe; return the exit code."""
     tasks = os.fdopen(task_fd, "rb", buffering=1 << 16)
     debug = logger.isEnabledFor(logging.DEBUG)
@@ -59,7 +94,13 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
         if debug:
             htex_id, dfk_id = key_ids(key)
             logger.debug("Running task_id=%s htex_task_id=%s", dfk_id, htex_id)
-        tag, payload = _execute(task, mpi_launcher)
+        if observer is not None:
+            htex_id, dfk_id = key_ids(key)
+            observer.task_started(htex_id, dfk_id)
+            tag, payload = _execute(task, mpi_launcher)
+            observer.task_ended(htex_id, dfk_id, tag == _serial.RESULT_OK)
+        else:
+            tag, payload = _execute(task, mpi_launcher)
         if len(payload) > MAX_PAYLOAD:
             tag, payload = _serial.RESULT_TASK_ERROR, _serial.serialize_exception(ValueError(
                 f"the result is {len(payload)} bytes serialized, more than the {MAX_PAYLOAD} "
@@ -105,6 +146,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--cpus", default="", help="comma-separated CPU ids to pin to")
     parser.add_argument("--working-dir", default=None)
     parser.add_argument("--mpi-launcher", default=None)
+    parser.add_argument("--task-observer", default=None)
     args = parser.parse_args(argv)
     setup_file_logging(args.logfile, logging.DEBUG if args.debug else logging.INFO)
     _die_with_parent(args.manager_pid)
@@ -117,8 +159,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.working_dir:
         os.makedirs(args.working_dir, exist_ok=True)
         os.chdir(args.working_dir)
+    observer = load_task_observer(args.task_observer) if args.task_observer else None
     try:
-        return run_worker(args.task_fd, args.result_fd, args.rank, args.mpi_launcher)
+        return run_worker(args.task_fd, args.result_fd, args.rank, args.mpi_launcher, observer)
     except BrokenPipeError:
         logger.error("Worker %d: the manager closed the result pipe; exiting", args.rank)
         return 1

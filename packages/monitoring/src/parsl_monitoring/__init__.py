@@ -1,7 +1,12 @@
-"""parsl-monitoring: MonitoringHub, monitoring radios, the monitoring database and parsl-visualize.
+"""parsl-monitoring: MonitoringHub, monitoring radios, the monitoring database,
+parsl-visualize and progress displays.
 
-Not implemented yet: this distribution is a placeholder in the monorepo layout and
-registers no components. Until it does, `parsl` reports these names as belonging to
-parsl-monitoring and explains how to install it.
+Turn monitoring on with ``Config(monitoring=MonitoringHub())``; look at runs with
+``parsl-visualize``. Nothing here is imported by ``import parsl``.
 """
-__all__: list[str] = []
+from parsl_monitoring.hub import MonitoringHub
+from parsl_monitoring.progress import ProgressDisplay, progress
+from parsl_monitoring.radios import FilesystemRadio, HTEXRadio, MonitoringRadio, UDPRadio
+
+__all__ = ["FilesystemRadio", "HTEXRadio", "MonitoringHub", "MonitoringRadio",
+           "ProgressDisplay", "UDPRadio", "progress"]

@@ -239,6 +239,7 @@ class DataFlowKernel:
                 script_dir = os.path.join(self.run_dir, "submit_scripts")
                 os.makedirs(script_dir, exist_ok=True)
                 provider.script_dir = script_dir
+            self.plugin_manager.hook.parsl_prepare_executor(dfk=self, executor=executor)
             executor.start()
             self.executors[executor.label] = executor
             self._wants_context[executor.label] = not isinstance(executor, ThreadPoolExecutor)

@@ -35,6 +35,17 @@ def parsl_dfk_start(dfk: DataFlowKernel) -> None:
 
 
 @hookspec
+def parsl_prepare_executor(dfk: DataFlowKernel, executor: Any) -> None:
+    """Called by the DFK for each executor (the internal one included) right before its
+    ``start()``, with ``run_dir`` and ``run_id`` already set on it.
+
+    Lets a plugin configure an executor before it launches anything, e.g. monitoring
+    tells HTEX's workers where to send per-task events. Called during ``parsl.load()``,
+    before ``parsl_dfk_start``. Results are ignored; an exception aborts the load.
+    """
+
+
+@hookspec
 def parsl_dfk_cleanup(dfk: DataFlowKernel) -> None:
     """Called by the DFK at the start of ``dfk.cleanup()``, before executors shut down.
 

@@ -1,0 +1,488 @@
+"""MonitoringHub: Parsl's monitoring switch, attached to the DFK through core's hooks.
+
+``Config(monitoring=MonitoringHub(...))`` registers the hub as a pluggy plugin. It records
+the DFK's side of every task (states, tries, failures, blocks) from the hooks, and the
+workers' side (``running``, ``running_ended``, resource samples) from a radio per executor.
+Everything goes to one :class:`~parsl_monitoring.writer.DatabaseWriter` thread that
+batches writes to SQLite or PostgreSQL. There are no extra processes: the hooks cost a
+tuple and a queue put per state change.
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import getpass
+import json
+import logging
+import os
+import platform
+import sys
+import threading
+import time
+import traceback
+import warnings
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+from parsl.errors import BadParameter
+from parsl.plugins.hookspecs import hookimpl
+from parsl_monitoring import writer as W
+from parsl_monitoring.radios import FilesystemRadio, HTEXRadio, MonitoringRadio, Receiver, UDPRadio
+
+if TYPE_CHECKING:
+    from parsl.dataflow.dflow import DataFlowKernel
+    from parsl.dataflow.states import States
+    from parsl.dataflow.taskrecord import TaskRecord
+
+logger = logging.getLogger(__name__)
+
+_OBSERVER_FACTORY = "parsl_monitoring.remote:task_observer"
+_FINAL = frozenset({"exec_done", "memo_done", "failed", "dep_fail"})
+
+
+def _default_workflow_name() -> str:
+    script = sys.argv[0] if sys.argv and sys.argv[0] else ""
+    return os.path.basename(script) or "interactive"
+
+
+class MonitoringHub:
+    """Record a run's tasks, tries, resources, blocks and nodes in a database.
+
+    Parameters follow Parsl's ``MonitoringHub``. ``logging_endpoint`` is an SQLAlchemy URL
+    (``sqlite:///path.db``, ``postgresql+psycopg://user@host:port/db``); default
+    ``sqlite:///<parent of the run dir>/monitoring.db``, one file for every run.
+    ``resource_monitoring_interval`` is seconds between samples of a running task; 0 means
+    only the first and the last sample. ``hub_port`` and ``hub_port_range`` are accepted
+    for old configs and ignored (a DeprecationWarning says so): workers reach the hub
+    through their executor's ``remote_monitoring_radio``.
+
+    Extra keyword-only knobs: ``flush_period`` (seconds between database writes and
+    worker sends), ``database_retry_timeout`` (how long shutdown keeps retrying an
+    unreachable database before counting its rows as lost), ``node_poll_period``.
+    """
+
+    def __init__(self, hub_address: Optional[str] = None, hub_port: Optional[int] = None,
+                 hub_port_range: Optional[Tuple[int, int]] = None,
+                 workflow_name: Optional[str] = None, workflow_version: Optional[str] = None,
+                 logging_endpoint: Optional[str] = None, monitoring_debug: bool = False,
+                 resource_monitoring_enabled: bool = True,
+                 resource_monitoring_interval: float = 30, *,
+                 flush_period: float = 0.5, database_retry_timeout: float = 30.0,
+                 node_poll_period: float = 2.0) -> None:
+        owner = "MonitoringHub"
+        if hub_port is not None:
+            warnings.warn("MonitoringHub: hub_port is deprecated and ignored; set the "
+                          "executor's remote_monitoring_radio (e.g. UDPRadio(port=...))",
+                          DeprecationWarning, stacklevel=2)
+        if hub_port_range is not None:
+            warnings.warn("MonitoringHub: hub_port_range is deprecated and ignored; set the "
+                          "executor's remote_monitoring_radio (e.g. UDPRadio(port=...))",
+                          DeprecationWarning, stacklevel=2)
+        if not isinstance(resource_monitoring_interval, (int, float)) or \
+                isinstance(resource_monitoring_interval, bool) or \
+                resource_monitoring_interval < 0:
+            raise BadParameter(owner, "resource_monitoring_interval",
+                               resource_monitoring_interval, "a number of seconds >= 0")
+        for name, value in (("flush_period", flush_period),
+                            ("database_retry_timeout", database_retry_timeout),
+                            ("node_poll_period", node_poll_period)):
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise BadParameter(owner, name, value, "a number of seconds > 0")
+        if logging_endpoint is not None:
+            if not isinstance(logging_endpoint, str):
+                raise BadParameter(owner, "logging_endpoint", logging_endpoint,
+                                   "an SQLAlchemy database URL string or None")
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                make_url(logging_endpoint)
+            except ArgumentError as e:
+                raise BadParameter(owner, "logging_endpoint", logging_endpoint,
+                                   f"an SQLAlchemy database URL such as "
+                                   f"'sqlite:///monitoring.db' ({e})") from None
+        self.hub_address = hub_address
+        self.hub_port = hub_port
+        self.hub_port_range = hub_port_range
+        self.workflow_name = workflow_name
+        self.workflow_version = workflow_version
+        self.logging_endpoint = logging_endpoint
+        self.monitoring_debug = monitoring_debug
+        self.resource_monitoring_enabled = resource_monitoring_enabled
+        self.resource_monitoring_interval = resource_monitoring_interval
+        self.flush_period = flush_period
+        self.database_retry_timeout = database_retry_timeout
+        self.node_poll_period = node_poll_period
+
+        self.writer: Optional[W.DatabaseWriter] = None
+        self.run_id: Optional[str] = None
+        self._put: Any = None
+        self._receivers: List[Receiver] = []
+        self._lock = threading.Lock()
+        #: (executor label, executor task id) -> [task id, try id, try finished?]
+        self._executor_ids: Dict[Tuple[str, int], List[Any]] = {}
+        self._finished_unended = 0
+        self._unresolved: List[Tuple[str, List[Any]]] = []
+        self._node_executors: List[Any] = []
+        self._nodes: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self._stop_nodes = threading.Event()
+        self._node_thread: Optional[threading.Thread] = None
+        self._log_handler: Optional[logging.Handler] = None
+
+    def __repr__(self) -> str:
+        return (f"MonitoringHub(logging_endpoint={self.logging_endpoint!r}, "
+                f"resource_monitoring_interval={self.resource_monitoring_interval!r})")
+
+    # ------------------------------------------------------------------ start
+
+    def _start(self, dfk: DataFlowKernel) -> None:
+        if self.writer is not None:
+            return
+        package_logger = logging.getLogger("parsl_monitoring")
+        if self.monitoring_debug:
+            package_logger.setLevel(logging.DEBUG)
+        elif package_logger.level == logging.NOTSET:
+            package_logger.setLevel(logging.INFO)
+        self._log_handler = getattr(dfk, "log_handler", None)
+        if self._log_handler is not None:
+            # The run's parsl.log also gets this package's lines (losses, database trouble).
+            package_logger.addHandler(self._log_handler)
+        run_dir = os.path.abspath(dfk.run_dir)
+        if self.logging_endpoint is None:
+            self.logging_endpoint = "sqlite:///" + os.path.join(os.path.dirname(run_dir),
+                                                                "monitoring.db")
+        self.run_id = dfk.run_id
+        self.writer = W.DatabaseWriter(self.logging_endpoint, dfk.run_id,
+                                       flush_period=self.flush_period,
+                                       retry_timeout=self.database_retry_timeout)
+        self._put = self.writer.queue.put
+        began = dfk.time_began.timestamp() if hasattr(dfk, "time_began") else time.time()
+        self._put((W.WORKFLOW, {
+            "workflow_name": self.workflow_name or _default_workflow_name(),
+            "workflow_version": self.workflow_version or str(
+                datetime.datetime.fromtimestamp(began).replace(microsecond=0)),
+            "time_began": began, "host": platform.node(), "user": getpass.getuser(),
+            "rundir": run_dir,
+        }))
+        self.writer.start()
+        logger.info("Monitoring run %s into %s", dfk.run_id, self.logging_endpoint)
+
+    def _radio_for(self, executor: Any) -> MonitoringRadio:
+        radio = getattr(executor, "remote_monitoring_radio", None)
+        if radio is not None and not isinstance(radio, HTEXRadio):
+            if not isinstance(radio, MonitoringRadio):
+                raise BadParameter(type(executor).__name__, "remote_monitoring_radio", radio,
+                                   "a monitoring radio such as UDPRadio() or "
+                                   "FilesystemRadio()")
+            if isinstance(radio, UDPRadio) and radio.address is None and self.hub_address:
+                radio.address = self.hub_address
+            return radio
+        provider = getattr(executor, "provider", None)
+        if provider is None or type(provider).__name__ == "LocalProvider":
+            return FilesystemRadio(poll_period=min(0.2, self.flush_period))
+        return UDPRadio(address=self.hub_address)
+
+    @hookimpl
+    def parsl_prepare_executor(self, dfk: DataFlowKernel, executor: Any) -> None:
+        self._start(dfk)
+        if hasattr(executor, "connected_managers"):
+            self._node_executors.append(executor)
+        if not hasattr(executor, "worker_task_observer"):
+            return
+        radio = self._radio_for(executor)
+        receiver = radio.start_receiver(executor.label, dfk.run_dir, self._on_worker_batch,
+                                        self._on_loss)
+        self._receivers.append(receiver)
+        resources = (self.resource_monitoring_enabled and executor.monitor_resources())
+        config = {"radio": receiver.worker_config,
+                  "resource_interval": self.resource_monitoring_interval if resources else None,
+                  "flush_period": self.flush_period}
+        token = json.dumps({"factory": _OBSERVER_FACTORY, "config": config})
+        executor.worker_task_observer = base64.urlsafe_b64encode(token.encode()).decode()
+        logger.info("Monitoring executor %s through %r", executor.label, radio)
+
+    @hookimpl
+    def parsl_dfk_start(self, dfk: DataFlowKernel) -> None:
+        self._start(dfk)
+        if self._node_executors and self._node_thread is None:
+            self._node_thread = threading.Thread(target=self._poll_nodes, daemon=True,
+                                                 name="parsl-monitoring-nodes")
+            self._node_thread.start()
+
+    # ------------------------------------------------------------------ DFK events
+
+    @hookimpl
+    def parsl_task_state_change(self, dfk: DataFlowKernel, task_record: TaskRecord,
+                                old_state: States, new_state: States) -> None:
+        put = self._put
+        if put is None:
+            return
+        tid = task_record.id
+        name = new_state.name
+        now = time.time()
+        put((W.STATUS, tid, task_record.try_id, name, now))
+        if name == "pending":
+            kwargs = task_record.kwargs
+            put((W.TASK, tid, {
+                "task_func_name": task_record.func_name,
+                "task_memoize": str(bool(task_record.memoize)),
+                "task_time_invoked": task_record.time_invoked,
+                "task_executor": task_record.executor,
+                "task_status_name": name,
+                "task_stdout": _stream(kwargs.get("stdout")),
+                "task_stderr": _stream(kwargs.get("stderr")),
+                "task_stdin": _stream(kwargs.get("stdin")),
+                "task_inputs": _files(kwargs.get("inputs")),
+                "task_outputs": _files(kwargs.get("outputs")),
+            }))
+            return
+        fields: Dict[str, Any] = {"task_status_name": name}
+        if old_state.name == "pending" and task_record.depends:
+            fields["task_depends"] = ",".join(
+                str(getattr(d, "tid", "")) for d in task_record.depends
+                if getattr(d, "tid", None) is not None)
+        if name in _FINAL:
+            fields["task_time_returned"] = task_record.time_returned or now
+            fields["task_fail_count"] = task_record.fail_count
+            fields["task_fail_cost"] = task_record.fail_cost
+            fields["task_hashsum"] = task_record.hashsum
+            if name in ("dep_fail", "failed") and task_record.fail_history:
+                fields["task_fail_history"] = task_record.fail_history[-1]
+        elif name == "joining":
+            fields["task_joins"] = _joins(task_record.joins)
+        put((W.TASK, tid, fields))
+
+    @hookimpl
+    def parsl_task_try_launched(self, dfk: DataFlowKernel, task_record: TaskRecord,
+                                try_id: int, executor_label: str) -> None:
+        put = self._put
+        if put is None:
+            return
+        put((W.TRY, task_record.id, try_id, {
+            "task_executor": executor_label,
+            "task_try_time_launched": task_record.try_time_launched or time.time()}))
+        exec_fu = task_record.exec_fu
+        executor_id = getattr(exec_fu, "parsl_executor_task_id", None)
+        if executor_id is not None:
+            with self._lock:
+                self._executor_ids[(executor_label, executor_id)] = [task_record.id, try_id,
+                                                                     False]
+
+    @hookimpl
+    def parsl_task_try_finished(self, dfk: DataFlowKernel, task_record: TaskRecord,
+                                try_id: int, exception: Optional[BaseException]) -> None:
+        put = self._put
+        if put is None:
+            return
+        fields: Dict[str, Any] = {"task_try_time_returned": task_record.try_time_returned
+                                  or time.time()}
+        if exception is not None:
+            fields["task_fail_history"] = _describe_failure(exception)
+        put((W.TRY, task_record.id, try_id, fields))
+        executor_id = getattr(task_record.exec_fu, "parsl_executor_task_id", None)
+        if executor_id is not None:
+            with self._lock:
+                entry = self._executor_ids.get((task_record.executor, executor_id))
+                if entry is not None and not entry[2]:
+                    entry[2] = True
+                    self._finished_unended += 1
+
+    @hookimpl
+    def parsl_block_status_change(self, dfk: DataFlowKernel, executor_label: str,
+                                  changes: Dict[str, Any]) -> None:
+        put = self._put
+        if put is None:
+            return
+        now = time.time()
+        for block_id, status in changes.items():
+            put((W.BLOCK, {"executor_label": executor_label, "block_id": str(block_id),
+                           "job_id": getattr(status, "job_id", None), "timestamp": now,
+                           "status": getattr(getattr(status, "state", None), "name",
+                                             str(status)),
+                           "message": getattr(status, "message", None)}))
+
+    # ------------------------------------------------------------------ worker events
+
+    def _on_loss(self, count: int, reason: str) -> None:
+        if self._put is not None:
+            self._put((W.LOST, count, reason))
+
+    def _on_worker_batch(self, label: str, messages: List[List[Any]]) -> None:
+        """Turn worker events (keyed by executor task id) into try/status/resource rows."""
+        put = self._put
+        unresolved: List[List[Any]] = []
+        with self._lock:
+            ids = self._executor_ids
+            for message in messages:
+                kind, executor_id = message[0], message[1]
+                entry = ids.get((label, executor_id))
+                if entry is None:
+                    unresolved.append(message)
+                    continue
+                task_id, try_id = entry[0], entry[1]
+                if kind == "running":
+                    _, _, _, epoch, hostname, block_id, worker_id = message
+                    put((W.STATUS, task_id, try_id, "running", epoch))
+                    put((W.TRY, task_id, try_id, {
+                        "task_try_time_running": epoch, "hostname": hostname,
+                        "block_id": block_id, "worker_id": worker_id,
+                        "executor_task_id": executor_id}))
+                elif kind == "ended":
+                    put((W.STATUS, task_id, try_id, "running_ended", message[3]))
+                    del ids[(label, executor_id)]
+                    if entry[2]:
+                        self._finished_unended -= 1
+                elif kind == "resource":
+                    row = dict(message[3])
+                    row["task_id"] = task_id
+                    row["try_id"] = try_id
+                    put((W.RESOURCE, row))
+                else:
+                    put((W.LOST, 1, f"unknown worker event {kind!r}"))
+            if unresolved:
+                self._unresolved.append((label, unresolved))
+                return
+            retry, self._unresolved = self._unresolved, []
+        for retry_label, retry_messages in retry:
+            self._on_worker_batch(retry_label, retry_messages)
+
+    # ------------------------------------------------------------------ nodes
+
+    def _poll_nodes(self) -> None:
+        while not self._stop_nodes.wait(self.node_poll_period):
+            self._record_nodes()
+
+    def _record_nodes(self) -> None:
+        now = time.time()
+        for executor in self._node_executors:
+            try:
+                managers = executor.connected_managers()
+            except Exception as e:
+                logger.debug("monitoring: cannot list managers of %s: %s", executor.label, e)
+                continue
+            seen = set()
+            for m in managers:
+                key = (executor.label, str(m.get("manager_id")))
+                seen.add(key)
+                state = {"active": bool(m.get("active")), "draining": bool(m.get("draining"))}
+                previous = self._nodes.get(key)
+                if previous == state:
+                    continue
+                event = ("registered" if previous is None else
+                         "draining" if state["draining"] else
+                         "active" if state["active"] else "held")
+                self._nodes[key] = state
+                self._put((W.NODE, {
+                    "hostname": str(m.get("hostname") or ""), "uid": key[1],
+                    "block_id": str(m.get("block_id")), "executor_label": executor.label,
+                    "worker_count": m.get("worker_count"), "active": state["active"],
+                    "python_version": m.get("python"), "timestamp": now,
+                    "last_heartbeat": now, "event": event}))
+            for key in [k for k in self._nodes if k[0] == executor.label and k not in seen]:
+                del self._nodes[key]
+                self._put((W.NODE, {"hostname": "", "uid": key[1], "block_id": "",
+                                    "executor_label": executor.label, "active": False,
+                                    "timestamp": now, "event": "removed"}))
+
+    # ------------------------------------------------------------------ end of run
+
+    @hookimpl
+    def parsl_dfk_cleanup(self, dfk: DataFlowKernel) -> None:
+        """Wait (bounded) for workers' last events, then close the run's workflow row."""
+        writer = self.writer
+        if writer is None:
+            return
+        deadline = time.monotonic() + max(5.0, 10 * self.flush_period)
+        while self._finished_unended > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self._finished_unended > 0:
+            logger.warning("monitoring: %d finished tries sent no running_ended event within "
+                           "the wait; their worker-side rows may be incomplete",
+                           self._finished_unended)
+        self._stop_nodes.set()
+        if self._node_thread is not None:
+            self._node_thread.join(10)
+            self._record_nodes_gone()
+        for receiver in self._receivers:
+            receiver.stop()
+        with self._lock:
+            retry, self._unresolved = self._unresolved, []
+        for retry_label, retry_messages in retry:
+            self._on_worker_batch(retry_label, retry_messages)
+        with self._lock:
+            leftover = sum(len(m) for _, m in self._unresolved)
+            self._unresolved = []
+        if leftover:
+            self._on_loss(leftover, "worker event for a task this run never launched")
+        counts = dfk.task_state_counts
+        completed = sum(n for s, n in counts.items() if s.name in ("exec_done", "memo_done"))
+        failed = sum(n for s, n in counts.items() if s.name in ("failed", "dep_fail"))
+        writer.put((W.WORKFLOW, {"time_completed": time.time(),
+                                 "tasks_completed_count": completed,
+                                 "tasks_failed_count": failed,
+                                 "end_reason": _end_reason()}))
+        if not writer.sync(self.database_retry_timeout + 5):
+            logger.error("monitoring: database %s did not accept the run's rows in time",
+                         self.logging_endpoint)
+        elif writer.lost:
+            writer.put((W.WORKFLOW, {"messages_lost": writer.lost}))
+        lost_before_stop = writer.lost
+        writer.stop(self.database_retry_timeout + 15)
+        if writer.lost:
+            logger.error("monitoring: %d monitoring messages of run %s were lost: %s",
+                         writer.lost, self.run_id, writer.lost_reasons)
+        elif lost_before_stop == 0:
+            logger.info("monitoring: run %s recorded completely (%d rows)", self.run_id,
+                        writer.rows_written)
+        self._put = None
+        if self._log_handler is not None:
+            logging.getLogger("parsl_monitoring").removeHandler(self._log_handler)
+            self._log_handler = None
+
+    def _record_nodes_gone(self) -> None:
+        now = time.time()
+        for key in list(self._nodes):
+            del self._nodes[key]
+            self._put((W.NODE, {"hostname": "", "uid": key[1], "block_id": "",
+                                "executor_label": key[0], "active": False,
+                                "timestamp": now, "event": "run ended"}))
+
+
+def _end_reason() -> str:
+    exc = sys.exc_info()[1]
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt)"
+    if exc is not None:
+        return f"exception: {type(exc).__name__}"
+    return "cleanup"
+
+
+def _stream(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, tuple) and value:
+        value = value[0]
+    return str(value)
+
+
+def _files(value: Any) -> Optional[str]:
+    if not value:
+        return None
+    return ",".join(str(getattr(f, "filepath", f)) for f in value)
+
+
+def _joins(value: Any) -> Optional[str]:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    ids = [str(getattr(f, "tid", "")) for f in items if getattr(f, "tid", None) is not None]
+    return ",".join(ids) or None
+
+
+def _describe_failure(exception: BaseException) -> str:
+    """The exception's type and message with the traceback where it was raised: the
+    worker's (remote) traceback when the task ran elsewhere, else the local one."""
+    remote = getattr(exception, "__parsl_remote_traceback__", None) \
+        or getattr(exception, "traceback_text", None)
+    headline = f"{type(exception).__name__}: {exception}"
+    if isinstance(remote, str) and remote:
+        return remote if headline in remote else f"{remote.rstrip()}\n{headline}\n"
+    return "".join(traceback.format_exception(type(exception), exception,
+                                              exception.__traceback__))

@@ -1,0 +1,318 @@
+"""Monitoring radios: how workers send their events (running, running_ended, resource
+samples) back to the monitoring hub in the submitting process.
+
+A radio object is what users put in an executor's ``remote_monitoring_radio``. It has two
+halves: :meth:`MonitoringRadio.start_receiver` runs in the submitting process and feeds
+decoded batches to a callback; :func:`make_sender` rebuilds the sending half on a worker
+from the plain-dict ``worker_config`` the receiver returns. Workers send *batches* (one
+JSON document per flush, see :mod:`parsl_monitoring.remote`), so a no-op task costs a list
+append, not a network send or a file.
+
+- :class:`FilesystemRadio`: each batch is a file in ``run_dir/monitor-fs-radio/<label>``,
+  written to ``tmp/`` and renamed into ``new/``; nothing is lost while the file system
+  works. The default for executors whose workers share the submit host's file system.
+- :class:`UDPRadio`: HMAC-signed datagrams to a port of the hub. Batches larger than a
+  datagram are split into fragments and reassembled; fragments that never complete, or
+  datagrams with a bad signature, are counted as lost.
+- :class:`HTEXRadio`: Parsl's name for "use the executor's default route"; here it selects
+  the filesystem route for local workers and UDP otherwise (see the package README).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import socket
+import struct
+import threading
+import time
+import uuid
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
+
+logger = logging.getLogger(__name__)
+
+#: Called by a receiver with the executor label and the decoded worker messages.
+BatchCallback = Callable[[str, List[List[Any]]], None]
+#: Called by a receiver with a count of messages it could not deliver and why.
+LossCallback = Callable[[int, str], None]
+
+_DATAGRAM_PAYLOAD = 60_000
+_DIGEST = hashlib.sha256
+_DIGEST_SIZE = _DIGEST().digest_size
+_FRAGMENT = struct.Struct("<16sHH")
+_FRAGMENT_TIMEOUT = 60.0
+
+
+class Receiver(Protocol):
+    """The submit-side half of a radio while a run is going."""
+
+    worker_config: Dict[str, Any]
+
+    def stop(self) -> None:
+        """Deliver everything received so far, then release sockets and threads."""
+
+
+class Sender(Protocol):
+    """The worker-side half of a radio."""
+
+    def send(self, payload: bytes) -> None:
+        """Send one batch (JSON bytes); must not raise for transient trouble."""
+
+
+class MonitoringRadio:
+    """Base of monitoring radios (registry kind ``monitoring_radio``)."""
+
+    def start_receiver(self, label: str, run_dir: str, on_batch: BatchCallback,
+                       on_loss: LossCallback) -> Receiver:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _decode(payload: bytes, label: str, on_batch: BatchCallback, on_loss: LossCallback,
+            where: str) -> None:
+    try:
+        messages = json.loads(payload)
+        if not isinstance(messages, list):
+            raise ValueError(f"expected a JSON list, got {type(messages).__name__}")
+    except ValueError as e:
+        logger.error("monitoring: unreadable batch from %s for executor %s: %s", where, label, e)
+        on_loss(1, f"unreadable batch ({where})")
+        return
+    on_batch(label, messages)
+
+
+# ---------------------------------------------------------------------- filesystem
+
+
+class FilesystemRadio(MonitoringRadio):
+    """Batches as files under the run directory (workers must share that file system)."""
+
+    def __init__(self, poll_period: float = 0.2) -> None:
+        if not poll_period > 0:
+            raise ValueError(f"FilesystemRadio: poll_period must be > 0 seconds, "
+                             f"got {poll_period!r}")
+        self.poll_period = poll_period
+
+    def start_receiver(self, label: str, run_dir: str, on_batch: BatchCallback,
+                       on_loss: LossCallback) -> Receiver:
+        return _FilesystemReceiver(os.path.join(os.path.abspath(run_dir), "monitor-fs-radio",
+                                                label), label, self.poll_period, on_batch,
+                                   on_loss)
+
+
+class _FilesystemReceiver:
+    def __init__(self, folder: str, label: str, poll_period: float, on_batch: BatchCallback,
+                 on_loss: LossCallback) -> None:
+        self.folder = folder
+        self.new = os.path.join(folder, "new")
+        os.makedirs(os.path.join(folder, "tmp"), exist_ok=True)
+        os.makedirs(self.new, exist_ok=True)
+        self.label = label
+        self.poll_period = poll_period
+        self.on_batch = on_batch
+        self.on_loss = on_loss
+        self.worker_config: Dict[str, Any] = {"kind": "filesystem", "folder": folder}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name=f"monitoring-fs-radio-{label}")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll_period):
+            self.collect()
+        self.collect()
+
+    def collect(self) -> None:
+        try:
+            names = sorted(os.listdir(self.new))
+        except OSError as e:
+            logger.error("monitoring: cannot list %s: %s", self.new, e)
+            return
+        for name in names:
+            path = os.path.join(self.new, name)
+            try:
+                with open(path, "rb") as f:
+                    payload = f.read()
+                os.unlink(path)
+            except OSError as e:
+                logger.error("monitoring: cannot read batch %s: %s", path, e)
+                self.on_loss(1, "unreadable batch file")
+                continue
+            _decode(payload, self.label, self.on_batch, self.on_loss, path)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+class _FilesystemSender:
+    def __init__(self, folder: str) -> None:
+        self.tmp = os.path.join(folder, "tmp")
+        self.new = os.path.join(folder, "new")
+        self.prefix = f"{uuid.uuid4().hex[:8]}-{os.getpid()}"
+        self.count = 0
+
+    def send(self, payload: bytes) -> None:
+        self.count += 1
+        name = f"{time.time_ns():020d}-{self.prefix}-{self.count:08d}.json"
+        tmp_path = os.path.join(self.tmp, name)
+        with open(tmp_path, "wb") as f:
+            f.write(payload)
+        os.rename(tmp_path, os.path.join(self.new, name))
+
+
+# ---------------------------------------------------------------------- UDP
+
+
+class UDPRadio(MonitoringRadio):
+    """HMAC-signed UDP datagrams to the hub (Parsl's ``UDPRadio`` parameters).
+
+    ``address`` is where workers reach the hub (default: the monitoring hub's
+    ``hub_address``, else 127.0.0.1); ``port`` None picks a free one. Every datagram is
+    signed with a per-run random key that only the run's workers receive.
+    """
+
+    def __init__(self, *, port: Optional[int] = None, atexit_timeout: float = 3,
+                 address: Optional[str] = None, debug: bool = False,
+                 hmac_digest: str = "sha256") -> None:
+        if port is not None and not 0 <= port <= 65535:
+            raise ValueError(f"UDPRadio: port must be within 0..65535 or None, got {port!r}")
+        if hmac_digest not in hashlib.algorithms_available:
+            raise ValueError(f"UDPRadio: hmac_digest {hmac_digest!r} is not a hashlib "
+                             "algorithm of this Python")
+        self.port = port
+        self.atexit_timeout = atexit_timeout
+        self.address = address
+        self.debug = debug
+        self.hmac_digest = hmac_digest
+
+    def start_receiver(self, label: str, run_dir: str, on_batch: BatchCallback,
+                       on_loss: LossCallback) -> Receiver:
+        return _UDPReceiver(self.address or "127.0.0.1", self.port or 0, label, on_batch,
+                            on_loss)
+
+    def __repr__(self) -> str:
+        return f"UDPRadio(address={self.address!r}, port={self.port!r})"
+
+
+def _sign(key: bytes, body: bytes) -> bytes:
+    return hmac.new(key, body, _DIGEST).digest() + body
+
+
+class _UDPReceiver:
+    def __init__(self, address: str, port: int, label: str, on_batch: BatchCallback,
+                 on_loss: LossCallback) -> None:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 2**20)
+        except OSError as e:
+            logger.debug("could not enlarge the UDP receive buffer: %s", e)
+        self.sock.bind((address, port))
+        self.sock.settimeout(0.2)
+        self.key = secrets.token_bytes(32)
+        self.label = label
+        self.on_batch = on_batch
+        self.on_loss = on_loss
+        bound = self.sock.getsockname()
+        self.worker_config: Dict[str, Any] = {"kind": "udp", "address": address,
+                                              "port": bound[1], "key": self.key.hex()}
+        self._fragments: Dict[bytes, Tuple[float, Dict[int, bytes], int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name=f"monitoring-udp-radio-{label}")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                if self._stop.is_set():
+                    break
+                self._expire(time.monotonic())
+                continue
+            except OSError as e:
+                logger.error("monitoring: UDP receiver of %s failed: %s", self.label, e)
+                break
+            self._handle(data)
+        self._expire(float("inf"))
+
+    def _handle(self, data: bytes) -> None:
+        digest, body = data[:_DIGEST_SIZE], data[_DIGEST_SIZE:]
+        if not hmac.compare_digest(digest, hmac.new(self.key, body, _DIGEST).digest()):
+            logger.warning("monitoring: dropped a UDP datagram with a bad signature "
+                           "(%d bytes)", len(data))
+            self.on_loss(1, "UDP datagram with a bad signature")
+            return
+        kind, rest = body[:1], body[1:]
+        if kind == b"W":
+            _decode(rest, self.label, self.on_batch, self.on_loss, "UDP")
+            return
+        message_id, index, count = _FRAGMENT.unpack_from(rest)
+        chunk = rest[_FRAGMENT.size:]
+        first_seen, parts, _ = self._fragments.get(message_id, (time.monotonic(), {}, count))
+        parts[index] = chunk
+        if len(parts) == count:
+            self._fragments.pop(message_id, None)
+            _decode(b"".join(parts[i] for i in range(count)), self.label, self.on_batch,
+                    self.on_loss, "UDP fragments")
+        else:
+            self._fragments[message_id] = (first_seen, parts, count)
+
+    def _expire(self, now: float) -> None:
+        for message_id, (first_seen, parts, count) in list(self._fragments.items()):
+            if now - first_seen > _FRAGMENT_TIMEOUT:
+                del self._fragments[message_id]
+                logger.error("monitoring: a UDP batch from executor %s arrived incomplete "
+                             "(%d of %d fragments); it is lost", self.label, len(parts), count)
+                self.on_loss(1, "incomplete UDP batch")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        self.sock.close()
+
+
+class _UDPSender:
+    def __init__(self, address: str, port: int, key: str) -> None:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.target = (address, port)
+        self.key = bytes.fromhex(key)
+
+    def send(self, payload: bytes) -> None:
+        if len(payload) <= _DATAGRAM_PAYLOAD:
+            self.sock.sendto(_sign(self.key, b"W" + payload), self.target)
+            return
+        message_id = uuid.uuid4().bytes
+        chunks = [payload[i:i + _DATAGRAM_PAYLOAD]
+                  for i in range(0, len(payload), _DATAGRAM_PAYLOAD)]
+        for index, chunk in enumerate(chunks):
+            body = b"F" + _FRAGMENT.pack(message_id, index, len(chunks)) + chunk
+            self.sock.sendto(_sign(self.key, body), self.target)
+
+
+class HTEXRadio(MonitoringRadio):
+    """Parsl's default radio name for HTEX: the executor's default route (files for
+    workers on this host's file system, UDP otherwise)."""
+
+    def start_receiver(self, label: str, run_dir: str, on_batch: BatchCallback,
+                       on_loss: LossCallback) -> Receiver:
+        return FilesystemRadio().start_receiver(label, run_dir, on_batch, on_loss)
+
+
+def make_sender(config: Dict[str, Any]) -> Sender:
+    """The worker-side sender for a receiver's ``worker_config``."""
+    kind = config.get("kind")
+    if kind == "filesystem":
+        return _FilesystemSender(config["folder"])
+    if kind == "udp":
+        return _UDPSender(config["address"], int(config["port"]), config["key"])
+    raise ValueError(f"monitoring radio config kind must be 'filesystem' or 'udp', "
+                     f"got {kind!r}")

@@ -1,0 +1,201 @@
+"""The worker side of monitoring: task events and psutil resource samples, sent in batches.
+
+HTEX workers load :func:`task_observer` through ``parsl_htex.worker.load_task_observer``
+(the hub sets the executor's ``worker_task_observer``). Per task the observer appends a
+``running`` event and, with resource monitoring on, a first sample; at the end a final
+sample (always) and a ``running_ended`` event. One daemon thread per worker process takes
+the periodic samples of a long task every ``resource_monitoring_interval`` seconds and
+sends the buffered events every ``flush_period`` seconds as one batch: no process and no
+send per task, which is what makes monitoring nearly free for short tasks.
+
+Samples use one ``psutil.Process`` of the worker itself (the task runs in it); CPU times
+include children that have been waited for, and the periodic sample adds the live
+children's memory and CPU. CPU percent is computed from the CPU-time delta between two
+samples of the same try; peak memory is the highest resident size seen in the try.
+
+Message shapes (JSON lists): ``["running", htex_id, dfk_id, epoch, hostname, block_id,
+worker_id]``, ``["ended", htex_id, dfk_id, epoch, ok]``, ``["resource", htex_id, dfk_id,
+{column: value}]``.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+from parsl_monitoring.radios import Sender, make_sender
+
+logger = logging.getLogger(__name__)
+
+
+class _Try:
+    __slots__ = ("cpu", "dfk_id", "htex_id", "last_sample", "peak", "started")
+
+    def __init__(self, htex_id: int, dfk_id: Optional[int], now: float) -> None:
+        self.htex_id = htex_id
+        self.dfk_id = dfk_id
+        self.started = now
+        self.last_sample = now
+        self.cpu = 0.0
+        self.peak = 0.0
+
+
+class WorkerMonitor:
+    """A task observer for one worker process (see the module docstring)."""
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        self.sender: Sender = make_sender(config["radio"])
+        interval = config.get("resource_interval")
+        self.resources = interval is not None
+        self.interval = float(interval or 0)
+        self.flush_period = float(config.get("flush_period", 0.5))
+        self.hostname = socket.gethostname()
+        self.block_id = os.environ.get("PARSL_WORKER_BLOCK_ID", "")
+        self.worker_id = (f"{os.environ.get('PARSL_WORKER_POOL_ID', '')}-"
+                          f"{os.environ.get('PARSL_WORKER_RANK', os.getpid())}")
+        self._buffer: List[List[Any]] = []
+        self._lock = threading.Lock()
+        self._current: Optional[_Try] = None
+        self._process: Any = None
+        if self.resources:
+            import psutil
+
+            self._process = psutil.Process()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name="parsl-monitoring-worker")
+        self._thread.start()
+        atexit.register(self.close)
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGTERM)
+            if previous in (signal.SIG_DFL, None):
+                signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    # ------------------------------------------------------------------ observer interface
+
+    def task_started(self, htex_task_id: int, dfk_task_id: Optional[int]) -> None:
+        now = time.time()
+        current = _Try(htex_task_id, dfk_task_id, now)
+        with self._lock:
+            self._buffer.append(["running", htex_task_id, dfk_task_id, now, self.hostname,
+                                 self.block_id, self.worker_id])
+            if self.resources:
+                self._sample(current, now, children=False, final=False)
+            self._current = current
+
+    def task_ended(self, htex_task_id: int, dfk_task_id: Optional[int], ok: bool) -> None:
+        now = time.time()
+        with self._lock:
+            current = self._current
+            self._current = None
+            if self.resources and current is not None:
+                self._sample(current, now, children=False, final=True)
+            self._buffer.append(["ended", htex_task_id, dfk_task_id, now, ok])
+
+    # ------------------------------------------------------------------ sampling
+
+    def _sample(self, current: _Try, now: float, children: bool, final: bool) -> None:
+        """Append one resource sample of this process (caller holds the lock)."""
+        p = self._process
+        try:
+            with p.oneshot():
+                times = p.cpu_times()
+                memory = p.memory_info()
+                cpu_total = times.user + times.system + times.children_user \
+                    + times.children_system
+                row: Dict[str, Any] = {
+                    "timestamp": now,
+                    "resource_monitoring_interval": self.interval,
+                    "psutil_process_pid": p.pid,
+                    "psutil_process_time_user": times.user + times.children_user,
+                    "psutil_process_time_system": times.system + times.children_system,
+                    "psutil_process_memory_virtual": float(memory.vms),
+                    "psutil_process_memory_resident": float(memory.rss),
+                    "psutil_process_memory_percent": p.memory_percent(),
+                    "psutil_process_status": p.status(),
+                    "psutil_cpu_num": str(p.cpu_num()),
+                    "final": final,
+                }
+                try:
+                    io = p.io_counters()
+                    row["psutil_process_disk_read"] = float(io.read_bytes)
+                    row["psutil_process_disk_write"] = float(io.write_bytes)
+                except (AttributeError, OSError):
+                    pass
+                switches = p.num_ctx_switches()
+                row["psutil_process_num_ctx_switches_voluntary"] = float(switches.voluntary)
+                row["psutil_process_num_ctx_switches_involuntary"] = \
+                    float(switches.involuntary)
+            rss = float(memory.rss)
+            child_count = 0
+            if children:
+                for child in p.children(recursive=True):
+                    try:
+                        child_times = child.cpu_times()
+                        cpu_total += child_times.user + child_times.system
+                        rss += float(child.memory_info().rss)
+                        child_count += 1
+                    except Exception:
+                        continue
+                row["psutil_process_memory_resident"] = rss
+            row["psutil_process_children_count"] = float(child_count)
+            if now > current.last_sample and current.cpu > 0:
+                row["psutil_process_cpu_percent"] = \
+                    100.0 * (cpu_total - current.cpu) / (now - current.last_sample)
+            else:
+                row["psutil_process_cpu_percent"] = 0.0
+            current.cpu = cpu_total
+            current.last_sample = now
+            current.peak = max(current.peak, rss)
+            row["psutil_process_memory_peak"] = current.peak
+        except Exception as e:
+            logger.debug("resource sample failed: %s", e)
+            return
+        self._buffer.append(["resource", current.htex_id, current.dfk_id, row])
+
+    # ------------------------------------------------------------------ sending
+
+    def _loop(self) -> None:
+        tick = self.flush_period
+        if self.resources and self.interval > 0:
+            tick = min(tick, self.interval)
+        while not self._stopped.wait(tick):
+            if self.resources and self.interval > 0:
+                now = time.time()
+                with self._lock:
+                    current = self._current
+                    if current is not None and now - current.last_sample >= self.interval:
+                        self._sample(current, now, children=True, final=False)
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        try:
+            self.sender.send(json.dumps(batch).encode())
+        except Exception as e:
+            logger.warning("monitoring: could not send %d events (%s); will retry",
+                           len(batch), e)
+            with self._lock:
+                self._buffer[:0] = batch
+
+    def close(self) -> None:
+        self._stopped.set()
+        self.flush()
+
+    def _on_sigterm(self, signum: int, _frame: Any) -> None:
+        self.close()
+        raise SystemExit(128 + signum)
+
+
+def task_observer(config: Dict[str, Any]) -> WorkerMonitor:
+    """Factory named in the ``--task-observer`` token (see parsl_htex.worker)."""
+    return WorkerMonitor(config)

@@ -1,0 +1,34 @@
+"""Fixtures for parsl-monitoring: a real PostgreSQL server and database URLs for both
+backends (see monitoring_support.py)."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Iterator
+
+import pytest
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+if TESTS_DIR not in sys.path:
+    sys.path.insert(0, TESTS_DIR)
+
+from monitoring_support import PostgresServer  # noqa: E402
+from parsl_test_fixtures import _no_leftover_dfk  # noqa: E402,F401 - autouse fixture
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A fresh, empty monitoring database of each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/monitoring.db"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
+
+

@@ -1,0 +1,71 @@
+"""Parsl's import paths and MonitoringHub parameters."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from parsl.errors import BadParameter
+
+
+def test_monitoringhub_imports_from_parsl_monitoring() -> None:
+    from parsl.monitoring import MonitoringHub
+    from parsl.monitoring.monitoring import MonitoringHub as FromModule
+    from parsl_monitoring.hub import MonitoringHub as Real
+
+    assert MonitoringHub is Real
+    assert FromModule is Real
+
+
+def test_radios_resolve_through_the_registry_and_parsl_module_paths() -> None:
+    from parsl.monitoring import FilesystemRadio, HTEXRadio, UDPRadio
+    from parsl.monitoring.radios.filesystem import FilesystemRadio as Fs
+    from parsl.monitoring.radios.htex import HTEXRadio as Htex
+    from parsl.monitoring.radios.udp import UDPRadio as Udp
+
+    assert (UDPRadio, FilesystemRadio, HTEXRadio) == (Udp, Fs, Htex)
+
+
+def test_hub_port_and_range_are_accepted_with_a_deprecation_warning() -> None:
+    from parsl.monitoring import MonitoringHub
+
+    with pytest.warns(DeprecationWarning, match="hub_port"):
+        hub = MonitoringHub(hub_address="127.0.0.1", hub_port=55055,
+                            hub_port_range=(55050, 56000))
+    assert (hub.hub_address, hub.hub_port) == ("127.0.0.1", 55055)
+
+
+def test_parsl_13_style_arguments_need_no_warning() -> None:
+    from parsl.monitoring import MonitoringHub
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hub = MonitoringHub(hub_address="localhost", workflow_name="wf", workflow_version="1",
+                            monitoring_debug=False, resource_monitoring_enabled=True,
+                            resource_monitoring_interval=3)
+    assert hub.resource_monitoring_interval == 3
+
+
+def test_negative_resource_interval_is_refused_naming_the_field() -> None:
+    from parsl.monitoring import MonitoringHub
+
+    with pytest.raises(BadParameter, match=r"resource_monitoring_interval.*-1"):
+        MonitoringHub(resource_monitoring_interval=-1)
+
+
+def test_malformed_logging_endpoint_is_refused_naming_the_field() -> None:
+    from parsl.monitoring import MonitoringHub
+
+    with pytest.raises(BadParameter, match=r"logging_endpoint.*not a url"):
+        MonitoringHub(logging_endpoint="not a url")
+
+
+def test_import_parsl_does_not_import_sqlalchemy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, parsl; from parsl.config import Config; "
+            "print(any(m.startswith(('sqlalchemy', 'parsl_monitoring')) for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout.strip()
+    assert out == "False"
