@@ -18,6 +18,7 @@ parsl-staging.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
@@ -35,6 +36,12 @@ logger = logging.getLogger(__name__)
 #: parsl-staging providers in the default list, in Parsl's order, when installed.
 DEFAULT_STAGING_NAMES = ("FTPSeparateTaskStaging", "HTTPSeparateTaskStaging",
                          "ZipFileStaging")
+
+
+#: Id of the task whose files are being staged, while the DFK calls staging providers;
+#: providers may read it to name the task in their logs (Parsl passes no task to them).
+staging_task_id: contextvars.ContextVar[Optional[int]] = contextvars.ContextVar(
+    "parsl_staging_task_id", default=None)
 
 
 class NoStagingProviderError(ConfigurationError, ValueError):

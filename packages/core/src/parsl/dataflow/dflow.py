@@ -28,7 +28,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, 
 
 from parsl.app.errors import RemoteExceptionWrapper
 from parsl.config import Config
-from parsl.data_provider.data_manager import DataManager
+from parsl.data_provider.data_manager import DataManager, staging_task_id
 from parsl.data_provider.files import File
 from parsl.dataflow import leanfuture
 from parsl.dataflow.errors import (
@@ -384,9 +384,13 @@ class DataFlowKernel:
         if inhibited or (file.is_local() and not self._has_custom_staging(record.executor)):
             return file, DataFuture(record.app_fu, file, tid=record.id)
         copy = file.cleancopy()
-        staged = self.data_manager.stage_out(copy, record.executor, record.app_fu)
-        record.func = self.data_manager.replace_task_stage_out(copy, record.func,
-                                                              record.executor)
+        token = staging_task_id.set(record.id)
+        try:
+            staged = self.data_manager.stage_out(copy, record.executor, record.app_fu)
+            record.func = self.data_manager.replace_task_stage_out(copy, record.func,
+                                                                  record.executor)
+        finally:
+            staging_task_id.reset(token)
         if staged is None:
             return copy, DataFuture(record.app_fu, file, tid=record.id)
         staged.add_done_callback(functools.partial(_log_failed_stage_out, record.id, file))
@@ -447,8 +451,12 @@ class DataFlowKernel:
             return item
         if file.is_local() and not self._has_custom_staging(record.executor):
             return item
-        new, record.func = self.data_manager.optionally_stage_in(item, record.func,
-                                                                 record.executor)
+        token = staging_task_id.set(record.id)
+        try:
+            new, record.func = self.data_manager.optionally_stage_in(item, record.func,
+                                                                     record.executor)
+        finally:
+            staging_task_id.reset(token)
         return new
 
     # ------------------------------------------------------------------ state

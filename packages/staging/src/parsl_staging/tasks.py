@@ -1,0 +1,129 @@
+"""The two shapes of staging every protocol of parsl-staging comes in.
+
+*Separate-task* staging adds a staging task to the graph: a Parsl app running on the same
+executor as the task (so, like in Parsl, the worker and the file system it writes to must
+be shared with the task's worker), which the task depends on (stage-in) or which depends
+on the task (stage-out). *In-task* staging wraps the task's function so the transfer runs
+in the task itself, on whichever worker runs it; no shared file system is needed.
+
+Both hand the transfer to a *transport*: a small picklable object of the provider that
+knows one protocol (:class:`Transport`) and does retries, timeouts, atomic writes and
+checksums for it. The wrappers are closures, like Parsl's, so the task function they wrap
+travels by value when it must (a function of ``__main__``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+
+from parsl.data_provider.files import File
+from parsl_staging.errors import StagingError
+from parsl_staging.transfer import log_transfer, redact
+
+if TYPE_CHECKING:
+    from parsl.app.futures import DataFuture
+    from parsl.data_provider.data_manager import DataManager
+
+logger = logging.getLogger(__name__)
+
+
+class Transport(Protocol):
+    """Moves one file between its URL and a local path, or fails with StagingError."""
+
+    def download(self, file: File, local_path: str, task_id: Optional[int]) -> int:
+        """Fetch ``file`` to ``local_path``; return the number of bytes."""
+
+    def upload(self, file: File, local_path: str, task_id: Optional[int]) -> int:
+        """Store ``local_path`` at ``file``'s URL; return the number of bytes."""
+
+
+def current_task_id() -> Optional[int]:
+    from parsl.data_provider.data_manager import staging_task_id
+
+    return staging_task_id.get()
+
+
+def fetch(transport: Transport, file: File, task_id: Optional[int]) -> None:
+    """Stage ``file`` in to its ``local_path`` (runs on the execution side)."""
+    assert file.local_path is not None
+    started = time.monotonic()
+    nbytes = transport.download(file, file.local_path, task_id)
+    log_transfer("in", file.url, file.local_path, nbytes, time.monotonic() - started,
+                 task_id)
+
+
+def store(transport: Transport, file: File, task_id: Optional[int]) -> None:
+    """Stage ``file`` out from its ``local_path`` (runs on the execution side)."""
+    assert file.local_path is not None
+    if not os.path.isfile(file.local_path):
+        raise StagingError(redact(file.url), f"the task did not create {file.local_path!r}",
+                           "out")
+    started = time.monotonic()
+    nbytes = transport.upload(file, file.local_path, task_id)
+    log_transfer("out", file.url, file.local_path, nbytes, time.monotonic() - started,
+                 task_id)
+
+
+def _stage_in_task(transport: Transport, task_id: Optional[int], parent_fut: Any = None,
+                   outputs: Any = (), _parsl_staging_inhibit: bool = True) -> None:
+    fetch(transport, outputs[0], task_id)
+
+
+def _stage_out_task(transport: Transport, task_id: Optional[int], app_fu: Any = None,
+                    inputs: Any = (), _parsl_staging_inhibit: bool = True) -> None:
+    store(transport, inputs[0], task_id)
+
+
+def separate_stage_in(dm: DataManager, executor: str, file: File,
+                      parent_fut: Optional[Future[Any]], transport: Transport) -> DataFuture:
+    """Launch a staging task on ``executor`` that fetches ``file`` (its ``local_path`` set
+    by the caller); the returned DataFuture completes when the file is in place."""
+    from parsl.app.app import python_app
+
+    app = python_app(executors=[executor], data_flow_kernel=dm.dfk)(_stage_in_task)
+    app_fut = app(transport, current_task_id(), outputs=[file], _parsl_staging_inhibit=True,
+                  parent_fut=parent_fut)
+    return app_fut._outputs[0]  # type: ignore[no-any-return]
+
+
+def separate_stage_out(dm: DataManager, executor: str, file: File, app_fu: Future[Any],
+                       transport: Transport) -> Future[Any]:
+    """Launch a staging task on ``executor`` that stores ``file`` after ``app_fu``."""
+    from parsl.app.app import python_app
+
+    app = python_app(executors=[executor], data_flow_kernel=dm.dfk)(_stage_out_task)
+    return app(transport, current_task_id(), app_fu, inputs=[file],  # type: ignore
+               _parsl_staging_inhibit=True)
+
+
+def in_task_stage_in(func: Callable[..., Any], transport: Transport,
+                     file: File) -> Callable[..., Any]:
+    """``func`` preceded by fetching ``file``, in the task."""
+    task_id = current_task_id()
+
+    def stage_in_then_run(*args: Any, **kwargs: Any) -> Any:
+        fetch(transport, file, task_id)
+        return func(*args, **kwargs)
+
+    return stage_in_then_run
+
+
+def in_task_stage_out(func: Callable[..., Any], transport: Transport,
+                      file: File) -> Callable[..., Any]:
+    """``func`` followed by storing ``file``, in the task."""
+    task_id = current_task_id()
+
+    def run_then_stage_out(*args: Any, **kwargs: Any) -> Any:
+        result = func(*args, **kwargs)
+        try:
+            store(transport, file, task_id)
+        except Exception:
+            logger.error("task %s: stage-out of %s failed", task_id, redact(file.url),
+                         exc_info=True, extra={"task_id": task_id})
+            raise
+        return result
+
+    return run_then_stage_out
