@@ -25,10 +25,7 @@ TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
-from staging_servers import RunningFTP, RunningHTTP  # noqa: E402
-
-#: Lets HTEX workers import staging_test_apps by name.
-WORKER_INIT = f"export PYTHONPATH={TESTS_DIR}:${{PYTHONPATH:-}}"
+from staging_servers import WORKER_INIT, RunningFTP, RunningHTTP  # noqa: E402
 
 
 def _load_hpc_conftest() -> Any:

@@ -9,11 +9,16 @@ who may upload.
 from __future__ import annotations
 
 import http.server
+import os
 import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+#: Lets HTEX workers import staging_test_apps by name.
+WORKER_INIT = f"export PYTHONPATH={TESTS_DIR}:${{PYTHONPATH:-}}"
 
 
 @dataclass
