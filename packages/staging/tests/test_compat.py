@@ -43,7 +43,8 @@ def test_importing_parsl_and_providers_imports_no_transfer_library() -> None:
             "from parsl.data_provider.data_manager import default_staging\n"
             "from parsl.data_provider.globus import GlobusStaging\n"
             "from parsl.data_provider.rsync import RSyncStaging\n"
-            "loaded = [m for m in ('requests', 'globus_sdk', 'filelock') if m in sys.modules]\n"
+            "heavy = ('requests', 'urllib3', 'globus_sdk', 'filelock')\n"
+            "loaded = [m for m in heavy if m in sys.modules]\n"
             "print(','.join(loaded))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)

@@ -84,6 +84,18 @@ def test_ftp_stage_out(label: str, htex: DataFlowKernel, ftp_server: Any) -> Non
         assert handle.read() == f"from {label}\n"
 
 
+def test_in_task_stage_in_wraps_a_function_that_travels_by_value(
+        htex: DataFlowKernel, http_server: Any) -> None:
+    url = http_server.serve("/htex/by-value.txt", Answer(body=b"by value"))
+
+    def read_local(inputs: Any = ()) -> bytes:
+        with open(inputs[0].filepath, "rb") as handle:
+            return handle.read()
+
+    assert app(read_local, htex, "in_task")(inputs=[File(url)]).result(timeout=120) == \
+        b"by value"
+
+
 def test_separate_task_404_fails_the_task_with_dependency_error(
         htex: DataFlowKernel, http_server: Any) -> None:
     url = http_server.serve("/htex/missing-sep.txt", Answer(404))

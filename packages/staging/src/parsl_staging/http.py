@@ -7,15 +7,18 @@ staging task's worker), :class:`HTTPInTaskStaging` downloads inside the task its
 Unlike Parsl, a download is checked: an HTTP error status (404, 500, ...) or a body
 shorter than its Content-Length fails the transfer with the URL and the reason, and
 nothing is left at the local path. Connection errors, timeouts, 5xx and 429 responses are
-retried (see :class:`parsl_staging.Retry`). ``requests`` is imported only when a transfer
-runs.
+retried (see :class:`parsl_staging.Retry`). Downloads use urllib3, imported only when a
+transfer runs; proxies from the usual environment variables (``https_proxy``,
+``no_proxy``...) are honoured, and so is ``REQUESTS_CA_BUNDLE``.
 """
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union
+from urllib.parse import urlsplit
 
 from parsl.data_provider.files import File
 from parsl.data_provider.staging import Staging
@@ -56,19 +59,60 @@ class HTTPStatusError(StagingError):
 
 
 def _is_transient(error: BaseException) -> bool:
-    import requests
+    import urllib3
 
     if isinstance(error, HTTPStatusError):
         return error.status >= 500 or error.status == 429
     if isinstance(error, StagingError):
         return "shorter than" in error.reason
-    return isinstance(error, (requests.ConnectionError, requests.Timeout,
-                              requests.exceptions.ChunkedEncodingError))
+    if isinstance(error, urllib3.exceptions.SSLError):
+        return False
+    return isinstance(error, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError))
+
+
+def _unwrapped(error: BaseException) -> BaseException:
+    """The connection or read error behind urllib3's MaxRetryError."""
+    reason = getattr(error, "reason", None)
+    return reason if isinstance(reason, BaseException) else error
+
+
+#: One urllib3 pool per (proxy, CA bundle, verify) in each process: connections to a
+#: server are reused by later downloads of the same task and of later tasks.
+_pools: Dict[Tuple[Optional[str], Union[bool, str]], Any] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(url: str, verify: Union[bool, str]) -> Any:
+    import urllib.request
+
+    import urllib3
+
+    parts = urlsplit(url)
+    proxy = None
+    if not urllib.request.proxy_bypass(parts.hostname or ""):
+        proxy = urllib.request.getproxies().get(parts.scheme)
+    if verify is True:
+        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") \
+            or True
+    key = (proxy, verify)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            options: Dict[str, Any] = {"num_pools": 32, "maxsize": 8, "block": False}
+            if verify is False:
+                options["cert_reqs"] = "CERT_NONE"
+            elif isinstance(verify, str):
+                options["ca_certs"] = verify
+            pool = (urllib3.ProxyManager(proxy, **options) if proxy
+                    else urllib3.PoolManager(**options))
+            _pools[key] = pool
+        return pool
 
 
 class HTTPTransport:
-    """Downloads one URL with ``requests``: status and length checked, streamed in 1 MiB
-    chunks to a temporary file, retried when transient."""
+    """Downloads one URL with urllib3: status and length checked, streamed in 1 MiB chunks
+    to a temporary file, retried when transient. (urllib3 rather than requests: requests
+    costs several milliseconds per call, which a task staging many small files pays.)"""
 
     def __init__(self, timeout: float, retry: Retry, verify: Union[bool, str],
                  cache_dir: Optional[str]) -> None:
@@ -95,26 +139,32 @@ class HTTPTransport:
             return with_retries(lambda: self._attempt(file, local_path), self.retry,
                                 _is_transient, file.url, task_id)
         except Exception as e:
-            raise staging_error(file.url, e) from e
+            raise staging_error(file.url, _unwrapped(e)) from e
 
     def _attempt(self, file: File, local_path: str) -> int:
-        import requests
+        import urllib3
 
         url = file.url
-        with requests.get(url, stream=True, timeout=self.timeout, verify=self.verify) \
-                as response:
-            if response.status_code >= 400:
-                raise HTTPStatusError(redact(url), f"HTTP status {response.status_code} "
-                                      f"{response.reason}", "in", response.status_code)
+        policy = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0,
+                               redirect=10, raise_on_redirect=True, raise_on_status=False)
+        response = _pool(url, self.verify).request(
+            "GET", url, preload_content=False, retries=policy,
+            timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout))
+        try:
+            if response.status >= 400:
+                raise HTTPStatusError(redact(url), f"HTTP status {response.status} "
+                                      f"{response.reason}", "in", response.status)
             expected = response.headers.get("Content-Length")
             encoded = response.headers.get("Content-Encoding", "identity") != "identity"
             with atomic_download(local_path, url, file.checksum) as sink:
-                for chunk in response.iter_content(CHUNK_SIZE):
+                for chunk in response.stream(CHUNK_SIZE):
                     sink.write(chunk)
                 if expected is not None and not encoded and sink.bytes != int(expected):
                     raise StagingError(redact(url), f"body of {sink.bytes} bytes is shorter "
                                        f"than its Content-Length of {expected} bytes")
                 return sink.bytes
+        finally:
+            response.release_conn()
 
     def upload(self, file: File, local_path: str, task_id: Optional[int]) -> int:
         raise StagingError(redact(file.url), "HTTP staging cannot stage out", "out")
@@ -125,8 +175,8 @@ class _HTTPStaging(Staging):
 
     ``timeout``: seconds for connecting and for each read of the response (default 60).
     ``retry``: how transient failures are retried (:class:`parsl_staging.Retry`).
-    ``verify``: TLS verification as in requests: True, False or a CA bundle path; the
-    ``REQUESTS_CA_BUNDLE`` environment variable is honoured as usual.
+    ``verify``: TLS verification: True (the system's CAs, or ``REQUESTS_CA_BUNDLE``),
+    False, or the path of a CA bundle.
     ``cache_dir``: a folder on each worker node; when set, a URL staged by several tasks
     on one node is downloaded once (see :func:`parsl_staging.transfer.cached_download`).
     """

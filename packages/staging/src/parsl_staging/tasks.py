@@ -8,13 +8,16 @@ in the task itself, on whichever worker runs it; no shared file system is needed
 
 Both hand the transfer to a *transport*: a small picklable object of the provider that
 knows one protocol (:class:`Transport`) and does retries, timeouts, atomic writes and
-checksums for it. The wrappers are closures, like Parsl's, so the task function they wrap
-travels by value when it must (a function of ``__main__``).
+checksums for it. The wrappers are partials of this module's functions when the wrapped
+task function can be imported by name on the worker, and closures (sent by value, like
+Parsl's wrappers) when it cannot, e.g. a function of ``__main__``.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import sys
 import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
@@ -99,31 +102,61 @@ def separate_stage_out(dm: DataManager, executor: str, file: File, app_fu: Futur
                _parsl_staging_inhibit=True)
 
 
+def _stage_in_then_run(func: Callable[..., Any], transport: Transport, file: File,
+                       task_id: Optional[int], *args: Any, **kwargs: Any) -> Any:
+    fetch(transport, file, task_id)
+    return func(*args, **kwargs)
+
+
+def _run_then_stage_out(func: Callable[..., Any], transport: Transport, file: File,
+                        task_id: Optional[int], *args: Any, **kwargs: Any) -> Any:
+    result = func(*args, **kwargs)
+    try:
+        store(transport, file, task_id)
+    except Exception:
+        logger.error("task %s: stage-out of %s failed", task_id, redact(file.url),
+                     exc_info=True, extra={"task_id": task_id})
+        raise
+    return result
+
+
+def _importable(func: Any) -> bool:
+    """Whether pickle can send ``func`` by reference (a worker imports it by name)."""
+    if isinstance(func, functools.partial):
+        return _importable(func.func) and all(
+            _importable(a) for a in (*func.args, *func.keywords.values()) if callable(a))
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if not module or not qualname or module == "__main__" or "<" in qualname:
+        return False
+    target: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+    return target is func
+
+
+def _wrap(runner: Callable[..., Any], func: Callable[..., Any], transport: Transport,
+          file: File) -> Callable[..., Any]:
+    """``runner`` bound to the task: a partial of module functions when ``func`` can be
+    sent by reference (plain pickle, microseconds), else a closure, which the serializer
+    sends by value with ``func`` inside it (like Parsl's wrappers)."""
+    task_id = current_task_id()
+    if _importable(func):
+        return functools.partial(runner, func, transport, file, task_id)
+
+    def staging_wrapper(*args: Any, **kwargs: Any) -> Any:
+        return runner(func, transport, file, task_id, *args, **kwargs)
+
+    return staging_wrapper
+
+
 def in_task_stage_in(func: Callable[..., Any], transport: Transport,
                      file: File) -> Callable[..., Any]:
     """``func`` preceded by fetching ``file``, in the task."""
-    task_id = current_task_id()
-
-    def stage_in_then_run(*args: Any, **kwargs: Any) -> Any:
-        fetch(transport, file, task_id)
-        return func(*args, **kwargs)
-
-    return stage_in_then_run
+    return _wrap(_stage_in_then_run, func, transport, file)
 
 
 def in_task_stage_out(func: Callable[..., Any], transport: Transport,
                       file: File) -> Callable[..., Any]:
     """``func`` followed by storing ``file``, in the task."""
-    task_id = current_task_id()
-
-    def run_then_stage_out(*args: Any, **kwargs: Any) -> Any:
-        result = func(*args, **kwargs)
-        try:
-            store(transport, file, task_id)
-        except Exception:
-            logger.error("task %s: stage-out of %s failed", task_id, redact(file.url),
-                         exc_info=True, extra={"task_id": task_id})
-            raise
-        return result
-
-    return run_then_stage_out
+    return _wrap(_run_then_stage_out, func, transport, file)
