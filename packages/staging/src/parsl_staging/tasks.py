@@ -8,9 +8,8 @@ in the task itself, on whichever worker runs it; no shared file system is needed
 
 Both hand the transfer to a *transport*: a small picklable object of the provider that
 knows one protocol (:class:`Transport`) and does retries, timeouts, atomic writes and
-checksums for it. The wrappers are partials of this module's functions when the wrapped
-task function can be imported by name on the worker, and closures (sent by value, like
-Parsl's wrappers) when it cannot, e.g. a function of ``__main__``.
+checksums for it. The wrappers are partials of this module's functions (not closures, as
+in Parsl, which must be serialized by value with every task).
 """
 from __future__ import annotations
 
@@ -120,8 +119,35 @@ def _run_then_stage_out(func: Callable[..., Any], transport: Transport, file: Fi
     return result
 
 
+def _rebuild_function(data: bytes) -> Callable[..., Any]:
+    from parsl.serialize.facade import deserialize
+
+    return deserialize(data, what="a staged task's function")  # type: ignore[no-any-return]
+
+
+class _ByValue:
+    """A task function a worker cannot import by name (one of ``__main__``, a local
+    function): pickles as its by-value bytes from Parsl's serializer, which caches them
+    per function on both sides, so wrapping it for staging costs no re-serialization."""
+
+    __slots__ = ("func",)
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.func = func
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+    def __reduce__(self) -> Any:
+        from parsl.serialize.facade import serialize
+
+        return (_rebuild_function, (serialize(self.func, what="the task's function"),))
+
+
 def _importable(func: Any) -> bool:
     """Whether pickle can send ``func`` by reference (a worker imports it by name)."""
+    if isinstance(func, _ByValue):
+        return True
     if isinstance(func, functools.partial):
         return _importable(func.func) and all(
             _importable(a) for a in (*func.args, *func.keywords.values()) if callable(a))
@@ -137,17 +163,12 @@ def _importable(func: Any) -> bool:
 
 def _wrap(runner: Callable[..., Any], func: Callable[..., Any], transport: Transport,
           file: File) -> Callable[..., Any]:
-    """``runner`` bound to the task: a partial of module functions when ``func`` can be
-    sent by reference (plain pickle, microseconds), else a closure, which the serializer
-    sends by value with ``func`` inside it (like Parsl's wrappers)."""
-    task_id = current_task_id()
-    if _importable(func):
-        return functools.partial(runner, func, transport, file, task_id)
-
-    def staging_wrapper(*args: Any, **kwargs: Any) -> Any:
-        return runner(func, transport, file, task_id, *args, **kwargs)
-
-    return staging_wrapper
+    """``runner`` bound to the task as a partial of this module's functions, which plain
+    pickle sends in microseconds; a task function that cannot travel by reference goes
+    inside it as :class:`_ByValue`."""
+    if not _importable(func):
+        func = _ByValue(func)
+    return functools.partial(runner, func, transport, file, current_task_id())
 
 
 def in_task_stage_in(func: Callable[..., Any], transport: Transport,
