@@ -17,9 +17,11 @@ import functools
 import logging
 import os
 import sys
+import threading
 import time
+import weakref
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Protocol, Tuple
 
 from parsl.data_provider.files import File
 from parsl_staging.errors import StagingError
@@ -79,13 +81,30 @@ def _stage_out_task(transport: Transport, task_id: Optional[int], app_fu: Any = 
     store(transport, inputs[0], task_id)
 
 
+#: Staging apps per DFK and executor: building an app inspects its signature, which
+#: would otherwise cost more than the rest of submitting a staging task.
+_apps: weakref.WeakKeyDictionary[Any, Dict[Tuple[str, Callable[..., Any]], Any]] = \
+    weakref.WeakKeyDictionary()
+_apps_lock = threading.Lock()
+
+
+def _staging_app(dm: DataManager, executor: str, func: Callable[..., Any]) -> Any:
+    with _apps_lock:
+        per_dfk = _apps.setdefault(dm.dfk, {})
+        app = per_dfk.get((executor, func))
+        if app is None:
+            from parsl.app.app import python_app
+
+            app = python_app(executors=[executor], data_flow_kernel=dm.dfk)(func)
+            per_dfk[(executor, func)] = app
+        return app
+
+
 def separate_stage_in(dm: DataManager, executor: str, file: File,
                       parent_fut: Optional[Future[Any]], transport: Transport) -> DataFuture:
     """Launch a staging task on ``executor`` that fetches ``file`` (its ``local_path`` set
     by the caller); the returned DataFuture completes when the file is in place."""
-    from parsl.app.app import python_app
-
-    app = python_app(executors=[executor], data_flow_kernel=dm.dfk)(_stage_in_task)
+    app = _staging_app(dm, executor, _stage_in_task)
     app_fut = app(transport, current_task_id(), outputs=[file], _parsl_staging_inhibit=True,
                   parent_fut=parent_fut)
     return app_fut._outputs[0]  # type: ignore[no-any-return]
@@ -94,9 +113,7 @@ def separate_stage_in(dm: DataManager, executor: str, file: File,
 def separate_stage_out(dm: DataManager, executor: str, file: File, app_fu: Future[Any],
                        transport: Transport) -> Future[Any]:
     """Launch a staging task on ``executor`` that stores ``file`` after ``app_fu``."""
-    from parsl.app.app import python_app
-
-    app = python_app(executors=[executor], data_flow_kernel=dm.dfk)(_stage_out_task)
+    app = _staging_app(dm, executor, _stage_out_task)
     return app(transport, current_task_id(), app_fu, inputs=[file],  # type: ignore
                _parsl_staging_inhibit=True)
 
