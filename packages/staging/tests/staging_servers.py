@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 #: Lets HTEX workers import staging_test_apps by name.
@@ -113,7 +113,8 @@ class RunningFTP:
     """pyftpdlib on a free loopback port, serving ``root``.
 
     Users: anonymous (read-only), ``reader``/``reader-pw`` (read-only) and
-    ``writer``/``writer-pw`` (may upload, rename and delete).
+    ``writer``/``writer-pw`` (may upload, rename and delete). ``busy_once[name] = n`` makes
+    the next ``n`` downloads of a file called ``name`` get the temporary reply 450.
     """
 
     def __init__(self, root: str) -> None:
@@ -125,8 +126,19 @@ class RunningFTP:
         authorizer.add_anonymous(root)
         authorizer.add_user("reader", "reader-pw", root, perm="elr")
         authorizer.add_user("writer", "writer-pw", root, perm="elradfmw")
-        handler = type("Handler", (FTPHandler,), {"authorizer": authorizer,
-                                                  "timeout": 30, "banner": "test ftp"})
+        self.busy_once: Dict[str, int] = {}
+        busy = self.busy_once
+
+        def ftp_RETR(handler: Any, file: str) -> Any:
+            name = os.path.basename(file)
+            if busy.get(name, 0) > 0:
+                busy[name] -= 1
+                handler.respond("450 File busy, try again later.")
+                return None
+            return FTPHandler.ftp_RETR(handler, file)
+
+        handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "timeout": 30,
+                                                  "banner": "test ftp", "ftp_RETR": ftp_RETR})
         self.server = FTPServer(("127.0.0.1", 0), handler)
         self.port = self.server.address[1]
         self.root = root

@@ -46,6 +46,17 @@ def test_wrong_password_fails_without_retry_and_hides_the_password(
     assert "reader:***@" in str(failure.value)
 
 
+def test_temporary_4xx_reply_is_retried(ftp_server: Any, load: Any, tmp_path: Any) -> None:
+    with open(ftp_server.root + "/pub/busy.txt", "w") as handle:
+        handle.write("eventually\n")
+    ftp_server.busy_once["busy.txt"] = 2
+    retry = Retry(attempts=3, initial_delay=0.01, max_delay=0.02)
+    load(storage_access=[FTPInTaskStaging(retry=retry)], working_dir=str(tmp_path / "work"))
+    url = ftp_server.url("/pub/busy.txt")
+    assert read(inputs=[File(url)]).result(timeout=60) == [b"eventually\n"]
+    assert ftp_server.busy_once["busy.txt"] == 0
+
+
 def test_missing_file_fails_the_dependent_task_naming_the_url(
         ftp_server: Any, load: Any, tmp_path: Any) -> None:
     work = tmp_path / "work"
