@@ -79,33 +79,41 @@ def _unwrapped(error: BaseException) -> BaseException:
 #: One urllib3 pool per (proxy, CA bundle, verify) in each process: connections to a
 #: server are reused by later downloads of the same task and of later tasks.
 _pools: Dict[Tuple[Optional[str], Union[bool, str]], Any] = {}
+_pools_by_host: Dict[Tuple[str, Optional[str], Union[bool, str]], Any] = {}
 _pools_lock = threading.Lock()
 
 
 def _pool(url: str, verify: Union[bool, str]) -> Any:
+    """The pool for ``url``; looked up by scheme, host and verify after the first call, as
+    reading the proxy environment costs more than a small download's own work."""
+    parts = urlsplit(url)
+    shortcut = (parts.scheme, parts.hostname, verify)
+    pool = _pools_by_host.get(shortcut)
+    if pool is not None:
+        return pool
     import urllib.request
 
     import urllib3
 
-    parts = urlsplit(url)
     proxy = None
     if not urllib.request.proxy_bypass(parts.hostname or ""):
         proxy = urllib.request.getproxies().get(parts.scheme)
+    ca: Union[bool, str] = verify
     if verify is True:
-        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") \
-            or True
-    key = (proxy, verify)
+        ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    key = (proxy, ca)
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None:
             options: Dict[str, Any] = {"num_pools": 32, "maxsize": 8, "block": False}
-            if verify is False:
+            if ca is False:
                 options["cert_reqs"] = "CERT_NONE"
-            elif isinstance(verify, str):
-                options["ca_certs"] = verify
+            elif isinstance(ca, str):
+                options["ca_certs"] = ca
             pool = (urllib3.ProxyManager(proxy, **options) if proxy
                     else urllib3.PoolManager(**options))
             _pools[key] = pool
+        _pools_by_host[shortcut] = pool
         return pool
 
 
