@@ -51,5 +51,5 @@ def test_remote_input_without_staging_provider_fails_at_submission(dfk):
     def read(inputs=()):
         return 1
 
-    with pytest.raises(Exception, match="no staging provider"):
+    with pytest.raises(ValueError, match=r"cannot stage in file 'gsiftp://host/file'"):
         read(inputs=[File("gsiftp://host/file")])

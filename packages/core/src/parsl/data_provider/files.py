@@ -12,9 +12,15 @@ class File:
     ``scheme``, ``netloc`` and ``path`` come from the URL; a plain path has scheme
     ``file``. ``filepath`` is where a task should open the file: the path itself for local
     files, or the ``local_path`` a staging provider set after staging it in.
+
+    ``checksum`` (beyond Parsl, optional) is the expected digest of the file's content as
+    ``"<algorithm>:<hex digest>"`` with an algorithm of :mod:`hashlib`, e.g.
+    ``"sha256:9f86d0..."``; staging providers of parsl-staging verify it after every
+    transfer and fail the transfer when it differs.
     """
 
-    def __init__(self, url: Union[os.PathLike[str], str]) -> None:
+    def __init__(self, url: Union[os.PathLike[str], str], *,
+                 checksum: Optional[str] = None) -> None:
         if isinstance(url, os.PathLike):
             url = os.fspath(url)
         if not isinstance(url, str):
@@ -27,10 +33,11 @@ class File:
         self.path = parsed.path
         self.filename = os.path.basename(self.path)
         self.local_path: Optional[str] = None
+        self.checksum = _check_checksum(checksum)
 
     def cleancopy(self) -> File:
         """A copy without staging state, for use in another task or run."""
-        return File(self.url)
+        return File(self.url, checksum=self.checksum)
 
     def __str__(self) -> str:
         return self.filepath
@@ -65,3 +72,21 @@ class File:
 
     def is_local(self) -> bool:
         return self.scheme == "file"
+
+
+def _check_checksum(checksum: Optional[str]) -> Optional[str]:
+    if checksum is None:
+        return None
+    import hashlib
+
+    algorithm, sep, digest = checksum.partition(":") if isinstance(checksum, str) else \
+        ("", "", "")
+    if not sep or algorithm.lower() not in hashlib.algorithms_available or not digest:
+        raise ValueError(f"File: checksum must be '<algorithm>:<hex digest>' with a "
+                         f"hashlib algorithm such as 'sha256', got {checksum!r}")
+    try:
+        bytes.fromhex(digest)
+    except ValueError:
+        raise ValueError(f"File: checksum digest must be hexadecimal, got {checksum!r}"
+                         ) from None
+    return f"{algorithm.lower()}:{digest.lower()}"

@@ -28,7 +28,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, 
 
 from parsl.app.errors import RemoteExceptionWrapper
 from parsl.config import Config
-from parsl.data_provider.data_manager import DataManager
+from parsl.data_provider.data_manager import DataManager, staging_task_id
 from parsl.data_provider.files import File
 from parsl.dataflow import gc_policy, leanfuture
 from parsl.dataflow.dependency_resolvers import (
@@ -156,6 +156,20 @@ def _custom_resolver(resolver: Any) -> Optional[DependencyResolver]:
         return None
     assert isinstance(resolver, DependencyResolver) or hasattr(resolver, "traverse_to_gather")
     return resolver  # type: ignore[no-any-return]
+
+
+#: Keyword arguments that are staged out, never in.
+_STAGED_OUT_KWARGS = frozenset({"outputs", "stdout", "stderr"})
+
+
+def _log_failed_stage_out(task_id: int, file: File, transfer: Future[Any]) -> None:
+    """Stage-out fails after its task succeeded; say so at ERROR, with the task id."""
+    if transfer.cancelled():
+        return
+    exc = transfer.exception()
+    if exc is not None:
+        logger.error("Task %s: stage-out of %s failed: %s: %s", task_id, file.url,
+                     type(exc).__name__, exc, extra={"task_id": task_id})
 
 
 class DataFlowKernel:
@@ -298,10 +312,15 @@ class DataFlowKernel:
         record.app_fu = app_fu
         self.tasks[task_id] = record
 
-        if app_kwargs:
-            self._prepare_special_kwargs(record, app_kwargs)
-
-        depends = self._gather_dependencies(record)
+        try:
+            if app_kwargs:
+                self._prepare_special_kwargs(record, app_kwargs)
+            depends = self._gather_dependencies(record)
+        except BaseException:
+            # The app call raises (bad outputs, no staging provider for a file): the task
+            # never existed, so nothing may wait for it.
+            del self.tasks[task_id]
+            raise
         if self._log_tasks:
             logger.debug("Task %s submitted app=%s executor=%s depends=%s", task_id,
                          func_name, label, [getattr(d, "tid", None) for d in depends],
@@ -335,14 +354,15 @@ class DataFlowKernel:
         return random.choice(choices)
 
     def _prepare_special_kwargs(self, record: TaskRecord, kwargs: Dict[str, Any]) -> None:
-        """Resolve AUTO_LOGNAME std streams and create DataFutures for ``outputs``."""
+        """Resolve AUTO_LOGNAME std streams and stage out ``outputs`` and File streams."""
         for name in ("stdout", "stderr"):
             value = kwargs.get(name)
             if value is AUTO_LOGNAME:
                 kwargs[name] = self._auto_logname(record, name)
         outputs = kwargs.get("outputs")
-        if outputs:
-            self._bind_outputs(record, outputs)
+        if outputs or isinstance(kwargs.get("stdout"), File) or \
+                isinstance(kwargs.get("stderr"), File):
+            self._bind_outputs(record, outputs or [])
 
     def _auto_logname(self, record: TaskRecord, stream: str) -> str:
         if self.config.std_autopath is not None:
@@ -354,27 +374,59 @@ class DataFlowKernel:
         return os.path.join(folder, f"task_{record.id:04d}_{record.func_name}{suffix}.{stream}")
 
     def _bind_outputs(self, record: TaskRecord, outputs: Sequence[Any]) -> None:
-        from parsl.app.futures import DataFuture
+        """Give each output File (and File ``stdout``/``stderr``) a DataFuture.
 
-        assert record.app_fu is not None
+        As in Parsl, the task receives a clean copy of each File that the staging
+        provider may annotate (``local_path``), while the DataFuture holds the user's
+        File; the DataFuture completes with the stage-out transfer if there is one.
+        """
+        app_fu = record.app_fu
+        assert app_fu is not None
+        kwargs = record.kwargs
+        inhibited = bool(kwargs.get("_parsl_staging_inhibit"))
+        staged_outputs = []
         data_futures = []
         for item in outputs:
             if not isinstance(item, File):
                 raise ConfigurationError(
                     f"task {record.id} (app {record.func_name!r}): outputs must be parsl "
                     f"File objects, got {item!r} ({type(item).__name__})")
-            parent: Future[Any] = record.app_fu
-            if not item.is_local() or self._has_custom_staging(record.executor):
-                record.func = self.data_manager.replace_task_stage_out(item, record.func,
-                                                                      record.executor)
-                staged = self.data_manager.stage_out(item, record.executor, record.app_fu)
-                if staged is not None:
-                    parent = staged
-            data_futures.append(DataFuture(parent, item, tid=record.id))
-        record.app_fu._outputs = data_futures
+            copy, data_future = self._stage_out(record, item, inhibited)
+            staged_outputs.append(copy)
+            data_futures.append(data_future)
+        if outputs:
+            kwargs["outputs"] = staged_outputs
+        app_fu._outputs = data_futures
+        for name in ("stdout", "stderr"):
+            stream = kwargs.get(name)
+            if isinstance(stream, File):
+                kwargs[name], data_future = self._stage_out(record, stream, inhibited)
+                setattr(app_fu, f"_{name}_future", data_future)
+
+    def _stage_out(self, record: TaskRecord, file: File, inhibited: bool
+                   ) -> Tuple[File, Any]:
+        from parsl.app.futures import DataFuture
+
+        assert record.app_fu is not None
+        if inhibited or (file.is_local() and not self._has_custom_staging(record.executor)):
+            return file, DataFuture(record.app_fu, file, tid=record.id)
+        copy = file.cleancopy()
+        token = staging_task_id.set(record.id)
+        try:
+            staged = self.data_manager.stage_out(copy, record.executor, record.app_fu)
+            record.func = self.data_manager.replace_task_stage_out(copy, record.func,
+                                                                  record.executor)
+        finally:
+            staging_task_id.reset(token)
+        if staged is None:
+            return copy, DataFuture(record.app_fu, file, tid=record.id)
+        staged.add_done_callback(functools.partial(_log_failed_stage_out, record.id, file))
+        return copy, DataFuture(staged, file, tid=record.id)
 
     def _has_custom_staging(self, label: str) -> bool:
-        return bool(getattr(self.executors[label], "storage_access", None))
+        """Whether ``label`` has its own storage_access (``[]`` included), so even local
+        files go through its providers."""
+        return getattr(self.executors[label], "storage_access", None) is not None
 
     def _gather_dependencies(self, record: TaskRecord) -> List[Future[Any]]:
         """Futures the task must wait for, staging input files on the way."""
@@ -383,38 +435,36 @@ class DataFlowKernel:
         depends: List[Future[Any]] = []
         args = record.args
         kwargs = record.kwargs
+        stage = not kwargs.get("_parsl_staging_inhibit")
         staged_args = None
         for index, arg in enumerate(args):
-            if isinstance(arg, Future):
-                depends.append(arg)
-            elif isinstance(arg, File):
-                new = self._stage_in(record, arg)
+            if isinstance(arg, (File, Future)):
+                new = self._stage_in(record, arg) if stage else arg
                 if new is not arg:
                     if staged_args is None:
                         staged_args = list(args)
                     staged_args[index] = new
-                    if isinstance(new, Future):
-                        depends.append(new)
+                if isinstance(new, Future):
+                    depends.append(new)
         if staged_args is not None:
             record.args = tuple(staged_args)
         if kwargs:
             for key, value in kwargs.items():
-                if isinstance(value, Future):
-                    depends.append(value)
-                elif isinstance(value, File) and key != "outputs":
-                    new = self._stage_in(record, value)
+                if isinstance(value, (File, Future)) and key not in _STAGED_OUT_KWARGS:
+                    new = self._stage_in(record, value) if stage else value
                     if new is not value:
                         kwargs[key] = new
-                        if isinstance(new, Future):
-                            depends.append(new)
+                    if isinstance(new, Future):
+                        depends.append(new)
             inputs = kwargs.get("inputs")
             if inputs:
                 new_inputs = list(inputs)
                 for index, item in enumerate(new_inputs):
-                    staged = self._stage_in(record, item) if isinstance(item, File) else item
-                    new_inputs[index] = staged
-                    if isinstance(staged, Future):
-                        depends.append(staged)
+                    if isinstance(item, (File, Future)):
+                        staged = self._stage_in(record, item) if stage else item
+                        new_inputs[index] = staged
+                        if isinstance(staged, Future):
+                            depends.append(staged)
                 kwargs["inputs"] = new_inputs
         return depends
 
@@ -424,8 +474,10 @@ class DataFlowKernel:
         gather = resolver.traverse_to_gather
         depends: List[Future[Any]] = []
 
+        stage = not record.kwargs.get("_parsl_staging_inhibit")
+
         def visit(value: Any) -> Any:
-            if isinstance(value, File):
+            if stage and isinstance(value, (File, Future)):
                 value = self._stage_in(record, value)
             depends.extend(gather(value))
             return value
@@ -433,7 +485,7 @@ class DataFlowKernel:
         record.args = tuple(visit(arg) for arg in record.args)
         kwargs = record.kwargs
         for key, value in kwargs.items():
-            if key not in ("inputs", "outputs"):
+            if key != "inputs" and key not in _STAGED_OUT_KWARGS:
                 kwargs[key] = visit(value)
         inputs = kwargs.get("inputs")
         if inputs:
@@ -464,11 +516,25 @@ class DataFlowKernel:
             kwargs["inputs"] = [unwrap(item) for item in inputs]
         return failures
 
-    def _stage_in(self, record: TaskRecord, file: File) -> Any:
+    def _stage_in(self, record: TaskRecord, item: Any) -> Any:
+        """What the task receives for a File or future argument ``item``."""
+        from parsl.app.futures import DataFuture
+
+        if isinstance(item, File):
+            file = item
+        elif isinstance(item, DataFuture):
+            file = item.file_obj
+        else:
+            return item
         if file.is_local() and not self._has_custom_staging(record.executor):
-            return file
-        record.func = self.data_manager.replace_task(file, record.func, record.executor)
-        return self.data_manager.stage_in(file, file, record.executor)
+            return item
+        token = staging_task_id.set(record.id)
+        try:
+            new, record.func = self.data_manager.optionally_stage_in(item, record.func,
+                                                                     record.executor)
+        finally:
+            staging_task_id.reset(token)
+        return new
 
     # ------------------------------------------------------------------ state
 

@@ -30,6 +30,8 @@ class AppFuture(LeanFuture):
         super().__init__()
         self.task_record = task_record
         self._outputs: Optional[List[DataFuture]] = None
+        self._stdout_future: Optional[DataFuture] = None
+        self._stderr_future: Optional[DataFuture] = None
 
     @property
     def tid(self) -> int:
@@ -45,10 +47,16 @@ class AppFuture(LeanFuture):
 
     @property
     def stdout(self) -> Any:
+        """The ``stdout=`` path, or for a File the DataFuture of its stage-out."""
+        if self._stdout_future is not None:
+            return self._stdout_future
         return self.task_record.kwargs.get("stdout")
 
     @property
     def stderr(self) -> Any:
+        """The ``stderr=`` path, or for a File the DataFuture of its stage-out."""
+        if self._stderr_future is not None:
+            return self._stderr_future
         return self.task_record.kwargs.get("stderr")
 
     @property
