@@ -1,0 +1,495 @@
+"""The manager process: owns one TaskVine or Work Queue manager, and the factory.
+
+Why a process: cctools' Python bindings hold the GIL while ``wait`` blocks in C, so a
+manager thread would stall the user's whole program for up to a second at a time. The
+process talks to the submit side over one socket pair (``multiprocessing.connection``
+framing; batches of :class:`~parsl_taskvine._spec.TaskSpec` in, batches of
+:class:`~parsl_taskvine._spec.Outcome` out).
+
+It never outlives its purpose: it exits when told to stop, when the submit side's end of
+the socket closes (the user's program ended or was killed), or on SIGTERM; each way it
+cancels its tasks, stops the factory and its workers (SIGTERM, then SIGKILL of the
+factory's process group after a bounded wait) and closes the manager port, so workers
+started with ``--single-shot`` exit too.
+
+Run as ``python -m parsl_taskvine._manager FD``; the first message on FD is the config.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from multiprocessing.connection import Connection
+from typing import Any, Dict, List, Optional, Tuple
+
+from parsl_taskvine import _spec
+from parsl_taskvine._spec import Outcome, TaskSpec
+
+logger = logging.getLogger("parsl_taskvine.manager")
+
+#: Seconds the idle loop waits for submissions before letting cctools accept workers.
+_IDLE_POLL = 2.0
+#: Seconds given to the factory to remove its workers before its group is killed.
+_FACTORY_GRACE = 3.0
+LIBRARY_NAME = "parsl_library"
+#: Limits the manager reports in a resource-exhaustion failure, in this order.
+_LIMIT_FIELDS = ("cores", "memory", "disk", "gpus", "wall_time", "virtual_memory",
+                 "swap_memory", "bytes_read", "bytes_written", "total_files",
+                 "max_concurrent_processes", "total_processes")
+_LIMIT_UNITS = {"memory": "MB", "disk": "MB", "virtual_memory": "MB", "swap_memory": "MB",
+                "wall_time": "s"}
+
+
+def _exceeded(limits: Any, requested: Any) -> str:
+    """Names the resources a task exceeded, with what it asked for when known."""
+    parts = []
+    for name in _LIMIT_FIELDS:
+        value = getattr(limits, name, -1) if limits is not None else -1
+        if value is None or value < 0:
+            continue
+        unit = _LIMIT_UNITS.get(name, "")
+        asked = getattr(requested, name, -1) if requested is not None else -1
+        text = f"{name}"
+        if asked is not None and asked >= 0:
+            text += f" (limit {asked:g}{' ' + unit if unit else ''})"
+        parts.append(text)
+    return ", ".join(parts) if parts else "a resource limit"
+
+
+class _Backend:
+    """What the loop needs from TaskVine or Work Queue."""
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        self.config = config
+        self.factory: Optional[subprocess.Popen[bytes]] = None
+        #: cctools task id -> (our task id, cctools task object, result path)
+        self.tasks: Dict[int, Tuple[int, Any, Optional[str]]] = {}
+        os.makedirs(config["staging_dir"], exist_ok=True)
+
+    def start(self) -> int:
+        raise NotImplementedError
+
+    def submit(self, spec: TaskSpec) -> None:
+        raise NotImplementedError
+
+    def wait(self, timeout: int) -> List[Outcome]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def busy(self) -> bool:
+        """Whether tasks are in flight, so the loop must keep calling ``wait``."""
+        return bool(self.tasks)
+
+    def command(self, spec: TaskSpec) -> str:
+        cmd = f"{self.config['python']} -m parsl_taskvine._runner function result"
+        init = (self.config.get("init_command") or "").strip().rstrip(";").strip()
+        return f"{init}; {cmd}" if init else cmd
+
+    def result_path(self, spec: TaskSpec) -> str:
+        return os.path.join(self.config["staging_dir"], f"result.{spec.task_id}")
+
+    def finish_regular(self, task_id: int, result_path: Optional[str], ok: bool,
+                       describe: str, status: Tuple[int, ...]) -> Outcome:
+        data = b""
+        if result_path is not None:
+            try:
+                with open(result_path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                data = b""
+            try:
+                os.unlink(result_path)
+            except OSError:
+                pass
+        if ok and data:
+            return Outcome(_spec.RESULT, task_id, data)
+        if ok:
+            describe = "the task ran but its result file did not come back from the worker"
+        return Outcome(_spec.FAILED, task_id, describe.encode(), status)
+
+    def start_factory(self, port: int) -> None:
+        argv = self.config.get("factory_argv")
+        if not argv:
+            return
+        argv = [*list(argv), self.config["worker_address"], str(port)]
+        log = open(os.path.join(self.config["log_dir"], "factory.log"), "ab")
+        logger.info("starting factory: %s", " ".join(argv))
+        try:
+            # ndcctools' Manager exports its port as TCP_LOW_PORT/TCP_HIGH_PORT; workers
+            # inheriting them would try to bind their transfer server to the manager's port.
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("TCP_LOW_PORT", "TCP_HIGH_PORT")}
+            self.factory = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, env=env,
+                                            stderr=subprocess.STDOUT, start_new_session=True,
+                                            cwd=self.config["log_dir"])
+        finally:
+            log.close()
+
+    def stop_factory(self) -> None:
+        factory = self.factory
+        if factory is None:
+            return
+        self.factory = None
+        if factory.poll() is None:
+            factory.terminate()
+            try:
+                factory.wait(_FACTORY_GRACE)
+            except subprocess.TimeoutExpired:
+                logger.warning("factory %s did not stop in %.0f s; killing it", factory.pid,
+                               _FACTORY_GRACE)
+        try:
+            os.killpg(factory.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            factory.wait(_FACTORY_GRACE)
+        except subprocess.TimeoutExpired:
+            logger.error("factory %s survived SIGKILL", factory.pid)
+
+    def set_resources(self, t: Any, spec: TaskSpec, prefix: str) -> None:
+        for name in ("cores", "memory", "disk", "gpus"):
+            value = getattr(spec, name)
+            if value is not None:
+                getattr(t, f"{prefix}{name}")(int(value) if name != "cores" else value)
+        if spec.priority is not None:
+            getattr(t, f"{prefix}priority")(spec.priority)
+
+
+class VineBackend(_Backend):
+    """A TaskVine manager; regular tasks and serverless function calls."""
+
+    def start(self) -> int:
+        from ndcctools import taskvine as vine
+
+        self.vine = vine
+        c = self.config
+        m = vine.Manager(port=c["port"], name=c.get("project_name"),
+                         run_info_path=c.get("vine_log_dir") or c["log_dir"],
+                         run_info_template="vine-logs",
+                         staging_path=c["staging_dir"])
+        self.m = m
+        if c.get("project_password_file"):
+            m.set_password_file(c["project_password_file"])
+        if c.get("enable_peer_transfers", True):
+            m.enable_peer_transfers()
+        else:
+            m.disable_peer_transfers()
+        if c.get("autolabel"):
+            m.enable_monitoring()
+            if c.get("autolabel_window") is not None:
+                m.tune("category-steady-n-tasks", int(c["autolabel_window"]))
+        if c.get("wait_for_workers"):
+            m.tune("wait-for-workers", int(c["wait_for_workers"]))
+        for key, value in (c.get("tune_parameters") or {}).items():
+            m.tune(key, value)
+        self.monitoring = bool(c.get("autolabel"))
+        self.categories: set[str] = set()
+        self.library_installed = False
+        self.env_file = None
+        if c.get("env_pack"):
+            self.env_file = m.declare_poncho(c["env_pack"], cache=True)
+        self.start_factory(m.port)
+        return int(m.port)
+
+    def _install_library(self) -> None:
+        from parsl_taskvine._runner import run_parsl_task
+
+        lc = self.config.get("library_config") or {}
+        lib = self.m.create_library_from_functions(
+            LIBRARY_NAME, run_parsl_task, add_env=False,
+            exec_mode=lc.get("exec_mode", "direct"),
+            init_command=self.config.get("library_init"))
+        lib.set_function_slots(int(lc.get("num_slots", 1)))
+        for name in ("cores", "memory", "disk", "gpus"):
+            if lc.get(name) is not None:
+                getattr(lib, f"set_{name}")(lc[name])
+        for key, value in (self.config.get("env_vars") or {}).items():
+            lib.set_env_var(key, value)
+        if self.env_file is not None:
+            lib.add_environment(self.env_file)
+        self.m.install_library(lib)
+        self.library_installed = True
+        logger.info("installed library %s (%s)", LIBRARY_NAME, lc)
+
+    def _category(self, t: Any, spec: TaskSpec) -> None:
+        if spec.category is None:
+            return
+        t.set_category(spec.category)
+        if self.config.get("autolabel") and spec.category not in self.categories:
+            self.categories.add(spec.category)
+            self.m.set_category_mode(spec.category,
+                                     self.vine.VINE_ALLOCATION_MODE_MAX_THROUGHPUT)
+
+    def submit(self, spec: TaskSpec) -> None:
+        vine = self.vine
+        m = self.m
+        result_path: Optional[str] = None
+        if spec.mode == "serverless":
+            if not self.library_installed:
+                self._install_library()
+            t = vine.FunctionCall(LIBRARY_NAME, "run_parsl_task", spec.payload)
+            if spec.priority is not None:
+                t.set_priority(spec.priority)
+        else:
+            t = vine.Task(self.command(spec))
+            t.add_input(m.declare_buffer(spec.payload, cache=False, peer_transfer=False),
+                        "function")
+            result_path = self.result_path(spec)
+            t.add_output(m.declare_file(result_path, cache=False, peer_transfer=False),
+                         "result")
+            self.set_resources(t, spec, "set_")
+            if (spec.memory is not None or spec.disk is not None) and not self.monitoring:
+                m.enable_monitoring()
+                self.monitoring = True
+            for key, value in (self.config.get("env_vars") or {}).items():
+                t.set_env_var(key, value)
+            if self.env_file is not None:
+                t.add_environment(self.env_file)
+        for local, name in spec.inputs:
+            t.add_input(m.declare_file(local, cache=self.config.get("cache_inputs", False)),
+                        name)
+        for local, name in spec.outputs:
+            t.add_output(m.declare_file(local, cache=False, peer_transfer=False), name)
+        if spec.running_time_min is not None:
+            t.set_time_min(int(spec.running_time_min))
+        if self.config.get("max_retries") is not None:
+            t.set_retries(int(self.config["max_retries"]))
+        self._category(t, spec)
+        t.set_tag(str(spec.task_id))
+        vine_id = m.submit(t)
+        self.tasks[vine_id] = (spec.task_id, t, result_path)
+
+    def _describe(self, task_id: int, t: Any) -> Tuple[str, Tuple[int, ...]]:
+        result = t.result
+        where = t.hostname or t.addrport or "no worker"
+        code = self.vine.cvine.vine_task_get_result(t._task)
+        if result == "resource exhaustion":
+            what = _exceeded(t.limits_exceeded, t.resources_requested)
+            text = (f"task {task_id} exceeded its {what} on worker {where} and was stopped "
+                    f"(TaskVine result: {result})")
+        elif result == "success":
+            text = (f"task {task_id} exited with code {t.exit_code} on worker {where}; "
+                    f"output: {(t.std_output or '')[-2000:].strip()!r}")
+            code = t.exit_code
+        else:
+            text = f"task {task_id} failed on TaskVine: {result} (last worker: {where})"
+        return text, (code,)
+
+    def wait(self, timeout: int) -> List[Outcome]:
+        done: List[Outcome] = []
+        t = self.m.wait(timeout)
+        while t is not None:
+            entry = self.tasks.pop(t.id, None)
+            if entry is not None:
+                done.append(self._finish(entry[0], t, entry[2]))
+            t = self.m.wait(0)
+        return done
+
+    def _finish(self, task_id: int, t: Any, result_path: Optional[str]) -> Outcome:
+        if result_path is None:  # serverless
+            if t.successful():
+                output = t.output
+                if isinstance(output, bytes):
+                    return Outcome(_spec.RESULT, task_id, output)
+                text = (f"task {task_id}: the TaskVine library could not run the function: "
+                        f"{output!r} (worker: {t.hostname or t.addrport})")
+                return Outcome(_spec.FAILED, task_id, text.encode(), (-1,))
+            text, status = self._describe(task_id, t)
+            return Outcome(_spec.FAILED, task_id, text.encode(), status)
+        ok = t.successful()
+        text, status = ("", ()) if ok else self._describe(task_id, t)
+        return self.finish_regular(task_id, result_path, ok, text, status)
+
+    def close(self) -> None:
+        self.stop_factory()
+        m = getattr(self, "m", None)
+        if m is not None:
+            try:
+                m.cancel_all()
+            except Exception:
+                logger.exception("could not cancel the remaining tasks")
+            self.tasks.clear()
+            self.m = None
+            del m
+
+
+class WorkQueueBackend(_Backend):
+    """A Work Queue manager; every task runs the regular runner."""
+
+    def start(self) -> int:
+        from ndcctools import work_queue as wq
+
+        self.wq = wq
+        c = self.config
+        debug_log = os.path.join(c["log_dir"], "wq_debug.log") if c.get("full_debug") else None
+        q = wq.WorkQueue(port=c["port"], name=c.get("project_name"),
+                         transactions_log=os.path.join(c["log_dir"], "transaction_log"),
+                         stats_log=os.path.join(c["log_dir"], "stats_log"),
+                         debug_log=debug_log)
+        self.q = q
+        if c.get("project_password_file"):
+            q.specify_password_file(c["project_password_file"])
+        self.monitoring = bool(c.get("autolabel"))
+        if self.monitoring:
+            q.enable_monitoring()
+            if c.get("autolabel_window") is not None:
+                q.tune("category-steady-n-tasks", int(c["autolabel_window"]))
+        self.categories: set[str] = set()
+        return int(q.port)
+
+    def submit(self, spec: TaskSpec) -> None:
+        wq = self.wq
+        q = self.q
+        t = wq.Task(self.command(spec))
+        t.specify_buffer(spec.payload, "function", cache=False)
+        result_path = self.result_path(spec)
+        t.specify_output_file(result_path, "result", cache=False)
+        cache = bool(self.config.get("cache_inputs", False))
+        for local, name in spec.inputs:
+            t.specify_input_file(local, name, cache=cache)
+        for local, name in spec.outputs:
+            t.specify_output_file(local, name, cache=False)
+        self.set_resources(t, spec, "specify_")
+        if (spec.memory is not None or spec.disk is not None) and not self.monitoring:
+            q.enable_monitoring()
+            self.monitoring = True
+        if spec.running_time_min is not None:
+            t.specify_running_time_min(int(spec.running_time_min))
+        if self.config.get("max_retries") is not None:
+            t.specify_max_retries(int(self.config["max_retries"]))
+        for key, value in (self.config.get("env_vars") or {}).items():
+            t.specify_environment_variable(key, value)
+        if spec.category is not None:
+            t.specify_category(spec.category)
+            if self.config.get("autolabel") and spec.category not in self.categories:
+                self.categories.add(spec.category)
+                q.specify_category_mode(spec.category,
+                                        wq.WORK_QUEUE_ALLOCATION_MODE_MAX_THROUGHPUT)
+        t.specify_tag(str(spec.task_id))
+        wq_id = q.submit(t)
+        self.tasks[wq_id] = (spec.task_id, t, result_path)
+
+    def wait(self, timeout: int) -> List[Outcome]:
+        done: List[Outcome] = []
+        t = self.q.wait(timeout)
+        while t is not None:
+            entry = self.tasks.pop(t.id, None)
+            if entry is not None:
+                done.append(self._finish(entry[0], t, entry[2]))
+            t = self.q.wait(0)
+        return done
+
+    def _finish(self, task_id: int, t: Any, result_path: Optional[str]) -> Outcome:
+        wq = self.wq
+        ok = t.result == wq.WORK_QUEUE_RESULT_SUCCESS and t.return_status == 0
+        text = ""
+        status: Tuple[int, ...] = ()
+        if not ok:
+            where = t.hostname or t.host or "no worker"
+            if t.result == wq.WORK_QUEUE_RESULT_RESOURCE_EXHAUSTION:
+                what = _exceeded(t.limits_exceeded, t.resources_requested)
+                text = (f"task {task_id} exceeded its {what} on worker {where} and was "
+                        f"stopped (Work Queue result: {t.result_str})")
+                status = (t.result,)
+            elif t.result == wq.WORK_QUEUE_RESULT_SUCCESS:
+                text = (f"task {task_id} exited with code {t.return_status} on worker "
+                        f"{where}; output: {(t.output or '')[-2000:].strip()!r}")
+                status = (t.return_status,)
+            else:
+                text = (f"task {task_id} failed on Work Queue: {t.result_str} "
+                        f"(last worker: {where})")
+                status = (t.result,)
+        return self.finish_regular(task_id, result_path, ok, text, status)
+
+    def close(self) -> None:
+        q = getattr(self, "q", None)
+        if q is not None:
+            for wq_id in list(self.tasks):
+                try:
+                    q.cancel_by_taskid(wq_id)
+                except Exception:
+                    logger.exception("could not cancel Work Queue task %s", wq_id)
+            self.tasks.clear()
+            self.q = None
+            del q
+
+
+def _serve(conn: Connection, backend: _Backend) -> str:
+    """Relay tasks and outcomes until told to stop; return why it stopped."""
+    while True:
+        busy = backend.busy()
+        try:
+            if conn.poll(0 if busy else _IDLE_POLL):
+                while True:
+                    message = conn.recv()
+                    if message[0] == _spec.STOP:
+                        return "asked to stop"
+                    for spec in message[1]:
+                        try:
+                            backend.submit(spec)
+                        except Exception as e:
+                            logger.exception("could not submit task %s", spec.task_id)
+                            text = (f"task {spec.task_id} could not be submitted to the "
+                                    f"manager: {type(e).__name__}: {e}")
+                            conn.send([Outcome(_spec.FAILED, spec.task_id, text.encode(),
+                                               (-1,))])
+                    if not conn.poll(0):
+                        break
+        except (EOFError, OSError):
+            return "the submit side went away"
+        done = backend.wait(1)
+        if done:
+            try:
+                conn.send(done)
+            except OSError:
+                return "the submit side went away"
+
+
+def main(argv: List[str]) -> int:
+    conn = Connection(int(argv[1]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, terminate)
+    config: Dict[str, Any] = conn.recv()
+    os.makedirs(config["log_dir"], exist_ok=True)
+    logging.basicConfig(filename=os.path.join(config["log_dir"], "manager.log"),
+                        level=logging.DEBUG if config.get("debug") else logging.INFO,
+                        format="%(asctime)s %(name)s:%(lineno)d %(levelname)s %(message)s")
+    backend: _Backend = (VineBackend(config) if config["kind"] == "taskvine"
+                         else WorkQueueBackend(config))
+    why = "startup failed"
+    try:
+        try:
+            port = backend.start()
+        except BaseException as e:
+            logger.exception("could not start the manager")
+            conn.send((_spec.FATAL, f"{type(e).__name__}: {e}"))
+            return 1
+        logger.info("%s manager listening on port %s", config["kind"], port)
+        conn.send((_spec.READY, port))
+        if backend.factory is not None:
+            conn.send((_spec.FACTORY, backend.factory.pid))
+        why = _serve(conn, backend)
+    except SystemExit as e:
+        why = str(e)
+    finally:
+        started = time.monotonic()
+        try:
+            backend.stop_factory()
+            backend.close()
+        finally:
+            logger.info("manager stopped (%s) in %.2f s", why, time.monotonic() - started)
+            logging.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

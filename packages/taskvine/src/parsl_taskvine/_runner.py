@@ -1,0 +1,74 @@
+"""Runs one Parsl task on a TaskVine or Work Queue worker.
+
+Regular mode starts ``python3 -m parsl_taskvine._runner FUNCTION RESULT`` in the task's
+sandbox for every task, so this module imports nothing but the standard library and
+cloudpickle (which ndcctools needs anyway): the interpreter start is most of a short
+task's cost, and importing parsl here would double it. Serverless mode calls
+:func:`run_parsl_task` inside a TaskVine library process.
+
+The task message is ``cloudpickle.dumps((func, args, kwargs))``, loaded with plain
+``pickle`` (which imports cloudpickle only when the message needs it). The outcome written back
+is ``cloudpickle.dumps(("ok", value))``, ``("error", exception, traceback_text)``, or
+``("unpicklable", type_name, message, traceback_text)`` when the exception or the result
+cannot be pickled; the submit side turns it into the future's result or exception.
+"""
+from __future__ import annotations
+
+import pickle
+import sys
+import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, List, Tuple
+
+
+def _dumps(outcome: Tuple[Any, ...]) -> bytes:
+    """Plain pickle first: importing cloudpickle costs more than most short tasks."""
+    try:
+        return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        import cloudpickle
+
+        return bytes(cloudpickle.dumps(outcome))
+
+
+def _outcome(payload: bytes) -> Tuple[Any, ...]:
+    try:
+        func, args, kwargs = pickle.loads(payload)
+        return ("ok", func(*args, **kwargs))
+    except BaseException as e:
+        text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+        return ("error", e, text)
+
+
+def run_parsl_task(payload: bytes) -> bytes:
+    """Run the task in ``payload`` and return its serialized outcome; never raises."""
+    outcome = _outcome(payload)
+    try:
+        return _dumps(outcome)
+    except Exception as e:
+        if outcome[0] == "ok":
+            what = f"the result of type {type(outcome[1]).__qualname__}"
+            text = ""
+        else:
+            what = f"the exception {type(outcome[1]).__qualname__}: {outcome[1]}"
+            text = outcome[2]
+        message = f"cannot serialize {what} on the worker: {type(e).__name__}: {e}"
+        return pickle.dumps(("unpicklable", type(e).__name__, message, text))
+
+
+def main(argv: List[str]) -> int:
+    if len(argv) != 3:
+        sys.stderr.write("usage: python -m parsl_taskvine._runner FUNCTION_FILE RESULT_FILE\n")
+        return 2
+    with open(argv[1], "rb") as f:
+        payload = f.read()
+    result = run_parsl_task(payload)
+    with open(argv[2], "wb") as f:
+        f.write(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,62 @@
+"""Helpers for the parsl-taskvine tests: free ports, bounded polling, leftover processes."""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any, Callable, List, Optional
+
+import psutil
+
+CCTOOLS_PROGRAMS = ("vine_worker", "vine_factory", "work_queue_worker")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 60,
+             what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def cctools_processes(port: int, extra_pids: Optional[List[int]] = None
+                      ) -> List[psutil.Process]:
+    """Live workers and factories serving ``port``, plus the given pids if alive."""
+    found = []
+    for p in psutil.process_iter(["pid", "name", "cmdline", "status"]):
+        try:
+            if p.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            cmd = p.info["cmdline"] or []
+            is_cctools = any(os.path.basename(c).startswith(CCTOOLS_PROGRAMS)
+                             for c in cmd[:1]) or (p.info["name"] or "").startswith(
+                                 CCTOOLS_PROGRAMS)
+            if (is_cctools and str(port) in cmd) or p.pid in (extra_pids or []):
+                found.append(p)
+        except psutil.Error:
+            continue
+    return found
+
+
+def assert_nothing_left(port: int, extra_pids: Optional[List[int]] = None,
+                        timeout: float = 15) -> None:
+    """Every worker, factory and manager process of the run is gone within ``timeout``."""
+    def gone() -> bool:
+        return not cctools_processes(port, extra_pids)
+
+    try:
+        wait_for(gone, timeout, "cctools processes to exit")
+    except AssertionError:
+        left = [(p.pid, " ".join(p.cmdline())) for p in cctools_processes(port, extra_pids)]
+        raise AssertionError(f"processes left behind: {left}") from None
