@@ -1,0 +1,109 @@
+"""One convention for tying log records to tasks, tries, executors, blocks and workers.
+
+Every Parsl component (the DFK, executors, the HTEX interchange, managers and workers,
+providers, third-party plugins) attaches the ids it knows to its log records as
+``extra`` fields with the names in :data:`CONTEXT_KEYS`, for example::
+
+    logger.log(TASK_EVENTS, "Task queued", extra={"task_id": 7, "executor": "htex",
+                                                   "executor_task_id": 3, "event": "ix_received"})
+
+Text formatters (:class:`parsl.log_utils.ParslFormatter`) append them to the line as
+``key=value``; :class:`parsl.logconfigs.JSONLogging` writes them as JSON fields. Ids that
+are the same for every record of a process (the run id in the DFK's process, the block,
+manager and worker ids in a worker) are set once with :func:`set_process_context` and
+added to every record by the same formatters, so the hot path passes only per-task ids.
+
+Per-task events (a task was submitted, reached the interchange, started on a worker...)
+are logged at level :data:`TASK_EVENTS` (15, between DEBUG and INFO) with an ``event``
+field naming the step. Setting a log configuration's level to ``TASK_EVENTS`` records them
+without the rest of the DEBUG output. A component decides once, at start, whether to emit
+them (``logger.isEnabledFor(TASK_EVENTS)``), so a run without them pays nothing per task.
+
+Periodic metric records (queue lengths) carry ``metric`` (a name) and ``value`` fields and
+are logged at the same level. ``parsl logs`` reads all of these back.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Mapping, Tuple
+
+#: Level of per-task event and metric records: above DEBUG, below INFO.
+TASK_EVENTS = 15
+logging.addLevelName(TASK_EVENTS, "TASK")
+
+#: The context keys, in the order text formatters append them.
+CONTEXT_KEYS: Tuple[str, ...] = (
+    "run_id",            # the DFK's run id (a UUID string)
+    "task_id",           # the DFK's task id (an int)
+    "try_id",            # the try of that task (0 for the first)
+    "app",               # the app's function name
+    "executor",          # the executor's label
+    "executor_task_id",  # the executor's own id for one try of a task
+    "block_id",          # the provider block
+    "job_id",            # the provider's job id for that block
+    "manager_id",        # an HTEX manager (process_worker_pool) id
+    "worker_id",         # a worker's rank within its manager
+    "event",             # the name of a per-task event (see EVENTS)
+    "metric",            # the name of a periodic metric record
+    "value",             # the value of that metric
+)
+
+#: Per-task events, in the order a task normally meets them, with the process that
+#: emits each. ``parsl logs latency`` measures the time between consecutive ones.
+EVENTS: Mapping[str, str] = {
+    "submitted": "dfk: the app was called",
+    "deps_resolved": "dfk: every dependency finished",
+    "memo_hit": "dfk: the result came from the memo table",
+    "dep_failed": "dfk: a dependency failed; the task will not run",
+    "launched": "dfk: the try was handed to its executor",
+    "ix_received": "interchange: the task arrived from the executor",
+    "ix_dispatched": "interchange: the task was sent to a manager",
+    "mgr_received": "manager: the task arrived from the interchange",
+    "mgr_to_worker": "manager: the task was written to a worker",
+    "worker_start": "worker: the task started running",
+    "worker_end": "worker: the task finished running",
+    "mgr_result": "manager: the result was read from the worker",
+    "ix_result": "interchange: the result arrived from the manager",
+    "result_received": "executor: the result arrived in the submitting process",
+    "try_failed": "dfk: the try failed and the task will be retried",
+    "completed": "dfk: the task's future completed with a result",
+    "failed": "dfk: the task's future completed with an exception",
+}
+
+_process_context: Dict[str, Any] = {}
+
+
+def set_process_context(**ids: Any) -> None:
+    """Set ids that every record of this process carries (``None`` removes one).
+
+    Unknown key names raise ValueError, so a typo cannot silently start a second
+    convention.
+    """
+    for key, value in ids.items():
+        if key not in CONTEXT_KEYS:
+            raise ValueError(f"set_process_context: unknown context key {key!r}; "
+                             f"expected one of {', '.join(CONTEXT_KEYS)}")
+        if value is None:
+            _process_context.pop(key, None)
+        else:
+            _process_context[key] = value
+
+
+def process_context() -> Mapping[str, Any]:
+    """The ids set by :func:`set_process_context` (a live, read-only view)."""
+    return _process_context
+
+
+def record_context(record: logging.LogRecord) -> Dict[str, Any]:
+    """The context of ``record``: this process's ids, overridden by the record's own."""
+    found = dict(_process_context)
+    fields = record.__dict__
+    for key in CONTEXT_KEYS:
+        if key in fields:
+            found[key] = fields[key]
+    return found
+
+
+def format_context(context: Mapping[str, Any]) -> str:
+    """``key=value`` pairs in :data:`CONTEXT_KEYS` order, separated by spaces."""
+    return " ".join(f"{key}={context[key]}" for key in CONTEXT_KEYS if key in context)
