@@ -103,13 +103,14 @@ def test_logs_carry_dfk_and_executor_task_ids(make_htex):
         submitting_task.reset(token)
     assert fut.result(timeout=60) == 2
     htex_id = fut.parsl_executor_task_id
-    needle = f"task_id=4242 htex_task_id={htex_id}"
+    needles = (" task_id=4242 ", f" executor_task_id={htex_id} ")
     logdir = os.path.join(ex.run_dir, "htex")
     manager = ex.connected_managers()[0]["manager_id"]
     mdir = os.path.join(logdir, "block-0", manager)
 
     def logged(path: str) -> bool:
-        return os.path.exists(path) and needle in open(path).read()
+        return os.path.exists(path) and any(all(n in line for n in needles)
+                                            for line in open(path))
 
     wait_for(lambda: logged(os.path.join(logdir, "interchange.log")), what="interchange log")
     wait_for(lambda: logged(os.path.join(mdir, "manager.log")), what="manager log")

@@ -36,9 +36,10 @@ from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
 import zmq
 
+from parsl.log_context import TASK_EVENTS
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
-from parsl_htex._logs import setup_file_logging
+from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._zmq import DRAIN_BATCH, ready_frames, ready_messages
 from parsl_htex.errors import ManagerLost
 from parsl_htex.manager_selector import ManagerSelector, RandomManagerSelector
@@ -192,7 +193,7 @@ class Interchange:
     # ------------------------------------------------------------------ receiving
 
     def handle_client_tasks(self) -> None:
-        debug = logger.isEnabledFor(logging.DEBUG)
+        events = logger.isEnabledFor(TASK_EVENTS)
         for frame in ready_messages(self.client_tasks):
             body = frame.buffer
             if body[:1] != P.TASKS:
@@ -204,10 +205,12 @@ class Interchange:
                 self._warn_dropped("a malformed task batch from the executor: %s", e)
                 continue
             self.pending.extend(tasks)
-            if debug:
+            if events:
                 for key, _ in tasks:
                     htex_id, dfk_id = P.key_ids(key)
-                    logger.debug("Queued task_id=%s htex_task_id=%s", dfk_id, htex_id)
+                    logger.log(TASK_EVENTS, "Queued task %s", dfk_id,
+                               extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                      "event": "ix_received"})
 
     def handle_worker_tasks(self) -> None:
         for frames in ready_frames(self.worker_tasks):
@@ -266,7 +269,8 @@ class Interchange:
             return
         m = _Manager(mid, info)
         self.managers[mid] = m
-        self._send_manager(mid, P.OK + json.dumps({"interchange": ours}).encode())
+        self._send_manager(mid, P.OK + json.dumps({"interchange": ours,
+                                                   "run_id": self.config.get("run_id")}).encode())
         logger.info("Registered manager %s of block %s on %s (pid %s) with %d workers, "
                     "capacity %d", mid.decode(errors="replace"), m.block_id, m.hostname,
                     info.get("pid"), m.worker_count, m.capacity)
@@ -282,7 +286,7 @@ class Interchange:
         return True
 
     def handle_worker_results(self) -> None:
-        debug = logger.isEnabledFor(logging.DEBUG)
+        debug = logger.isEnabledFor(TASK_EVENTS)
         for frames in ready_frames(self.worker_results):
             mid = frames[0].bytes
             m = self.managers.get(mid)
@@ -324,8 +328,11 @@ class Interchange:
                 kept.append(body[start:end])
                 if debug:
                     htex_id, dfk_id = P.key_ids(key)
-                    logger.debug("Result of task_id=%s htex_task_id=%s from manager %s",
-                                 dfk_id, htex_id, m.manager_id.decode(errors="replace"))
+                    logger.log(TASK_EVENTS, "Result of task %s from manager %s", dfk_id,
+                               m.manager_id.decode(errors="replace"),
+                               extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                      "manager_id": m.manager_id.decode(errors="replace"),
+                                      "block_id": m.block_id, "event": "ix_result"})
         except P.MalformedMessage as e:
             self._warn_dropped("the rest of a malformed result batch from %r: %s",
                                m.manager_id[:32], e)
@@ -418,7 +425,7 @@ class Interchange:
             info = {mid: {**self.managers[mid].info, "tasks": len(self.managers[mid].tasks)}
                     for mid in ready}
             ready = self.selector.sort_managers(ready, info)
-        debug = logger.isEnabledFor(logging.DEBUG)
+        debug = logger.isEnabledFor(TASK_EVENTS)
         pending = self.pending
         for mid in ready:
             if not pending:
@@ -436,10 +443,13 @@ class Interchange:
             self.in_flight += n
             m.idle_since = None
             if debug:
+                manager_id = mid.decode(errors="replace")
                 for k, _ in batch:
                     htex_id, dfk_id = P.key_ids(k)
-                    logger.debug("Sent task_id=%s htex_task_id=%s to manager %s", dfk_id,
-                                 htex_id, mid.decode(errors="replace"))
+                    logger.log(TASK_EVENTS, "Sent task %s to manager %s", dfk_id, manager_id,
+                               extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                      "manager_id": manager_id, "block_id": m.block_id,
+                                      "event": "ix_dispatched"})
 
     # ------------------------------------------------------------------ managers lost
 
@@ -458,7 +468,19 @@ class Interchange:
         self.send_client(b"".join([P.RESULTS, *(P.result_record(k, _serial.RESULT_EXECUTOR_ERROR,
                                                                 err) for k in keys)]))
 
+    def log_queue_lengths(self) -> None:
+        """Metric records: tasks waiting here, and tasks held by each manager."""
+        logger.log(TASK_EVENTS, "ix_pending=%d", len(self.pending),
+                   extra={"metric": "ix_pending", "value": len(self.pending)})
+        for m in self.managers.values():
+            manager_id = m.manager_id.decode(errors="replace")
+            logger.log(TASK_EVENTS, "manager_tasks=%d", len(m.tasks),
+                       extra={"metric": "manager_tasks", "value": len(m.tasks),
+                              "manager_id": manager_id, "block_id": m.block_id})
+
     def housekeeping(self, now: float) -> None:
+        if logger.isEnabledFor(TASK_EVENTS):
+            self.log_queue_lengths()
         for m in list(self.managers.values()):
             if now - m.last_seen > self.hb_threshold:
                 logger.error("Manager %s of block %s on %s missed heartbeats for %.1f s "
@@ -540,9 +562,9 @@ class Interchange:
 
 def main() -> int:
     config = json.loads(sys.stdin.readline())
-    logdir = config["logdir"]
-    setup_file_logging(os.path.join(logdir, "interchange.log"),
-                       logging.DEBUG if config.get("debug") else logging.INFO)
+    setup_process_logging(config["logdir"], "interchange",
+                          load_log_config(config.get("log_config")), bool(config.get("debug")),
+                          run_id=config.get("run_id"), executor=config.get("label"))
     signal.signal(signal.SIGTERM, _raise_exit)
     try:
         ix = Interchange(config)

@@ -32,9 +32,10 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 import psutil
 import zmq
 
+from parsl.log_context import TASK_EVENTS, set_process_context
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
-from parsl_htex._logs import setup_file_logging
+from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._pipes import MessageReader, MessageWriter
 from parsl_htex._zmq import ready_messages
 from parsl_htex.errors import WorkerLost
@@ -168,6 +169,15 @@ class Manager:
         self.last_from_interchange = time.monotonic()
         self.next_heartbeat = 0.0
         self.tasks_done = 0
+        self.run_id: Optional[str] = None
+        #: Whether per-task events are logged (decided once: see parsl.log_context).
+        self.events = logger.isEnabledFor(TASK_EVENTS)
+
+    @property
+    def log_context(self) -> Dict[str, Any]:
+        """The parsl.log_context ids this manager's workers log with (besides their rank)."""
+        return {"run_id": self.run_id, "block_id": self.block_id, "manager_id": self.uid,
+                "executor": os.path.basename(os.path.normpath(self.args.logdir))}
 
     # ------------------------------------------------------------------ connecting
 
@@ -233,6 +243,8 @@ class Manager:
             raise StartupError(f"manager {self.uid}: unexpected reply {reply[:16]!r} to "
                                "registration")
         self.last_from_interchange = time.monotonic()
+        self.run_id = json.loads(body or b"{}").get("run_id")
+        set_process_context(run_id=self.run_id)
         logger.info("Registered with the interchange at %s as manager %s of block %s with %d "
                     "workers", addr, self.uid, self.block_id, self.worker_count)
 
@@ -266,6 +278,9 @@ class Manager:
             cmd.append("--debug")
         if self.args.working_dir:
             cmd += ["--working-dir", self.args.working_dir]
+        if self.args.logconf not in (None, "None"):
+            cmd += ["--logconf", self.args.logconf]
+        cmd += ["--context", json.dumps(self.log_context)]
         if self.args.enable_mpi_mode:
             cmd += ["--mpi-launcher", self.args.mpi_launcher]
         try:
@@ -350,6 +365,11 @@ class Manager:
                                w.rank)
                 continue
             self.results.append(record)
+            if self.events:
+                htex_id, dfk_id = P.key_ids(record)
+                logger.log(TASK_EVENTS, "Result of task %s from worker %d", dfk_id, w.rank,
+                           extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                  "worker_id": w.rank, "event": "mgr_result"})
             w.task = None
             self.idle.append(w)
             self.tasks_done += 1
@@ -385,10 +405,12 @@ class Manager:
                     logger.warning("Dropping a malformed task batch from the interchange: %s", e)
                     continue
                 self.pending.extend(tasks)
-                if logger.isEnabledFor(logging.DEBUG):
+                if self.events:
                     for key, _ in tasks:
                         htex_id, dfk_id = P.key_ids(key)
-                        logger.debug("Received task_id=%s htex_task_id=%s", dfk_id, htex_id)
+                        logger.log(TASK_EVENTS, "Received task %s", dfk_id,
+                                   extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                          "event": "mgr_received"})
             elif tag == P.HB:
                 continue
             elif tag == P.DRAIN:
@@ -414,6 +436,11 @@ class Manager:
                 logger.warning("Worker %d cannot take tasks (%s); waiting for it to exit",
                                w.rank, e)
                 continue
+            if self.events:
+                htex_id, dfk_id = P.key_ids(key)
+                logger.log(TASK_EVENTS, "Task %s to worker %d", dfk_id, w.rank,
+                           extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                  "worker_id": w.rank, "event": "mgr_to_worker"})
             if not complete:
                 self.poller.register(w.writer.fd, zmq.POLLOUT)
 
@@ -537,6 +564,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enable_mpi_mode", action="store_true")
     p.add_argument("--mpi-launcher", dest="mpi_launcher", default="mpiexec")
     p.add_argument("--working-dir", dest="working_dir", default=None)
+    p.add_argument("--logconf", default=None,
+                   help="pickled parsl.logconfigs.LogConfig of the run (None: text logs)")
     return p
 
 
@@ -551,8 +580,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(raw)
     args.drain_period = _parse_drain(args.drain_period)
     args.uid = args.uid or uuid.uuid4().hex[:12]
-    logfile = os.path.join(args.logdir, f"block-{args.block_id}", args.uid, "manager.log")
-    setup_file_logging(logfile, logging.DEBUG if args.debug else logging.INFO)
+    setup_process_logging(os.path.join(args.logdir, f"block-{args.block_id}", args.uid),
+                          "manager", load_log_config(args.logconf), args.debug,
+                          executor=os.path.basename(os.path.normpath(args.logdir)),
+                          block_id=args.block_id, manager_id=args.uid)
     logger.info("process_worker_pool %s starting: pid %d, python %s, parsl-htex %s, args %s",
                 args.uid, os.getpid(), platform.python_version(), VERSION, raw)
     signal.signal(signal.SIGTERM, _raise_exit)

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import logging
 import os
 import signal
 import sys
 from typing import Any, List, Optional, Tuple
 
+from parsl.log_context import TASK_EVENTS
 from parsl_htex import _serial
-from parsl_htex._logs import setup_file_logging
+from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._pipes import read_record, write_all
 from parsl_htex._protocol import KEY_SIZE, MAX_PAYLOAD, TASK_HEADER, key_ids, result_header
 
@@ -47,7 +49,7 @@ def _die_with_parent(expected_parent: int) -> None:
 def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[str]) -> int:
     """Serve tasks until the manager closes the task pipe; return the exit code."""
     tasks = os.fdopen(task_fd, "rb", buffering=1 << 16)
-    debug = logger.isEnabledFor(logging.DEBUG)
+    events = logger.isEnabledFor(TASK_EVENTS)
     logger.info("Worker %d (pid %d) ready", rank, os.getpid())
     while True:
         record = read_record(tasks, TASK_HEADER)
@@ -56,17 +58,21 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
             return 0
         header, task = record
         key = header[:KEY_SIZE]
-        if debug:
+        if events:
             htex_id, dfk_id = key_ids(key)
-            logger.debug("Running task_id=%s htex_task_id=%s", dfk_id, htex_id)
+            logger.log(TASK_EVENTS, "Running task %s", dfk_id,
+                       extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                              "event": "worker_start"})
         tag, payload = _execute(task, mpi_launcher)
         if len(payload) > MAX_PAYLOAD:
             tag, payload = _serial.RESULT_TASK_ERROR, _serial.serialize_exception(ValueError(
                 f"the result is {len(payload)} bytes serialized, more than the {MAX_PAYLOAD} "
                 "bytes a HighThroughputExecutor message can carry"))
-        if debug:
-            logger.debug("Finished task_id=%s htex_task_id=%s outcome=%s", dfk_id, htex_id,
-                         "ok" if tag == _serial.RESULT_OK else "error")
+        if events:
+            logger.log(TASK_EVENTS, "Finished task %s outcome=%s", dfk_id,
+                       "ok" if tag == _serial.RESULT_OK else "error",
+                       extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                              "event": "worker_end"})
         write_all(result_fd, (result_header(key, tag, len(payload)), payload))
 
 
@@ -105,8 +111,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--cpus", default="", help="comma-separated CPU ids to pin to")
     parser.add_argument("--working-dir", default=None)
     parser.add_argument("--mpi-launcher", default=None)
+    parser.add_argument("--logconf", default=None, help="pickled LogConfig of the run")
+    parser.add_argument("--context", default="{}",
+                        help="JSON object of parsl.log_context ids of this worker")
     args = parser.parse_args(argv)
-    setup_file_logging(args.logfile, logging.DEBUG if args.debug else logging.INFO)
+    setup_process_logging(os.path.dirname(args.logfile),
+                          os.path.splitext(os.path.basename(args.logfile))[0],
+                          load_log_config(args.logconf), args.debug,
+                          worker_id=args.rank, **json.loads(args.context))
     _die_with_parent(args.manager_pid)
     if args.cpus:
         cpus = {int(c) for c in args.cpus.split(",")}
