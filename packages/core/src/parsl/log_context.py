@@ -21,11 +21,21 @@ them (``logger.isEnabledFor(TASK_EVENTS)``), so a run without them pays nothing 
 
 Periodic metric records (queue lengths) carry ``metric`` (a name) and ``value`` fields and
 are logged at the same level. ``parsl logs`` reads all of these back.
+
+Hot paths that meet thousands of tasks a second (the DFK, the HTEX interchange and
+managers) collect their per-task events in a :class:`TaskEvents` buffer and write them
+as one record every fraction of a second: a ``task_events`` field holds one object per
+event with its ``time``, ``event`` and ids. A log record costs tens of microseconds;
+appending to the buffer costs well under one, which is what keeps per-task events
+affordable. ``parsl logs`` expands these records back into one event per task.
 """
 from __future__ import annotations
 
+import collections
+import json
 import logging
-from typing import Any, Dict, Mapping, Tuple
+import time
+from typing import Any, Deque, Dict, List, Mapping, Tuple
 
 #: Level of per-task event and metric records: above DEBUG, below INFO.
 TASK_EVENTS = 15
@@ -44,12 +54,16 @@ CONTEXT_KEYS: Tuple[str, ...] = (
     "manager_id",        # an HTEX manager (process_worker_pool) id
     "worker_id",         # a worker's rank within its manager
     "event",             # the name of a per-task event (see EVENTS)
+    "started",           # on an event that closes a span: when the span began (epoch s)
     "metric",            # the name of a periodic metric record
     "value",             # the value of that metric
 )
 
 #: Per-task events, in the order a task normally meets them, with the process that
-#: emits each. ``parsl logs latency`` measures the time between consecutive ones.
+#: emits each. ``parsl logs latency`` measures the time between consecutive ones. Those
+#: marked (DEBUG) are logged only at DEBUG: they time single hops, and at TASK_EVENTS
+#: level they would cost throughput for little insight. Some events are not records of
+#: their own, to halve the records per task (see SPAN_STARTS).
 EVENTS: Mapping[str, str] = {
     "submitted": "dfk: the app was called",
     "deps_resolved": "dfk: every dependency finished",
@@ -59,17 +73,26 @@ EVENTS: Mapping[str, str] = {
     "ix_received": "interchange: the task arrived from the executor",
     "ix_dispatched": "interchange: the task was sent to a manager",
     "mgr_received": "manager: the task arrived from the interchange",
-    "mgr_to_worker": "manager: the task was written to a worker",
+    "mgr_to_worker": "manager: the task was written to a worker (DEBUG)",
     "worker_start": "worker: the task started running",
     "worker_end": "worker: the task finished running",
-    "mgr_result": "manager: the result was read from the worker",
-    "ix_result": "interchange: the result arrived from the manager",
-    "result_received": "executor: the result arrived in the submitting process",
+    "mgr_result": "manager: the result was read from the worker (DEBUG)",
+    "ix_result": "interchange: the result arrived from the manager (DEBUG)",
+    "result_received": "executor: the result arrived in the submitting process (DEBUG)",
     "try_failed": "dfk: the try failed and the task will be retried",
     "completed": "dfk: the task's future completed with a result",
     "failed": "dfk: the task's future completed with an exception",
 }
 
+#: Events whose record, when it has ``started``, also stands for an earlier event at that
+#: time: a worker logs one ``worker_end`` record after its result is on its way (so
+#: logging stays off the task's critical path); the DFK logs no ``submitted`` record for
+#: a task without dependencies, whose ``launched`` (or ``memo_hit``) record follows
+#: within microseconds. Readers (parsl.logview) put the earlier event back.
+SPAN_STARTS: Mapping[str, str] = {"worker_end": "worker_start", "launched": "submitted",
+                                  "memo_hit": "submitted"}
+
+_KEY_SET = frozenset(CONTEXT_KEYS)
 _process_context: Dict[str, Any] = {}
 
 
@@ -98,12 +121,62 @@ def record_context(record: logging.LogRecord) -> Dict[str, Any]:
     """The context of ``record``: this process's ids, overridden by the record's own."""
     found = dict(_process_context)
     fields = record.__dict__
-    for key in CONTEXT_KEYS:
-        if key in fields:
-            found[key] = fields[key]
+    for key in fields.keys() & _KEY_SET:
+        found[key] = fields[key]
     return found
 
 
 def format_context(context: Mapping[str, Any]) -> str:
     """``key=value`` pairs in :data:`CONTEXT_KEYS` order, separated by spaces."""
     return " ".join(f"{key}={context[key]}" for key in CONTEXT_KEYS if key in context)
+
+
+class TaskEvents:
+    """A buffer of per-task events written as one ``task_events`` record per flush.
+
+    ``add`` is safe from any thread (a deque append); ``flush`` is called by the owner
+    periodically (every :data:`FLUSH_PERIOD` seconds or so) and at shutdown. Each entry
+    is ``{"time": epoch seconds, "event": name, "task_id": id, **ids}``.
+    """
+
+    __slots__ = ("_logger", "_queue")
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._queue: Deque[Tuple[float, str, Any, Dict[str, Any]]] = collections.deque()
+
+    def add(self, event: str, task_id: Any, **ids: Any) -> None:
+        """Record that ``task_id`` met ``event`` now."""
+        self._queue.append((time.time(), event, task_id, ids))
+
+    def add_at(self, when: float, event: str, task_id: Any, **ids: Any) -> None:
+        """Record that ``task_id`` met ``event`` at ``when`` (epoch seconds)."""
+        self._queue.append((when, event, task_id, ids))
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def flush(self) -> None:
+        """Write the buffered events, if any, as one record."""
+        queue = self._queue
+        entries: List[Dict[str, Any]] = []
+        while queue:
+            try:
+                when, event, task_id, ids = queue.popleft()
+            except IndexError:  # emptied by a concurrent flush
+                break
+            entry = {"time": when, "event": event, "task_id": task_id}
+            entry.update(ids)
+            entries.append(entry)
+        if entries:
+            self._logger.log(TASK_EVENTS, "%d task events", len(entries),
+                             extra={"task_events": entries})
+
+
+#: Seconds between flushes of a TaskEvents buffer.
+FLUSH_PERIOD = 0.2
+
+
+def format_task_events(entries: Any) -> str:
+    """Compact JSON (no spaces outside strings) for text logs' ``task_events=`` field."""
+    return json.dumps(entries, separators=(",", ":"), default=str)

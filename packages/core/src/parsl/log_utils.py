@@ -13,7 +13,7 @@ import logging
 import os
 from typing import Optional
 
-from parsl.log_context import format_context, record_context
+from parsl.log_context import format_context, format_task_events, record_context
 
 DEFAULT_FORMAT = ("%(asctime)s.%(msecs)03d %(name)s:%(lineno)d %(processName)s(%(process)d) "
                   "%(threadName)s %(funcName)s %(levelname)s: %(message)s")
@@ -25,11 +25,14 @@ class ParslFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        context = record_context(record)
-        if context:
+        tail = format_context(record_context(record))
+        entries = record.__dict__.get("task_events")
+        if entries is not None:
+            tail += f" task_events={format_task_events(entries)}"
+        if tail:
             # Keep ids on the first line, before any traceback.
             first, sep, rest = text.partition("\n")
-            text = f"{first} {format_context(context)}{sep}{rest}"
+            text = f"{first} {tail.lstrip()}{sep}{rest}"
         return text
 
 

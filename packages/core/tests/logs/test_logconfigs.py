@@ -5,6 +5,7 @@ import json
 import logging
 import pathlib
 import pickle
+from typing import Any, Dict, List
 
 import pytest
 
@@ -20,6 +21,7 @@ from parsl.logconfigs import (
     oneshot_initialize_logging,
     oneshot_uninitialize_logging,
 )
+from parsl.logview.records import LogFile, Record
 
 
 @parsl.python_app
@@ -52,17 +54,44 @@ def test_file_logging_uses_the_format_string(run_dir: str) -> None:
     assert lines and all(line.startswith("XXYY ") for line in lines)
 
 
+def _json_lines(folder: pathlib.Path) -> List[Dict[str, Any]]:
+    return [json.loads(line) for line in (folder / "parsl.jsonlog").read_text().splitlines()]
+
+
+def _events(folder: pathlib.Path, name: str) -> List[Record]:
+    return [r for r in LogFile(str(folder / name), str(folder)).records()
+            if r.context.get("event")]
+
+
 def test_json_logging_writes_one_object_per_line_with_template_and_context(
         run_dir: str) -> None:
     folder = _run(run_dir, JSONLogging(level=TASK_EVENTS))
-    records = [json.loads(line) for line in (folder / "parsl.jsonlog").read_text().splitlines()]
-    submitted = [r for r in records if r.get("event") == "submitted"]
-    assert len(submitted) == 2
-    first = submitted[0]
-    assert first["msg"] == "Task %s submitted app=%s executor=%s depends=%s"
-    assert first["formatted"].startswith("Task 0 submitted app=double")
-    assert (first["task_id"], first["app"], first["levelname"]) == (0, "double", "TASK")
-    assert first["run_id"] == records[0]["run_id"]
+    records = _json_lines(folder)
+    start = records[0]
+    assert start["msg"] == "Starting DataFlowKernel run_id=%s run_dir=%s"
+    assert start["formatted"] == f"Starting DataFlowKernel run_id={start['run_id']} " \
+                                 f"run_dir={folder}"
+    assert {"created", "process", "threadName", "pathname", "lineno", "levelname"} <= \
+        start.keys()
+
+
+def test_json_logging_writes_per_task_events_in_batches(run_dir: str) -> None:
+    folder = _run(run_dir, JSONLogging(level=TASK_EVENTS))
+    batches = [r for r in _json_lines(folder) if "task_events" in r]
+    entries = [e for r in batches for e in r["task_events"]]
+    assert all(r["levelname"] == "TASK" and r["run_id"] for r in batches)
+    submitted = [e for e in entries if e["event"] == "submitted"]
+    # only the task with a dependency has a submitted event of its own
+    assert [(e["task_id"], e["app"], e["depends"]) for e in submitted] == [(1, "double", [0])]
+    launched0 = [e for e in entries if e["event"] == "launched" and e["task_id"] == 0]
+    assert launched0[0]["app"] == "double" and launched0[0]["started"] <= launched0[0]["time"]
+
+
+def test_readers_restore_the_folded_submitted_event(run_dir: str) -> None:
+    folder = _run(run_dir, JSONLogging(level=TASK_EVENTS))
+    task0 = [r.context["event"] for r in _events(folder, "parsl.jsonlog")
+             if r.context.get("task_id") == 0]
+    assert task0 == ["submitted", "launched", "completed"]
 
 
 def test_json_logging_keeps_parsl_prefixed_extra_fields(run_dir: str) -> None:
@@ -76,21 +105,24 @@ def test_json_logging_keeps_parsl_prefixed_extra_fields(run_dir: str) -> None:
 def test_task_events_level_records_events_without_debug_lines(run_dir: str) -> None:
     folder = _run(run_dir, FileLogging(level=TASK_EVENTS))
     text = (folder / "parsl.log").read_text()
-    assert "event=launched" in text and "event=completed" in text
+    assert '"event":"launched"' in text and '"event":"completed"' in text
     assert " DEBUG: " not in text
 
 
 def test_info_level_default_has_no_per_task_events(run_dir: str) -> None:
     text = (_run(run_dir, True) / "parsl.log").read_text()
-    assert "event=" not in text
+    assert "task_events" not in text and "event=" not in text
 
 
 def test_text_lines_carry_context_keys(run_dir: str) -> None:
-    text = (_run(run_dir, FileLogging(level=TASK_EVENTS)) / "parsl.log").read_text()
-    launched = [line for line in text.splitlines() if "event=launched" in line]
-    assert launched and "task_id=0 try_id=0" in launched[0]
-    assert "executor=_parsl_internal" not in launched[0]
-    assert " run_id=" in launched[0]
+    folder = _run(run_dir, FileLogging(level=TASK_EVENTS))
+    text = (folder / "parsl.log").read_text()
+    assert " run_id=" in text.splitlines()[0]
+    launched = [r for r in _events(folder, "parsl.log")
+                if r.context["event"] == "launched" and r.context["task_id"] == 0]
+    assert launched[0].context["try_id"] == 0
+    assert launched[0].context["executor"] == "threads"
+    assert launched[0].context["run_id"]
 
 
 class _CountingConfig(LogConfig):

@@ -40,7 +40,6 @@ from parsl.executors.base import submitting_task
 from parsl.executors.errors import ExecutorError, InvalidResourceSpecification
 from parsl.executors.status_handling import BlockProviderExecutor
 from parsl.jobs.states import JobStatus
-from parsl.log_context import TASK_EVENTS
 from parsl.providers.base import ExecutionProvider
 from parsl.serialize.errors import SerializationError
 from parsl_htex import _protocol as P
@@ -477,7 +476,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             logger.warning("Executor %s dropped a malformed message from the interchange",
                            self.label)
             return
-        events = logger.isEnabledFor(TASK_EVENTS)
+        events = logger.isEnabledFor(logging.DEBUG)
         try:
             for htex_id, result_tag, payload, start, _ in P.iter_results(body):
                 fut = tasks.pop(htex_id, None)
@@ -488,9 +487,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 ok, value = _serial.result_to_outcome(result_tag, payload)
                 if events:
                     dfk_id = P.key_ids(body[start:start + P.KEY_SIZE])[1]
-                    logger.log(TASK_EVENTS, "Result of task %s ok=%s", dfk_id, ok,
-                               extra={"task_id": dfk_id, "executor_task_id": htex_id,
-                                      "executor": self.label, "event": "result_received"})
+                    logger.debug("Result of task %s ok=%s", dfk_id, ok,
+                                 extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                        "executor": self.label, "event": "result_received"})
                 if fut.done():
                     continue
                 if ok:

@@ -36,7 +36,7 @@ from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
 import zmq
 
-from parsl.log_context import TASK_EVENTS
+from parsl.log_context import FLUSH_PERIOD, TASK_EVENTS, TaskEvents
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex._logs import load_log_config, setup_process_logging
@@ -129,6 +129,8 @@ class Interchange:
         self.in_flight = 0
         self.last_result_flush = 0.0
         self.stopping = False
+        #: Per-task events, when logged (level TASK_EVENTS or lower); see log_context.
+        self.task_events = TaskEvents(logger) if logger.isEnabledFor(TASK_EVENTS) else None
         self.dropped = 0
 
     def _bind(self, kind: int, address: str, port: Optional[int],
@@ -193,7 +195,7 @@ class Interchange:
     # ------------------------------------------------------------------ receiving
 
     def handle_client_tasks(self) -> None:
-        events = logger.isEnabledFor(TASK_EVENTS)
+        events = self.task_events
         for frame in ready_messages(self.client_tasks):
             body = frame.buffer
             if body[:1] != P.TASKS:
@@ -205,12 +207,10 @@ class Interchange:
                 self._warn_dropped("a malformed task batch from the executor: %s", e)
                 continue
             self.pending.extend(tasks)
-            if events:
+            if events is not None:
                 for key, _ in tasks:
                     htex_id, dfk_id = P.key_ids(key)
-                    logger.log(TASK_EVENTS, "Queued task %s", dfk_id,
-                               extra={"task_id": dfk_id, "executor_task_id": htex_id,
-                                      "event": "ix_received"})
+                    events.add("ix_received", dfk_id, executor_task_id=htex_id)
 
     def handle_worker_tasks(self) -> None:
         for frames in ready_frames(self.worker_tasks):
@@ -286,7 +286,7 @@ class Interchange:
         return True
 
     def handle_worker_results(self) -> None:
-        debug = logger.isEnabledFor(TASK_EVENTS)
+        debug = logger.isEnabledFor(logging.DEBUG)
         for frames in ready_frames(self.worker_results):
             mid = frames[0].bytes
             m = self.managers.get(mid)
@@ -328,11 +328,11 @@ class Interchange:
                 kept.append(body[start:end])
                 if debug:
                     htex_id, dfk_id = P.key_ids(key)
-                    logger.log(TASK_EVENTS, "Result of task %s from manager %s", dfk_id,
-                               m.manager_id.decode(errors="replace"),
-                               extra={"task_id": dfk_id, "executor_task_id": htex_id,
-                                      "manager_id": m.manager_id.decode(errors="replace"),
-                                      "block_id": m.block_id, "event": "ix_result"})
+                    logger.debug("Result of task %s from manager %s", dfk_id,
+                                 m.manager_id.decode(errors="replace"),
+                                 extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                        "manager_id": m.manager_id.decode(errors="replace"),
+                                        "block_id": m.block_id, "event": "ix_result"})
         except P.MalformedMessage as e:
             self._warn_dropped("the rest of a malformed result batch from %r: %s",
                                m.manager_id[:32], e)
@@ -425,7 +425,7 @@ class Interchange:
             info = {mid: {**self.managers[mid].info, "tasks": len(self.managers[mid].tasks)}
                     for mid in ready}
             ready = self.selector.sort_managers(ready, info)
-        debug = logger.isEnabledFor(TASK_EVENTS)
+        events = self.task_events
         pending = self.pending
         for mid in ready:
             if not pending:
@@ -442,14 +442,12 @@ class Interchange:
                 m.tasks[k] = None
             self.in_flight += n
             m.idle_since = None
-            if debug:
+            if events is not None:
                 manager_id = mid.decode(errors="replace")
                 for k, _ in batch:
                     htex_id, dfk_id = P.key_ids(k)
-                    logger.log(TASK_EVENTS, "Sent task %s to manager %s", dfk_id, manager_id,
-                               extra={"task_id": dfk_id, "executor_task_id": htex_id,
-                                      "manager_id": manager_id, "block_id": m.block_id,
-                                      "event": "ix_dispatched"})
+                    events.add("ix_dispatched", dfk_id, executor_task_id=htex_id,
+                               manager_id=manager_id, block_id=m.block_id)
 
     # ------------------------------------------------------------------ managers lost
 
@@ -524,6 +522,7 @@ class Interchange:
                     self.cert_dir is not None)
         window = RESULT_COALESCE_WINDOW
         flush_at = math.inf
+        next_event_flush = 0.0
         while not self.stopping:
             timeout = max(0.0, min(next_hk, flush_at) - time.monotonic())
             # zmq_poll counts whole milliseconds: round up so a wait is never a busy loop.
@@ -531,6 +530,9 @@ class Interchange:
                 handlers[sock]()
             self.dispatch()
             now = time.monotonic()
+            if self.task_events is not None and now >= next_event_flush:
+                self.task_events.flush()
+                next_event_flush = now + FLUSH_PERIOD
             if self.out_count:
                 # Hold results briefly while more are on their way, so one message (and one
                 # wakeup of the executor) carries several of them.
@@ -551,6 +553,8 @@ class Interchange:
 
     def shutdown(self) -> None:
         self.flush_results()
+        if self.task_events is not None:
+            self.task_events.flush()
         for m in list(self.managers.values()):
             self._send_manager(m.manager_id, P.STOP)
         logger.info("Interchange stopping: told %d managers to stop, %d tasks were pending",

@@ -32,7 +32,7 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 import psutil
 import zmq
 
-from parsl.log_context import TASK_EVENTS, set_process_context
+from parsl.log_context import FLUSH_PERIOD, TASK_EVENTS, TaskEvents, set_process_context
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex._logs import load_log_config, setup_process_logging
@@ -42,6 +42,7 @@ from parsl_htex.errors import WorkerLost
 from parsl_htex.version import VERSION
 
 logger = logging.getLogger("parsl_htex.manager")
+_EVENT_FLUSH_MS = int(FLUSH_PERIOD * 1000)
 
 _RESTART_BACKOFF = 1.0
 _WORKER_STOP_GRACE = 3.0
@@ -170,8 +171,10 @@ class Manager:
         self.next_heartbeat = 0.0
         self.tasks_done = 0
         self.run_id: Optional[str] = None
-        #: Whether per-task events are logged (decided once: see parsl.log_context).
-        self.events = logger.isEnabledFor(TASK_EVENTS)
+        #: Per-task events, when logged (level TASK_EVENTS or lower); see log_context.
+        self.task_events = TaskEvents(logger) if logger.isEnabledFor(TASK_EVENTS) else None
+        #: Events of each hop to and from workers, at DEBUG only.
+        self.hop_events = logger.isEnabledFor(logging.DEBUG)
 
     @property
     def log_context(self) -> Dict[str, Any]:
@@ -365,11 +368,11 @@ class Manager:
                                w.rank)
                 continue
             self.results.append(record)
-            if self.events:
+            if self.hop_events:
                 htex_id, dfk_id = P.key_ids(record)
-                logger.log(TASK_EVENTS, "Result of task %s from worker %d", dfk_id, w.rank,
-                           extra={"task_id": dfk_id, "executor_task_id": htex_id,
-                                  "worker_id": w.rank, "event": "mgr_result"})
+                logger.debug("Result of task %s from worker %d", dfk_id, w.rank,
+                             extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                    "worker_id": w.rank, "event": "mgr_result"})
             w.task = None
             self.idle.append(w)
             self.tasks_done += 1
@@ -405,12 +408,11 @@ class Manager:
                     logger.warning("Dropping a malformed task batch from the interchange: %s", e)
                     continue
                 self.pending.extend(tasks)
-                if self.events:
+                events = self.task_events
+                if events is not None:
                     for key, _ in tasks:
                         htex_id, dfk_id = P.key_ids(key)
-                        logger.log(TASK_EVENTS, "Received task %s", dfk_id,
-                                   extra={"task_id": dfk_id, "executor_task_id": htex_id,
-                                          "event": "mgr_received"})
+                        events.add("mgr_received", dfk_id, executor_task_id=htex_id)
             elif tag == P.HB:
                 continue
             elif tag == P.DRAIN:
@@ -436,11 +438,11 @@ class Manager:
                 logger.warning("Worker %d cannot take tasks (%s); waiting for it to exit",
                                w.rank, e)
                 continue
-            if self.events:
+            if self.hop_events:
                 htex_id, dfk_id = P.key_ids(key)
-                logger.log(TASK_EVENTS, "Task %s to worker %d", dfk_id, w.rank,
-                           extra={"task_id": dfk_id, "executor_task_id": htex_id,
-                                  "worker_id": w.rank, "event": "mgr_to_worker"})
+                logger.debug("Task %s to worker %d", dfk_id, w.rank,
+                             extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                    "worker_id": w.rank, "event": "mgr_to_worker"})
             if not complete:
                 self.poller.register(w.writer.fd, zmq.POLLOUT)
 
@@ -489,8 +491,12 @@ class Manager:
         self.poller.register(self.task_sock, zmq.POLLIN)
         hk_ms = max(10, int(min(self.hb_period, self.hb_threshold) * 1000 / 2))
         next_hk = 0.0
+        next_event_flush = 0.0
         while not self.stopping:
-            events = self.poller.poll(hk_ms if not self.results else 0)
+            timeout = hk_ms if not self.results else 0
+            if self.task_events:  # buffered events are written within FLUSH_PERIOD
+                timeout = min(timeout, _EVENT_FLUSH_MS)
+            events = self.poller.poll(timeout)
             for what, _ in events:
                 if what is self.task_sock:
                     self.handle_interchange()
@@ -505,6 +511,9 @@ class Manager:
             self.flush_results()
             self.dispatch()
             now = time.monotonic()
+            if self.task_events is not None and now >= next_event_flush:
+                self.task_events.flush()
+                next_event_flush = now + FLUSH_PERIOD
             if now >= next_hk:
                 next_hk = now + hk_ms / 1000
                 if not self.housekeeping(now):
@@ -514,6 +523,8 @@ class Manager:
     def shutdown(self) -> None:
         """Stop every worker (TERM, then KILL after a grace period) and close sockets."""
         self.stopping = True
+        if self.task_events is not None:
+            self.task_events.flush()
         procs = [w.proc for w in self.workers if w.proc is not None and w.proc.poll() is None]
         for w in self.workers:
             self._close_pipes(w)

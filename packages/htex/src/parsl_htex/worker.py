@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any, List, Optional, Tuple
 
 from parsl.log_context import TASK_EVENTS
@@ -30,6 +31,7 @@ from parsl_htex._protocol import KEY_SIZE, MAX_PAYLOAD, TASK_HEADER, key_ids, re
 logger = logging.getLogger("parsl_htex.worker")
 
 _PR_SET_PDEATHSIG = 1
+_TERM = {signal.SIGTERM}
 
 
 def _die_with_parent(expected_parent: int) -> None:
@@ -50,6 +52,7 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
     """Serve tasks until the manager closes the task pipe; return the exit code."""
     tasks = os.fdopen(task_fd, "rb", buffering=1 << 16)
     events = logger.isEnabledFor(TASK_EVENTS)
+    debug = logger.isEnabledFor(logging.DEBUG)
     logger.info("Worker %d (pid %d) ready", rank, os.getpid())
     while True:
         record = read_record(tasks, TASK_HEADER)
@@ -59,21 +62,43 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
         header, task = record
         key = header[:KEY_SIZE]
         if events:
+            # One record per task, written after the result is on its way, keeps logging
+            # off the task's critical path; it carries the start time (see log_context).
             htex_id, dfk_id = key_ids(key)
-            logger.log(TASK_EVENTS, "Running task %s", dfk_id,
-                       extra={"task_id": dfk_id, "executor_task_id": htex_id,
-                              "event": "worker_start"})
+            started = time.time()
+            if debug:
+                logger.debug("Running task %s", dfk_id,
+                             extra={"task_id": dfk_id, "executor_task_id": htex_id})
         tag, payload = _execute(task, mpi_launcher)
         if len(payload) > MAX_PAYLOAD:
             tag, payload = _serial.RESULT_TASK_ERROR, _serial.serialize_exception(ValueError(
                 f"the result is {len(payload)} bytes serialized, more than the {MAX_PAYLOAD} "
                 "bytes a HighThroughputExecutor message can carry"))
-        if events:
-            logger.log(TASK_EVENTS, "Finished task %s outcome=%s", dfk_id,
-                       "ok" if tag == _serial.RESULT_OK else "error",
-                       extra={"task_id": dfk_id, "executor_task_id": htex_id,
-                              "event": "worker_end"})
-        write_all(result_fd, (result_header(key, tag, len(payload)), payload))
+        if not events:
+            write_all(result_fd, (result_header(key, tag, len(payload)), payload))
+            continue
+        finished = time.time()
+        # The manager may stop this worker as soon as the result is out; hold SIGTERM
+        # until the task's record is written too.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _TERM)
+        try:
+            write_all(result_fd, (result_header(key, tag, len(payload)), payload))
+            _log_ran(dfk_id, htex_id, tag == _serial.RESULT_OK, started, finished)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _TERM)
+
+
+def _log_ran(dfk_id: Optional[int], htex_id: int, ok: bool, started: float,
+             finished: float) -> None:
+    """Log a task's worker_end event, dated when it finished although written after its
+    result was sent, with ``started`` for its worker_start (see parsl.log_context)."""
+    record = logger.makeRecord(logger.name, TASK_EVENTS, __file__, 0, "Ran task %s outcome=%s",
+                               (dfk_id, "ok" if ok else "error"), None, "run_worker",
+                               {"task_id": dfk_id, "executor_task_id": htex_id,
+                                "event": "worker_end", "started": started})
+    record.created = finished
+    record.msecs = (finished - int(finished)) * 1000
+    logger.handle(record)
 
 
 def _execute(task: Any, mpi_launcher: Optional[str]) -> Tuple[int, bytes]:

@@ -47,7 +47,7 @@ from parsl.dataflow.taskrecord import TaskRecord, TryRecord
 from parsl.errors import ConfigurationError, NoDataFlowKernelError
 from parsl.executors.base import ParslExecutor, TaskContext, submitting_task
 from parsl.executors.threads import ThreadPoolExecutor
-from parsl.log_context import TASK_EVENTS, set_process_context
+from parsl.log_context import TASK_EVENTS, TaskEvents, set_process_context
 from parsl.logconfigs.run import initialize_run_logging
 from parsl.plugins.manager import hook_if_implemented, make_plugin_manager
 
@@ -154,7 +154,8 @@ class DataFlowKernel:
         self.log_config, self._undo_logging = initialize_run_logging(
             config.initialize_logging, self.run_dir, config.log_level)
         set_process_context(run_id=self.run_id)
-        self._log_tasks = logger.isEnabledFor(TASK_EVENTS)
+        #: Per-task events, when logged (level TASK_EVENTS or lower); see log_context.
+        self._events = TaskEvents(logger) if logger.isEnabledFor(TASK_EVENTS) else None
         logger.info("Starting DataFlowKernel run_id=%s run_dir=%s", self.run_id, self.run_dir)
 
         self.tasks: Dict[int, TaskRecord] = {}
@@ -195,8 +196,8 @@ class DataFlowKernel:
         self.memoizer.start(dfk=self, memoize=config.app_cache, run_dir=self.run_dir)
 
         self._queue_metrics: Optional[QueueMetrics] = None
-        if self._log_tasks:
-            self._queue_metrics = QueueMetrics(lambda: self.task_state_counts)
+        if self._events is not None:
+            self._queue_metrics = QueueMetrics(lambda: self.task_state_counts, self._events)
             self._queue_metrics.start()
         atexit.register(self._atexit_cleanup)
         _cleanup_before_thread_joins(self)
@@ -280,11 +281,11 @@ class DataFlowKernel:
             self._prepare_special_kwargs(record, app_kwargs)
 
         depends = self._gather_dependencies(record)
-        if self._log_tasks:
-            logger.log(TASK_EVENTS, "Task %s submitted app=%s executor=%s depends=%s", task_id,
-                       func_name, label, [getattr(d, "tid", None) for d in depends],
-                       extra={"task_id": task_id, "app": func_name, "executor": label,
-                              "event": "submitted"})
+        if self._events is not None and depends:
+            # A task without dependencies is launched at once: its launched (or
+            # memo_hit) event carries the submission time instead (see log_context).
+            self._events.add("submitted", task_id, app=func_name, executor=label,
+                             depends=[getattr(d, "tid", None) for d in depends])
         self._set_state(record, States.pending)
         if depends:
             record.depends = depends
@@ -480,16 +481,14 @@ class DataFlowKernel:
             if failures:
                 self._dependency_failed(record, failures)
                 return
-            if self._log_tasks and record.try_id == 0:
-                logger.log(TASK_EVENTS, "Task %s dependencies resolved", record.id,
-                           extra={"task_id": record.id, "event": "deps_resolved"})
+            if self._events is not None and record.try_id == 0:
+                self._events.add("deps_resolved", record.id)
         if record.memoize and record.try_id == 0:
             found, value = self.memoizer.check_memo(record)
             if found:
                 record.from_memo = True
-                if self._log_tasks:
-                    logger.log(TASK_EVENTS, "Task %s satisfied from memo table", record.id,
-                               extra={"task_id": record.id, "event": "memo_hit"})
+                if self._events is not None:
+                    self._events.add("memo_hit", record.id, **self._event_ids(record))
                 self._finalize(record, States.memo_done)
                 app_fu.set_result(value)
                 return
@@ -564,13 +563,20 @@ class DataFlowKernel:
         if self._hook_try_launched is not None:
             self._hook_try_launched(dfk=self, task_record=record, try_id=record.try_id,
                                     executor_label=label)
-        if self._log_tasks:
-            logger.log(TASK_EVENTS, "Task %s try %s launched on %s", record.id, record.try_id,
-                       label, extra={"task_id": record.id, "try_id": record.try_id,
-                                     "executor": label, "event": "launched",
-                                     "executor_task_id": getattr(
-                                         exec_fu, "parsl_executor_task_id", None)})
+        if self._events is not None:
+            self._events.add("launched", record.id, executor_task_id=getattr(
+                exec_fu, "parsl_executor_task_id", None), **self._event_ids(record))
         exec_fu.add_done_callback(record._on_exec_done)
+
+    @staticmethod
+    def _event_ids(record: TaskRecord) -> Dict[str, Any]:
+        """Ids of a launched/memo_hit event; for a task that logged no submitted event
+        (no dependencies), also its app and submission time."""
+        ids: Dict[str, Any] = {"try_id": record.try_id, "executor": record.executor}
+        if record.try_id == 0 and not record.depends:
+            ids["app"] = record.func_name
+            ids["started"] = record.time_invoked
+        return ids
 
     # ------------------------------------------------------------------ completion
 
@@ -608,9 +614,8 @@ class DataFlowKernel:
         self._publish_result(record, result)
 
     def _publish_result(self, record: TaskRecord, result: Any) -> None:
-        if self._log_tasks:
-            logger.log(TASK_EVENTS, "Task %s completed", record.id,
-                       extra={"task_id": record.id, "event": "completed"})
+        if self._events is not None:
+            self._events.add("completed", record.id)
         self._finalize(record, States.exec_done)
         assert record.app_fu is not None
         record.app_fu.set_result(result)

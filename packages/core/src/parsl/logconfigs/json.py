@@ -9,7 +9,9 @@ from typing import Any, Callable, Dict
 from parsl.log_context import CONTEXT_KEYS, process_context
 from parsl.logconfigs.base import LogConfig, add_handler, parsl_loggers, set_min_level
 
-_CONTEXT = frozenset(CONTEXT_KEYS)
+_CONTEXT = frozenset((*CONTEXT_KEYS, "task_events"))
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+_process_context = process_context()
 
 
 class JSONHandler(logging.Handler):
@@ -19,7 +21,9 @@ class JSONHandler(logging.Handler):
     ``threadName``, ``name`` (logger), ``pathname``, ``lineno``, ``funcname``,
     ``levelname``, ``msg`` (the template), ``formatted`` (the formatted text, with any
     traceback), every context id of :mod:`parsl.log_context` present on the record or
-    set for the process, and any ``extra`` field whose name starts with ``parsl.``.
+    set for the process, ``task_events`` (a list of batched per-task events, see
+    :class:`parsl.log_context.TaskEvents`), and any ``extra`` field whose name starts
+    with ``parsl.``.
     """
 
     def __init__(self, filename: pathlib.Path, mode: str = "a") -> None:
@@ -30,24 +34,27 @@ class JSONHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             fields = record.__dict__
+            message = record.getMessage()
+            if record.exc_info or record.stack_info:
+                message = self.format(record)
+            msg = record.msg
             out: Dict[str, Any] = {
                 "created": record.created, "process": record.process,
                 "processName": record.processName, "thread": record.thread,
                 "threadName": record.threadName, "name": record.name,
                 "pathname": record.pathname, "lineno": record.lineno,
                 "funcname": record.funcName, "levelname": record.levelname,
-                "msg": record.msg if isinstance(record.msg, str) else repr(record.msg),
-                "formatted": self.format(record),
+                "msg": msg if isinstance(msg, str) else repr(msg),
+                "formatted": message,
             }
-            out.update(process_context())
-            for key in fields.keys() & _CONTEXT:
-                out[key] = fields[key]
-            for key in fields:
-                if key.startswith("parsl."):
+            if _process_context:
+                out.update(_process_context)
+            # Only attributes a plain LogRecord lacks can be context ids or parsl.* extras.
+            for key in fields.keys() - _STANDARD:
+                if key in _CONTEXT or key.startswith("parsl."):
                     out[key] = fields[key]
-            line = json.dumps(out, default=_fallback)
             stream = self.stream
-            stream.write(line + "\n")
+            stream.write(_encode(out) + "\n")
             stream.flush()
         except Exception:
             self.handleError(record)
@@ -63,10 +70,15 @@ class JSONHandler(logging.Handler):
 
 
 def _fallback(value: Any) -> str:
+    """Stand-in for values json cannot encode: their str()."""
     try:
         return str(value)
     except Exception as e:  # a broken __str__ must not lose the record
         return f"UNREPRESENTABLE: {e!r}"
+
+
+_encode = json.JSONEncoder(default=_fallback, ensure_ascii=False,
+                           check_circular=False).encode
 
 
 class JSONLogging(LogConfig):

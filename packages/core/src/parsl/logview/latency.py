@@ -7,20 +7,22 @@ instead of being refused or mixed with the others. Within a try, events are put 
 their causal order (the order of EVENTS); each step is the time from the previous event.
 
 The merge streams: log files are merged by time, and a task's events are held only
-until its final event (completed, failed, dep_failed, memo_hit), so memory follows the
-number of tasks in flight at once, not the size of the run.
+until shortly (GRACE) after its final event (completed, failed, dep_failed, memo_hit),
+so memory follows the number of tasks in flight at once (plus a set of finished task
+ids), not the number of records of the run.
 """
 from __future__ import annotations
 
+import collections
 import heapq
 import math
 from array import array
-from typing import Any, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Set, TextIO, Tuple
 
 from parsl.logview.records import EVENT_RANK, LogFile, Record, find_log_files
 
 FINAL_EVENTS = frozenset({"completed", "failed", "dep_failed", "memo_hit"})
-_EVENT_NEEDLES = ('"event": ', " event=")
+_EVENT_NEEDLES = ('"event": ', " event=", "task_events=")
 
 GroupKey = Tuple[str, str, Tuple[str, ...]]
 
@@ -92,18 +94,30 @@ def _finish(events: List[Record], groups: Dict[GroupKey, Group]) -> None:
     group.add([r.time for r in events])
 
 
+#: Seconds (of log time) a task's records may trail its final event, as when a worker
+#: writes its record after sending the result, or clocks of two nodes differ slightly.
+GRACE = 2.0
+
+
 def compute(run_dir: str, files: Sequence[LogFile] = ()) -> Dict[GroupKey, Group]:
     """Group every task of the run by (app, executor, path) with its step times."""
     groups: Dict[GroupKey, Group] = {}
     open_tasks: Dict[Any, List[Record]] = {}
+    closing: Deque[Tuple[float, Any]] = collections.deque()
+    finished: Set[Any] = set()
     for r in event_records(files or find_log_files(run_dir)):
+        while closing and closing[0][0] < r.time:
+            _finish(open_tasks.pop(closing.popleft()[1]), groups)
         task = r.context["task_id"]
         events = open_tasks.get(task)
         if events is None:
+            if task in finished:
+                continue  # trailing its final event by more than GRACE: dropped
             events = open_tasks[task] = []
         events.append(r)
         if r.event in FINAL_EVENTS and r.process == "parsl":
-            _finish(open_tasks.pop(task), groups)
+            finished.add(task)
+            closing.append((r.time + GRACE, task))
     for events in open_tasks.values():
         _finish(events, groups)
     return groups

@@ -14,9 +14,9 @@ import re
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
-from parsl.log_context import CONTEXT_KEYS, EVENTS
+from parsl.log_context import CONTEXT_KEYS, EVENTS, SPAN_STARTS
 
-_KEYS = frozenset(CONTEXT_KEYS)
+_KEYS = frozenset((*CONTEXT_KEYS, "task_events"))
 #: Canonical position of each event in a task's life, for ordering ties.
 EVENT_RANK: Dict[str, int] = {name: i for i, name in enumerate(EVENTS)}
 _SKIP_DIRS = frozenset({"submit_scripts", "task_logs", "log_config", "certificates"})
@@ -79,10 +79,47 @@ class LogFile:
         """The file's records in file order; with ``needles``, only lines containing one
         of them are parsed (the others cannot be what the caller wants)."""
         reader = _json_records if self.is_json else _text_records
-        return reader(self, needles)
+        return _expand(reader(self, needles))
 
     def __repr__(self) -> str:
         return f"LogFile({self.path!r})"
+
+
+def _expand(records: Iterator[Record]) -> Iterator[Record]:
+    """One record per event: unpack ``task_events`` batches, and put back the earlier
+    event that a record with ``started`` stands for (see parsl.log_context)."""
+    for r in records:
+        entries = r.context.get("task_events")
+        if entries is None:
+            yield from _with_span_start(r)
+            continue
+        base = {k: v for k, v in r.context.items() if k != "task_events"}
+        for entry in entries if isinstance(entries, list) else ():
+            if not isinstance(entry, dict):
+                continue
+            ctx = dict(base)
+            ctx.update(entry)
+            when = ctx.pop("time", r.time)
+            event = ctx.get("event", "?")
+            # A batch is written by its buffer's flusher: name the logger (the module
+            # that met the events), not the flushing line.
+            yield from _with_span_start(Record(
+                float(when), r.process, r.pid, r.thread, r.logger, r.logger, 0,
+                r.level, f"Task {ctx.get('task_id')} {event}", ctx))
+
+
+def _with_span_start(r: Record) -> Iterator[Record]:
+    ctx = r.context
+    started = ctx.get("started")
+    start_event = SPAN_STARTS.get(ctx.get("event", ""))
+    if started is not None and start_event is not None:
+        drop = ("started",) if start_event == "worker_start" else (
+            "started", "try_id", "executor_task_id")
+        start_ctx = {k: v for k, v in ctx.items() if k not in drop}
+        start_ctx["event"] = start_event
+        yield Record(float(started), r.process, r.pid, r.thread, r.logger, r.source,
+                     r.lineno, r.level, f"({start_event}) {r.message}", start_ctx)
+    yield r
 
 
 def find_log_files(run_dir: str) -> List[LogFile]:
@@ -139,8 +176,16 @@ class _Clock:
 
 
 def split_context(message: str) -> tuple[str, Dict[str, Any]]:
-    """Split the trailing ``key=value`` context pairs off a text record's first line."""
+    """Split the trailing ``key=value`` context pairs (and a final ``task_events=[...]``
+    of batched events) off a text record's first line."""
     context: Dict[str, Any] = {}
+    batch = message.rfind(" task_events=[")
+    if batch >= 0:
+        try:
+            context["task_events"] = json.loads(message[batch + len(" task_events="):])
+            message = message[:batch]
+        except ValueError:
+            pass
     end = len(message)
     while True:
         space = message.rfind(" ", 0, end)
@@ -148,7 +193,8 @@ def split_context(message: str) -> tuple[str, Dict[str, Any]]:
         key, eq, value = token.partition("=")
         if not eq or key not in _KEYS or key in context:
             break
-        context[key] = int(value) if value.isdigit() else value
+        context[key] = (int(value) if value.isdigit()
+                        else float(value) if key == "started" else value)
         end = space
         if space < 0:
             break

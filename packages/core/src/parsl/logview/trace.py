@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterator, Sequence, TextIO, Tuple
 
 from parsl.logview.records import LogFile, Record, find_log_files
 
-_NEEDLES = ('"event": ', " event=", '"metric": ', " metric=")
+_NEEDLES = ('"event": ', " event=", '"metric": ', " metric=", "task_events=")
 _MARK_US = 50.0
 
 
