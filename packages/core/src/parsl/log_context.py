@@ -32,10 +32,13 @@ affordable. ``parsl logs`` expands these records back into one event per task.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import time
-from typing import Any, Deque, Dict, List, Mapping, Tuple
+from contextvars import ContextVar
+from types import MappingProxyType
+from typing import Any, Deque, Dict, Iterator, List, Mapping, Tuple
 
 #: Level of per-task event and metric records: above DEBUG, below INFO.
 TASK_EVENTS = 15
@@ -117,9 +120,41 @@ def process_context() -> Mapping[str, Any]:
     return _process_context
 
 
+_NO_IDS: Mapping[str, Any] = MappingProxyType({})
+_ambient: ContextVar[Mapping[str, Any]] = ContextVar("parsl_log_ids", default=_NO_IDS)
+
+
+@contextlib.contextmanager
+def ids(**context: Any) -> Iterator[None]:
+    """Attach ids to every record logged in this block (this thread or task only).
+
+    For code that calls into components that cannot be given the ids, such as an
+    executor around ``provider.submit``: the provider's records then carry the
+    executor's label and the block id without any change to the provider.
+    """
+    unknown = set(context) - _KEY_SET
+    if unknown:
+        raise ValueError(f"ids: unknown context keys {sorted(unknown)}; expected some of "
+                         f"{', '.join(CONTEXT_KEYS)}")
+    token = _ambient.set({**_ambient.get(), **context})
+    try:
+        yield
+    finally:
+        _ambient.reset(token)
+
+
+def ambient_ids() -> Mapping[str, Any]:
+    """The ids set by enclosing :func:`ids` blocks."""
+    return _ambient.get()
+
+
 def record_context(record: logging.LogRecord) -> Dict[str, Any]:
-    """The context of ``record``: this process's ids, overridden by the record's own."""
+    """The context of ``record``: this process's ids, those of enclosing :func:`ids`
+    blocks, and the record's own, each overriding the one before."""
     found = dict(_process_context)
+    ambient = _ambient.get()
+    if ambient:
+        found.update(ambient)
     fields = record.__dict__
     for key in fields.keys() & _KEY_SET:
         found[key] = fields[key]

@@ -6,7 +6,7 @@ import logging
 import pathlib
 from typing import Any, Callable, Dict
 
-from parsl.log_context import CONTEXT_KEYS, process_context
+from parsl.log_context import CONTEXT_KEYS, ambient_ids, process_context
 from parsl.logconfigs.base import LogConfig, add_handler, parsl_loggers, set_min_level
 
 _CONTEXT = frozenset((*CONTEXT_KEYS, "task_events"))
@@ -49,6 +49,9 @@ class JSONHandler(logging.Handler):
             }
             if _process_context:
                 out.update(_process_context)
+            ambient = ambient_ids()
+            if ambient:
+                out.update(ambient)
             # Only attributes a plain LogRecord lacks can be context ids or parsl.* extras.
             for key in fields.keys() - _STANDARD:
                 if key in _CONTEXT or key.startswith("parsl."):
