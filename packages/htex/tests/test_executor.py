@@ -18,6 +18,7 @@ from htex_test_tasks import (
 from parsl.errors import BadParameter
 from parsl.executors.base import TaskContext, submitting_task
 from parsl.executors.errors import InvalidResourceSpecification
+from parsl.logview.records import LogFile
 from parsl.serialize.errors import SerializationError
 from parsl_htex import _serial
 from parsl_htex.executor import HighThroughputExecutor
@@ -103,13 +104,14 @@ def test_logs_carry_dfk_and_executor_task_ids(make_htex):
         submitting_task.reset(token)
     assert fut.result(timeout=60) == 2
     htex_id = fut.parsl_executor_task_id
-    needle = f"task_id=4242 htex_task_id={htex_id}"
+    wanted = {"task_id": 4242, "executor_task_id": htex_id}
     logdir = os.path.join(ex.run_dir, "htex")
     manager = ex.connected_managers()[0]["manager_id"]
     mdir = os.path.join(logdir, "block-0", manager)
 
     def logged(path: str) -> bool:
-        return os.path.exists(path) and needle in open(path).read()
+        return os.path.exists(path) and any(
+            wanted.items() <= r.context.items() for r in LogFile(path, ex.run_dir).records())
 
     wait_for(lambda: logged(os.path.join(logdir, "interchange.log")), what="interchange log")
     wait_for(lambda: logged(os.path.join(mdir, "manager.log")), what="manager log")

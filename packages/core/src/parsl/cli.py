@@ -5,6 +5,9 @@ staging providers, serializers, monitoring radios, hook plugins and compatibilit
 modules) with the distribution and version that provides it, read from installed
 metadata without importing any plugin. Names claimed by two distributions are reported
 as ``CONFLICT`` lines, and the command then exits with status 1.
+
+``parsl logs timeline|latency|trace|plot RUN_DIR ...`` reads a run's logs back (see
+:mod:`parsl.logview`).
 """
 from __future__ import annotations
 
@@ -52,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     plugins.add_argument("--all", action="store_true",
                          help="also list compatibility module paths (parsl.providers.slurm...)")
     plugins.set_defaults(handler=_plugins)
+    from parsl.logview.cli import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -63,7 +69,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    status: int = handler(args, sys.stdout)
+    try:
+        status: int = handler(args, sys.stdout)
+    except FileNotFoundError as e:
+        sys.stderr.write(f"parsl: {e}\n")
+        return 2
     return status
 
 

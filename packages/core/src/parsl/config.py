@@ -20,6 +20,7 @@ from typing import (
 from parsl._validation import validate_init
 from parsl.errors import BadParameter, ConfigurationError
 from parsl.executors.base import ParslExecutor
+from parsl.logconfigs.base import LogConfig
 
 if TYPE_CHECKING:
     from parsl.dataflow.memoization import Memoizer
@@ -36,7 +37,12 @@ class Config:
 
     Besides Parsl's parameters: ``plugins`` registers pluggy plugin objects for this run
     only (see :mod:`parsl.plugins.hookspecs`), and ``log_level`` is the level of
-    ``runinfo/NNN/parsl.log`` (INFO by default; DEBUG adds one line per task event).
+    ``runinfo/NNN/parsl.log`` (INFO by default; ``parsl.log_context.TASK_EVENTS`` adds one
+    line per task event, DEBUG adds everything).
+
+    ``initialize_logging`` is True (``parsl.log`` as text at ``log_level``; executors keep
+    their own logging), False (no logging set up) or a :class:`parsl.logconfigs.LogConfig`
+    that the DFK and every executor process (interchange, managers, workers) initialize.
     """
 
     @validate_init
@@ -60,7 +66,7 @@ class Config:
                  monitoring: Optional[Any] = None,
                  usage_tracking: int = 0,
                  project_name: Optional[str] = None,
-                 initialize_logging: bool = True,
+                 initialize_logging: Union[bool, LogConfig] = True,
                  memoizer: Optional[Memoizer] = None,
                  plugins: Sequence[Any] = (),
                  log_level: int = logging.INFO) -> None:

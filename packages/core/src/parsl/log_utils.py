@@ -1,9 +1,10 @@
 """Logging set-up helpers with Parsl's names.
 
-Log records about a task carry its ids as ``extra`` fields (``task_id``, ``try_id``,
-``executor``, ``block_id``, ``htex_task_id``). :class:`ParslFormatter` appends the ones
-present as ``key=value`` pairs, so a line can be matched to its task by a program
-without parsing the free text.
+Log records about a task carry its ids as ``extra`` fields named as in
+:mod:`parsl.log_context` (``task_id``, ``try_id``, ``executor``, ``executor_task_id``,
+``block_id``...). :class:`ParslFormatter` appends the ones present, and the process-wide
+ones, as ``key=value`` pairs, so a line can be matched to its task by a program without
+parsing the free text.
 """
 from __future__ import annotations
 
@@ -12,23 +13,26 @@ import logging
 import os
 from typing import Optional
 
+from parsl.log_context import format_context, format_task_events, record_context
+
 DEFAULT_FORMAT = ("%(asctime)s.%(msecs)03d %(name)s:%(lineno)d %(processName)s(%(process)d) "
                   "%(threadName)s %(funcName)s %(levelname)s: %(message)s")
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-STRUCTURED_FIELDS = ("task_id", "try_id", "htex_task_id", "executor", "block_id", "manager")
 
 
 class ParslFormatter(logging.Formatter):
-    """Adds `` key=value`` for each structured id attached to the record."""
+    """Adds `` key=value`` for each context id of the record (see parsl.log_context)."""
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        extras = [f"{name}={getattr(record, name)}" for name in STRUCTURED_FIELDS
-                  if hasattr(record, name)]
-        if extras:
+        tail = format_context(record_context(record))
+        entries = record.__dict__.get("task_events")
+        if entries is not None:
+            tail += f" task_events={format_task_events(entries)}"
+        if tail:
             # Keep ids on the first line, before any traceback.
             first, sep, rest = text.partition("\n")
-            text = f"{first} {' '.join(extras)}{sep}{rest}"
+            text = f"{first} {tail.lstrip()}{sep}{rest}"
         return text
 
 

@@ -56,6 +56,7 @@ DEFAULT_LAUNCH_CMD = (
     "-p {prefetch_capacity} -c {cores_per_worker} -m {mem_per_worker} --poll {poll_period} "
     "--task_port={task_port} --result_port={result_port} --cert_dir {cert_dir} "
     "--logdir={logdir} --block_id={block_id} --hb_period={heartbeat_period} "
+    "--logconf={logconf} "
     "{address_probe_timeout_string} --hb_threshold={heartbeat_threshold} "
     "--drain_period={drain_period} --cpu-affinity {cpu_affinity} {enable_mpi_mode} "
     "--mpi-launcher={mpi_launcher} --available-accelerators {accelerators} -a {addresses}")
@@ -236,6 +237,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
         self.cert_dir: Optional[str] = None
         self.interchange_proc: Optional[subprocess.Popen[bytes]] = None
+        self.logconf_path: Optional[str] = None
         self.worker_task_port: Optional[int] = None
         self.worker_result_port: Optional[int] = None
         self.all_addresses: str = ""
@@ -274,6 +276,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         os.makedirs(self.logdir, exist_ok=True)
         if self.encrypted:
             self.cert_dir = _security.generate_keys(os.path.join(self.logdir, "certificates"))
+        self.logconf_path = self._write_log_config()
         loopback = self._resolve("loopback_address", self.loopback_address)[0]
         if self.address is None:
             from parsl.addresses import get_all_addresses
@@ -312,6 +315,17 @@ class HighThroughputExecutor(BlockProviderExecutor):
                                 "expected an IPv4 or IPv6 address, a network interface "
                                 "or a host name of this host") from None
 
+    def _write_log_config(self) -> Optional[str]:
+        """Pickle the run's LogConfig where the interchange and managers can load it."""
+        if self.log_config is None:
+            return None
+        folder = os.path.join(self.logdir, "log_config")
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        path = os.path.join(folder, "log_config.pkl")
+        with open(path, "wb") as f:
+            pickle.dump(self.log_config, f)
+        return path
+
     def _start_interchange(self, loopback: str, bind: List[str]) -> Dict[str, int]:
         config = {
             "label": self.label, "logdir": self.logdir, "cert_dir": self.cert_dir,
@@ -322,6 +336,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             "heartbeat_threshold": self.heartbeat_threshold,
             "heartbeat_period": self.heartbeat_period,
             "debug": self.worker_debug, "parent_pid": os.getpid(), "run_id": self.run_id,
+            "log_config": self.logconf_path,
             "manager_selector": base64.b64encode(pickle.dumps(self.manager_selector)).decode(),
         }
         stderr_path = os.path.join(self.logdir, "interchange.stderr")
@@ -409,8 +424,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._tasks[htex_id] = fut
         self._outgoing.put((P.task_header(htex_id, dfk_id, len(payload)), payload))
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("Submitted task_id=%s htex_task_id=%s bytes=%d", dfk_id, htex_id,
-                         len(payload), extra={"task_id": dfk_id, "htex_task_id": htex_id})
+            logger.debug("Submitted task %s bytes=%d", dfk_id, len(payload),
+                         extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                "executor": self.label})
         return fut
 
     def _validate_resource_spec(self, spec: Dict[str, Any]) -> None:
@@ -514,18 +530,20 @@ class HighThroughputExecutor(BlockProviderExecutor):
             logger.warning("Executor %s dropped a malformed message from the interchange",
                            self.label)
             return
-        debug = logger.isEnabledFor(logging.DEBUG)
+        events = logger.isEnabledFor(logging.DEBUG)
         try:
-            for htex_id, result_tag, payload, _, _ in P.iter_results(body):
+            for htex_id, result_tag, payload, start, _ in P.iter_results(body):
                 fut = tasks.pop(htex_id, None)
                 if fut is None:
                     logger.warning("Executor %s got a result for unknown htex_task_id=%s",
                                    self.label, htex_id)
                     continue
                 ok, value = _serial.result_to_outcome(result_tag, payload)
-                if debug:
-                    logger.debug("Result htex_task_id=%s ok=%s", htex_id, ok,
-                                 extra={"htex_task_id": htex_id})
+                if events:
+                    dfk_id = P.key_ids(body[start:start + P.KEY_SIZE])[1]
+                    logger.debug("Result of task %s ok=%s", dfk_id, ok,
+                                 extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                        "executor": self.label, "event": "result_received"})
                 if fut.done():
                     continue
                 if ok:
@@ -665,6 +683,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             result_port=self.worker_result_port,
             cert_dir=self.cert_dir,
             logdir=self.worker_logdir,
+            logconf=self.logconf_path,
             block_id=block_id,
             heartbeat_period=self.heartbeat_period,
             heartbeat_threshold=self.heartbeat_threshold,

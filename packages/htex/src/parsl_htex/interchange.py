@@ -38,9 +38,10 @@ from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
 import zmq
 
+from parsl.log_context import FLUSH_PERIOD, TASK_EVENTS, TaskEvents
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
-from parsl_htex._logs import setup_file_logging
+from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._messages import heartbeat_problem, registration_problem
 from parsl_htex._net import tcp_url
 from parsl_htex._zmq import DRAIN_BATCH, ready_frames, ready_messages
@@ -143,6 +144,8 @@ class Interchange:
         self.in_flight = 0
         self.last_result_flush = 0.0
         self.stopping = False
+        #: Per-task events, when logged (level TASK_EVENTS or lower); see log_context.
+        self.task_events = TaskEvents(logger) if logger.isEnabledFor(TASK_EVENTS) else None
         self.dropped = 0
 
     def _bind_all(self, config: Dict[str, Any]) -> None:
@@ -276,7 +279,7 @@ class Interchange:
     # ------------------------------------------------------------------ receiving
 
     def handle_client_tasks(self) -> None:
-        debug = logger.isEnabledFor(logging.DEBUG)
+        events = self.task_events
         for frame in ready_messages(self.client_tasks):
             body = frame.buffer
             if body[:1] != P.TASKS:
@@ -288,10 +291,10 @@ class Interchange:
                 self._warn_dropped("a malformed task batch from the executor: %s", e)
                 continue
             self.pending.extend(tasks)
-            if debug:
+            if events is not None:
                 for key, _ in tasks:
                     htex_id, dfk_id = P.key_ids(key)
-                    logger.debug("Queued task_id=%s htex_task_id=%s", dfk_id, htex_id)
+                    events.add("ix_received", dfk_id, executor_task_id=htex_id)
 
     def handle_worker_tasks(self) -> None:
         for frames in ready_frames(self.worker_tasks):
@@ -361,7 +364,8 @@ class Interchange:
             return
         m = _Manager(mid, info)
         self.managers[mid] = m
-        self._send_manager(mid, P.OK + json.dumps({"interchange": ours}).encode())
+        self._send_manager(mid, P.OK + json.dumps({"interchange": ours,
+                                                   "run_id": self.config.get("run_id")}).encode())
         logger.info("Registered manager %s of block %s on %s (pid %s) with %d workers, "
                     "capacity %d", mid.decode(errors="replace"), m.block_id, m.hostname,
                     info.get("pid"), m.worker_count, m.capacity)
@@ -424,8 +428,11 @@ class Interchange:
                 kept.append(body[start:end])
                 if debug:
                     htex_id, dfk_id = P.key_ids(key)
-                    logger.debug("Result of task_id=%s htex_task_id=%s from manager %s",
-                                 dfk_id, htex_id, m.manager_id.decode(errors="replace"))
+                    logger.debug("Result of task %s from manager %s", dfk_id,
+                                 m.manager_id.decode(errors="replace"),
+                                 extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                        "manager_id": m.manager_id.decode(errors="replace"),
+                                        "block_id": m.block_id, "event": "ix_result"})
         except P.MalformedMessage as e:
             self._warn_dropped("the rest of a malformed result batch from %r: %s",
                                m.manager_id[:32], e)
@@ -518,7 +525,7 @@ class Interchange:
             info = {mid: {**self.managers[mid].info, "tasks": len(self.managers[mid].tasks)}
                     for mid in ready}
             ready = self.selector.sort_managers(ready, info)
-        debug = logger.isEnabledFor(logging.DEBUG)
+        events = self.task_events
         pending = self.pending
         for mid in ready:
             if not pending:
@@ -535,11 +542,12 @@ class Interchange:
                 m.tasks[k] = None
             self.in_flight += n
             m.idle_since = None
-            if debug:
+            if events is not None:
+                manager_id = mid.decode(errors="replace")
                 for k, _ in batch:
                     htex_id, dfk_id = P.key_ids(k)
-                    logger.debug("Sent task_id=%s htex_task_id=%s to manager %s", dfk_id,
-                                 htex_id, mid.decode(errors="replace"))
+                    events.add("ix_dispatched", dfk_id, executor_task_id=htex_id,
+                               manager_id=manager_id, block_id=m.block_id)
 
     # ------------------------------------------------------------------ managers lost
 
@@ -558,7 +566,19 @@ class Interchange:
         self.send_client(b"".join([P.RESULTS, *(P.result_record(k, _serial.RESULT_EXECUTOR_ERROR,
                                                                 err) for k in keys)]))
 
+    def log_queue_lengths(self) -> None:
+        """Metric records: tasks waiting here, and tasks held by each manager."""
+        logger.log(TASK_EVENTS, "ix_pending=%d", len(self.pending),
+                   extra={"metric": "ix_pending", "value": len(self.pending)})
+        for m in self.managers.values():
+            manager_id = m.manager_id.decode(errors="replace")
+            logger.log(TASK_EVENTS, "manager_tasks=%d", len(m.tasks),
+                       extra={"metric": "manager_tasks", "value": len(m.tasks),
+                              "manager_id": manager_id, "block_id": m.block_id})
+
     def housekeeping(self, now: float) -> None:
+        if logger.isEnabledFor(TASK_EVENTS):
+            self.log_queue_lengths()
         for m in list(self.managers.values()):
             if now - m.last_seen > self.hb_threshold:
                 logger.error("Manager %s of block %s on %s missed heartbeats for %.1f s "
@@ -602,6 +622,7 @@ class Interchange:
                     self.cert_dir is not None)
         window = RESULT_COALESCE_WINDOW
         flush_at = math.inf
+        next_event_flush = 0.0
         while not self.stopping:
             timeout = max(0.0, min(next_hk, flush_at) - time.monotonic())
             # zmq_poll counts whole milliseconds: round up so a wait is never a busy loop.
@@ -615,6 +636,9 @@ class Interchange:
                     logger.exception("Unexpected error handling a message; dropped it")
             self.dispatch()
             now = time.monotonic()
+            if self.task_events is not None and now >= next_event_flush:
+                self.task_events.flush()
+                next_event_flush = now + FLUSH_PERIOD
             if self.out_count:
                 # Hold results briefly while more are on their way, so one message (and one
                 # wakeup of the executor) carries several of them.
@@ -635,6 +659,8 @@ class Interchange:
 
     def shutdown(self) -> None:
         self.flush_results()
+        if self.task_events is not None:
+            self.task_events.flush()
         for m in list(self.managers.values()):
             self._send_manager(m.manager_id, P.STOP)
         logger.info("Interchange stopping: told %d managers to stop, %d tasks were pending",
@@ -646,9 +672,9 @@ class Interchange:
 
 def main() -> int:
     config = json.loads(sys.stdin.readline())
-    logdir = config["logdir"]
-    setup_file_logging(os.path.join(logdir, "interchange.log"),
-                       logging.DEBUG if config.get("debug") else logging.INFO)
+    setup_process_logging(config["logdir"], "interchange",
+                          load_log_config(config.get("log_config")), bool(config.get("debug")),
+                          run_id=config.get("run_id"), executor=config.get("label"))
     signal.signal(signal.SIGTERM, _raise_exit)
     # Ctrl-C in a terminal reaches the whole foreground process group; the executor
     # decides when the interchange stops (it also exits when the executor is gone).

@@ -32,10 +32,11 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 import psutil
 import zmq
 
+from parsl.log_context import FLUSH_PERIOD, TASK_EVENTS, TaskEvents, set_process_context
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex._affinity import affinity_environment, cpu_assignments
-from parsl_htex._logs import setup_file_logging
+from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._net import probe, tcp_url
 from parsl_htex._pipes import MessageReader, MessageWriter
 from parsl_htex._zmq import ready_messages
@@ -43,6 +44,7 @@ from parsl_htex.errors import WorkerLost
 from parsl_htex.version import VERSION
 
 logger = logging.getLogger("parsl_htex.manager")
+_EVENT_FLUSH_MS = int(FLUSH_PERIOD * 1000)
 
 _RESTART_BACKOFF = 1.0
 _WORKER_STOP_GRACE = 3.0
@@ -139,6 +141,17 @@ class Manager:
         self.last_from_interchange = time.monotonic()
         self.next_heartbeat = 0.0
         self.tasks_done = 0
+        self.run_id: Optional[str] = None
+        #: Per-task events, when logged (level TASK_EVENTS or lower); see log_context.
+        self.task_events = TaskEvents(logger) if logger.isEnabledFor(TASK_EVENTS) else None
+        #: Events of each hop to and from workers, at DEBUG only.
+        self.hop_events = logger.isEnabledFor(logging.DEBUG)
+
+    @property
+    def log_context(self) -> Dict[str, Any]:
+        """The parsl.log_context ids this manager's workers log with (besides their rank)."""
+        return {"run_id": self.run_id, "block_id": self.block_id, "manager_id": self.uid,
+                "executor": os.path.basename(os.path.normpath(self.args.logdir))}
 
     # ------------------------------------------------------------------ connecting
 
@@ -196,6 +209,8 @@ class Manager:
             raise StartupError(f"manager {self.uid}: unexpected reply {reply[:16]!r} to "
                                "registration")
         self.last_from_interchange = time.monotonic()
+        self.run_id = json.loads(body or b"{}").get("run_id")
+        set_process_context(run_id=self.run_id)
         logger.info("Registered with the interchange at %s as manager %s of block %s with %d "
                     "workers", addr, self.uid, self.block_id, self.worker_count)
 
@@ -228,6 +243,9 @@ class Manager:
             cmd.append("--debug")
         if self.args.working_dir:
             cmd += ["--working-dir", self.args.working_dir]
+        if self.args.logconf not in (None, "None"):
+            cmd += ["--logconf", self.args.logconf]
+        cmd += ["--context", json.dumps(self.log_context)]
         if self.args.enable_mpi_mode:
             cmd += ["--mpi-launcher", self.args.mpi_launcher]
         if self.args.task_observer:
@@ -314,6 +332,11 @@ class Manager:
                                w.rank)
                 continue
             self.results.append(record)
+            if self.hop_events:
+                htex_id, dfk_id = P.key_ids(record)
+                logger.debug("Result of task %s from worker %d", dfk_id, w.rank,
+                             extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                    "worker_id": w.rank, "event": "mgr_result"})
             w.task = None
             self.idle.append(w)
             self.tasks_done += 1
@@ -349,10 +372,11 @@ class Manager:
                     logger.warning("Dropping a malformed task batch from the interchange: %s", e)
                     continue
                 self.pending.extend(tasks)
-                if logger.isEnabledFor(logging.DEBUG):
+                events = self.task_events
+                if events is not None:
                     for key, _ in tasks:
                         htex_id, dfk_id = P.key_ids(key)
-                        logger.debug("Received task_id=%s htex_task_id=%s", dfk_id, htex_id)
+                        events.add("mgr_received", dfk_id, executor_task_id=htex_id)
             elif tag == P.HB:
                 continue
             elif tag == P.DRAIN:
@@ -378,6 +402,11 @@ class Manager:
                 logger.warning("Worker %d cannot take tasks (%s); waiting for it to exit",
                                w.rank, e)
                 continue
+            if self.hop_events:
+                htex_id, dfk_id = P.key_ids(key)
+                logger.debug("Task %s to worker %d", dfk_id, w.rank,
+                             extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                    "worker_id": w.rank, "event": "mgr_to_worker"})
             if not complete:
                 self.poller.register(w.writer.fd, zmq.POLLOUT)
 
@@ -426,8 +455,12 @@ class Manager:
         self.poller.register(self.task_sock, zmq.POLLIN)
         hk_ms = max(10, int(min(self.hb_period, self.hb_threshold) * 1000 / 2))
         next_hk = 0.0
+        next_event_flush = 0.0
         while not self.stopping:
-            events = self.poller.poll(hk_ms if not self.results else 0)
+            timeout = hk_ms if not self.results else 0
+            if self.task_events:  # buffered events are written within FLUSH_PERIOD
+                timeout = min(timeout, _EVENT_FLUSH_MS)
+            events = self.poller.poll(timeout)
             for what, _ in events:
                 if what is self.task_sock:
                     self.handle_interchange()
@@ -442,6 +475,9 @@ class Manager:
             self.flush_results()
             self.dispatch()
             now = time.monotonic()
+            if self.task_events is not None and now >= next_event_flush:
+                self.task_events.flush()
+                next_event_flush = now + FLUSH_PERIOD
             if now >= next_hk:
                 next_hk = now + hk_ms / 1000
                 if not self.housekeeping(now):
@@ -451,6 +487,8 @@ class Manager:
     def shutdown(self) -> None:
         """Stop every worker (TERM, then KILL after a grace period) and close sockets."""
         self.stopping = True
+        if self.task_events is not None:
+            self.task_events.flush()
         procs = [w.proc for w in self.workers if w.proc is not None and w.proc.poll() is None]
         for w in self.workers:
             self._close_pipes(w)
@@ -501,6 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enable_mpi_mode", action="store_true")
     p.add_argument("--mpi-launcher", dest="mpi_launcher", default="mpiexec")
     p.add_argument("--working-dir", dest="working_dir", default=None)
+    p.add_argument("--logconf", default=None,
+                   help="pickled parsl.logconfigs.LogConfig of the run (None: text logs)")
     p.add_argument("--task-observer", dest="task_observer", default=None,
                    help="passed to each worker (set by a monitoring plugin)")
     return p
@@ -517,8 +557,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(raw)
     args.drain_period = _parse_drain(args.drain_period)
     args.uid = args.uid or uuid.uuid4().hex[:12]
-    logfile = os.path.join(args.logdir, f"block-{args.block_id}", args.uid, "manager.log")
-    setup_file_logging(logfile, logging.DEBUG if args.debug else logging.INFO)
+    setup_process_logging(os.path.join(args.logdir, f"block-{args.block_id}", args.uid),
+                          "manager", load_log_config(args.logconf), args.debug,
+                          executor=os.path.basename(os.path.normpath(args.logdir)),
+                          block_id=args.block_id, manager_id=args.uid)
     logger.info("process_worker_pool %s starting: pid %d, python %s, parsl-htex %s, args %s",
                 args.uid, os.getpid(), platform.python_version(), VERSION, raw)
     signal.signal(signal.SIGTERM, _raise_exit)

@@ -25,16 +25,19 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any, List, Optional, Protocol, Tuple
 
+from parsl.log_context import TASK_EVENTS
 from parsl_htex import _serial
-from parsl_htex._logs import setup_file_logging
+from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._pipes import read_record, write_all
 from parsl_htex._protocol import KEY_SIZE, MAX_PAYLOAD, TASK_HEADER, key_ids, result_header
 
 logger = logging.getLogger("parsl_htex.worker")
 
 _PR_SET_PDEATHSIG = 1
+_TERM = {signal.SIGTERM}
 
 
 def _die_with_parent(expected_parent: int) -> None:
@@ -82,6 +85,7 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
                observer: Optional[TaskObserver] = None) -> int:
     """Serve tasks until the manager closes the task pipe; return the exit code."""
     tasks = os.fdopen(task_fd, "rb", buffering=1 << 16)
+    events = logger.isEnabledFor(TASK_EVENTS)
     debug = logger.isEnabledFor(logging.DEBUG)
     logger.info("Worker %d (pid %d) ready", rank, os.getpid())
     while True:
@@ -91,9 +95,14 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
             return 0
         header, task = record
         key = header[:KEY_SIZE]
-        if debug:
+        if events:
+            # One record per task, written after the result is on its way, keeps logging
+            # off the task's critical path; it carries the start time (see log_context).
             htex_id, dfk_id = key_ids(key)
-            logger.debug("Running task_id=%s htex_task_id=%s", dfk_id, htex_id)
+            started = time.time()
+            if debug:
+                logger.debug("Running task %s", dfk_id,
+                             extra={"task_id": dfk_id, "executor_task_id": htex_id})
         if observer is not None:
             htex_id, dfk_id = key_ids(key)
             observer.task_started(htex_id, dfk_id)
@@ -105,10 +114,31 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
             tag, payload = _serial.RESULT_TASK_ERROR, _serial.serialize_exception(ValueError(
                 f"the result is {len(payload)} bytes serialized, more than the {MAX_PAYLOAD} "
                 "bytes a HighThroughputExecutor message can carry"))
-        if debug:
-            logger.debug("Finished task_id=%s htex_task_id=%s outcome=%s", dfk_id, htex_id,
-                         "ok" if tag == _serial.RESULT_OK else "error")
-        write_all(result_fd, (result_header(key, tag, len(payload)), payload))
+        if not events:
+            write_all(result_fd, (result_header(key, tag, len(payload)), payload))
+            continue
+        finished = time.time()
+        # The manager may stop this worker as soon as the result is out; hold SIGTERM
+        # until the task's record is written too.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _TERM)
+        try:
+            write_all(result_fd, (result_header(key, tag, len(payload)), payload))
+            _log_ran(dfk_id, htex_id, tag == _serial.RESULT_OK, started, finished)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _TERM)
+
+
+def _log_ran(dfk_id: Optional[int], htex_id: int, ok: bool, started: float,
+             finished: float) -> None:
+    """Log a task's worker_end event, dated when it finished although written after its
+    result was sent, with ``started`` for its worker_start (see parsl.log_context)."""
+    record = logger.makeRecord(logger.name, TASK_EVENTS, __file__, 0, "Ran task %s outcome=%s",
+                               (dfk_id, "ok" if ok else "error"), None, "run_worker",
+                               {"task_id": dfk_id, "executor_task_id": htex_id,
+                                "event": "worker_end", "started": started})
+    record.created = finished
+    record.msecs = (finished - int(finished)) * 1000
+    logger.handle(record)
 
 
 def _execute(task: Any, mpi_launcher: Optional[str]) -> Tuple[int, bytes]:
@@ -147,8 +177,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--working-dir", default=None)
     parser.add_argument("--mpi-launcher", default=None)
     parser.add_argument("--task-observer", default=None)
+    parser.add_argument("--logconf", default=None, help="pickled LogConfig of the run")
+    parser.add_argument("--context", default="{}",
+                        help="JSON object of parsl.log_context ids of this worker")
     args = parser.parse_args(argv)
-    setup_file_logging(args.logfile, logging.DEBUG if args.debug else logging.INFO)
+    setup_process_logging(os.path.dirname(args.logfile),
+                          os.path.splitext(os.path.basename(args.logfile))[0],
+                          load_log_config(args.logconf), args.debug,
+                          worker_id=args.rank, **json.loads(args.context))
     _die_with_parent(args.manager_pid)
     if args.cpus:
         cpus = {int(c) for c in args.cpus.split(",")}

@@ -46,12 +46,15 @@ from parsl.dataflow.errors import (
 )
 from parsl.dataflow.futures import AppFuture
 from parsl.dataflow.memoization import BasicMemoizer, Memoizer
+from parsl.dataflow.queue_metrics import QueueMetrics
 from parsl.dataflow.rundirs import make_rundir
 from parsl.dataflow.states import FINAL_STATES, States
 from parsl.dataflow.taskrecord import TaskRecord, TryRecord
 from parsl.errors import ConfigurationError, NoDataFlowKernelError
 from parsl.executors.base import ParslExecutor, TaskContext, failing_in_bulk, submitting_task
 from parsl.executors.threads import ThreadPoolExecutor
+from parsl.log_context import TASK_EVENTS, TaskEvents, set_process_context
+from parsl.logconfigs.run import initialize_run_logging
 from parsl.plugins.manager import hook_if_implemented, make_plugin_manager
 
 logger = logging.getLogger(__name__)
@@ -186,13 +189,11 @@ class DataFlowKernel:
         self.run_dir = make_rundir(config.run_dir)
         self.run_id = str(uuid.uuid4())
         self.time_began = datetime.datetime.now()
-        self.log_handler: Optional[logging.Handler] = None
-        if config.initialize_logging:
-            from parsl.log_utils import set_file_logger
-
-            self.log_handler = set_file_logger(os.path.join(self.run_dir, "parsl.log"),
-                                               level=config.log_level)
-        self._log_tasks = logger.isEnabledFor(logging.DEBUG)
+        self.log_config, self._undo_logging = initialize_run_logging(
+            config.initialize_logging, self.run_dir, config.log_level)
+        set_process_context(run_id=self.run_id)
+        #: Per-task events, when logged (level TASK_EVENTS or lower); see log_context.
+        self._events = TaskEvents(logger) if logger.isEnabledFor(TASK_EVENTS) else None
         logger.info("Starting DataFlowKernel run_id=%s run_dir=%s", self.run_id, self.run_dir)
 
         self.tasks: Dict[int, TaskRecord] = {}
@@ -234,6 +235,10 @@ class DataFlowKernel:
         self.memoizer.start(dfk=self, memoize=config.app_cache, run_dir=self.run_dir)
 
         self._gc_relaxed = gc_policy.relax_full_collections()
+        self._queue_metrics: Optional[QueueMetrics] = None
+        if self._events is not None:
+            self._queue_metrics = QueueMetrics(lambda: self.task_state_counts, self._events)
+            self._queue_metrics.start()
         atexit.register(self._atexit_cleanup)
         _cleanup_before_thread_joins(self)
         self.plugin_manager.hook.parsl_dfk_start(dfk=self)
@@ -248,6 +253,7 @@ class DataFlowKernel:
                 raise ConfigurationError(f"executor label {executor.label!r} is already in use")
             executor.run_id = self.run_id
             executor.run_dir = self.run_dir
+            executor.log_config = self.log_config
             provider = getattr(executor, "provider", None)
             if provider is not None:
                 script_dir = os.path.join(self.run_dir, "submit_scripts")
@@ -321,10 +327,11 @@ class DataFlowKernel:
             # never existed, so nothing may wait for it.
             del self.tasks[task_id]
             raise
-        if self._log_tasks:
-            logger.debug("Task %s submitted app=%s executor=%s depends=%s", task_id,
-                         func_name, label, [getattr(d, "tid", None) for d in depends],
-                         extra={"task_id": task_id})
+        if self._events is not None and depends:
+            # A task without dependencies is launched at once: its launched (or
+            # memo_hit) event carries the submission time instead (see log_context).
+            self._events.add("submitted", task_id, app=func_name, executor=label,
+                             depends=[getattr(d, "tid", None) for d in depends])
         self._set_state(record, States.pending)
         if depends:
             record.depends = depends
@@ -620,13 +627,14 @@ class DataFlowKernel:
             if failures:
                 self._dependency_failed(record, failures)
                 return
+            if self._events is not None and record.try_id == 0:
+                self._events.add("deps_resolved", record.id)
         if record.memoize and record.try_id == 0:
             found, value = self.memoizer.check_memo(record)
             if found:
                 record.from_memo = True
-                if self._log_tasks:
-                    logger.debug("Task %s satisfied from memo table", record.id,
-                                 extra={"task_id": record.id})
+                if self._events is not None:
+                    self._events.add("memo_hit", record.id, **self._event_ids(record))
                 self._finalize(record, States.memo_done)
                 app_fu.set_result(value)
                 return
@@ -671,7 +679,7 @@ class DataFlowKernel:
         logger.info("Task %s (app %s) cannot run: %d dependencies failed; root cause: %s",
                     record.id, record.func_name, len(failures),
                     causes[0].describe().splitlines()[0] if causes else "unknown",
-                    extra={"task_id": record.id})
+                    extra={"task_id": record.id, "event": "dep_failed"})
         record.fail_history.append(repr(error))
         self._finalize(record, States.dep_fail)
         assert record.app_fu is not None
@@ -701,10 +709,20 @@ class DataFlowKernel:
         if self._hook_try_launched is not None:
             self._hook_try_launched(dfk=self, task_record=record, try_id=record.try_id,
                                     executor_label=label)
-        if self._log_tasks:
-            logger.debug("Task %s try %s launched on %s", record.id, record.try_id, label,
-                         extra={"task_id": record.id, "try_id": record.try_id})
+        if self._events is not None:
+            self._events.add("launched", record.id, executor_task_id=getattr(
+                exec_fu, "parsl_executor_task_id", None), **self._event_ids(record))
         exec_fu.add_done_callback(record._on_exec_done)
+
+    @staticmethod
+    def _event_ids(record: TaskRecord) -> Dict[str, Any]:
+        """Ids of a launched/memo_hit event; for a task that logged no submitted event
+        (no dependencies), also its app and submission time."""
+        ids: Dict[str, Any] = {"try_id": record.try_id, "executor": record.executor}
+        if record.try_id == 0 and not record.depends:
+            ids["app"] = record.func_name
+            ids["started"] = record.time_invoked
+        return ids
 
     # ------------------------------------------------------------------ completion
 
@@ -749,8 +767,8 @@ class DataFlowKernel:
         self._publish_result(record, result)
 
     def _publish_result(self, record: TaskRecord, result: Any) -> None:
-        if self._log_tasks:
-            logger.debug("Task %s completed", record.id, extra={"task_id": record.id})
+        if self._events is not None:
+            self._events.add("completed", record.id)
         self._finalize(record, States.exec_done)
         assert record.app_fu is not None
         record.app_fu.set_result(result)
@@ -789,7 +807,8 @@ class DataFlowKernel:
                         "(cost so far %s of %s)", record.id, record.func_name, record.try_id,
                         record.executor, type(exception).__name__, exception,
                         record.fail_cost, self._retries,
-                        extra={"task_id": record.id, "try_id": record.try_id})
+                        extra={"task_id": record.id, "try_id": record.try_id,
+                               "executor": record.executor, "event": "try_failed"})
             record.try_id += 1
             self._set_state(record, States.fail_retryable)
             self._launch_if_ready(record)
@@ -803,12 +822,11 @@ class DataFlowKernel:
             logger.info("Task %s (app %s) failed after %s tries on %s: %s: %s", record.id,
                         record.func_name, record.try_id + 1, record.executor,
                         type(exception).__name__, exception,
-                        extra={"task_id": record.id, "try_id": record.try_id})
-        elif self._log_tasks:
-            logger.debug("Task %s (app %s) failed after %s tries on %s: %s", record.id,
-                         record.func_name, record.try_id + 1, record.executor,
-                         type(exception).__name__,
-                         extra={"task_id": record.id, "try_id": record.try_id})
+                        extra={"task_id": record.id, "try_id": record.try_id,
+                               "event": "failed"})
+        elif self._events is not None:
+            self._events.add("failed", record.id, try_id=record.try_id,
+                             exception=type(exception).__name__)
         self._finalize(record, States.failed)
         assert record.app_fu is not None
         if not record.app_fu.done():
@@ -928,14 +946,15 @@ class DataFlowKernel:
         if self._gc_relaxed:
             self._gc_relaxed = False
             gc_policy.restore_full_collections()
+        if self._queue_metrics is not None:
+            self._queue_metrics.stop()
         logger.info("DFK cleanup complete")
         if DataFlowKernelLoader._dfk is self:
             DataFlowKernelLoader._dfk = None
-        if self.log_handler is not None:
-            from parsl.log_utils import remove_handler
-
-            remove_handler(self.log_handler)
-            self.log_handler = None
+        set_process_context(run_id=None)
+        if self._undo_logging is not None:
+            undo, self._undo_logging = self._undo_logging, None
+            undo()
 
     def _atexit_cleanup(self) -> None:
         if not self._cleanup_called:

@@ -13,11 +13,14 @@ import os
 from abc import ABCMeta, abstractmethod
 from concurrent.futures import Future, InvalidStateError
 from contextvars import ContextVar
-from typing import Any, Callable, Dict, Iterable, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, NamedTuple, Optional
 
 from typing_extensions import Self
 
 from parsl.errors import copy_exception
+
+if TYPE_CHECKING:
+    from parsl.logconfigs.base import LogConfig
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +82,14 @@ class ParslExecutor(metaclass=ABCMeta):
         the run's directory (``runinfo/NNN``), set by the DFK before ``start()``.
     ``run_id``
         the run's unique id, set by the DFK before ``start()``.
+    ``log_config``
+        the run's :class:`~parsl.logconfigs.LogConfig` when the Config names one (else
+        None: the executor keeps its own logging), set by the DFK before ``start()``; an
+        executor with processes of its own initializes it in each of them.
     """
 
     label: str = "undefined"
+    log_config: Optional[LogConfig] = None
     radio_mode: str = "udp"
 
     def __init__(self, *, run_dir: str = ".", run_id: Optional[str] = None) -> None:

@@ -33,6 +33,7 @@ from parsl.executors.base import ParslExecutor, fail_futures
 from parsl.executors.errors import ScalingFailed
 from parsl.jobs.error_handlers import noop_error_handler, simple_error_handler
 from parsl.jobs.states import JobState, JobStatus
+from parsl.log_context import ids as log_ids
 from parsl.providers.base import ExecutionProvider
 
 logger = logging.getLogger(__name__)
@@ -149,8 +150,10 @@ class BlockProviderExecutor(ParslExecutor):
             raise ScalingFailed(self.label, "the executor has no provider to launch blocks with")
         launch_cmd = self._get_launch_command(block_id)
         job_name = f"parsl.{self.label}.block-{block_id}.{time.time():.3f}"
-        logger.debug("Executor %s submitting block %s as job %s", self.label, block_id, job_name)
-        job_id = self.provider.submit(launch_cmd, 1, job_name)
+        with log_ids(executor=self.label, block_id=block_id):
+            logger.debug("Executor %s submitting block %s as job %s", self.label, block_id,
+                         job_name)
+            job_id = self.provider.submit(launch_cmd, 1, job_name)
         if job_id is None:
             raise ScalingFailed(self.label, f"provider {type(self.provider).__name__} returned no "
                                 f"job id for block {block_id}")
@@ -176,7 +179,8 @@ class BlockProviderExecutor(ParslExecutor):
                 job_id = self._launch_block(block_id)
             except Exception as e:
                 logger.error("Executor %s failed to launch block %s: %s: %s", self.label,
-                             block_id, type(e).__name__, e)
+                             block_id, type(e).__name__, e,
+                             extra={"executor": self.label, "block_id": block_id})
                 failed = JobStatus(JobState.FAILED,
                                    f"failed to submit block {block_id}: {type(e).__name__}: {e}")
                 with self._blocks_lock:
@@ -188,7 +192,8 @@ class BlockProviderExecutor(ParslExecutor):
                 self.blocks_to_job_id[block_id] = job_id
                 self.job_ids_to_block[job_id] = block_id
                 self._polled_status[block_id] = pending
-            logger.info("Executor %s launched block %s as job %s", self.label, block_id, job_id)
+            logger.info("Executor %s launched block %s as job %s", self.label, block_id, job_id,
+                        extra={"executor": self.label, "block_id": block_id, "job_id": job_id})
             self._notify({block_id: pending})
             launched.append(block_id)
         return launched

@@ -139,7 +139,7 @@ class LocalProvider(ExecutionProvider):
                                       "status": job.status, "script_path": files.script,
                                       "stdout_path": files.stdout, "stderr_path": files.stderr}
         logger.info("Started block %s as process group %s (script %s)", job_name, job_id,
-                    files.script)
+                    files.script, extra={"job_id": job_id})
         return job_id
 
     def status(self, job_ids: List[Any]) -> List[JobStatus]:
@@ -226,7 +226,8 @@ class LocalProvider(ExecutionProvider):
                 if job.status.terminal:
                     continue
                 job.cancelled = True
-                logger.info("Cancelling block %s (job %s)", job.job_name, job_id)
+                logger.info("Cancelling block %s (job %s)", job.job_name, job_id,
+                            extra={"job_id": job_id})
                 if _signal_group(job.proc.pid, signal.SIGTERM):
                     to_wait.append(job)
         grace = min(self.cancel_grace_period, float(self.cmd_timeout))

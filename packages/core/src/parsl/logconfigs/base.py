@@ -1,0 +1,111 @@
+"""The LogConfig interface and per-process reference counting of initializations."""
+from __future__ import annotations
+
+import abc
+import logging
+import pathlib
+import threading
+import uuid
+from typing import Callable, Dict, Iterator, List, Tuple
+
+logger = logging.getLogger(__name__)
+
+#: Loggers whose records Parsl's file logs collect: core and first-party plugins
+#: (a third-party plugin should log under ``parsl.``), plus concurrent.futures, which
+#: reports exceptions escaping future callbacks.
+PARSL_LOGGER_ROOTS: Tuple[str, ...] = (
+    "parsl", "parsl_htex", "parsl_hpc", "parsl_cloud", "parsl_staging", "parsl_monitoring",
+    "parsl_taskvine", "concurrent.futures")
+
+
+class LogConfig(abc.ABC):
+    """A policy for setting up logging in one Parsl process.
+
+    ``initialize_logging`` is called once per process that uses the policy (the DFK's
+    process with ``log_name="parsl"``, an HTEX interchange with ``"interchange"``, a
+    manager with ``"manager"``, a worker with ``"worker_N"``), with the folder that
+    process's logs belong in. It returns a callable that undoes what it did. Instances are
+    pickled to reach other processes, so keep them to plain picklable attributes; the
+    ``uuid`` attribute identifies one configuration across those copies.
+    """
+
+    def __init__(self) -> None:
+        self.uuid = uuid.uuid4()
+
+    @abc.abstractmethod
+    def initialize_logging(self, *, log_dir: pathlib.Path,
+                           log_name: str) -> Callable[[], None]:
+        """Set up logging for this process; return a callable that removes it again."""
+
+
+def set_min_level(logger_: logging.Logger, level: int) -> None:
+    """Lower ``logger_``'s level to ``level`` if it is unset or higher."""
+    if logger_.level == logging.NOTSET or logger_.level > level:
+        logger_.setLevel(level)
+
+
+def parsl_loggers() -> Iterator[logging.Logger]:
+    """The loggers named in :data:`PARSL_LOGGER_ROOTS`."""
+    return (logging.getLogger(name) for name in PARSL_LOGGER_ROOTS)
+
+
+class _Initialized:
+    def __init__(self, undo: Callable[[], None]) -> None:
+        self.undo = undo
+        self.count = 1
+
+
+_initialized: Dict[uuid.UUID, _Initialized] = {}
+_lock = threading.Lock()
+
+
+def oneshot_initialize_logging(*, log_config: LogConfig, log_dir: pathlib.Path,
+                               log_name: str) -> None:
+    """Initialize ``log_config`` in this process unless it already is; count the use.
+
+    Several parts of one process may share a configuration (a DFK and an executor that
+    runs tasks in the same process): the first call initializes it, later ones only
+    add a reference, and :func:`oneshot_uninitialize_logging` undoes it when the last
+    reference goes. The first call's ``log_dir`` and ``log_name`` win.
+    """
+    with _lock:
+        entry = _initialized.get(log_config.uuid)
+        if entry is not None:
+            entry.count += 1
+            return
+        undo = log_config.initialize_logging(log_dir=log_dir, log_name=log_name)
+        if not callable(undo):
+            raise TypeError(f"{type(log_config).__name__}.initialize_logging returned "
+                            f"{undo!r}; it must return a callable that undoes it")
+        _initialized[log_config.uuid] = _Initialized(undo)
+    logger.debug("Initialized log configuration %r as %s in %s", log_config, log_name, log_dir)
+
+
+def oneshot_uninitialize_logging(*, log_config: LogConfig) -> None:
+    """Drop one reference to ``log_config``; undo it when none remain."""
+    with _lock:
+        entry = _initialized.get(log_config.uuid)
+        if entry is None:
+            raise RuntimeError(f"log configuration {log_config!r} is not initialized in this "
+                               "process (uninitialized more often than initialized?)")
+        entry.count -= 1
+        if entry.count > 0:
+            return
+        del _initialized[log_config.uuid]
+    entry.undo()
+
+
+def add_handler(handler: logging.Handler, loggers: List[logging.Logger],
+                level: int) -> Callable[[], None]:
+    """Attach ``handler`` to ``loggers`` at ``level``; return the undo callable."""
+    handler.setLevel(level)
+    for target in loggers:
+        set_min_level(target, level)
+        target.addHandler(handler)
+
+    def undo() -> None:
+        for target in loggers:
+            target.removeHandler(handler)
+        handler.close()
+
+    return undo

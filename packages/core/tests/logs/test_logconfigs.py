@@ -1,0 +1,173 @@
+"""Config(initialize_logging=...) and the parsl.logconfigs classes, on a threads DFK."""
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import pickle
+from typing import Any, Dict, List
+
+import pytest
+
+import parsl
+from parsl.config import Config
+from parsl.errors import BadParameter
+from parsl.log_context import TASK_EVENTS
+from parsl.logconfigs import (
+    FileLogging,
+    JSONLogging,
+    LogConfig,
+    NoopLogging,
+    oneshot_initialize_logging,
+    oneshot_uninitialize_logging,
+)
+from parsl.logview.records import LogFile, Record
+
+
+@parsl.python_app
+def double(x: int) -> int:
+    return 2 * x
+
+
+def _run(run_dir: str, setting: object) -> pathlib.Path:
+    with parsl.load(Config(run_dir=run_dir, initialize_logging=setting)) as dfk:  # type: ignore[arg-type]
+        assert double(double(1)).result(timeout=30) == 4
+        return pathlib.Path(dfk.run_dir)
+
+
+def test_default_writes_parsl_log(run_dir: str) -> None:
+    assert (_run(run_dir, True) / "parsl.log").exists()
+
+
+def test_false_writes_no_parsl_log(run_dir: str) -> None:
+    assert not (_run(run_dir, False) / "parsl.log").exists()
+
+
+def test_noop_logging_writes_no_log_file(run_dir: str) -> None:
+    folder = _run(run_dir, NoopLogging())
+    assert not list(folder.glob("parsl.*log"))
+
+
+def test_file_logging_uses_the_format_string(run_dir: str) -> None:
+    folder = _run(run_dir, FileLogging(format_string="XXYY %(message)s"))
+    lines = (folder / "parsl.log").read_text().splitlines()
+    assert lines and all(line.startswith("XXYY ") for line in lines)
+
+
+def _json_lines(folder: pathlib.Path) -> List[Dict[str, Any]]:
+    return [json.loads(line) for line in (folder / "parsl.jsonlog").read_text().splitlines()]
+
+
+def _events(folder: pathlib.Path, name: str) -> List[Record]:
+    return [r for r in LogFile(str(folder / name), str(folder)).records()
+            if r.context.get("event")]
+
+
+def test_json_logging_writes_one_object_per_line_with_template_and_context(
+        run_dir: str) -> None:
+    folder = _run(run_dir, JSONLogging(level=TASK_EVENTS))
+    records = _json_lines(folder)
+    start = records[0]
+    assert start["msg"] == "Starting DataFlowKernel run_id=%s run_dir=%s"
+    assert start["formatted"] == f"Starting DataFlowKernel run_id={start['run_id']} " \
+                                 f"run_dir={folder}"
+    assert {"created", "process", "threadName", "pathname", "lineno", "levelname"} <= \
+        start.keys()
+
+
+def test_json_logging_writes_per_task_events_in_batches(run_dir: str) -> None:
+    folder = _run(run_dir, JSONLogging(level=TASK_EVENTS))
+    batches = [r for r in _json_lines(folder) if "task_events" in r]
+    entries = [e for r in batches for e in r["task_events"]]
+    assert all(r["levelname"] == "TASK" and r["run_id"] for r in batches)
+    submitted = [e for e in entries if e["event"] == "submitted"]
+    # only the task with a dependency has a submitted event of its own
+    assert [(e["task_id"], e["app"], e["depends"]) for e in submitted] == [(1, "double", [0])]
+    launched0 = [e for e in entries if e["event"] == "launched" and e["task_id"] == 0]
+    assert launched0[0]["app"] == "double" and launched0[0]["started"] <= launched0[0]["time"]
+
+
+def test_readers_restore_the_folded_submitted_event(run_dir: str) -> None:
+    folder = _run(run_dir, JSONLogging(level=TASK_EVENTS))
+    task0 = [r.context["event"] for r in _events(folder, "parsl.jsonlog")
+             if r.context.get("task_id") == 0]
+    assert task0 == ["submitted", "launched", "completed"]
+
+
+def test_json_logging_keeps_parsl_prefixed_extra_fields(run_dir: str) -> None:
+    with parsl.load(Config(run_dir=run_dir, initialize_logging=JSONLogging())) as dfk:
+        logging.getLogger("parsl.test").info("with extra", extra={"parsl.somekey": "vv"})
+        path = pathlib.Path(dfk.run_dir) / "parsl.jsonlog"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["parsl.somekey"] for r in records if r["msg"] == "with extra"] == ["vv"]
+
+
+def test_task_events_level_records_events_without_debug_lines(run_dir: str) -> None:
+    folder = _run(run_dir, FileLogging(level=TASK_EVENTS))
+    text = (folder / "parsl.log").read_text()
+    assert '"event":"launched"' in text and '"event":"completed"' in text
+    assert " DEBUG: " not in text
+
+
+def test_info_level_default_has_no_per_task_events(run_dir: str) -> None:
+    text = (_run(run_dir, True) / "parsl.log").read_text()
+    assert "task_events" not in text and "event=" not in text
+
+
+def test_text_lines_carry_context_keys(run_dir: str) -> None:
+    folder = _run(run_dir, FileLogging(level=TASK_EVENTS))
+    text = (folder / "parsl.log").read_text()
+    assert " run_id=" in text.splitlines()[0]
+    launched = [r for r in _events(folder, "parsl.log")
+                if r.context["event"] == "launched" and r.context["task_id"] == 0]
+    assert launched[0].context["try_id"] == 0
+    assert launched[0].context["executor"] == "threads"
+    assert launched[0].context["run_id"]
+
+
+class _CountingConfig(LogConfig):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.undone = 0
+
+    def initialize_logging(self, *, log_dir: pathlib.Path, log_name: str):  # type: ignore[no-untyped-def]
+        self.calls += 1
+
+        def undo() -> None:
+            self.undone += 1
+
+        return undo
+
+
+def test_user_log_config_is_initialized_once_and_undone_after_last_reference(
+        tmp_path: pathlib.Path) -> None:
+    config = _CountingConfig()
+    oneshot_initialize_logging(log_config=config, log_dir=tmp_path, log_name="a")
+    oneshot_initialize_logging(log_config=config, log_dir=tmp_path, log_name="b")
+    oneshot_uninitialize_logging(log_config=config)
+    assert (config.calls, config.undone) == (1, 0)
+    oneshot_uninitialize_logging(log_config=config)
+    assert config.undone == 1
+
+
+def test_user_log_config_is_used_by_the_dfk(run_dir: str) -> None:
+    config = _CountingConfig()
+    _run(run_dir, config)
+    assert (config.calls, config.undone) == (1, 1)
+
+
+def test_uninitializing_too_often_is_a_clear_error(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(RuntimeError, match="not initialized"):
+        oneshot_uninitialize_logging(log_config=NoopLogging())
+
+
+def test_log_configs_survive_pickling_with_their_identity() -> None:
+    config = JSONLogging(level=TASK_EVENTS)
+    copy = pickle.loads(pickle.dumps(config))
+    assert (copy.uuid, copy.level) == (config.uuid, TASK_EVENTS)
+
+
+def test_initialize_logging_of_another_type_is_refused() -> None:
+    with pytest.raises(BadParameter, match="initialize_logging"):
+        Config(initialize_logging="yes")  # type: ignore[arg-type]
