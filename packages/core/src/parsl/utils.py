@@ -100,3 +100,35 @@ class Timer:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 logger.warning("Timer %s did not stop within %s s", self.name, timeout)
+
+
+class RepresentationMixin:
+    """``repr()`` from the constructor's parameters: ``Name(a=1, b='x')``.
+
+    Each parameter of ``__init__`` is read from the attribute of the same name. Parsl's
+    own components inherit this class, and third-party plugins written for Parsl (staging
+    providers in particular) import it from ``parsl.utils``, so it stays here. With
+    ``_validate_repr`` set (Parsl's test suite sets it), a parameter that is not stored
+    under its own name raises AttributeError instead of being left out.
+    """
+
+    _validate_repr: bool = False
+
+    def __repr__(self) -> str:
+        import inspect
+
+        try:
+            parameters = list(inspect.signature(type(self).__init__).parameters.values())[1:]
+        except (TypeError, ValueError):
+            return object.__repr__(self)
+        shown = []
+        for parameter in parameters:
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                continue
+            if hasattr(self, parameter.name):
+                shown.append(f"{parameter.name}={getattr(self, parameter.name)!r}")
+            elif self._validate_repr:
+                raise AttributeError(
+                    f"{type(self).__name__}: __init__ parameter {parameter.name!r} is not "
+                    "stored as an attribute of that name, so repr() cannot show it")
+        return f"{type(self).__name__}({', '.join(shown)})"
