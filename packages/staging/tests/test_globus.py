@@ -175,3 +175,27 @@ def test_globus_staging_needs_a_working_dir(load: Any, tmp_path: Any) -> None:
     with pytest.raises(ValueError, match="needs a working_dir"):
         where_staged(File(f"globus://{SOURCE_ENDPOINT}/data/in.h5"))
 
+
+
+def test_parsl_globus_auth_logs_in_once_and_stores_tokens_with_mode_0600(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    from parsl_staging.globus import cli_run
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr("builtins.input", lambda prompt: "the-auth-code")
+    testing.RegisteredResponse(service="auth", path="/v2/oauth2/token", method="POST", json={
+        "access_token": "new-access", "refresh_token": "new-refresh", "expires_in": 172800,
+        "token_type": "Bearer", "scope": "transfer",
+        "resource_server": "transfer.api.globus.org", "other_tokens": []}).add()
+    cli_run()
+    tokens = tmp_path / ".parsl" / ".globus.json"
+    assert json.loads(tokens.read_text())["transfer.api.globus.org"]["refresh_token"] == \
+        "new-refresh"
+    assert stat.S_IMODE(os.stat(tokens).st_mode) == 0o600
+    assert "code=the-auth-code" in responses.calls[-1].request.body
+    assert "https://auth.globus.org/v2/oauth2/authorize" in capsys.readouterr().out
+
+    monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("prompted twice"))
+    cli_run()
+    assert "already stored" in capsys.readouterr().out
