@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -49,3 +50,23 @@ def test_importing_parsl_and_providers_imports_no_transfer_library() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_toml_config_names_staging_providers_with_their_parameters(tmp_path: Any) -> None:
+    from parsl.config import Config
+    from parsl.errors import BadParameter
+    from parsl_staging import HTTPInTaskStaging, RSyncStaging
+
+    site = tmp_path / "site.toml"
+    site.write_text('[[executors]]\ntype = "ThreadPoolExecutor"\n'
+                    '[[executors.storage_access]]\ntype = "HTTPInTaskStaging"\ntimeout = 5\n'
+                    '[[executors.storage_access]]\ntype = "RSyncStaging"\n'
+                    'hostname = "me@host"\n')
+    providers = Config.from_toml(str(site)).executors[0].storage_access
+    assert isinstance(providers[0], HTTPInTaskStaging) and providers[0].timeout == 5.0
+    assert isinstance(providers[1], RSyncStaging) and providers[1].hostname == "me@host"
+    site.write_text('[[executors]]\ntype = "ThreadPoolExecutor"\n'
+                    '[[executors.storage_access]]\ntype = "HTTPInTaskStaging"\n'
+                    'timeout = "fast"\n')
+    with pytest.raises(BadParameter, match=r"storage_access\[0\].*'timeout' got 'fast'"):
+        Config.from_toml(str(site))

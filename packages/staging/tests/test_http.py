@@ -86,13 +86,15 @@ def test_in_task_404_fails_the_task_with_staging_error(http_server: Any, load: A
     assert leftovers(work) == []
 
 
-def test_500_then_200_is_retried_and_succeeds(http_server: Any, load: Any,
-                                              tmp_path: Any) -> None:
-    url = http_server.serve("/flaky/in.txt", Answer(500, b"oops"), Answer(body=b"finally"))
+@pytest.mark.parametrize("status", [500, 429])
+def test_5xx_or_429_then_200_is_retried_and_succeeds(status: int, http_server: Any,
+                                                     load: Any, tmp_path: Any) -> None:
+    path = f"/flaky/{status}.txt"
+    url = http_server.serve(path, Answer(status, b"oops"), Answer(body=b"finally"))
     load(storage_access=[HTTPInTaskStaging(retry=FAST_RETRY)],
          working_dir=str(tmp_path / "work"))
     assert read(inputs=[File(url)]).result(timeout=60) == [b"finally"]
-    assert http_server.hits("/flaky/in.txt") == 2
+    assert http_server.hits(path) == 2
 
 
 def test_persistent_500_is_retried_a_bounded_number_of_times(http_server: Any, load: Any,

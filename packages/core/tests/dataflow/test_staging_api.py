@@ -203,3 +203,28 @@ def test_staging_apps_are_not_themselves_staged(load: Any) -> None:
 
     inhibited(outputs=[File("tst://x/y")], _parsl_staging_inhibit=True).result(timeout=30)
     assert seen.is_set()
+
+
+def test_providers_written_for_parsl_get_repr_from_representation_mixin() -> None:
+    from parsl.utils import RepresentationMixin
+
+    class HostStaging(Staging, RepresentationMixin):
+        def __init__(self, hostname: str, port: int = 22) -> None:
+            self.hostname = hostname
+            self.port = port
+
+    assert repr(HostStaging("example.org")) == "HostStaging(hostname='example.org', port=22)"
+
+
+def test_representation_mixin_in_validate_mode_names_an_unstored_parameter(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from parsl.utils import RepresentationMixin
+
+    class Forgetful(RepresentationMixin):
+        def __init__(self, kept: int, dropped: int) -> None:
+            self.kept = kept
+
+    assert repr(Forgetful(1, 2)) == "Forgetful(kept=1)"
+    monkeypatch.setattr(RepresentationMixin, "_validate_repr", True)
+    with pytest.raises(AttributeError, match="parameter 'dropped' is not stored"):
+        repr(Forgetful(1, 2))

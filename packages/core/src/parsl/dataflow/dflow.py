@@ -27,6 +27,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from parsl.app.errors import RemoteExceptionWrapper
+from parsl.app.futures import DataFuture
 from parsl.config import Config
 from parsl.data_provider.data_manager import DataManager, staging_task_id
 from parsl.data_provider.files import File
@@ -163,6 +164,8 @@ def _custom_resolver(resolver: Any) -> Optional[DependencyResolver]:
 
 #: Keyword arguments that are staged out, never in.
 _STAGED_OUT_KWARGS = frozenset({"outputs", "stdout", "stderr"})
+#: Task arguments the DataManager may stage in.
+_STAGEABLE = (File, DataFuture)
 
 
 def _log_failed_stage_out(task_id: int, file: File, transfer: Future[Any]) -> None:
@@ -411,9 +414,7 @@ class DataFlowKernel:
                 setattr(app_fu, f"_{name}_future", data_future)
 
     def _stage_out(self, record: TaskRecord, file: File, inhibited: bool
-                   ) -> Tuple[File, Any]:
-        from parsl.app.futures import DataFuture
-
+                   ) -> Tuple[File, DataFuture]:
         assert record.app_fu is not None
         if inhibited or (file.is_local() and not self._has_custom_staging(record.executor)):
             return file, DataFuture(record.app_fu, file, tid=record.id)
@@ -445,7 +446,7 @@ class DataFlowKernel:
         stage = not kwargs.get("_parsl_staging_inhibit")
         staged_args = None
         for index, arg in enumerate(args):
-            if isinstance(arg, (File, Future)):
+            if isinstance(arg, _STAGEABLE):
                 new = self._stage_in(record, arg) if stage else arg
                 if new is not arg:
                     if staged_args is None:
@@ -453,25 +454,29 @@ class DataFlowKernel:
                     staged_args[index] = new
                 if isinstance(new, Future):
                     depends.append(new)
+            elif isinstance(arg, Future):
+                depends.append(arg)
         if staged_args is not None:
             record.args = tuple(staged_args)
         if kwargs:
             for key, value in kwargs.items():
-                if isinstance(value, (File, Future)) and key not in _STAGED_OUT_KWARGS:
+                if isinstance(value, _STAGEABLE) and key not in _STAGED_OUT_KWARGS:
                     new = self._stage_in(record, value) if stage else value
                     if new is not value:
                         kwargs[key] = new
                     if isinstance(new, Future):
                         depends.append(new)
+                elif isinstance(value, Future):
+                    depends.append(value)
             inputs = kwargs.get("inputs")
             if inputs:
                 new_inputs = list(inputs)
-                for index, item in enumerate(new_inputs):
-                    if isinstance(item, (File, Future)):
-                        staged = self._stage_in(record, item) if stage else item
-                        new_inputs[index] = staged
-                        if isinstance(staged, Future):
-                            depends.append(staged)
+                for index, item in enumerate(inputs):
+                    staged = self._stage_in(record, item) \
+                        if stage and isinstance(item, _STAGEABLE) else item
+                    new_inputs[index] = staged
+                    if isinstance(staged, Future):
+                        depends.append(staged)
                 kwargs["inputs"] = new_inputs
         return depends
 
@@ -484,7 +489,7 @@ class DataFlowKernel:
         stage = not record.kwargs.get("_parsl_staging_inhibit")
 
         def visit(value: Any) -> Any:
-            if stage and isinstance(value, (File, Future)):
+            if stage and isinstance(value, _STAGEABLE):
                 value = self._stage_in(record, value)
             depends.extend(gather(value))
             return value
@@ -523,16 +528,9 @@ class DataFlowKernel:
             kwargs["inputs"] = [unwrap(item) for item in inputs]
         return failures
 
-    def _stage_in(self, record: TaskRecord, item: Any) -> Any:
-        """What the task receives for a File or future argument ``item``."""
-        from parsl.app.futures import DataFuture
-
-        if isinstance(item, File):
-            file = item
-        elif isinstance(item, DataFuture):
-            file = item.file_obj
-        else:
-            return item
+    def _stage_in(self, record: TaskRecord, item: Union[File, DataFuture]) -> Any:
+        """What the task receives for a File or DataFuture argument ``item``."""
+        file = item if isinstance(item, File) else item.file_obj
         if file.is_local() and not self._has_custom_staging(record.executor):
             return item
         token = staging_task_id.set(record.id)
