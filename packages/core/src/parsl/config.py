@@ -70,6 +70,9 @@ class Config:
             executors = [ThreadPoolExecutor()]
         self._executors: List[ParslExecutor] = list(executors)
         self._validate_executors()
+        if not 0 <= usage_tracking <= 3:
+            raise BadParameter("Config", "usage_tracking", usage_tracking,
+                               "a level from 0 (off) to 3 (parsl.usage_tracking.levels)")
         if retries < 0:
             raise BadParameter("Config", "retries", retries, "an int >= 0")
         if internal_tasks_max_threads < 1:

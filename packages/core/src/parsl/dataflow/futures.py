@@ -30,6 +30,8 @@ class AppFuture(LeanFuture):
         super().__init__()
         self.task_record = task_record
         self._outputs: Optional[List[DataFuture]] = None
+        self._stdout_future: Optional[DataFuture] = None
+        self._stderr_future: Optional[DataFuture] = None
 
     @property
     def tid(self) -> int:
@@ -45,14 +47,22 @@ class AppFuture(LeanFuture):
 
     @property
     def stdout(self) -> Any:
-        return self.task_record.kwargs.get("stdout")
+        """What the app was given as ``stdout``: the path, path-like or (path, mode) tuple
+        as passed (AUTO_LOGNAME resolved to its path), or for a File the DataFuture of its
+        stage-out; None when not redirected."""
+        return self._stdout_future or self.task_record.kwargs.get("stdout")
 
     @property
     def stderr(self) -> Any:
-        return self.task_record.kwargs.get("stderr")
+        """As :attr:`stdout`, for ``stderr``."""
+        return self._stderr_future or self.task_record.kwargs.get("stderr")
 
-    @property
     def task_status(self) -> str:
+        """The name of the task's state (``pending``, ``launched``, ``exec_done``...).
+
+        It can run ahead of the future: a task may be ``exec_done`` a moment before
+        ``done()`` is true.
+        """
         return self.task_record.status.name
 
     def cancel(self) -> bool:

@@ -18,6 +18,7 @@ import pickle
 import re
 import threading
 import types
+from concurrent.futures import Future
 from functools import singledispatch
 from typing import (
     TYPE_CHECKING,
@@ -30,12 +31,12 @@ from typing import (
     Optional,
     Sequence,
     Set,
-    Tuple,
 )
 
 from parsl._validation import validate_init
 from parsl.data_provider.files import File
 from parsl.dataflow.checkpoint import CheckpointWriter, RecordEncoder, load_checkpoints
+from parsl.dataflow.leanfuture import LeanFuture
 from parsl.errors import BadParameter, ConfigurationError
 from parsl.utils import Timer
 
@@ -54,13 +55,18 @@ CheckpointMode = Literal["task_exit", "periodic", "dfk_exit", "manual"]
 _PERIOD = re.compile(r"^\d+:[0-5]?\d:[0-5]?\d$")
 
 
-class UnhashableArgument(ConfigurationError, TypeError):
-    """An argument of a cached app has a type the memoizer cannot identify."""
+class UnhashableArgument(ConfigurationError, ValueError, TypeError):
+    """An argument of a cached app has a type the memoizer cannot identify.
+
+    A ValueError, as Parsl documents for ``id_for_memo``; also a TypeError for code
+    written against earlier versions of this project.
+    """
 
     def __init__(self, obj: Any) -> None:
         self.type_name = f"{type(obj).__module__}.{type(obj).__qualname__}"
         super().__init__(
-            f"cannot compute a memo key for an argument of type {self.type_name}; register "
+            f"unknown type for memoization: {self.type_name} (id_for_memo cannot compute a "
+            "memo key for it); register "
             f"one with @parsl.dataflow.memoization.id_for_memo.register({type(obj).__name__})"
             " returning bytes, implement the parsl_memo_key plugin hook, or exclude the "
             "argument with ignore_for_cache=[...]")
@@ -144,26 +150,60 @@ def function_identity(func: Callable[..., Any]) -> str:
     return f"{module}.{name}:{hashlib.sha256(body).hexdigest()}"
 
 
-class Memoizer:
-    """What the DFK asks of a memo table (``Config(memoizer=...)``).
+class _MemoizedException:
+    """A memo table entry for a task that failed: identical calls in the same run fail
+    with the same exception, as in Parsl. Never written to checkpoints."""
 
-    The DFK calls, for every task of an app with ``cache=True`` when ``Config.app_cache``
-    is on: :meth:`check_memo` once, when the task's arguments are resolved; and, if the
-    task ran and succeeded, :meth:`update_memo` and then :meth:`persist`. Failed tasks are
-    never passed on: exceptions are not memoized.
+    __slots__ = ("exception",)
+
+    def __init__(self, exception: BaseException) -> None:
+        self.exception = exception
+
+
+def _completed_future(value: Any) -> Future[Any]:
+    future: Future[Any] = LeanFuture()
+    if isinstance(value, _MemoizedException):
+        future.set_exception(value.exception)
+    else:
+        future.set_result(value)
+    return future
+
+
+class Memoizer:
+    """What the DFK asks of a memo table (``Config(memoizer=...)``), as in Parsl.
+
+    For every task of an app with ``cache=True`` (when ``Config.app_cache`` is on) the DFK
+    calls :meth:`check_memo` once its arguments are resolved; a returned Future stands in
+    for running the task. When the task ends it calls :meth:`update_memo_result` or
+    :meth:`update_memo_exception`. :meth:`start` runs once before the first task and
+    :meth:`close` at cleanup. A subclass written against Parsl's ``Memoizer`` plugs in
+    unchanged.
+
+    Two optional extensions used by :class:`BasicMemoizer`: :meth:`bind_dfk` (called
+    before :meth:`start` with the DFK and whether app caching is on) and :meth:`persist`
+    (make a result durable before the task's future completes).
     """
 
-    enabled: bool = False
+    #: Whether the DFK should treat ``cache=True`` apps as memoizable at all.
+    enabled: bool = True
 
-    def start(self, *, dfk: DataFlowKernel, memoize: bool, run_dir: str) -> None:
-        """Called once by the DFK before the first task."""
+    def bind_dfk(self, dfk: DataFlowKernel, memoize: bool) -> None:
+        """Called by the DFK before :meth:`start`; ``memoize`` is ``Config.app_cache``."""
+        self.enabled = memoize
 
-    def check_memo(self, task: TaskRecord) -> Tuple[bool, Any]:
-        """Return (True, result) for a memo hit, (False, None) otherwise."""
-        return False, None
+    def start(self, *, run_dir: str, config_run_dir: str) -> None:
+        """Called once by the DFK before the first task: this run's directory
+        (``runinfo/NNN``) and the configured base (``Config.run_dir``)."""
 
-    def update_memo(self, task: TaskRecord, result: Any) -> None:
+    def check_memo(self, task: TaskRecord) -> Optional[Future[Any]]:
+        """A completed Future holding the stored outcome of an identical task, or None."""
+        return None
+
+    def update_memo_result(self, task: TaskRecord, r: Any) -> None:
         """Record the result of a task that completed successfully."""
+
+    def update_memo_exception(self, task: TaskRecord, e: BaseException) -> None:
+        """Record the exception of a task that failed after its last try."""
 
     def persist(self, task: TaskRecord, result: Any, publish: Callable[[], None]) -> None:
         """Make ``result`` durable as configured, then call ``publish`` exactly once.
@@ -264,13 +304,16 @@ class BasicMemoizer(Memoizer):
         self._timer: Optional[Timer] = None
         self._unserializable_apps: Set[str] = set()
 
-    def start(self, *, dfk: DataFlowKernel, memoize: bool, run_dir: str) -> None:
+    def bind_dfk(self, dfk: DataFlowKernel, memoize: bool) -> None:
         global _plugin_hook
         self.enabled = memoize and self.memoize
-        self.run_dir = run_dir
-        self.checkpoint_dir = os.path.join(run_dir, "checkpoint")
         hook = dfk.plugin_manager.hook.parsl_memo_key
         _plugin_hook = hook if hook.get_hookimpls() else None
+
+    def start(self, *, run_dir: str, config_run_dir: str = "runinfo") -> None:
+        self.run_dir = run_dir
+        self.config_run_dir = config_run_dir
+        self.checkpoint_dir = os.path.join(run_dir, "checkpoint")
         if self.checkpoint_files:
             if self.enabled:
                 self.memo_table.update(load_checkpoints(self.checkpoint_files))
@@ -312,18 +355,23 @@ class BasicMemoizer(Memoizer):
             parts.append(id_for_memo(kwargs[key], output_ref=(key == "outputs")))
         return hashlib.sha256(b"\0".join(parts)).hexdigest()
 
-    def check_memo(self, task: TaskRecord) -> Tuple[bool, Any]:
+    def check_memo(self, task: TaskRecord) -> Optional[Future[Any]]:
         # No lock: entries are only ever added, and a dict lookup or store is atomic
         # under the GIL; a lock here is contended by every completing thread.
         key = task.hashsum = self.make_hash(task)
         try:
-            return True, self.memo_table[key]
+            value = self.memo_table[key]
         except KeyError:
-            return False, None
+            return None
+        return _completed_future(value)
 
-    def update_memo(self, task: TaskRecord, result: Any) -> None:
+    def update_memo_result(self, task: TaskRecord, r: Any) -> None:
         if task.hashsum is not None:
-            self.memo_table[task.hashsum] = result
+            self.memo_table[task.hashsum] = r
+
+    def update_memo_exception(self, task: TaskRecord, e: BaseException) -> None:
+        if task.hashsum is not None:
+            self.memo_table[task.hashsum] = _MemoizedException(e)
 
     def persist(self, task: TaskRecord, result: Any, publish: Callable[[], None]) -> None:
         mode = self.checkpoint_mode
@@ -367,7 +415,8 @@ class BasicMemoizer(Memoizer):
             return self.checkpoint_dir
         elif self.checkpoint_mode is None:
             with self._lock:
-                items = [_Pending(key, value, -1, "") for key, value in self.memo_table.items()]
+                items = [_Pending(key, value, -1, "") for key, value in self.memo_table.items()
+                         if not isinstance(value, _MemoizedException)]
         else:
             with self._lock:
                 items, self._pending = self._pending, []
@@ -379,7 +428,8 @@ class BasicMemoizer(Memoizer):
         with self._lock:
             for task in tasks:
                 key = task.hashsum
-                if key is not None and key in self.memo_table:
+                if key is not None and key in self.memo_table and not isinstance(
+                        self.memo_table[key], _MemoizedException):
                     items.append(_Pending(key, self.memo_table[key], task.id, task.func_name))
         return items
 
