@@ -46,7 +46,9 @@ def _run_dirs_with_checkpoints(rundir: str) -> List[str]:
     if not os.path.isdir(rundir):
         return []
     found = []
-    for name in sorted(os.listdir(rundir)):
+    # Numbered run folders sort by number: runinfo/1000 comes after runinfo/999.
+    names = sorted(os.listdir(rundir), key=lambda n: (0, int(n), n) if n.isdigit() else (1, 0, n))
+    for name in names:
         checkpoint = os.path.join(rundir, name, "checkpoint")
         if os.path.isdir(checkpoint):
             found.append(os.path.abspath(checkpoint))

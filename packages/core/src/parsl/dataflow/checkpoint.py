@@ -332,6 +332,8 @@ def load_checkpoints(paths: Iterable[str]) -> Dict[str, Any]:
             raise BadCheckpoint(f"checkpoint {path} does not exist; pass directories from "
                                 "parsl.utils.get_all_checkpoints() or get_last_checkpoint()")
         file_path = checkpoint_file_in(path)
+        if os.path.basename(file_path) == "tasks.pkl":
+            continue  # written by real Parsl: see parsl.dataflow.parsl_checkpoints
         if not os.path.exists(file_path):
             logger.info("checkpoint directory %s holds no %s; nothing to load", path,
                         FILE_NAME)

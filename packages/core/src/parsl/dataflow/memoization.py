@@ -37,6 +37,7 @@ from parsl._validation import validate_init
 from parsl.data_provider.files import File
 from parsl.dataflow.checkpoint import CheckpointWriter, RecordEncoder, load_checkpoints
 from parsl.dataflow.leanfuture import LeanFuture
+from parsl.dataflow.parsl_checkpoints import load_parsl_checkpoints, parsl_memo_keys
 from parsl.errors import BadParameter, ConfigurationError
 from parsl.utils import Timer
 
@@ -290,6 +291,8 @@ class BasicMemoizer(Memoizer):
         self.checkpoint_mode = checkpoint_mode
         self.memoize = memoize
         self.memo_table: Dict[str, Any] = {}
+        #: Results loaded from checkpoints real Parsl wrote, under Parsl's memo keys.
+        self.parsl_memo_table: Dict[str, Any] = {}
         self.checkpointed_tasks = 0
         self.enabled = memoize
         self.run_dir = ""
@@ -317,6 +320,7 @@ class BasicMemoizer(Memoizer):
         if self.checkpoint_files:
             if self.enabled:
                 self.memo_table.update(load_checkpoints(self.checkpoint_files))
+                self.parsl_memo_table = load_parsl_checkpoints(self.checkpoint_files)
             else:
                 logger.warning("checkpoint_files given but app caching is disabled "
                                "(app_cache=False or memoize=False): not loading them")
@@ -362,7 +366,14 @@ class BasicMemoizer(Memoizer):
         try:
             value = self.memo_table[key]
         except KeyError:
-            return None
+            if not self.parsl_memo_table:
+                return None
+            for parsl_key in parsl_memo_keys(task):
+                if parsl_key in self.parsl_memo_table:
+                    value = self.memo_table[key] = self.parsl_memo_table[parsl_key]
+                    break
+            else:
+                return None
         return _completed_future(value)
 
     def update_memo_result(self, task: TaskRecord, r: Any) -> None:
@@ -454,16 +465,26 @@ class BasicMemoizer(Memoizer):
                            item.func_name, type(item.result).__name__, type(e).__name__, e,
                            extra={"task_id": item.task_id})
         if not records and self.checkpointed_tasks:
+            logger.debug("No tasks checkpointed in this pass.")
             return
         self._writer.append(records, sync=sync)
         if not sync:
+            # task_exit: one record per task, so no log line per record (Parsl logs
+            # each at INFO; here the total is logged when the checkpoint is closed).
             self._dirty = True
             return
         with self._write_lock:
             self.checkpointed_tasks += len(records)
-        if (len(records) > 1 or self.checkpoint_mode != "task_exit"):
-            logger.debug("Checkpointed %d task results to %s", len(records),
-                         self._writer.path)
+        if records:
+            if self.checkpoint_mode == "task_exit":
+                logger.debug("Done checkpointing %d tasks to %s", len(records),
+                             self._writer.path)
+            else:
+                logger.info("Done checkpointing %d tasks to %s", len(records),
+                            self._writer.path)
+        else:
+            logger.warning("No tasks checkpointed so far in this run. Please ensure caching "
+                           "is enabled (cache=True on the app and app_cache in the config)")
 
     def close(self) -> None:
         if self._timer is not None:
