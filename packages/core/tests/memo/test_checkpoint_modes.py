@@ -247,3 +247,31 @@ def test_checkpoint_with_nothing_cached_warns_like_parsl(run_dir, caplog):
         dfk.checkpoint()
     assert any("No tasks checkpointed so far in this run" in r.getMessage()
                for r in caplog.records)
+
+
+def test_memoizer_checkpointing_without_files_resumes_from_earlier_runs(run_dir, counter,
+                                                                        runs):
+    marker = counter("resume")
+    with _load(run_dir, memoizer=BasicMemoizer(checkpoint_mode="task_exit")):
+        square(marker, 8).result(timeout=10)
+    with _load(run_dir, memoizer=BasicMemoizer(checkpoint_mode="task_exit")):
+        assert square(marker, 8).result(timeout=10) == 64
+    assert runs(marker) == 1
+
+
+def test_config_level_checkpointing_without_files_starts_afresh_as_in_parsl_1_3(
+        run_dir, counter, runs):
+    marker = counter("fresh")
+    with _load(run_dir, checkpoint_mode="task_exit"):
+        square(marker, 8).result(timeout=10)
+    with _load(run_dir, checkpoint_mode="task_exit"):
+        square(marker, 8).result(timeout=10)
+    assert runs(marker) == 2
+
+
+def test_checkpoint_folder_of_a_run_without_results_is_a_valid_checkpoint(run_dir):
+    with _load(run_dir, checkpoint_mode="task_exit") as dfk:
+        folder = _checkpoint_dir(dfk)
+        broken(1).exception(timeout=10)
+    with _load(run_dir, checkpoint_files=[folder]):
+        assert isinstance(broken(1).exception(timeout=10), RuntimeError)

@@ -214,7 +214,9 @@ class DataFlowKernel:
         if config.memoizer is not None:
             self.memoizer: Memoizer = config.memoizer
         else:
-            self.memoizer = BasicMemoizer(checkpoint_files=config.checkpoint_files,
+            # Config-level checkpointing keeps Parsl 1.3's meaning: only the listed
+            # checkpoint_files are loaded.
+            self.memoizer = BasicMemoizer(checkpoint_files=config.checkpoint_files or [],
                                           checkpoint_period=config.checkpoint_period,
                                           checkpoint_mode=config.checkpoint_mode)
         bind = getattr(self.memoizer, "bind_dfk", None)

@@ -35,9 +35,9 @@ from typing import (
 
 from parsl._validation import validate_init
 from parsl.data_provider.files import File
-from parsl.dataflow.checkpoint import CheckpointWriter, RecordEncoder, load_checkpoints
+from parsl.dataflow.checkpoint import CheckpointWriter, RecordEncoder, load_checkpoint_tables
 from parsl.dataflow.leanfuture import LeanFuture
-from parsl.dataflow.parsl_checkpoints import load_parsl_checkpoints, parsl_memo_keys
+from parsl.dataflow.parsl_checkpoints import parsl_memo_keys
 from parsl.errors import BadParameter, ConfigurationError
 from parsl.utils import Timer
 
@@ -243,7 +243,9 @@ class BasicMemoizer(Memoizer):
 
     checkpoint_files
         Checkpoint directories (or files) of earlier runs whose results are loaded into the
-        memo table; see :func:`parsl.utils.get_all_checkpoints`.
+        memo table; see :func:`parsl.utils.get_all_checkpoints`. Left as None with a
+        ``checkpoint_mode``, every checkpoint under the configured ``run_dir`` is loaded,
+        as Parsl does (pass ``[]`` to start afresh).
     checkpoint_mode
         When results are written to ``runinfo/NNN/checkpoint/``: ``"task_exit"`` (each
         result is in the checkpoint file before its future completes), ``"periodic"`` (every
@@ -287,6 +289,7 @@ class BasicMemoizer(Memoizer):
                                "a list of checkpoint directories, such as "
                                "parsl.utils.get_all_checkpoints()")
         self.checkpoint_files = list(checkpoint_files) if checkpoint_files else []
+        self._checkpoint_files_given = checkpoint_files is not None
         self.checkpoint_period = checkpoint_period
         self.checkpoint_mode = checkpoint_mode
         self.memoize = memoize
@@ -317,16 +320,26 @@ class BasicMemoizer(Memoizer):
         self.run_dir = run_dir
         self.config_run_dir = config_run_dir
         self.checkpoint_dir = os.path.join(run_dir, "checkpoint")
+        if not self._checkpoint_files_given and self.checkpoint_mode is not None:
+            # As Parsl's BasicMemoizer: checkpointing with no checkpoint_files resumes
+            # from every earlier run under the configured run_dir.
+            from parsl.utils import get_all_checkpoints
+
+            self.checkpoint_files = get_all_checkpoints(config_run_dir)
         if self.checkpoint_files:
             if self.enabled:
-                self.memo_table.update(load_checkpoints(self.checkpoint_files))
-                self.parsl_memo_table = load_parsl_checkpoints(self.checkpoint_files)
+                ours, parsls = load_checkpoint_tables(self.checkpoint_files)
+                self.memo_table.update(ours)
+                self.parsl_memo_table = parsls
             else:
                 logger.warning("checkpoint_files given but app caching is disabled "
                                "(app_cache=False or memoize=False): not loading them")
         if self.checkpoint_mode is not None:
             self._writer = CheckpointWriter(self.checkpoint_dir)
             self._encoder = RecordEncoder()
+            # The folder exists from the start, so checkpoint_files=[this run's folder]
+            # is valid for a later run even if no result was checkpointed.
+            os.makedirs(self.checkpoint_dir, exist_ok=True)
             if not self.enabled:
                 logger.warning("checkpoint_mode %r has no effect with app caching disabled",
                                self.checkpoint_mode)
@@ -465,7 +478,7 @@ class BasicMemoizer(Memoizer):
                            item.func_name, type(item.result).__name__, type(e).__name__, e,
                            extra={"task_id": item.task_id})
         if not records and self.checkpointed_tasks:
-            logger.debug("No tasks checkpointed in this pass.")
+            logger.info("No tasks checkpointed in this pass.")
             return
         self._writer.append(records, sync=sync)
         if not sync:

@@ -1,12 +1,12 @@
-"""Reading checkpoints written by real Parsl (``<run>/checkpoint/tasks.pkl``).
+"""Parsl's memo keys, to reuse checkpoints real Parsl wrote (``<run>/checkpoint/tasks.pkl``).
 
 So users can switch without losing a campaign: a checkpoint directory from Parsl can be
-passed in ``checkpoint_files`` like one of ours. Parsl's file is a sequence of pickled
-dicts ``{'hash': key, 'exception': None, 'result': value}`` appended one per task; its
-key is the MD5 of Parsl's own normalisation of the task (function name and module,
-arguments, keyword arguments), which :func:`parsl_memo_key` reproduces. Our own keys also
-cover the function's body, so the two cannot be the same; the memoizer looks a task up
-under Parsl's key only when Parsl checkpoints were loaded.
+passed in ``checkpoint_files`` like one of ours (the file format is the same, see
+:mod:`parsl.dataflow.checkpoint`). Parsl keys a record by the MD5 of its own
+normalisation of the task (function name and module, arguments, keyword arguments),
+which :func:`parsl_memo_keys` reproduces. Our own keys also cover the function's body,
+so the two differ; the memoizer looks a task up under Parsl's keys only when records
+written by Parsl were loaded.
 
 Parsl's normalisation pickles values with the interpreter's default protocol (4 before
 Python 3.14, 5 from 3.14), so a key is computed for each protocol a Parsl run may have
@@ -18,58 +18,20 @@ import functools
 import hashlib
 import inspect
 import logging
-import os
 import pickle
 import types
-import warnings
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 if TYPE_CHECKING:
     from parsl.dataflow.taskrecord import TaskRecord
 
 logger = logging.getLogger(__name__)
 
-FILE_NAME = "tasks.pkl"
 PROTOCOLS = (4, 5)
 
 
 class _NoParslKey(Exception):
     """A value Parsl's memoizer refuses (so Parsl never checkpointed such a task)."""
-
-
-def load_parsl_checkpoints(paths: Iterable[str]) -> Dict[str, Any]:
-    """Parsl key -> result for every ``tasks.pkl`` found in the checkpoint ``paths``.
-
-    A file cut short by a killed Parsl run keeps every record before the damage, with a
-    warning naming the file.
-    """
-    table: Dict[str, Any] = {}
-    for given in paths:
-        path = os.fspath(given)
-        file_path = os.path.join(path, FILE_NAME) if os.path.isdir(path) else path
-        if not os.path.isfile(file_path) or os.path.basename(file_path) != FILE_NAME:
-            continue
-        count = 0
-        with open(file_path, "rb") as f:
-            while True:
-                try:
-                    record = pickle.load(f)
-                except EOFError:
-                    break
-                except Exception as e:
-                    message = (f"Parsl checkpoint {file_path} is damaged after {count} "
-                               f"records ({type(e).__name__}: {e}); the records before it "
-                               "were loaded")
-                    logger.warning("%s", message)
-                    warnings.warn(message, stacklevel=2)
-                    break
-                if isinstance(record, dict) and record.get("exception") is None \
-                        and isinstance(record.get("hash"), str):
-                    table[record["hash"]] = record.get("result")
-                    count += 1
-        logger.info("Loaded %d checkpointed results written by Parsl from %s", count,
-                    file_path)
-    return table
 
 
 def _normalise(obj: Any, protocol: int, output_ref: bool = False) -> bytes:
