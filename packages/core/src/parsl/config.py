@@ -20,6 +20,8 @@ from typing import (
 from parsl._validation import validate_init
 from parsl.errors import BadParameter, ConfigurationError
 from parsl.executors.base import ParslExecutor
+from parsl.usage_tracking.levels import DISABLED as USAGE_TRACKING_DISABLED
+from parsl.usage_tracking.levels import LEVEL_3 as USAGE_TRACKING_LEVEL_3
 
 if TYPE_CHECKING:
     from parsl.dataflow.memoization import Memoizer
@@ -70,7 +72,7 @@ class Config:
             executors = [ThreadPoolExecutor()]
         self._executors: List[ParslExecutor] = list(executors)
         self._validate_executors()
-        if not 0 <= usage_tracking <= 3:
+        if not USAGE_TRACKING_DISABLED <= usage_tracking <= USAGE_TRACKING_LEVEL_3:
             raise BadParameter("Config", "usage_tracking", usage_tracking,
                                "a level from 0 (off) to 3 (parsl.usage_tracking.levels)")
         if retries < 0:

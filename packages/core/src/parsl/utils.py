@@ -25,6 +25,7 @@ from typing import (
 
 from parsl.providers.base import execute_wait
 from parsl.providers.cluster_provider_common import wtime_to_minutes
+from parsl.version import VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ __all__ = ["AtomicIDCounter", "AutoCancelTimer", "RepresentationMixin", "Timer",
 
 def get_version() -> str:
     """The version of parsl (``parsl.__version__``)."""
-    from parsl.version import VERSION
-
     return VERSION
 
 

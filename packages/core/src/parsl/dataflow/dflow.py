@@ -47,7 +47,7 @@ from parsl.dataflow.errors import (
 from parsl.dataflow.futures import AppFuture
 from parsl.dataflow.memoization import BasicMemoizer, Memoizer
 from parsl.dataflow.rundirs import make_rundir
-from parsl.dataflow.states import FINAL_STATES, States
+from parsl.dataflow.states import FINAL_FAILURE_STATES, FINAL_STATES, States
 from parsl.dataflow.taskrecord import TaskRecord, TryRecord
 from parsl.errors import ConfigurationError, NoDataFlowKernelError
 from parsl.executors.base import ParslExecutor, TaskContext, submitting_task
@@ -57,6 +57,9 @@ from parsl.plugins.manager import hook_if_implemented, make_plugin_manager
 logger = logging.getLogger(__name__)
 
 INTERNAL_EXECUTOR = "_parsl_internal"
+
+__all__ = ["AUTO_LOGNAME", "FINAL_FAILURE_STATES", "FINAL_STATES", "DataFlowKernel",
+           "DataFlowKernelLoader"]
 
 
 class _AutoLogname:

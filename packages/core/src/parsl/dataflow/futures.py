@@ -3,6 +3,13 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
+from concurrent.futures._base import (  # noqa: F401 - Parsl re-exports these names
+    CANCELLED,
+    CANCELLED_AND_NOTIFIED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+)
 from typing import TYPE_CHECKING, Any, List, Optional, Sequence
 
 from parsl.dataflow.leanfuture import LeanFuture
@@ -94,6 +101,16 @@ class AppFuture(LeanFuture):
         if record is None:
             return base
         return f"{base[:-1]} task_id={record.id} app={record.func_name!r}>"
+
+
+def deferred_getitem(o: Any, k: Any) -> Any:
+    """``o[k]``: what a lifted ``future[k]`` computes once ``future`` has its result."""
+    return o[k]
+
+
+def deferred_getattr(o: Any, name: str) -> Any:
+    """``o.name``: what a lifted ``future.name`` computes once ``future`` has its result."""
+    return getattr(o, name)
 
 
 def is_future(obj: Any) -> bool:

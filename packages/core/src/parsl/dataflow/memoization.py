@@ -151,6 +151,56 @@ def function_identity(func: Callable[..., Any]) -> str:
     return f"{module}.{name}:{hashlib.sha256(body).hexdigest()}"
 
 
+def make_hash(task: TaskRecord) -> str:
+    """The memo key of ``task``: its function's identity and its resolved arguments.
+
+    Arguments named in the app's ``ignore_for_cache`` and the keyword arguments that only
+    steer execution (``walltime``, ``parsl_resource_specification``) are left out;
+    ``outputs`` are identified as output references.
+    """
+    kwargs = task.kwargs
+    ignore = task.ignore_for_cache
+    parts: List[bytes] = [(task.fn_hash or function_identity(task.func)).encode()]
+    parts.append(id_for_memo(list(task.args)))
+    for key in sorted(kwargs):
+        if key in SPECIAL_KWARGS or key in ignore:
+            continue
+        parts.append(key.encode())
+        parts.append(id_for_memo(kwargs[key], output_ref=(key == "outputs")))
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()
+
+
+#: Parsl's names for the built-in ``id_for_memo`` implementations.
+id_for_memo_pickle = _id_for_plain
+id_for_memo_list = _id_for_sequence
+id_for_memo_tuple = _id_for_sequence
+id_for_memo_dict = _id_for_dict
+id_for_memo_function = _id_for_function
+
+
+class CheckpointCommand:
+    """One task outcome to checkpoint, as Parsl's memoizer queues them: the task record
+    and either its result or its exception."""
+
+    def __init__(self, task_record: TaskRecord, *, result: Optional[object] = None,
+                 exception: Optional[BaseException] = None) -> None:
+        self._task_record = task_record
+        self._result = result
+        self._exception = exception
+
+    @property
+    def task_record(self) -> TaskRecord:
+        return self._task_record
+
+    @property
+    def result(self) -> Optional[object]:
+        return self._result
+
+    @property
+    def exception(self) -> Optional[BaseException]:
+        return self._exception
+
+
 class _MemoizedException:
     """A memo table entry for a task that failed: identical calls in the same run fail
     with the same exception, as in Parsl. Never written to checkpoints."""
@@ -355,22 +405,8 @@ class BasicMemoizer(Memoizer):
                     self.checkpoint_mode)
 
     def make_hash(self, task: TaskRecord) -> str:
-        """The memo key of ``task``: its function's identity and its resolved arguments.
-
-        Arguments named in the app's ``ignore_for_cache`` and the keyword arguments that
-        only steer execution (``walltime``, ``parsl_resource_specification``) are left out;
-        ``outputs`` are identified as output references.
-        """
-        kwargs = task.kwargs
-        ignore = task.ignore_for_cache
-        parts: List[bytes] = [(task.fn_hash or function_identity(task.func)).encode()]
-        parts.append(id_for_memo(list(task.args)))
-        for key in sorted(kwargs):
-            if key in SPECIAL_KWARGS or key in ignore:
-                continue
-            parts.append(key.encode())
-            parts.append(id_for_memo(kwargs[key], output_ref=(key == "outputs")))
-        return hashlib.sha256(b"\0".join(parts)).hexdigest()
+        """The memo key of ``task`` (see :func:`make_hash`)."""
+        return make_hash(task)
 
     def check_memo(self, task: TaskRecord) -> Optional[Future[Any]]:
         # No lock: entries are only ever added, and a dict lookup or store is atomic
