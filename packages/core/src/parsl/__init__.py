@@ -36,6 +36,12 @@ _LAZY: Dict[str, Tuple[str, str]] = {
     "join_app": ("parsl.app.app", "join_app"),
     "set_stream_logger": ("parsl.log_utils", "set_stream_logger"),
     "set_file_logger": ("parsl.log_utils", "set_file_logger"),
+    # Resolved through the plugin registry: an ImportError names the distribution to
+    # install when the plugin is missing (so they are not in __all__).
+    "HighThroughputExecutor": ("parsl.executors", "HighThroughputExecutor"),
+    "WorkQueueExecutor": ("parsl.executors", "WorkQueueExecutor"),
+    "RadicalPilotExecutor": ("parsl.executors", "RadicalPilotExecutor"),
+    "MonitoringHub": ("parsl.monitoring", "MonitoringHub"),
 }
 
 _LOADER_METHODS = ("load", "clear", "dfk", "wait_for_current_tasks")

@@ -16,6 +16,31 @@ from parsl.errors import BadParameter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_type_check_error_class: Any = None
+
+
+def _type_check_error() -> Any:
+    """The class raised for a wrongly typed argument, built on first use (it derives from
+    typeguard's, which is imported only when something is validated)."""
+    global _type_check_error_class
+    if _type_check_error_class is None:
+        import collections
+
+        import typeguard
+
+        class TypeCheckError(BadParameter, typeguard.TypeCheckError):
+            """A constructor argument of the wrong type: a BadParameter (so a TypeError and
+            a ConfigurationError) and a ``typeguard.TypeCheckError``, under that name, as
+            Parsl's typeguard-checked constructors raise it."""
+
+            def __init__(self, *args: Any) -> None:
+                BadParameter.__init__(self, *args)
+                self._path: Any = collections.deque()
+
+        TypeCheckError.__module__ = "parsl.errors"
+        _type_check_error_class = TypeCheckError
+    return _type_check_error_class
+
 _hints_cache: Dict[Any, Dict[str, Any]] = {}
 
 
@@ -28,14 +53,16 @@ def _type_name(annotation: Any) -> str:
 
 def check_parameter(owner: str, name: str, value: Any, annotation: Any,
                     where: str | None = None) -> None:
-    """Raise BadParameter if ``value`` does not match ``annotation``."""
+    """Raise BadParameter (as a ``TypeCheckError``) if ``value`` does not match
+    ``annotation``."""
     import typeguard
 
     try:
         typeguard.check_type(value, annotation,
                              collection_check_strategy=typeguard.CollectionCheckStrategy.ALL_ITEMS)
     except typeguard.TypeCheckError:
-        raise BadParameter(owner, name, value, _type_name(annotation), where) from None
+        raise _type_check_error()(owner, name, value, _type_name(annotation),
+                                  where) from None
 
 
 def _hints_for(func: Callable[..., Any]) -> Dict[str, Any]:

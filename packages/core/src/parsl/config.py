@@ -21,6 +21,8 @@ from parsl._validation import validate_init
 from parsl.errors import BadParameter, ConfigurationError
 from parsl.executors.base import ParslExecutor
 from parsl.logconfigs.base import LogConfig
+from parsl.usage_tracking.levels import DISABLED as USAGE_TRACKING_DISABLED
+from parsl.usage_tracking.levels import LEVEL_3 as USAGE_TRACKING_LEVEL_3
 
 if TYPE_CHECKING:
     from parsl.dataflow.memoization import Memoizer
@@ -76,6 +78,9 @@ class Config:
             executors = [ThreadPoolExecutor()]
         self._executors: List[ParslExecutor] = list(executors)
         self._validate_executors()
+        if not USAGE_TRACKING_DISABLED <= usage_tracking <= USAGE_TRACKING_LEVEL_3:
+            raise BadParameter("Config", "usage_tracking", usage_tracking,
+                               "a level from 0 (off) to 3 (parsl.usage_tracking.levels)")
         if retries < 0:
             raise BadParameter("Config", "retries", retries, "an int >= 0")
         if internal_tasks_max_threads < 1:

@@ -25,6 +25,7 @@ from typing import (
 
 from parsl.providers.base import execute_wait
 from parsl.providers.cluster_provider_common import wtime_to_minutes
+from parsl.version import VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ __all__ = ["AtomicIDCounter", "AutoCancelTimer", "RepresentationMixin", "Timer",
 
 def get_version() -> str:
     """The version of parsl (``parsl.__version__``)."""
-    from parsl.version import VERSION
-
     return VERSION
 
 
@@ -46,7 +45,9 @@ def _run_dirs_with_checkpoints(rundir: str) -> List[str]:
     if not os.path.isdir(rundir):
         return []
     found = []
-    for name in sorted(os.listdir(rundir)):
+    # Numbered run folders sort by number: runinfo/1000 comes after runinfo/999.
+    names = sorted(os.listdir(rundir), key=lambda n: (0, int(n), n) if n.isdigit() else (1, 0, n))
+    for name in names:
         checkpoint = os.path.join(rundir, name, "checkpoint")
         if os.path.isdir(checkpoint):
             found.append(os.path.abspath(checkpoint))
@@ -75,15 +76,20 @@ def get_last_checkpoint(rundir: str = "runinfo") -> List[str]:
     return checkpoints[-1:]
 
 
-STD_STREAM_MODES = ("w", "a", "w+", "a+")
+def _is_write_mode(mode: str) -> bool:
+    """Whether ``open()`` accepts ``mode`` for writing text: one of w/a/x, optionally
+    with + and t, each at most once."""
+    return (bool(mode) and set(mode) <= set("wax+t") and len(set(mode)) == len(mode)
+            and sum(c in "wax" for c in mode) == 1)
 
 
 def get_std_fname_mode(fdname: str, stdfspec: Any) -> Tuple[str, str]:
     """Split a ``stdout``/``stderr`` app argument into (path, open mode).
 
     A path (str, bytes or path-like) opens in append mode (``"a+"``); a ``(path, mode)``
-    tuple picks the mode, which must be one of ``"w"``, ``"a"``, ``"w+"``, ``"a+"``.
-    Anything else raises :class:`parsl.app.errors.BadStdStreamFile` naming the stream.
+    tuple picks the mode (``"w"`` truncates). A spec of the wrong shape raises
+    :class:`parsl.app.errors.BadStdStreamSpec` (a ``typeguard.TypeCheckError``, as in
+    Parsl); a mode that cannot write raises :class:`parsl.app.errors.BadStdStreamFile`.
     """
     import parsl.app.errors as pe
 
@@ -91,20 +97,26 @@ def get_std_fname_mode(fdname: str, stdfspec: Any) -> Tuple[str, str]:
     path = stdfspec
     if isinstance(stdfspec, tuple):
         if len(stdfspec) != 2:
-            raise pe.BadStdStreamFile(f"{fdname} tuple must be (path, mode), got {stdfspec!r}")
+            raise pe.BadStdStreamSpec(
+                f"{fdname} tuple must be (path, mode), got {len(stdfspec)} items: "
+                f"{stdfspec!r}")
         path, mode = stdfspec
-        if mode not in STD_STREAM_MODES:
-            raise pe.BadStdStreamFile(
-                f"{fdname} mode {mode!r} is not one of {', '.join(STD_STREAM_MODES)} "
-                f"(in {stdfspec!r})")
+        if not isinstance(mode, str):
+            raise pe.BadStdStreamSpec(
+                f"{fdname} mode must be a string such as 'w' or 'a', got {mode!r} in "
+                f"{stdfspec!r}")
     if isinstance(path, os.PathLike):
         path = os.fspath(path)
     if isinstance(path, bytes):
         path = path.decode()
     if not isinstance(path, str):
-        raise pe.BadStdStreamFile(
+        raise pe.BadStdStreamSpec(
             f"{fdname} must be a path or a (path, mode) tuple, got {stdfspec!r} "
             f"({type(stdfspec).__name__})")
+    if not _is_write_mode(mode):
+        raise pe.BadStdStreamFile(
+            f"{fdname} mode {mode!r} cannot write a file; use 'w' to truncate or 'a' to "
+            f"append (in {stdfspec!r})")
     return path, mode
 
 

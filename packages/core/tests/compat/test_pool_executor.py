@@ -58,7 +58,7 @@ def test_one_app_per_function(run_dir: str) -> None:
 def test_with_block_cleans_up_the_dfk_it_loaded(run_dir: str) -> None:
     with ParslPoolExecutor(Config(run_dir=run_dir)) as pool:
         dfk = pool._dfk
-    assert dfk is not None and dfk._cleanup_called
+    assert dfk is not None and dfk.cleanup_called
     assert DataFlowKernelLoader._dfk is None
 
 
@@ -66,7 +66,7 @@ def test_given_dfk_is_left_running(run_dir: str) -> None:
     with parsl.load(Config(run_dir=run_dir)) as dfk:
         with ParslPoolExecutor(dfk=dfk) as pool:
             assert pool.submit(square, 3).result(timeout=30) == 9
-        assert not dfk._cleanup_called
+        assert not dfk.cleanup_called
 
 
 def test_submit_after_shutdown_is_refused(run_dir: str) -> None:

@@ -32,7 +32,7 @@ def test_load_without_config_uses_threads(run_dir, monkeypatch, tmp_path):
 def test_with_block_cleans_up_and_unloads(run_dir):
     with parsl.load(Config(run_dir=run_dir)) as dfk:
         assert square(4).result(timeout=10) == 16
-    assert dfk._cleanup_called
+    assert dfk.cleanup_called
     with pytest.raises(NoDataFlowKernelError):
         parsl.dfk()
 
@@ -86,7 +86,7 @@ def test_exit_mode_skip_leaves_dfk_running(run_dir):
     with parsl.load(Config(run_dir=run_dir, exit_mode="skip")) as dfk:
         pass
     try:
-        assert not dfk._cleanup_called
+        assert not dfk.cleanup_called
         assert square(5).result(timeout=10) == 25
     finally:
         dfk.cleanup()

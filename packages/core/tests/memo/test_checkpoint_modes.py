@@ -189,3 +189,89 @@ def test_single_directory_string_as_checkpoint_files_is_rejected():
         Config(checkpoint_files="runinfo/000/checkpoint")
     with pytest.raises(BadParameter, match="list of checkpoint directories"):
         BasicMemoizer(checkpoint_files="runinfo/000/checkpoint")
+
+
+def test_checkpoints_of_runs_numbered_past_999_are_found_in_number_order(tmp_path):
+    base = tmp_path / "runinfo"
+    for number in ("998", "999", "1000", "1001"):
+        (base / number / "checkpoint").mkdir(parents=True)
+    found = [os.path.basename(os.path.dirname(p)) for p in get_all_checkpoints(str(base))]
+    assert found == ["998", "999", "1000", "1001"]
+    assert get_last_checkpoint(str(base)) == [str(base / "1001" / "checkpoint")]
+
+
+def test_run_numbered_past_999_is_restored_from_its_checkpoint(tmp_path, counter, runs):
+    base = tmp_path / "runinfo"
+    (base / "999").mkdir(parents=True)
+    marker = counter("past999")
+    dfk = _load(str(base), checkpoint_mode="task_exit")
+    assert os.path.basename(dfk.run_dir) == "1000"
+    square(marker, 6).result(timeout=10)
+    dfk.cleanup()
+    _load(str(base), checkpoint_files=get_last_checkpoint(str(base)))
+    assert square(marker, 6).result(timeout=10) == 36
+    assert runs(marker) == 1
+
+
+def test_checkpoints_under_a_non_default_run_dir_are_reused(tmp_path, counter, runs):
+    custom = str(tmp_path / "my-campaign")
+    marker = counter("custom")
+    dfk = _load(custom, checkpoint_mode="dfk_exit")
+    square(marker, 7).result(timeout=10)
+    dfk.cleanup()
+    assert get_all_checkpoints(custom) == [os.path.join(dfk.run_dir, "checkpoint")]
+    _load(custom, checkpoint_files=get_all_checkpoints(custom))
+    assert square(marker, 7).result(timeout=10) == 49
+    assert runs(marker) == 1
+
+
+@pytest.mark.parametrize("mode", ["manual", "dfk_exit", "periodic"])
+def test_each_checkpoint_is_logged_with_its_task_count(run_dir, counter, caplog, mode):
+    extra = {"checkpoint_period": "01:00:00"} if mode == "periodic" else {}
+    dfk = _load(run_dir, checkpoint_mode=mode, **extra)
+    square(counter(f"log-{mode}"), 2).result(timeout=10)
+    square(counter(f"log-{mode}"), 3).result(timeout=10)
+    with caplog.at_level("INFO", logger="parsl.dataflow.memoization"):
+        if mode == "dfk_exit":
+            dfk.cleanup()
+        else:
+            dfk.checkpoint()
+    messages = [r.getMessage() for r in caplog.records]
+    expected = os.path.join(dfk.run_dir, "checkpoint", FILE_NAME)
+    assert f"Done checkpointing 2 tasks to {expected}" in messages
+
+
+def test_checkpoint_with_nothing_cached_warns_like_parsl(run_dir, caplog):
+    dfk = _load(run_dir, checkpoint_mode="manual")
+    with caplog.at_level("WARNING", logger="parsl.dataflow.memoization"):
+        dfk.checkpoint()
+    assert any("No tasks checkpointed so far in this run" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_memoizer_checkpointing_without_files_resumes_from_earlier_runs(run_dir, counter,
+                                                                        runs):
+    marker = counter("resume")
+    with _load(run_dir, memoizer=BasicMemoizer(checkpoint_mode="task_exit")):
+        square(marker, 8).result(timeout=10)
+    with _load(run_dir, memoizer=BasicMemoizer(checkpoint_mode="task_exit")):
+        assert square(marker, 8).result(timeout=10) == 64
+    assert runs(marker) == 1
+
+
+def test_config_level_checkpointing_without_files_starts_afresh_as_in_parsl_1_3(
+        run_dir, counter, runs):
+    marker = counter("fresh")
+    with _load(run_dir, checkpoint_mode="task_exit"):
+        square(marker, 8).result(timeout=10)
+    with _load(run_dir, checkpoint_mode="task_exit"):
+        square(marker, 8).result(timeout=10)
+    assert runs(marker) == 2
+
+
+def test_checkpoint_folder_of_a_run_without_results_is_a_valid_checkpoint(run_dir):
+    with _load(run_dir, checkpoint_mode="task_exit") as dfk:
+        folder = _checkpoint_dir(dfk)
+        broken(1).exception(timeout=10)
+    with _load(run_dir, checkpoint_files=[folder]):
+        assert isinstance(broken(1).exception(timeout=10), RuntimeError)

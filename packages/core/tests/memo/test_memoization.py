@@ -1,6 +1,8 @@
 """App caching within a run: what a memo hit skips and what makes two calls different."""
 from __future__ import annotations
 
+import concurrent.futures as cf
+
 import pytest
 
 import parsl
@@ -8,6 +10,7 @@ from parsl import bash_app, join_app, python_app
 from parsl.config import Config
 from parsl.dataflow.memoization import (
     BasicMemoizer,
+    Memoizer,
     UnhashableArgument,
     function_identity,
     id_for_memo,
@@ -118,14 +121,91 @@ def test_memoizer_with_memoize_false_disables_caching(run_dir, counter, runs):
     assert runs(marker) == 2
 
 
-def test_failed_task_is_not_memoized(run_dir, counter, runs):
+def test_failed_task_returns_the_same_exception_on_the_next_identical_call(
+        run_dir, counter, runs):
     _load(run_dir)
     marker = counter("fails")
-    with pytest.raises(ValueError):
-        fail_and_record(marker).result(timeout=10)
-    with pytest.raises(ValueError):
-        fail_and_record(marker).result(timeout=10)
+    first = fail_and_record(marker).exception(timeout=10)
+    second = fail_and_record(marker).exception(timeout=10)
+    assert isinstance(first, ValueError)
+    assert second is first
+    assert runs(marker) == 1
+
+
+def test_memoized_exception_is_not_checkpointed(run_dir, counter, runs):
+    from parsl.utils import get_all_checkpoints
+
+    dfk = _load(run_dir, checkpoint_mode="task_exit")
+    marker = counter("fails-checkpoint")
+    fail_and_record(marker).exception(timeout=10)
+    dfk.cleanup()
+    _load(run_dir, checkpoint_files=get_all_checkpoints(run_dir))
+    assert isinstance(fail_and_record(marker).exception(timeout=10), ValueError)
     assert runs(marker) == 2
+
+
+class DontReuseSeven(BasicMemoizer):
+    """Written against Parsl's interface: check_memo returns None for a miss, else
+    whatever BasicMemoizer.check_memo returns."""
+
+    def check_memo(self, task_record):  # type: ignore[no-untyped-def]
+        if task_record["args"][1] == 7:
+            return None
+        return super().check_memo(task_record)
+
+
+def test_memoizer_subclass_written_for_parsl_plugs_in(run_dir, counter, runs):
+    _load(run_dir, memoizer=DontReuseSeven())
+    marker = counter("seven")
+    for _ in range(2):
+        record_run(marker, 1).result(timeout=10)
+        record_run(marker, 7).result(timeout=10)
+    assert runs(marker) == 3
+
+
+class DictMemoizer(Memoizer):
+    """A memoizer implementing Parsl's abstract interface from scratch."""
+
+    def __init__(self) -> None:
+        self.table: dict = {}
+        self.started_with: dict = {}
+        self.closed = False
+
+    def start(self, *, run_dir: str, config_run_dir: str) -> None:
+        self.started_with = {"run_dir": run_dir, "config_run_dir": config_run_dir}
+
+    def check_memo(self, task):  # type: ignore[no-untyped-def]
+        key = (task["func_name"], tuple(task["args"]))
+        task["hashsum"] = repr(key)
+        return self.table.get(key)
+
+    def update_memo_result(self, task, r):  # type: ignore[no-untyped-def]
+        future: cf.Future = cf.Future()
+        future.set_result(r)
+        self.table[(task["func_name"], tuple(task["args"]))] = future
+
+    def update_memo_exception(self, task, e):  # type: ignore[no-untyped-def]
+        future: cf.Future = cf.Future()
+        future.set_exception(e)
+        self.table[(task["func_name"], tuple(task["args"]))] = future
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_memoizer_implementing_parsl_interface_from_scratch_plugs_in(
+        run_dir, counter, runs):
+    memoizer = DictMemoizer()
+    dfk = _load(run_dir, memoizer=memoizer)
+    marker = counter("dict")
+    assert record_run(marker, 2).result(timeout=10) == 20
+    assert record_run(marker, 2).result(timeout=10) == 20
+    fail_and_record(marker).exception(timeout=10)
+    assert isinstance(fail_and_record(marker).exception(timeout=10), ValueError)
+    dfk.cleanup()
+    assert runs(marker) == 2
+    assert memoizer.started_with == {"run_dir": dfk.run_dir, "config_run_dir": run_dir}
+    assert memoizer.closed
 
 
 def test_returned_exception_object_is_memoized_as_a_value(run_dir, counter, runs):
@@ -197,6 +277,12 @@ def test_unknown_argument_type_fails_task_naming_type_and_how_to_register(run_di
     assert "id_for_memo.register" in message
     assert "parsl_memo_key" in message
     assert "ignore_for_cache" in message
+
+
+def test_unknown_argument_type_is_a_value_error_as_parsl_documents(run_dir, counter):
+    _load(run_dir)
+    with pytest.raises(ValueError, match=r"unknown type for memoization: .*Opaque"):
+        takes_object(counter("opaque-value-error"), Opaque(1)).result(timeout=10)
 
 
 def test_type_registered_with_singledispatch_is_memoized(run_dir, counter, runs):

@@ -13,7 +13,7 @@ import signal
 import subprocess
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional, Sequence, Union
 
-from parsl.app.app import AppBase
+from parsl.app.app import AUTO_LOGNAME, AppBase
 from parsl.app.errors import (
     AppTimeout,
     BadStdStreamFile,
@@ -21,6 +21,8 @@ from parsl.app.errors import (
     BashExitFailure,
     MissingOutputs,
 )
+from parsl.data_provider.files import File
+from parsl.utils import get_std_fname_mode
 
 if TYPE_CHECKING:
     from parsl.dataflow.dflow import DataFlowKernel
@@ -33,27 +35,34 @@ _PARSL_ONLY_KWARGS = ("stdout", "stderr", "walltime", "parsl_resource_specificat
 
 
 def _open_std_stream(stream: Any, name: str) -> Optional[Any]:
-    """Open ``stdout=``/``stderr=`` given as a path, PathLike or (path, mode) tuple."""
+    """Open ``stdout=``/``stderr=`` given as a path, path-like, (path, mode) tuple or File.
+
+    A File is written afresh (mode ``"w"``), as in Parsl, so its stage-out sees only this
+    task's output.
+    """
     if stream is None:
         return None
-    mode = "a+"
-    if isinstance(stream, tuple):
-        if len(stream) != 2 or not isinstance(stream[1], str):
-            raise BadStdStreamFile(f"{name} tuple must be (path, mode), got {stream!r}")
-        stream, mode = stream
-    if isinstance(stream, os.PathLike):
-        stream = os.fspath(stream)
-    if not isinstance(stream, str):
-        raise BadStdStreamFile(f"{name} must be a path, a (path, mode) tuple or "
-                               f"parsl.AUTO_LOGNAME, got {stream!r} ({type(stream).__name__})")
+    if isinstance(stream, File):
+        path, mode = stream.filepath, "w"
+    else:
+        path, mode = get_std_fname_mode(name, stream)
     try:
-        folder = os.path.dirname(stream)
+        folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        return open(stream, mode)
-    except OSError as e:
-        raise BadStdStreamFile(f"cannot open {name} file {stream!r} with mode {mode!r}: "
+        return open(path, mode)
+    except (OSError, ValueError) as e:
+        raise BadStdStreamFile(f"cannot open {name} file {path!r} with mode {mode!r}: "
                                f"{e}") from e
+
+
+def check_std_streams(kwargs: Dict[str, Any]) -> None:
+    """Refuse a malformed ``stdout``/``stderr`` at call time, naming it, rather than when
+    the task runs (the same exception types Parsl's task would fail with)."""
+    for name in ("stdout", "stderr"):
+        stream = kwargs.get(name)
+        if stream is not None and stream is not AUTO_LOGNAME and not isinstance(stream, File):
+            get_std_fname_mode(name, stream)
 
 
 def _kwargs_for(func: Callable[..., Any], kwargs: Dict[str, Any]) -> Dict[str, Any]:
@@ -116,6 +125,8 @@ class BashApp(AppBase):
 
     def __call__(self, *args: Any, **kwargs: Any) -> AppFuture:
         invocation_kwargs = self._invocation_kwargs(kwargs)
+        if invocation_kwargs:
+            check_std_streams(invocation_kwargs)
         dfk = self.data_flow_kernel or self._dfk()
         return dfk.submit(self.wrapped_remote_function, args, executors=self.executors,
                           cache=self.cache, ignore_for_cache=self.ignore_for_cache,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Union
 
+from typeguard import TypeCheckError
+
 from parsl.errors import ParslError
 
 
@@ -52,6 +54,19 @@ class BadStdStreamFile(ParslError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+    def __str__(self) -> str:
+        return f"Bad Stream File: {self.reason}"
+
+
+class BadStdStreamSpec(TypeCheckError, BadStdStreamFile):
+    """A ``stdout``/``stderr`` argument of the wrong shape (a list, a 3-tuple, a mode that
+    is not a string...). A ``typeguard.TypeCheckError``, as Parsl raises for these, and a
+    BadStdStreamFile."""
+
+    def __init__(self, reason: str) -> None:
+        TypeCheckError.__init__(self, reason)
+        self.reason = reason
 
     def __str__(self) -> str:
         return f"Bad Stream File: {self.reason}"

@@ -24,13 +24,16 @@ import json
 import statistics
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Literal, Optional, Union
 
 import parsl
 from parsl.config import Config
 
 NAMED_ITERATION_MODES = ("estimate", "exponential")
 MIN_ITERATIONS = 2
+#: Parsl's names for the two constants above.
+VALID_NAMED_ITERATION_MODES = NAMED_ITERATION_MODES
+min_iterations = MIN_ITERATIONS
 FIRST_BATCH = 10
 
 IterateMode = Union[str, List[int]]
@@ -134,6 +137,19 @@ def performance(*, call: Callable[[], Any], target_t: float, iterate_mode: Itera
     return results
 
 
+def load_dfk_from_config(filename: str) -> Any:
+    """Load the configuration of ``filename`` (see :func:`load_config`); the DFK."""
+    return parsl.load(load_config(filename))
+
+
+def validate_int_list(value: str) -> Union[List[int], Literal[False]]:
+    """``"1,2,3"`` as ``[1, 2, 3]``; False when it is not a list of integers."""
+    try:
+        return [int(part) for part in value.split(",")]
+    except ValueError:
+        return False
+
+
 def iteration_mode(value: str) -> IterateMode:
     """argparse type of ``--iterate``."""
     if value in NAMED_ITERATION_MODES:
@@ -217,6 +233,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.json:
         print(json.dumps(summary))
     return 0
+
+
+def cli_run() -> None:
+    """Parsl's name for the command's entry point."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ from parsl.dataflow.futures import AppFuture
 from parsl.dataflow.memoization import BasicMemoizer, Memoizer
 from parsl.dataflow.queue_metrics import QueueMetrics
 from parsl.dataflow.rundirs import make_rundir
-from parsl.dataflow.states import FINAL_STATES, States
+from parsl.dataflow.states import FINAL_FAILURE_STATES, FINAL_STATES, States
 from parsl.dataflow.taskrecord import TaskRecord, TryRecord
 from parsl.errors import ConfigurationError, NoDataFlowKernelError
 from parsl.executors.base import ParslExecutor, TaskContext, failing_in_bulk, submitting_task
@@ -61,6 +61,9 @@ from parsl.plugins.manager import hook_if_implemented, make_plugin_manager
 logger = logging.getLogger(__name__)
 
 INTERNAL_EXECUTOR = "_parsl_internal"
+
+__all__ = ["AUTO_LOGNAME", "FINAL_FAILURE_STATES", "FINAL_STATES", "DataFlowKernel",
+           "DataFlowKernelLoader"]
 
 
 class _AutoLogname:
@@ -188,7 +191,7 @@ class DataFlowKernel:
             raise ConfigurationError(f"DataFlowKernel: expected a parsl Config, got "
                                      f"{config!r} ({type(config).__name__})")
         self.config = config
-        self._cleanup_called = False
+        self.cleanup_called = False
         self.run_dir = make_rundir(config.run_dir)
         self.run_id = str(uuid.uuid4())
         self.time_began = datetime.datetime.now()
@@ -232,10 +235,17 @@ class DataFlowKernel:
         if config.memoizer is not None:
             self.memoizer: Memoizer = config.memoizer
         else:
-            self.memoizer = BasicMemoizer(checkpoint_files=config.checkpoint_files,
+            # Config-level checkpointing keeps Parsl 1.3's meaning: only the listed
+            # checkpoint_files are loaded.
+            self.memoizer = BasicMemoizer(checkpoint_files=config.checkpoint_files or [],
                                           checkpoint_period=config.checkpoint_period,
                                           checkpoint_mode=config.checkpoint_mode)
-        self.memoizer.start(dfk=self, memoize=config.app_cache, run_dir=self.run_dir)
+        bind = getattr(self.memoizer, "bind_dfk", None)
+        if bind is not None:
+            bind(self, config.app_cache)
+        self._memo_enabled = bool(getattr(self.memoizer, "enabled", True)) and config.app_cache
+        self._memo_persist = getattr(self.memoizer, "persist", None)
+        self.memoizer.start(run_dir=self.run_dir, config_run_dir=config.run_dir)
 
         self._gc_relaxed = gc_policy.relax_full_collections()
         self._queue_metrics: Optional[QueueMetrics] = None
@@ -302,7 +312,7 @@ class DataFlowKernel:
                func_name: Optional[str] = None, fn_hash: Optional[str] = None,
                app_kind: str = "python") -> AppFuture:
         """Add a task for ``func(*app_args, **app_kwargs)`` and return its future."""
-        if self._cleanup_called:
+        if self.cleanup_called:
             raise NoDataFlowKernelError(
                 "cannot submit a task to a DataFlowKernel that has been cleaned up; "
                 "call parsl.load() again")
@@ -313,7 +323,7 @@ class DataFlowKernel:
         if func_name is None:
             func_name = getattr(func, "__name__", type(func).__name__)
         record = TaskRecord(self, task_id, func, func_name, app_args, app_kwargs, label,
-                            cache and self.memoizer.enabled, ignore_for_cache or (), join,
+                            cache and self._memo_enabled, ignore_for_cache or (), join,
                             app_kwargs.get("parsl_resource_specification") or {},
                             time.time(), app_kind)
         record.fn_hash = fn_hash
@@ -369,19 +379,28 @@ class DataFlowKernel:
             value = kwargs.get(name)
             if value is AUTO_LOGNAME:
                 kwargs[name] = self._auto_logname(record, name)
+                # The path names the task, so it must not be part of the memo key.
+                if name not in record.ignore_for_cache:
+                    record.ignore_for_cache = (*record.ignore_for_cache, name)
         outputs = kwargs.get("outputs")
         if outputs or isinstance(kwargs.get("stdout"), File) or \
                 isinstance(kwargs.get("stderr"), File):
             self._bind_outputs(record, outputs or [])
 
-    def _auto_logname(self, record: TaskRecord, stream: str) -> str:
+    def _auto_logname(self, record: TaskRecord, stream: str) -> Any:
         if self.config.std_autopath is not None:
-            return str(self.config.std_autopath(record, stream))
-        label = record.kwargs.get("label")
-        suffix = f"_{label}" if isinstance(label, str) and label else ""
-        folder = os.path.join(self.run_dir, "task_logs", f"{record.id // 10000:04d}")
+            return self.config.std_autopath(record, stream)
+        return self.default_std_autopath(record, stream)
+
+    def default_std_autopath(self, taskrecord: TaskRecord, kw: str) -> str:
+        """Parsl's AUTO_LOGNAME path: ``run_dir/task_logs/NNNN/task_<id>_<app>[_<label>].<kw>``
+        (a folder per 10,000 tasks)."""
+        label = taskrecord.kwargs.get("label")
+        suffix = f"_{label}" if label is not None else ""
+        folder = os.path.join(self.run_dir, "task_logs", f"{taskrecord.id // 10000:04d}")
         os.makedirs(folder, exist_ok=True)
-        return os.path.join(folder, f"task_{record.id:04d}_{record.func_name}{suffix}.{stream}")
+        return os.path.join(folder,
+                            f"task_{taskrecord.id:04d}_{taskrecord.func_name}{suffix}.{kw}")
 
     def _bind_outputs(self, record: TaskRecord, outputs: Sequence[Any]) -> None:
         """Give each output File (and File ``stdout``/``stderr``) a DataFuture.
@@ -628,15 +647,25 @@ class DataFlowKernel:
             if self._events is not None and record.try_id == 0:
                 self._events.add("deps_resolved", record.id)
         if record.memoize and record.try_id == 0:
-            found, value = self.memoizer.check_memo(record)
-            if found:
+            memo_fu = self.memoizer.check_memo(record)
+            if memo_fu is not None:
                 record.from_memo = True
                 if self._events is not None:
                     self._events.add("memo_hit", record.id, **self._event_ids(record))
-                self._finalize(record, States.memo_done)
-                app_fu.set_result(value)
+                memo_fu.add_done_callback(functools.partial(self._memo_hit, record))
                 return
         self._launch_task(record)
+
+    def _memo_hit(self, record: TaskRecord, memo_fu: Future[Any]) -> None:
+        """Complete a task from the memoizer's future: its result, or the exception an
+        identical task failed with earlier in this run."""
+        assert record.app_fu is not None
+        self._finalize(record, States.memo_done)
+        exception = memo_fu.exception()
+        if exception is not None:
+            record.app_fu.set_exception(exception)
+        else:
+            record.app_fu.set_result(memo_fu.result())
 
     def _unwrap_dependencies(self, record: TaskRecord) -> List[Tuple[BaseException, Future[Any]]]:
         """Replace futures in the task's arguments by their results; return failures."""
@@ -756,12 +785,13 @@ class DataFlowKernel:
 
     def _complete(self, record: TaskRecord, result: Any) -> None:
         if record.memoize:
-            self.memoizer.update_memo(record, result)
+            self.memoizer.update_memo_result(record, result)
             # With task_exit checkpointing the memoizer publishes once the result is on
             # disk, so a completed future is never lost to a crash.
-            self.memoizer.persist(record, result,
-                                  functools.partial(self._publish_result, record, result))
-            return
+            if self._memo_persist is not None:
+                self._memo_persist(record, result,
+                                   functools.partial(self._publish_result, record, result))
+                return
         self._publish_result(record, result)
 
     def _publish_result(self, record: TaskRecord, result: Any) -> None:
@@ -800,7 +830,7 @@ class DataFlowKernel:
         record.fail_cost += cost
         assert record.app_fu is not None
         if (record.fail_cost <= self._retries and not record.app_fu.done()
-                and not self._cleanup_called):
+                and not self.cleanup_called):
             logger.info("Task %s (app %s) try %s failed on %s with %s: %s; retrying "
                         "(cost so far %s of %s)", record.id, record.func_name, record.try_id,
                         record.executor, type(exception).__name__, exception,
@@ -814,6 +844,12 @@ class DataFlowKernel:
         self._fail(record, exception)
 
     def _fail(self, record: TaskRecord, exception: BaseException) -> None:
+        if record.memoize and record.hashsum is not None:
+            try:
+                self.memoizer.update_memo_exception(record, exception)
+            except Exception:
+                logger.exception("Task %s: the memoizer could not record its exception",
+                                 record.id, extra={"task_id": record.id})
         # In a bulk failure the executor logged the reason once; a line per task would
         # cost more than failing the task.
         if not failing_in_bulk.get():
@@ -916,10 +952,10 @@ class DataFlowKernel:
         Does not wait for running tasks (see ``exit_mode``); queued tasks of thread
         executors are cancelled so their futures fail instead of hanging.
         """
-        if self._cleanup_called:
+        if self.cleanup_called:
             logger.info("DataFlowKernel.cleanup called again; ignoring")
             return
-        self._cleanup_called = True
+        self.cleanup_called = True
         logger.info("DFK cleanup initiated")
         try:
             self.plugin_manager.hook.parsl_dfk_cleanup(dfk=self)
@@ -954,8 +990,13 @@ class DataFlowKernel:
             undo, self._undo_logging = self._undo_logging, None
             undo()
 
+    @property
+    def _cleanup_called(self) -> bool:
+        """Old name of :attr:`cleanup_called`, kept for code written against it."""
+        return self.cleanup_called
+
     def _atexit_cleanup(self) -> None:
-        if not self._cleanup_called:
+        if not self.cleanup_called:
             logger.warning("Python is exiting with a DFK still running: cleaning up. "
                            "Call dfk.cleanup() or use 'with parsl.load(config):'")
             self.cleanup()
@@ -1011,6 +1052,6 @@ class DataFlowKernelLoader:
     def dfk(cls) -> DataFlowKernel:
         dfk = cls._dfk
         if dfk is None:
-            raise NoDataFlowKernelError("Must first load config with parsl.load(config)")
+            raise NoDataFlowKernelError("Must first load config")
         return dfk
 

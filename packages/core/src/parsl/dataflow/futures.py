@@ -3,6 +3,13 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
+from concurrent.futures._base import (  # noqa: F401 - Parsl re-exports these names
+    CANCELLED,
+    CANCELLED_AND_NOTIFIED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+)
 from typing import TYPE_CHECKING, Any, List, Optional, Sequence
 
 from parsl.dataflow.leanfuture import LeanFuture
@@ -47,20 +54,22 @@ class AppFuture(LeanFuture):
 
     @property
     def stdout(self) -> Any:
-        """The ``stdout=`` path, or for a File the DataFuture of its stage-out."""
-        if self._stdout_future is not None:
-            return self._stdout_future
-        return self.task_record.kwargs.get("stdout")
+        """What the app was given as ``stdout``: the path, path-like or (path, mode) tuple
+        as passed (AUTO_LOGNAME resolved to its path), or for a File the DataFuture of its
+        stage-out; None when not redirected."""
+        return self._stdout_future or self.task_record.kwargs.get("stdout")
 
     @property
     def stderr(self) -> Any:
-        """The ``stderr=`` path, or for a File the DataFuture of its stage-out."""
-        if self._stderr_future is not None:
-            return self._stderr_future
-        return self.task_record.kwargs.get("stderr")
+        """As :attr:`stdout`, for ``stderr``."""
+        return self._stderr_future or self.task_record.kwargs.get("stderr")
 
-    @property
     def task_status(self) -> str:
+        """The name of the task's state (``pending``, ``launched``, ``exec_done``...).
+
+        It can run ahead of the future: a task may be ``exec_done`` a moment before
+        ``done()`` is true.
+        """
         return self.task_record.status.name
 
     def cancel(self) -> bool:
@@ -92,6 +101,16 @@ class AppFuture(LeanFuture):
         if record is None:
             return base
         return f"{base[:-1]} task_id={record.id} app={record.func_name!r}>"
+
+
+def deferred_getitem(o: Any, k: Any) -> Any:
+    """``o[k]``: what a lifted ``future[k]`` computes once ``future`` has its result."""
+    return o[k]
+
+
+def deferred_getattr(o: Any, name: str) -> Any:
+    """``o.name``: what a lifted ``future.name`` computes once ``future`` has its result."""
+    return getattr(o, name)
 
 
 def is_future(obj: Any) -> bool:

@@ -18,6 +18,7 @@ import pickle
 import re
 import threading
 import types
+from concurrent.futures import Future
 from functools import singledispatch
 from typing import (
     TYPE_CHECKING,
@@ -30,12 +31,13 @@ from typing import (
     Optional,
     Sequence,
     Set,
-    Tuple,
 )
 
 from parsl._validation import validate_init
 from parsl.data_provider.files import File
-from parsl.dataflow.checkpoint import CheckpointWriter, RecordEncoder, load_checkpoints
+from parsl.dataflow.checkpoint import CheckpointWriter, RecordEncoder, load_checkpoint_tables
+from parsl.dataflow.leanfuture import LeanFuture
+from parsl.dataflow.parsl_checkpoints import parsl_memo_keys
 from parsl.errors import BadParameter, ConfigurationError
 from parsl.utils import Timer
 
@@ -54,13 +56,18 @@ CheckpointMode = Literal["task_exit", "periodic", "dfk_exit", "manual"]
 _PERIOD = re.compile(r"^\d+:[0-5]?\d:[0-5]?\d$")
 
 
-class UnhashableArgument(ConfigurationError, TypeError):
-    """An argument of a cached app has a type the memoizer cannot identify."""
+class UnhashableArgument(ConfigurationError, ValueError, TypeError):
+    """An argument of a cached app has a type the memoizer cannot identify.
+
+    A ValueError, as Parsl documents for ``id_for_memo``; also a TypeError for code
+    written against earlier versions of this project.
+    """
 
     def __init__(self, obj: Any) -> None:
         self.type_name = f"{type(obj).__module__}.{type(obj).__qualname__}"
         super().__init__(
-            f"cannot compute a memo key for an argument of type {self.type_name}; register "
+            f"unknown type for memoization: {self.type_name} (id_for_memo cannot compute a "
+            "memo key for it); register "
             f"one with @parsl.dataflow.memoization.id_for_memo.register({type(obj).__name__})"
             " returning bytes, implement the parsl_memo_key plugin hook, or exclude the "
             "argument with ignore_for_cache=[...]")
@@ -144,26 +151,110 @@ def function_identity(func: Callable[..., Any]) -> str:
     return f"{module}.{name}:{hashlib.sha256(body).hexdigest()}"
 
 
-class Memoizer:
-    """What the DFK asks of a memo table (``Config(memoizer=...)``).
+def make_hash(task: TaskRecord) -> str:
+    """The memo key of ``task``: its function's identity and its resolved arguments.
 
-    The DFK calls, for every task of an app with ``cache=True`` when ``Config.app_cache``
-    is on: :meth:`check_memo` once, when the task's arguments are resolved; and, if the
-    task ran and succeeded, :meth:`update_memo` and then :meth:`persist`. Failed tasks are
-    never passed on: exceptions are not memoized.
+    Arguments named in the app's ``ignore_for_cache`` and the keyword arguments that only
+    steer execution (``walltime``, ``parsl_resource_specification``) are left out;
+    ``outputs`` are identified as output references.
+    """
+    kwargs = task.kwargs
+    ignore = task.ignore_for_cache
+    parts: List[bytes] = [(task.fn_hash or function_identity(task.func)).encode()]
+    parts.append(id_for_memo(list(task.args)))
+    for key in sorted(kwargs):
+        if key in SPECIAL_KWARGS or key in ignore:
+            continue
+        parts.append(key.encode())
+        parts.append(id_for_memo(kwargs[key], output_ref=(key == "outputs")))
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()
+
+
+#: Parsl's names for the built-in ``id_for_memo`` implementations.
+id_for_memo_pickle = _id_for_plain
+id_for_memo_list = _id_for_sequence
+id_for_memo_tuple = _id_for_sequence
+id_for_memo_dict = _id_for_dict
+id_for_memo_function = _id_for_function
+
+
+class CheckpointCommand:
+    """One task outcome to checkpoint, as Parsl's memoizer queues them: the task record
+    and either its result or its exception."""
+
+    def __init__(self, task_record: TaskRecord, *, result: Optional[object] = None,
+                 exception: Optional[BaseException] = None) -> None:
+        self._task_record = task_record
+        self._result = result
+        self._exception = exception
+
+    @property
+    def task_record(self) -> TaskRecord:
+        return self._task_record
+
+    @property
+    def result(self) -> Optional[object]:
+        return self._result
+
+    @property
+    def exception(self) -> Optional[BaseException]:
+        return self._exception
+
+
+class _MemoizedException:
+    """A memo table entry for a task that failed: identical calls in the same run fail
+    with the same exception, as in Parsl. Never written to checkpoints."""
+
+    __slots__ = ("exception",)
+
+    def __init__(self, exception: BaseException) -> None:
+        self.exception = exception
+
+
+def _completed_future(value: Any) -> Future[Any]:
+    future: Future[Any] = LeanFuture()
+    if isinstance(value, _MemoizedException):
+        future.set_exception(value.exception)
+    else:
+        future.set_result(value)
+    return future
+
+
+class Memoizer:
+    """What the DFK asks of a memo table (``Config(memoizer=...)``), as in Parsl.
+
+    For every task of an app with ``cache=True`` (when ``Config.app_cache`` is on) the DFK
+    calls :meth:`check_memo` once its arguments are resolved; a returned Future stands in
+    for running the task. When the task ends it calls :meth:`update_memo_result` or
+    :meth:`update_memo_exception`. :meth:`start` runs once before the first task and
+    :meth:`close` at cleanup. A subclass written against Parsl's ``Memoizer`` plugs in
+    unchanged.
+
+    Two optional extensions used by :class:`BasicMemoizer`: :meth:`bind_dfk` (called
+    before :meth:`start` with the DFK and whether app caching is on) and :meth:`persist`
+    (make a result durable before the task's future completes).
     """
 
-    enabled: bool = False
+    #: Whether the DFK should treat ``cache=True`` apps as memoizable at all.
+    enabled: bool = True
 
-    def start(self, *, dfk: DataFlowKernel, memoize: bool, run_dir: str) -> None:
-        """Called once by the DFK before the first task."""
+    def bind_dfk(self, dfk: DataFlowKernel, memoize: bool) -> None:
+        """Called by the DFK before :meth:`start`; ``memoize`` is ``Config.app_cache``."""
+        self.enabled = memoize
 
-    def check_memo(self, task: TaskRecord) -> Tuple[bool, Any]:
-        """Return (True, result) for a memo hit, (False, None) otherwise."""
-        return False, None
+    def start(self, *, run_dir: str, config_run_dir: str) -> None:
+        """Called once by the DFK before the first task: this run's directory
+        (``runinfo/NNN``) and the configured base (``Config.run_dir``)."""
 
-    def update_memo(self, task: TaskRecord, result: Any) -> None:
+    def check_memo(self, task: TaskRecord) -> Optional[Future[Any]]:
+        """A completed Future holding the stored outcome of an identical task, or None."""
+        return None
+
+    def update_memo_result(self, task: TaskRecord, r: Any) -> None:
         """Record the result of a task that completed successfully."""
+
+    def update_memo_exception(self, task: TaskRecord, e: BaseException) -> None:
+        """Record the exception of a task that failed after its last try."""
 
     def persist(self, task: TaskRecord, result: Any, publish: Callable[[], None]) -> None:
         """Make ``result`` durable as configured, then call ``publish`` exactly once.
@@ -202,7 +293,9 @@ class BasicMemoizer(Memoizer):
 
     checkpoint_files
         Checkpoint directories (or files) of earlier runs whose results are loaded into the
-        memo table; see :func:`parsl.utils.get_all_checkpoints`.
+        memo table; see :func:`parsl.utils.get_all_checkpoints`. Left as None with a
+        ``checkpoint_mode``, every checkpoint under the configured ``run_dir`` is loaded,
+        as Parsl does (pass ``[]`` to start afresh).
     checkpoint_mode
         When results are written to ``runinfo/NNN/checkpoint/``: ``"task_exit"`` (each
         result is in the checkpoint file before its future completes), ``"periodic"`` (every
@@ -246,10 +339,13 @@ class BasicMemoizer(Memoizer):
                                "a list of checkpoint directories, such as "
                                "parsl.utils.get_all_checkpoints()")
         self.checkpoint_files = list(checkpoint_files) if checkpoint_files else []
+        self._checkpoint_files_given = checkpoint_files is not None
         self.checkpoint_period = checkpoint_period
         self.checkpoint_mode = checkpoint_mode
         self.memoize = memoize
         self.memo_table: Dict[str, Any] = {}
+        #: Results loaded from checkpoints real Parsl wrote, under Parsl's memo keys.
+        self.parsl_memo_table: Dict[str, Any] = {}
         self.checkpointed_tasks = 0
         self.enabled = memoize
         self.run_dir = ""
@@ -264,22 +360,36 @@ class BasicMemoizer(Memoizer):
         self._timer: Optional[Timer] = None
         self._unserializable_apps: Set[str] = set()
 
-    def start(self, *, dfk: DataFlowKernel, memoize: bool, run_dir: str) -> None:
+    def bind_dfk(self, dfk: DataFlowKernel, memoize: bool) -> None:
         global _plugin_hook
         self.enabled = memoize and self.memoize
-        self.run_dir = run_dir
-        self.checkpoint_dir = os.path.join(run_dir, "checkpoint")
         hook = dfk.plugin_manager.hook.parsl_memo_key
         _plugin_hook = hook if hook.get_hookimpls() else None
+
+    def start(self, *, run_dir: str, config_run_dir: str = "runinfo") -> None:
+        self.run_dir = run_dir
+        self.config_run_dir = config_run_dir
+        self.checkpoint_dir = os.path.join(run_dir, "checkpoint")
+        if not self._checkpoint_files_given and self.checkpoint_mode is not None:
+            # As Parsl's BasicMemoizer: checkpointing with no checkpoint_files resumes
+            # from every earlier run under the configured run_dir.
+            from parsl.utils import get_all_checkpoints
+
+            self.checkpoint_files = get_all_checkpoints(config_run_dir)
         if self.checkpoint_files:
             if self.enabled:
-                self.memo_table.update(load_checkpoints(self.checkpoint_files))
+                ours, parsls = load_checkpoint_tables(self.checkpoint_files)
+                self.memo_table.update(ours)
+                self.parsl_memo_table = parsls
             else:
                 logger.warning("checkpoint_files given but app caching is disabled "
                                "(app_cache=False or memoize=False): not loading them")
         if self.checkpoint_mode is not None:
             self._writer = CheckpointWriter(self.checkpoint_dir)
             self._encoder = RecordEncoder()
+            # The folder exists from the start, so checkpoint_files=[this run's folder]
+            # is valid for a later run even if no result was checkpointed.
+            os.makedirs(self.checkpoint_dir, exist_ok=True)
             if not self.enabled:
                 logger.warning("checkpoint_mode %r has no effect with app caching disabled",
                                self.checkpoint_mode)
@@ -295,35 +405,33 @@ class BasicMemoizer(Memoizer):
                     self.checkpoint_mode)
 
     def make_hash(self, task: TaskRecord) -> str:
-        """The memo key of ``task``: its function's identity and its resolved arguments.
+        """The memo key of ``task`` (see :func:`make_hash`)."""
+        return make_hash(task)
 
-        Arguments named in the app's ``ignore_for_cache`` and the keyword arguments that
-        only steer execution (``walltime``, ``parsl_resource_specification``) are left out;
-        ``outputs`` are identified as output references.
-        """
-        kwargs = task.kwargs
-        ignore = task.ignore_for_cache
-        parts: List[bytes] = [(task.fn_hash or function_identity(task.func)).encode()]
-        parts.append(id_for_memo(list(task.args)))
-        for key in sorted(kwargs):
-            if key in SPECIAL_KWARGS or key in ignore:
-                continue
-            parts.append(key.encode())
-            parts.append(id_for_memo(kwargs[key], output_ref=(key == "outputs")))
-        return hashlib.sha256(b"\0".join(parts)).hexdigest()
-
-    def check_memo(self, task: TaskRecord) -> Tuple[bool, Any]:
+    def check_memo(self, task: TaskRecord) -> Optional[Future[Any]]:
         # No lock: entries are only ever added, and a dict lookup or store is atomic
         # under the GIL; a lock here is contended by every completing thread.
         key = task.hashsum = self.make_hash(task)
         try:
-            return True, self.memo_table[key]
+            value = self.memo_table[key]
         except KeyError:
-            return False, None
+            if not self.parsl_memo_table:
+                return None
+            for parsl_key in parsl_memo_keys(task):
+                if parsl_key in self.parsl_memo_table:
+                    value = self.memo_table[key] = self.parsl_memo_table[parsl_key]
+                    break
+            else:
+                return None
+        return _completed_future(value)
 
-    def update_memo(self, task: TaskRecord, result: Any) -> None:
+    def update_memo_result(self, task: TaskRecord, r: Any) -> None:
         if task.hashsum is not None:
-            self.memo_table[task.hashsum] = result
+            self.memo_table[task.hashsum] = r
+
+    def update_memo_exception(self, task: TaskRecord, e: BaseException) -> None:
+        if task.hashsum is not None:
+            self.memo_table[task.hashsum] = _MemoizedException(e)
 
     def persist(self, task: TaskRecord, result: Any, publish: Callable[[], None]) -> None:
         mode = self.checkpoint_mode
@@ -367,7 +475,8 @@ class BasicMemoizer(Memoizer):
             return self.checkpoint_dir
         elif self.checkpoint_mode is None:
             with self._lock:
-                items = [_Pending(key, value, -1, "") for key, value in self.memo_table.items()]
+                items = [_Pending(key, value, -1, "") for key, value in self.memo_table.items()
+                         if not isinstance(value, _MemoizedException)]
         else:
             with self._lock:
                 items, self._pending = self._pending, []
@@ -379,7 +488,8 @@ class BasicMemoizer(Memoizer):
         with self._lock:
             for task in tasks:
                 key = task.hashsum
-                if key is not None and key in self.memo_table:
+                if key is not None and key in self.memo_table and not isinstance(
+                        self.memo_table[key], _MemoizedException):
                     items.append(_Pending(key, self.memo_table[key], task.id, task.func_name))
         return items
 
@@ -404,16 +514,26 @@ class BasicMemoizer(Memoizer):
                            item.func_name, type(item.result).__name__, type(e).__name__, e,
                            extra={"task_id": item.task_id})
         if not records and self.checkpointed_tasks:
+            logger.info("No tasks checkpointed in this pass.")
             return
         self._writer.append(records, sync=sync)
         if not sync:
+            # task_exit: one record per task, so no log line per record (Parsl logs
+            # each at INFO; here the total is logged when the checkpoint is closed).
             self._dirty = True
             return
         with self._write_lock:
             self.checkpointed_tasks += len(records)
-        if (len(records) > 1 or self.checkpoint_mode != "task_exit"):
-            logger.debug("Checkpointed %d task results to %s", len(records),
-                         self._writer.path)
+        if records:
+            if self.checkpoint_mode == "task_exit":
+                logger.debug("Done checkpointing %d tasks to %s", len(records),
+                             self._writer.path)
+            else:
+                logger.info("Done checkpointing %d tasks to %s", len(records),
+                            self._writer.path)
+        else:
+            logger.warning("No tasks checkpointed so far in this run. Please ensure caching "
+                           "is enabled (cache=True on the app and app_cache in the config)")
 
     def close(self) -> None:
         if self._timer is not None:

@@ -34,6 +34,11 @@ class JobState(bytes, enum.Enum):
     def __str__(self) -> str:
         return f"{self.__class__.__name__}.{self.name}"
 
+    def __repr__(self) -> str:
+        # Enum's default repr formats the value with bytes.__repr__, which fails for the
+        # int values held here (Python 3.11+).
+        return f"<{self.__class__.__name__}.{self.name}: {self._value_}>"
+
 
 TERMINAL_STATES = [state for state in JobState if state.terminal]
 
@@ -59,12 +64,17 @@ class JobStatus:
         self.stderr_path = stderr_path
 
     def __repr__(self) -> str:
-        parts = [f"<{self.state}"]
+        parts = [f"<{type(self).__module__}.{type(self).__qualname__} object at "
+                 f"{id(self):#x}, state={self.state}"]
         if self.message is not None:
-            parts.append(f", message={self.message!r}")
+            parts.append(f" message={self.message}")
         if self.exit_code is not None:
-            parts.append(f", exit_code={self.exit_code}")
+            parts.append(f" exit_code={self.exit_code}")
         return "".join(parts) + ">"
+
+    def __str__(self) -> str:
+        return f"{self.state} ({self.message})" if self.message is not None else \
+            str(self.state)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, JobStatus) and self.state == other.state

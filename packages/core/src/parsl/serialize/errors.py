@@ -65,3 +65,15 @@ class DeserializationError(SerializerError):
 
     def __str__(self) -> str:
         return f"{_task_prefix(self.task)}cannot deserialize {self.what}: {self.reason}"
+
+
+class DeserializerPluginError(ParslError):
+    """A serialized value names a deserializer that cannot be loaded (Parsl's name)."""
+
+    def __init__(self, header: bytes) -> None:
+        self.header = header
+        super().__init__(header)
+
+    def __str__(self) -> str:
+        return (f"Failed to load deserializer plugin for header {self.header!r}: no "
+                "installed serializer registers it (see `parsl plugins`)")
