@@ -152,7 +152,8 @@ class Interchange:
         ports = config.get("worker_ports") or (None, None)
         worker_range = tuple(config.get("worker_port_range", (54000, 55000)))
         bind_addrs = list(config.get("worker_bind_addresses") or ["*"])
-        port_param = "worker_ports" if ports[0] else "worker_port_range"
+        port_param = (config.get("worker_ports_param", "worker_ports") if ports[0]
+                      else "worker_port_range")
         self.worker_tasks = self._bind(zmq.ROUTER, bind_addrs, "address", port_param,
                                        ports[0], worker_range)
         self.worker_results = self._bind(zmq.ROUTER, bind_addrs, "address", port_param,
