@@ -160,6 +160,32 @@ def test_worker_port_in_use_fails_start_naming_port_and_parameter(make_htex, bus
     assert "used by another process" in message
 
 
+def free_port_pair() -> int:
+    """A port that is free, and whose successor is free too (as far as can be told)."""
+    for _ in range(50):
+        with socket.socket() as a, socket.socket() as b:
+            a.bind(("0.0.0.0", 0))
+            port = a.getsockname()[1]
+            try:
+                b.bind(("0.0.0.0", port + 1))
+            except OSError:
+                continue
+            return int(port)
+    raise AssertionError("no two consecutive free ports")
+
+
+def test_parsl_worker_port_is_where_managers_connect(make_htex):
+    port = free_port_pair()
+    ex = make_htex(worker_port=port)
+    assert (ex.worker_task_port, ex.worker_result_port) == (port, port + 1)
+    assert ex.submit(add, {}, 2, 3).result(timeout=60) == 5
+
+
+def test_worker_port_in_use_fails_start_naming_worker_port(make_htex, busy_ports):
+    message = start_should_fail(make_htex, worker_port=busy_ports[0])
+    assert f":{busy_ports[0]}" in message and "worker_port)" in message
+
+
 def test_interchange_port_range_without_free_port_fails_start(make_htex, busy_ports):
     port = busy_ports[0]
     message = start_should_fail(make_htex, interchange_port_range=(port, port + 1))

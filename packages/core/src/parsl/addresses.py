@@ -22,6 +22,7 @@ import psutil
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "InterfaceAddressError",
     "address_by_hostname",
     "address_by_interface",
     "address_by_query",
@@ -107,13 +108,22 @@ def address_by_hostname() -> str:
     return name
 
 
+class InterfaceAddressError(OSError, ValueError):
+    """A network interface does not exist or has no usable address.
+
+    An ``OSError``, as Parsl raises (its ``ioctl`` fails), and a ``ValueError``, since the
+    argument is what is wrong.
+    """
+
+
 def _interface_addresses(ifname: str) -> List[str]:
     """Usable addresses of interface ``ifname``: IPv4 first, then IPv6 without link-local
     ones (they need a scope id and only reach the local link)."""
     interfaces = psutil.net_if_addrs()
     if ifname not in interfaces:
-        raise ValueError(f"network interface {ifname!r} does not exist on "
-                         f"{socket.gethostname()}; interfaces: {', '.join(sorted(interfaces))}")
+        raise InterfaceAddressError(
+            f"network interface {ifname!r} does not exist on {socket.gethostname()}; "
+            f"interfaces: {', '.join(sorted(interfaces))}")
     v4 = [str(a.address) for a in interfaces[ifname] if a.family == socket.AF_INET]
     v6 = [str(a.address) for a in interfaces[ifname] if a.family == socket.AF_INET6
           and not ipaddress.ip_address(a.address.split("%", 1)[0]).is_link_local]
@@ -124,13 +134,13 @@ def address_by_interface(ifname: str) -> str:
     """Return the address of the network interface ``ifname`` (e.g. ``"ib0"``): its IPv4
     address, or its IPv6 address when it has no IPv4 one.
 
-    Raises ``ValueError`` naming the interfaces that exist when ``ifname`` does not, or has
-    no usable address.
+    Raises :class:`InterfaceAddressError` (an ``OSError`` and a ``ValueError``) naming the
+    interfaces that exist when ``ifname`` does not, or has no usable address.
     """
     addresses = _interface_addresses(ifname)
     if not addresses:
-        raise ValueError(f"network interface {ifname!r} has no IPv4 or non-link-local IPv6 "
-                         "address")
+        raise InterfaceAddressError(f"network interface {ifname!r} has no IPv4 or "
+                                    "non-link-local IPv6 address")
     logger.debug("Address of interface %s: %s", ifname, addresses[0])
     return addresses[0]
 

@@ -53,6 +53,11 @@ def test_address_by_interface_names_the_interfaces_that_exist() -> None:
     assert any(name in str(info.value) for name in psutil.net_if_addrs())
 
 
+def test_unknown_interface_is_also_the_oserror_parsl_raises() -> None:
+    with pytest.raises(OSError, match="no-such-if0"):
+        address_by_interface("no-such-if0")
+
+
 def test_get_all_addresses_includes_loopback_and_routed_address() -> None:
     found = get_all_addresses()
     assert "127.0.0.1" in found

@@ -118,9 +118,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
                  interchange_launch_cmd: Optional[Sequence[str]] = None,
                  address: Optional[str] = None,
                  loopback_address: str = "127.0.0.1",
-                 worker_ports: Optional[Tuple[int, int]] = None,
-                 worker_port_range: Tuple[int, int] = (54000, 55000),
-                 interchange_port_range: Tuple[int, int] = (55000, 56000),
+                 worker_port: Optional[int] = None,
+                 worker_port_range: Optional[Tuple[int, int]] = (54000, 55000),
+                 interchange_port_range: Optional[Tuple[int, int]] = (55000, 56000),
                  storage_access: Optional[List[Staging]] = None,
                  working_dir: Optional[str] = None,
                  worker_debug: bool = False,
@@ -141,7 +141,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
                  encrypted: bool = True,
                  enable_mpi_mode: bool = False,
                  mpi_launcher: str = "mpiexec",
-                 remote_monitoring_radio: Optional[Any] = None) -> None:
+                 remote_monitoring_radio: Optional[Any] = None,
+                 worker_ports: Optional[Tuple[int, int]] = None) -> None:
         owner = type(self).__name__
         if provider is None:
             provider = _default_provider()
@@ -181,6 +182,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
         elif cpu_affinity.lower() not in _CPU_AFFINITY:
             raise bad("cpu_affinity", cpu_affinity,
                       "one of 'none', 'block', 'alternating', 'block-reverse' or 'list:...'")
+        if worker_port_range is None:
+            worker_port_range = (54000, 55000)
+        if interchange_port_range is None:
+            interchange_port_range = (55000, 56000)
         for name, rng in (("worker_port_range", worker_port_range),
                           ("interchange_port_range", interchange_port_range)):
             if not 0 < rng[0] < rng[1] <= 65535:
@@ -189,6 +194,12 @@ class HighThroughputExecutor(BlockProviderExecutor):
                                          or not all(0 < p <= 65535 for p in worker_ports)):
             raise bad("worker_ports", worker_ports,
                       "a (task_port, result_port) pair of two different ports")
+        if worker_port is not None:
+            if worker_ports is not None:
+                raise bad("worker_port", worker_port,
+                          f"None when worker_ports ({worker_ports}) is given")
+            if not 0 < worker_port < 65535:
+                raise bad("worker_port", worker_port, "a port number below 65535")
         if isinstance(available_accelerators, int):
             if available_accelerators < 0:
                 raise bad("available_accelerators", available_accelerators,
@@ -205,6 +216,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
                                        else [sys.executable, "-m", "parsl_htex.interchange"])
         self.address = address
         self.loopback_address = loopback_address
+        self.worker_port = worker_port
         self.worker_ports = worker_ports
         self.worker_port_range = worker_port_range
         self.interchange_port_range = interchange_port_range
@@ -304,6 +316,16 @@ class HighThroughputExecutor(BlockProviderExecutor):
                     self.worker_task_port, self.worker_result_port, self.all_addresses,
                     self.encrypted)
 
+    def _fixed_worker_ports(self) -> Optional[List[int]]:
+        """The (task, result) ports workers connect to, if the config fixes them.
+
+        Parsl's ``worker_port`` names one port; this executor's managers use two
+        connections, so the result port is the next one (open both in a firewall).
+        """
+        if self.worker_port:
+            return [self.worker_port, self.worker_port + 1]
+        return list(self.worker_ports) if self.worker_ports else None
+
     def _resolve(self, param: str, value: str) -> List[str]:
         """IPs for ``value`` of parameter ``param``; ExecutorError naming both if none."""
         from parsl_htex._net import ResolveError, resolve
@@ -331,7 +353,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
             "label": self.label, "logdir": self.logdir, "cert_dir": self.cert_dir,
             "loopback_address": loopback, "worker_bind_addresses": bind,
             "interchange_port_range": list(self.interchange_port_range),
-            "worker_ports": list(self.worker_ports) if self.worker_ports else None,
+            "worker_ports": self._fixed_worker_ports(),
+            "worker_ports_param": "worker_port" if self.worker_port else "worker_ports",
             "worker_port_range": list(self.worker_port_range),
             "heartbeat_threshold": self.heartbeat_threshold,
             "heartbeat_period": self.heartbeat_period,

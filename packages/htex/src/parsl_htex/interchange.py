@@ -59,6 +59,7 @@ RESULT_COALESCE_WINDOW = 0.001
 _WARN_EVERY = 100
 _RESULT_TAGS = frozenset({_serial.RESULT_OK, _serial.RESULT_TASK_ERROR,
                           _serial.RESULT_EXECUTOR_ERROR})
+_SNDMORE = int(zmq.SNDMORE)
 
 
 def python_version() -> str:
@@ -158,7 +159,8 @@ class Interchange:
         ports = config.get("worker_ports") or (None, None)
         worker_range = tuple(config.get("worker_port_range", (54000, 55000)))
         bind_addrs = list(config.get("worker_bind_addresses") or ["*"])
-        port_param = "worker_ports" if ports[0] else "worker_port_range"
+        port_param = (config.get("worker_ports_param", "worker_ports") if ports[0]
+                      else "worker_port_range")
         self.worker_tasks = self._bind(zmq.ROUTER, bind_addrs, "address", port_param,
                                        ports[0], worker_range)
         self.worker_results = self._bind(zmq.ROUTER, bind_addrs, "address", port_param,
@@ -373,8 +375,12 @@ class Interchange:
                    manager_id=mid.decode(errors="replace"), worker_count=m.worker_count)
 
     def _send_manager(self, mid: bytes, body: bytes) -> bool:
+        sock = self.worker_tasks
         try:
-            self.worker_tasks.send_multipart((mid, body), copy=False)
+            # Two sends rather than send_multipart, whose per-frame checks cost more than
+            # the sends themselves; with ROUTER_MANDATORY an unknown peer fails the first.
+            sock.send(mid, _SNDMORE, copy=False)
+            sock.send(body, copy=False)
         except zmq.ZMQError as e:
             logger.warning("Cannot reach manager %r: %s", mid[:32], e)
             return False

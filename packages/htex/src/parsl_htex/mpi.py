@@ -83,9 +83,9 @@ class MPIExecutor(HighThroughputExecutor):
                  interchange_launch_cmd: Optional[Sequence[str]] = None,
                  address: Optional[str] = None,
                  loopback_address: str = "127.0.0.1",
-                 worker_ports: Optional[Tuple[int, int]] = None,
-                 worker_port_range: Tuple[int, int] = (54000, 55000),
-                 interchange_port_range: Tuple[int, int] = (55000, 56000),
+                 worker_port: Optional[int] = None,
+                 worker_port_range: Optional[Tuple[int, int]] = (54000, 55000),
+                 interchange_port_range: Optional[Tuple[int, int]] = (55000, 56000),
                  storage_access: Optional[List[Staging]] = None,
                  working_dir: Optional[str] = None,
                  worker_debug: bool = False,
@@ -95,11 +95,13 @@ class MPIExecutor(HighThroughputExecutor):
                  heartbeat_threshold: float = 120,
                  heartbeat_period: float = 30,
                  worker_logdir_root: Optional[str] = None,
-                 encrypted: bool = True) -> None:
+                 encrypted: bool = True,
+                 worker_ports: Optional[Tuple[int, int]] = None) -> None:
         HighThroughputExecutor.__init__(
             self, label=label, provider=provider, launch_cmd=launch_cmd,
             interchange_launch_cmd=interchange_launch_cmd, address=address,
-            loopback_address=loopback_address, worker_ports=worker_ports,
+            loopback_address=loopback_address, worker_port=worker_port,
+            worker_ports=worker_ports,
             worker_port_range=worker_port_range, interchange_port_range=interchange_port_range,
             storage_access=storage_access, working_dir=working_dir,
             worker_debug=worker_debug, max_workers_per_node=max_workers_per_block,
