@@ -68,6 +68,8 @@ _COMMAND_TIMEOUT = 10.0
 _LIVENESS_CHECK = 0.2
 _LIVENESS_CHECK_MS = int(_LIVENESS_CHECK * 1000)
 _SHUTDOWN_GRACE = 10.0
+#: Longest time between two liveness pings of the interchange.
+_PING_PERIOD_MAX = 5.0
 #: Checking ZMQ_EVENTS after each result batch ends the drain without the zmq.Again
 #: exception a recv on an empty socket raises (the check costs a third as much).
 _EVENTS = int(zmq.EVENTS)
@@ -77,6 +79,36 @@ _ALLOWED_SPEC_KEYS = frozenset({"priority"})
 _LOST_BLOCK_WAIT_MIN = 2.0
 _LOST_BLOCK_WAIT_MAX = 10.0
 _LOST_BLOCK_POLL = 0.5
+
+
+class _Pinger:
+    """Liveness of the interchange, measured by ping round trips on the receiver thread.
+
+    A ping is sent every ``timeout / 4`` seconds (at most every 5 s) while none is
+    unanswered; the interchange counts as unresponsive once a ping has waited ``timeout``
+    seconds. Replies are read without blocking, so this costs the receiver nothing while
+    results flow.
+    """
+
+    def __init__(self, sock: zmq.Socket[Any], timeout: float) -> None:
+        self.sock = sock
+        self.timeout = timeout
+        self.period = min(_PING_PERIOD_MAX, timeout / 4)
+        self.sent_at: Optional[float] = None
+        self.next_ping = time.monotonic()
+
+    def check(self, now: float) -> bool:
+        """Send or collect pings; return False once the interchange is unresponsive."""
+        while self.sock.poll(0):
+            self.sock.recv_multipart()
+            self.sent_at = None
+        if self.sent_at is None:
+            if now >= self.next_ping:
+                self.sock.send_multipart([b"ping", b'{"op": "ping"}'])
+                self.sent_at = now
+                self.next_ping = now + self.period
+            return True
+        return now - self.sent_at < self.timeout
 
 
 def _default_provider() -> ExecutionProvider:
@@ -95,6 +127,12 @@ class HighThroughputExecutor(BlockProviderExecutor):
     host), ``prefetch_capacity`` (tasks queued on a manager beyond its idle workers),
     ``heartbeat_threshold`` (seconds of silence before a manager is declared lost) and
     ``encrypted`` (CurveZMQ on every connection, default on).
+
+    ``interchange_liveness_timeout`` (not in Parsl; default 120 s): the executor asks the
+    interchange for a reply every few seconds; an interchange that is alive but does not
+    answer for this long (stopped, or stuck) is killed and every outstanding task fails
+    with :class:`~parsl_htex.errors.InterchangeLost`. One that answers again before then
+    carries on as if nothing happened.
     """
 
     @validate_init
@@ -127,7 +165,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
                  block_error_handler: Union[bool, Callable[..., None]] = True,
                  encrypted: bool = True,
                  enable_mpi_mode: bool = False,
-                 mpi_launcher: str = "mpiexec") -> None:
+                 mpi_launcher: str = "mpiexec",
+                 interchange_liveness_timeout: Union[int, float] = 120) -> None:
         owner = type(self).__name__
         if provider is None:
             provider = _default_provider()
@@ -138,6 +177,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
         for name, value in (("heartbeat_threshold", heartbeat_threshold),
                             ("heartbeat_period", heartbeat_period),
+                            ("interchange_liveness_timeout", interchange_liveness_timeout),
                             ("cores_per_worker", cores_per_worker)):
             if value <= 0:
                 raise bad(name, value, "a number > 0")
@@ -204,6 +244,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self.encrypted = encrypted
         self.enable_mpi_mode = enable_mpi_mode
         self.mpi_launcher = mpi_launcher
+        self.interchange_liveness_timeout = interchange_liveness_timeout
 
         self.cert_dir: Optional[str] = None
         self.interchange_proc: Optional[subprocess.Popen[bytes]] = None
@@ -215,6 +256,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._task_sock: Optional[zmq.Socket[Any]] = None
         self._result_sock: Optional[zmq.Socket[Any]] = None
         self._command_sock: Optional[zmq.Socket[Any]] = None
+        #: The receiver thread's own connection to the command port, for liveness pings.
+        self._ping_sock: Optional[zmq.Socket[Any]] = None
         self._command_lock = threading.Lock()
         self._command_ids = itertools.count()
         self._task_ids = itertools.count()
@@ -326,6 +369,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._task_sock = client(zmq.PUSH, ports["client_tasks"])
         self._result_sock = client(zmq.PULL, ports["client_results"])
         self._command_sock = client(zmq.DEALER, ports["command"])
+        self._ping_sock = client(zmq.DEALER, ports["command"])
 
     # ------------------------------------------------------------------ submit
 
@@ -419,6 +463,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         assert sock is not None
         tasks = self._tasks
         next_check = time.monotonic() + _LIVENESS_CHECK
+        assert self._ping_sock is not None
+        pinger = _Pinger(self._ping_sock, self.interchange_liveness_timeout)
         while not self._stop.is_set():
             try:
                 if not sock.poll(_LIVENESS_CHECK_MS):
@@ -446,6 +492,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
                     self._interchange_gone(f"interchange process {proc.pid} exited with code "
                                            f"{proc.returncode}; see "
                                            f"{os.path.join(self.logdir, 'interchange.log')}")
+                    return
+                if not pinger.check(now) and not self._stop.is_set():
+                    self._interchange_unresponsive()
                     return
 
     def _handle_message(self, body: memoryview, tasks: Dict[Any, Future[Any]]) -> None:
@@ -548,6 +597,18 @@ class HighThroughputExecutor(BlockProviderExecutor):
                          event.get("manager_id"), block)
         else:
             logger.info("Executor %s: %s", self.label, event)
+
+    def _interchange_unresponsive(self) -> None:
+        """Kill an interchange that stopped answering, and fail the outstanding tasks."""
+        proc = self.interchange_proc
+        pid = proc.pid if proc is not None else None
+        detail = (f"interchange process {pid} is alive but answered no liveness check for "
+                  f"{self.interchange_liveness_timeout} s (interchange_liveness_timeout): it "
+                  f"is stopped or stuck; it was killed. See "
+                  f"{os.path.join(self.logdir, 'interchange.log')}")
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        self._interchange_gone(detail)
 
     def _interchange_gone(self, detail: str) -> None:
         logger.error("Executor %s: %s", self.label, detail)
