@@ -48,6 +48,9 @@ _PARSL_ONLY_KWARGS = ("stdout", "stderr", "walltime", "parsl_resource_specificat
 #: :func:`stop_running_commands`.
 _running: Set[int] = set()
 _running_lock = threading.Lock()
+#: Counts calls of :func:`stop_running_commands`, so a command started while one ran (and
+#: so missed by it) is stopped by its own task.
+_stops = [0]
 #: Each command gets a process group of its own (in the worker's session, so a signal to
 #: the whole job still reaches it), which lets its whole tree be ended with it.
 if sys.version_info >= (3, 11):
@@ -71,6 +74,7 @@ def stop_running_commands() -> int:
     """
     with _running_lock:
         groups = list(_running)
+        _stops[0] += 1
     for pgid in groups:
         _kill_group(pgid)
     if groups:
@@ -125,10 +129,14 @@ def remote_side_bash_executor(func: Callable[..., Any], *args: Any, **kwargs: An
     stderr = _open_std_stream(kwargs.get("stderr"), "stderr")
     walltime = kwargs.get("walltime")
     try:
+        stops = _stops[0]
         proc = subprocess.Popen(command, shell=True, executable="/bin/bash", stdout=stdout,
                                 stderr=stderr, close_fds=False, **_OWN_GROUP)
         with _running_lock:
             _running.add(proc.pid)
+            stopped = _stops[0] != stops
+        if stopped:
+            _kill_group(proc.pid)
         try:
             returncode = proc.wait(timeout=walltime)
         except subprocess.TimeoutExpired:
