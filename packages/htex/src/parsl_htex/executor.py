@@ -22,6 +22,7 @@ import os
 import pickle
 import queue
 import select
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from parsl._validation import validate_init
 from parsl.data_provider.staging import Staging
 from parsl.dataflow.leanfuture import LeanFuture
 from parsl.errors import BadParameter
-from parsl.executors.base import fail_futures, submitting_task
+from parsl.executors.base import check_label, fail_futures, submitting_task
 from parsl.executors.errors import ExecutorError, InvalidResourceSpecification
 from parsl.executors.status_handling import BlockProviderExecutor
 from parsl.jobs.states import JobStatus
@@ -111,6 +112,10 @@ class _Pinger:
         return now - self.sent_at < self.timeout
 
 
+def _quote(value: Any) -> str:
+    return shlex.quote(str(value))
+
+
 def _default_provider() -> ExecutionProvider:
     from parsl.providers.local.local import LocalProvider
 
@@ -174,6 +179,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
         def bad(param: str, value: Any, expected: str) -> BadParameter:
             return BadParameter(owner, param, value, expected)
+
+        check_label(owner, label)
 
         for name, value in (("heartbeat_threshold", heartbeat_threshold),
                             ("heartbeat_period", heartbeat_period),
@@ -652,35 +659,42 @@ class HighThroughputExecutor(BlockProviderExecutor):
     # ------------------------------------------------------------------ scaling interface
 
     def _get_launch_command(self, block_id: str) -> str:
+        """The shell command that starts a block's manager.
+
+        Every value is shell-quoted (labels and paths may hold spaces or ``$``), except
+        the flags that are either empty or a fixed option.
+        """
         if self.worker_task_port is None:
             raise ExecutorError(self, "cannot launch blocks before start()")
         template = self.launch_cmd if self.launch_cmd is not None else DEFAULT_LAUNCH_CMD
         pool = ("process_worker_pool" if shutil.which("process_worker_pool")
-                else f"{sys.executable} -m parsl_htex.process_worker_pool")
+                else f"{shlex.quote(sys.executable)} -m parsl_htex.process_worker_pool")
+        q = _quote
+        probe = self.address_probe_timeout
         return template.format(
             process_worker_pool=pool,
             debug="--debug" if self.worker_debug else "",
-            max_workers_per_node=self.max_workers_per_node,
-            prefetch_capacity=self.prefetch_capacity,
-            cores_per_worker=self.cores_per_worker,
-            mem_per_worker=self.mem_per_worker or 0,
-            poll_period=self.poll_period,
-            task_port=self.worker_task_port,
-            result_port=self.worker_result_port,
-            cert_dir=self.cert_dir,
-            logdir=self.worker_logdir,
-            block_id=block_id,
-            heartbeat_period=self.heartbeat_period,
-            heartbeat_threshold=self.heartbeat_threshold,
-            address_probe_timeout_string=(f"--address_probe_timeout={self.address_probe_timeout}"
-                                          if self.address_probe_timeout else ""),
-            drain_period=self.drain_period,
-            cpu_affinity=self.cpu_affinity,
+            max_workers_per_node=q(self.max_workers_per_node),
+            prefetch_capacity=q(self.prefetch_capacity),
+            cores_per_worker=q(self.cores_per_worker),
+            mem_per_worker=q(self.mem_per_worker or 0),
+            poll_period=q(self.poll_period),
+            task_port=q(self.worker_task_port),
+            result_port=q(self.worker_result_port),
+            cert_dir=q(self.cert_dir),
+            logdir=q(self.worker_logdir),
+            block_id=q(block_id),
+            heartbeat_period=q(self.heartbeat_period),
+            heartbeat_threshold=q(self.heartbeat_threshold),
+            address_probe_timeout_string=(f"--address_probe_timeout={q(probe)}" if probe
+                                          else ""),
+            drain_period=q(self.drain_period),
+            cpu_affinity=q(self.cpu_affinity),
             enable_mpi_mode="--enable_mpi_mode" if self.enable_mpi_mode else "",
-            mpi_launcher=self.mpi_launcher,
-            accelerators=" ".join(self.available_accelerators),
-            addresses=self.all_addresses,
-            nodes_per_block=getattr(self.provider, "nodes_per_block", 1),
+            mpi_launcher=q(self.mpi_launcher),
+            accelerators=" ".join(q(a) for a in self.available_accelerators),
+            addresses=q(self.all_addresses),
+            nodes_per_block=q(getattr(self.provider, "nodes_per_block", 1)),
         )
 
     @property

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import threading
 import time
 from abc import abstractmethod
@@ -36,6 +37,10 @@ from parsl.jobs.states import JobState, JobStatus
 from parsl.providers.base import ExecutionProvider
 
 logger = logging.getLogger(__name__)
+
+#: Characters kept from a label in block job names: batch systems and job scripts differ
+#: in how they treat anything else (spaces, quotes, ``$``).
+_JOB_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 __all__ = ["BlockErrorHandler", "BlockProviderExecutor", "BlockStatusListener"]
 
@@ -148,7 +153,8 @@ class BlockProviderExecutor(ParslExecutor):
         if self.provider is None:
             raise ScalingFailed(self.label, "the executor has no provider to launch blocks with")
         launch_cmd = self._get_launch_command(block_id)
-        job_name = f"parsl.{self.label}.block-{block_id}.{time.time():.3f}"
+        label = _JOB_NAME_UNSAFE.sub("_", self.label)
+        job_name = f"parsl.{label}.block-{block_id}.{time.time():.3f}"
         logger.debug("Executor %s submitting block %s as job %s", self.label, block_id, job_name)
         job_id = self.provider.submit(launch_cmd, 1, job_name)
         if job_id is None:
