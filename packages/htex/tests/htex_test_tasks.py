@@ -38,3 +38,18 @@ def kill_own_worker() -> None:
 
 def worker_pid() -> int:
     return os.getpid()
+
+
+def detached_sleep_command(state_dir: str) -> str:
+    """A bash app command that starts ``sleep 300`` in a session of its own (the escape
+    ``setsid`` offers), records its pid in ``state_dir/sleep.pid`` and waits for it."""
+    return (f"setsid sleep 300 & echo $! > {state_dir}/sleep.pid.tmp && "
+            f"mv {state_dir}/sleep.pid.tmp {state_dir}/sleep.pid; wait")
+
+
+def start_detached_sleep() -> Dict[str, int]:
+    """A python app that starts ``sleep 300`` in a new session and returns at once."""
+    import subprocess
+
+    proc = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    return {"worker": os.getpid(), "sleep": proc.pid}

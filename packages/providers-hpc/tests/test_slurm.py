@@ -197,3 +197,19 @@ def test_submit_script_is_kept_for_debugging(slurm_cluster, script_dir):
     provider = make_provider(script_dir)
     job_id = provider.submit("true", 1)
     assert os.path.exists(provider.resources[job_id]["script_path"])
+
+
+def test_script_dir_and_job_name_with_spaces_and_shell_characters(slurm_cluster, tmp_path,
+                                                                   wait):
+    """sbatch, squeue and scancel get quoted paths: a run directory with spaces and ``$``
+    (and a job name built from a label like ``my htex``) still submits and runs."""
+    script_dir = tmp_path / "run dir $HOME ;x"
+    script_dir.mkdir()
+    provider = make_provider(str(script_dir))
+    marker = tmp_path / "ran.txt"
+    job_id = provider.submit(f"echo ran > {marker}", 1, job_name="parsl.my_htex.block-0")
+    status = wait(lambda: (s := provider.status([job_id])[0]).terminal and s,
+                  what="the job to finish")
+    assert status.state is JobState.COMPLETED, status.message
+    assert marker.read_text() == "ran\n"
+    assert provider.cancel([job_id]) == [True]

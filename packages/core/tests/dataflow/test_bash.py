@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -119,3 +120,46 @@ def test_bash_app_accepts_stdout_without_declaring_it(dfk, tmp_path):
     out = tmp_path / "plain.out"
     plain(stdout=str(out)).result(timeout=10)
     assert out.read_text() == "plain\n"
+
+
+def _pid_in(path) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            return int(open(path).read())
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    raise AssertionError(f"no pid written to {path} within 30 s")
+
+
+def _wait_gone(pid: int, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def test_background_processes_of_a_command_end_with_its_task(dfk, tmp_path):
+    pidfile = tmp_path / "bg.pid"
+    assert run(f"sleep 300 & echo $! > {pidfile}").result(timeout=10) == 0
+    assert _wait_gone(_pid_in(pidfile)), "the command's background sleep outlived its task"
+
+
+def test_running_commands_end_with_the_run(run_dir, tmp_path):
+    from parsl.config import Config
+    from parsl.executors.threads import ThreadPoolExecutor
+
+    pidfile = tmp_path / "sleep.pid"
+    with parsl.load(Config(executors=[ThreadPoolExecutor(max_threads=1)], run_dir=run_dir)):
+        fut = run(f"echo $$ > {pidfile}; exec sleep 300")
+        pid = _pid_in(pidfile)
+    assert _wait_gone(pid), "a running bash command outlived the run"
+    with pytest.raises(BashExitFailure):
+        fut.result(timeout=10)

@@ -26,7 +26,7 @@ REGISTRATION_FIELDS: Dict[str, _Spec] = {
     "hostname": (str, True, 0, MAX_TEXT),
     "pid": (int, False, 0, 2**31),
     "worker_count": (int, True, 1, MAX_WORKERS),
-    "prefetch_capacity": (int, True, 0, MAX_WORKERS),
+    "prefetch_capacity": (int, False, 0, MAX_WORKERS),
     "python": (str, True, 0, MAX_TEXT),
     "python_full": (str, False, 0, MAX_TEXT),
     "htex_version": (str, True, 0, MAX_TEXT),

@@ -22,6 +22,7 @@ import os
 import pickle
 import queue
 import select
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from parsl._validation import validate_init
 from parsl.data_provider.staging import Staging
 from parsl.dataflow.leanfuture import LeanFuture
 from parsl.errors import BadParameter
-from parsl.executors.base import fail_futures, submitting_task
+from parsl.executors.base import check_label, fail_futures, submitting_task
 from parsl.executors.errors import ExecutorError, InvalidResourceSpecification
 from parsl.executors.status_handling import BlockProviderExecutor
 from parsl.jobs.states import JobStatus
@@ -69,6 +70,8 @@ _COMMAND_TIMEOUT = 10.0
 _LIVENESS_CHECK = 0.2
 _LIVENESS_CHECK_MS = int(_LIVENESS_CHECK * 1000)
 _SHUTDOWN_GRACE = 10.0
+#: Longest time between two liveness pings of the interchange.
+_PING_PERIOD_MAX = 5.0
 #: Checking ZMQ_EVENTS after each result batch ends the drain without the zmq.Again
 #: exception a recv on an empty socket raises (the check costs a third as much).
 _EVENTS = int(zmq.EVENTS)
@@ -92,6 +95,40 @@ def _address_preference(address: str) -> Tuple[bool, bool, str]:
     return (not ip.is_loopback, ip.version == 6, address)
 
 
+class _Pinger:
+    """Liveness of the interchange, measured by ping round trips on the receiver thread.
+
+    A ping is sent every ``timeout / 4`` seconds (at most every 5 s) while none is
+    unanswered; the interchange counts as unresponsive once a ping has waited ``timeout``
+    seconds. Replies are read without blocking, so this costs the receiver nothing while
+    results flow.
+    """
+
+    def __init__(self, sock: zmq.Socket[Any], timeout: float) -> None:
+        self.sock = sock
+        self.timeout = timeout
+        self.period = min(_PING_PERIOD_MAX, timeout / 4)
+        self.sent_at: Optional[float] = None
+        self.next_ping = time.monotonic()
+
+    def check(self, now: float) -> bool:
+        """Send or collect pings; return False once the interchange is unresponsive."""
+        while self.sock.poll(0):
+            self.sock.recv_multipart()
+            self.sent_at = None
+        if self.sent_at is None:
+            if now >= self.next_ping:
+                self.sock.send_multipart([b"ping", b'{"op": "ping"}'])
+                self.sent_at = now
+                self.next_ping = now + self.period
+            return True
+        return now - self.sent_at < self.timeout
+
+
+def _quote(value: Any) -> str:
+    return shlex.quote(str(value))
+
+
 def _default_provider() -> ExecutionProvider:
     from parsl.providers.local.local import LocalProvider
 
@@ -108,6 +145,12 @@ class HighThroughputExecutor(BlockProviderExecutor):
     host), ``prefetch_capacity`` (tasks queued on a manager beyond its idle workers),
     ``heartbeat_threshold`` (seconds of silence before a manager is declared lost) and
     ``encrypted`` (CurveZMQ on every connection, default on).
+
+    ``interchange_liveness_timeout`` (not in Parsl; default 120 s): the executor asks the
+    interchange for a reply every few seconds; an interchange that is alive but does not
+    answer for this long (stopped, or stuck) is killed and every outstanding task fails
+    with :class:`~parsl_htex.errors.InterchangeLost`. One that answers again before then
+    carries on as if nothing happened.
     """
 
     @validate_init
@@ -142,7 +185,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
                  enable_mpi_mode: bool = False,
                  mpi_launcher: str = "mpiexec",
                  remote_monitoring_radio: Optional[Any] = None,
-                 worker_ports: Optional[Tuple[int, int]] = None) -> None:
+                 worker_ports: Optional[Tuple[int, int]] = None,
+                 interchange_liveness_timeout: Union[int, float] = 120) -> None:
         owner = type(self).__name__
         if provider is None:
             provider = _default_provider()
@@ -151,8 +195,11 @@ class HighThroughputExecutor(BlockProviderExecutor):
         def bad(param: str, value: Any, expected: str) -> BadParameter:
             return BadParameter(owner, param, value, expected)
 
+        check_label(owner, label)
+
         for name, value in (("heartbeat_threshold", heartbeat_threshold),
                             ("heartbeat_period", heartbeat_period),
+                            ("interchange_liveness_timeout", interchange_liveness_timeout),
                             ("cores_per_worker", cores_per_worker)):
             if value <= 0:
                 raise bad(name, value, "a number > 0")
@@ -246,6 +293,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         #: Set by a monitoring plugin before ``start()``: an opaque token that every
         #: worker passes to :func:`parsl_htex.worker.load_task_observer`.
         self.worker_task_observer: Optional[str] = None
+        self.interchange_liveness_timeout = interchange_liveness_timeout
 
         self.cert_dir: Optional[str] = None
         self.interchange_proc: Optional[subprocess.Popen[bytes]] = None
@@ -259,6 +307,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._task_sock: Optional[zmq.Socket[Any]] = None
         self._result_sock: Optional[zmq.Socket[Any]] = None
         self._command_sock: Optional[zmq.Socket[Any]] = None
+        #: The receiver thread's own connection to the command port, for liveness pings.
+        self._ping_sock: Optional[zmq.Socket[Any]] = None
         self._command_lock = threading.Lock()
         self._command_ids = itertools.count()
         self._task_ids = itertools.count()
@@ -421,6 +471,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._task_sock = client(zmq.PUSH, ports["client_tasks"])
         self._result_sock = client(zmq.PULL, ports["client_results"])
         self._command_sock = client(zmq.DEALER, ports["command"])
+        self._ping_sock = client(zmq.DEALER, ports["command"])
 
     # ------------------------------------------------------------------ submit
 
@@ -515,6 +566,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         assert sock is not None
         tasks = self._tasks
         next_check = time.monotonic() + _LIVENESS_CHECK
+        assert self._ping_sock is not None
+        pinger = _Pinger(self._ping_sock, self.interchange_liveness_timeout)
         while not self._stop.is_set():
             try:
                 if not sock.poll(_LIVENESS_CHECK_MS):
@@ -542,6 +595,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
                     self._interchange_gone(f"interchange process {proc.pid} exited with code "
                                            f"{proc.returncode}; see "
                                            f"{os.path.join(self.logdir, 'interchange.log')}")
+                    return
+                if not pinger.check(now) and not self._stop.is_set():
+                    self._interchange_unresponsive()
                     return
 
     def _handle_message(self, body: memoryview, tasks: Dict[Any, Future[Any]]) -> None:
@@ -647,6 +703,18 @@ class HighThroughputExecutor(BlockProviderExecutor):
         else:
             logger.info("Executor %s: %s", self.label, event)
 
+    def _interchange_unresponsive(self) -> None:
+        """Kill an interchange that stopped answering, and fail the outstanding tasks."""
+        proc = self.interchange_proc
+        pid = proc.pid if proc is not None else None
+        detail = (f"interchange process {pid} is alive but answered no liveness check for "
+                  f"{self.interchange_liveness_timeout} s (interchange_liveness_timeout): it "
+                  f"is stopped or stuck; it was killed. See "
+                  f"{os.path.join(self.logdir, 'interchange.log')}")
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        self._interchange_gone(detail)
+
     def _interchange_gone(self, detail: str) -> None:
         logger.error("Executor %s: %s", self.label, detail)
         self.set_bad_state_and_fail_all(InterchangeLost(self.label, detail))
@@ -689,39 +757,46 @@ class HighThroughputExecutor(BlockProviderExecutor):
     # ------------------------------------------------------------------ scaling interface
 
     def _get_launch_command(self, block_id: str) -> str:
+        """The shell command that starts a block's manager.
+
+        Every value is shell-quoted (labels and paths may hold spaces or ``$``), except
+        the flags that are either empty or a fixed option.
+        """
         if self.worker_task_port is None:
             raise ExecutorError(self, "cannot launch blocks before start()")
         template = self.launch_cmd if self.launch_cmd is not None else DEFAULT_LAUNCH_CMD
         pool = ("process_worker_pool" if shutil.which("process_worker_pool")
-                else f"{sys.executable} -m parsl_htex.process_worker_pool")
+                else f"{shlex.quote(sys.executable)} -m parsl_htex.process_worker_pool")
+        q = _quote
+        probe = self.address_probe_timeout
         command = template.format(
             process_worker_pool=pool,
             debug="--debug" if self.worker_debug else "",
-            max_workers_per_node=self.max_workers_per_node,
-            prefetch_capacity=self.prefetch_capacity,
-            cores_per_worker=self.cores_per_worker,
-            mem_per_worker=self.mem_per_worker or 0,
-            poll_period=self.poll_period,
-            task_port=self.worker_task_port,
-            result_port=self.worker_result_port,
-            cert_dir=self.cert_dir,
-            logdir=self.worker_logdir,
-            logconf=self.logconf_path,
-            block_id=block_id,
-            heartbeat_period=self.heartbeat_period,
-            heartbeat_threshold=self.heartbeat_threshold,
-            address_probe_timeout_string=(f"--address_probe_timeout={self.address_probe_timeout}"
-                                          if self.address_probe_timeout else ""),
-            drain_period=self.drain_period,
-            cpu_affinity=self.cpu_affinity,
+            max_workers_per_node=q(self.max_workers_per_node),
+            prefetch_capacity=q(self.prefetch_capacity),
+            cores_per_worker=q(self.cores_per_worker),
+            mem_per_worker=q(self.mem_per_worker or 0),
+            poll_period=q(self.poll_period),
+            task_port=q(self.worker_task_port),
+            result_port=q(self.worker_result_port),
+            cert_dir=q(self.cert_dir),
+            logdir=q(self.worker_logdir),
+            logconf=q(self.logconf_path),
+            block_id=q(block_id),
+            heartbeat_period=q(self.heartbeat_period),
+            heartbeat_threshold=q(self.heartbeat_threshold),
+            address_probe_timeout_string=(f"--address_probe_timeout={q(probe)}" if probe
+                                          else ""),
+            drain_period=q(self.drain_period),
+            cpu_affinity=q(self.cpu_affinity),
             enable_mpi_mode="--enable_mpi_mode" if self.enable_mpi_mode else "",
-            mpi_launcher=self.mpi_launcher,
-            accelerators=" ".join(self.available_accelerators),
-            addresses=self.all_addresses,
-            nodes_per_block=getattr(self.provider, "nodes_per_block", 1),
+            mpi_launcher=q(self.mpi_launcher),
+            accelerators=" ".join(q(a) for a in self.available_accelerators),
+            addresses=q(self.all_addresses),
+            nodes_per_block=q(getattr(self.provider, "nodes_per_block", 1)),
         )
         if self.worker_task_observer:
-            command += f" --task-observer={self.worker_task_observer}"
+            command += f" --task-observer={q(self.worker_task_observer)}"
         return command
 
     @property

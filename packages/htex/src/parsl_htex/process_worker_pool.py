@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import ctypes
 import fcntl
 import json
 import logging
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 import psutil
 import zmq
@@ -52,6 +53,24 @@ _FINAL_SEND_LINGER_MS = 1000
 _F_SETPIPE_SZ = 1031
 #: Large pipes let a 1 MB task or result move in one write instead of 16.
 _PIPE_SIZE = 2**20
+_PR_SET_CHILD_SUBREAPER = 36
+#: Longest wait for killed leftover processes to be reaped.
+_STRAY_KILL_WAIT = 5.0
+
+
+def become_subreaper() -> bool:
+    """Have processes orphaned below this one (a killed worker's bash command, even one
+    that called setsid) reparented to this manager rather than to init, so they can be
+    found and ended (Linux only; returns whether it worked)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
+            return True
+        logger.warning("prctl(PR_SET_CHILD_SUBREAPER) failed: errno %d", ctypes.get_errno())
+    except (OSError, AttributeError) as e:
+        logger.warning("Cannot become a child subreaper (%s): processes left by killed "
+                       "workers may outlive them", e)
+    return False
 
 
 class StartupError(Exception):
@@ -152,6 +171,7 @@ class Manager:
         """The parsl.log_context ids this manager's workers log with (besides their rank)."""
         return {"run_id": self.run_id, "block_id": self.block_id, "manager_id": self.uid,
                 "executor": os.path.basename(os.path.normpath(self.args.logdir))}
+        self.subreaper = become_subreaper()
 
     # ------------------------------------------------------------------ connecting
 
@@ -305,6 +325,8 @@ class Manager:
         if w in self.idle:
             self.idle.remove(w)
         how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        # Before the task is reported lost (and maybe retried), what it started must end.
+        self.end_strays()
         if w.task is not None:
             htex_id, dfk_id = P.key_ids(w.task)
             logger.error("Worker %d (pid %d) %s while running task_id=%s htex_task_id=%s",
@@ -321,6 +343,63 @@ class Manager:
         if time.monotonic() - w.started < _RESTART_BACKOFF:
             time.sleep(_RESTART_BACKOFF)
         self.spawn(w)
+
+    def _live_worker_pids(self) -> Set[int]:
+        return {w.proc.pid for w in self.workers
+                if w.proc is not None and w.proc.returncode is None}
+
+    def end_strays(self, include_workers: bool = False) -> int:
+        """Kill, with their descendants, and reap this manager's children that are not
+        live workers: processes whose worker died (reparented here, see
+        :func:`become_subreaper`). With ``include_workers`` every descendant goes (at
+        shutdown, after the workers were asked to stop). Returns how many were killed."""
+        me = psutil.Process()
+        deadline = time.monotonic() + _STRAY_KILL_WAIT
+        killed = 0
+        while True:
+            keep = set() if include_workers else self._live_worker_pids()
+            try:
+                strays = [c for c in me.children() if c.pid not in keep]
+            except psutil.Error as e:
+                logger.warning("Cannot list this manager's child processes: %s", e)
+                return killed
+            if not strays:
+                return killed
+            for stray in strays:
+                try:
+                    victims = [*stray.children(recursive=True), stray]
+                except psutil.Error:
+                    victims = [stray]
+                for victim in victims:
+                    try:
+                        if victim.status() != psutil.STATUS_ZOMBIE:
+                            victim.kill()
+                            killed += 1
+                            logger.info("Killed process %d (%s) left by a worker", victim.pid,
+                                        " ".join(victim.cmdline())[:200])
+                    except psutil.Error:
+                        continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                logger.error("Processes %s left by workers did not exit within %.0f s of "
+                             "SIGKILL", [p.pid for p in strays], _STRAY_KILL_WAIT)
+                return killed
+            # Reaps them (they are our children); their own children are reparented
+            # here in turn and handled on the next round.
+            psutil.wait_procs(strays, timeout=min(remaining, 1.0))
+
+    def reap_exited_strays(self) -> None:
+        """Reap processes reparented here that exited on their own (no zombies pile up);
+        worker processes are left for :meth:`worker_died`."""
+        workers = self._live_worker_pids()
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None or info.si_pid in workers:
+                return
+            os.waitpid(info.si_pid, 0)
 
     def read_worker(self, w: _Worker) -> None:
         """Collect the results a worker has written; stop watching its pipe at EOF."""
@@ -428,6 +507,8 @@ class Manager:
         if now >= self.next_heartbeat:
             self.task_sock.send(P.HB + str(self.tasks_done).encode())
             self.next_heartbeat = now + self.hb_period
+        if self.subreaper:
+            self.reap_exited_strays()
         if now - self.last_from_interchange > self.hb_threshold:
             logger.error("No message from the interchange for %.1f s (hb_threshold %s s); "
                          "assuming it is gone and exiting",
@@ -502,6 +583,8 @@ class Manager:
                 logger.warning("Worker pid %d ignored SIGTERM; killing it", p.pid)
                 p.kill()
                 p.wait(timeout=_WORKER_STOP_GRACE)
+        # Commands and processes the tasks started end with the block.
+        self.end_strays(include_workers=True)
         try:
             self.flush_results()
         except zmq.ZMQError as e:

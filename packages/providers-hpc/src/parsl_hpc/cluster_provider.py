@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 import string
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
 from parsl.errors import BadParameter
 from parsl.jobs.states import JobState, JobStatus
@@ -39,6 +40,11 @@ from parsl.providers.errors import SchedulerMissingArgs, SubmitException
 from parsl_hpc.channels import TIMEOUT_EXIT_CODE, Channel, LocalChannel
 
 logger = logging.getLogger(__name__)
+
+
+def quote_all(words: Iterable[str]) -> str:
+    """``words`` shell-quoted and space-separated, for job ids and paths in commands."""
+    return " ".join(shlex.quote(str(w)) for w in words)
 
 __all__ = ["ClusterProvider", "JobSpec", "ParsedStatus", "translate_state"]
 

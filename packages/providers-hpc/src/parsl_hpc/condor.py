@@ -9,6 +9,7 @@ lists are taken as COMPLETED, as Parsl does.
 from __future__ import annotations
 
 import logging
+import shlex
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from parsl._validation import validate_init
@@ -23,6 +24,7 @@ from parsl_hpc.cluster_provider import (
     JobSpec,
     ParsedStatus,
     first_match,
+    quote_all,
     translate_state,
 )
 
@@ -194,13 +196,13 @@ class CondorProvider(ClusterProvider):
         return self._push(job.script_path, job.remote_script_path)
 
     def _submit_command(self, script_path: str, job: JobSpec) -> str:
-        return f"condor_submit {script_path}"
+        return f"condor_submit {shlex.quote(script_path)}"
 
     def _parse_job_id(self, stdout: str, stderr: str) -> Optional[str]:
         return first_match(_JOB_ID_REGEX, stdout)
 
     def _status_command(self, job_ids: List[str]) -> str:
-        return f"condor_q {' '.join(job_ids)} -af:jr JobStatus ExitCode"
+        return f"condor_q {quote_all(job_ids)} -af:jr JobStatus ExitCode"
 
     def _parse_status(self, stdout: str, job_ids: List[str]
                       ) -> Tuple[Dict[str, ParsedStatus], bool]:
@@ -236,4 +238,4 @@ class CondorProvider(ClusterProvider):
         return found, complete
 
     def _cancel_command(self, job_ids: List[str]) -> str:
-        return f"condor_rm {' '.join(job_ids)}"
+        return f"condor_rm {quote_all(job_ids)}"

@@ -8,6 +8,7 @@ no longer listed is taken as COMPLETED, as Parsl does.
 from __future__ import annotations
 
 import logging
+import shlex
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from parsl._validation import validate_init
@@ -15,7 +16,7 @@ from parsl.jobs.states import JobState
 from parsl.launchers.base import Launcher
 from parsl.launchers.launchers import SingleNodeLauncher
 from parsl_hpc.channels import Channel
-from parsl_hpc.cluster_provider import ClusterProvider, JobSpec, ParsedStatus
+from parsl_hpc.cluster_provider import ClusterProvider, JobSpec, ParsedStatus, quote_all
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class GridEngineProvider(ClusterProvider):
         return values
 
     def _submit_command(self, script_path: str, job: JobSpec) -> str:
-        return f"qsub -terse {script_path}"
+        return f"qsub -terse {shlex.quote(script_path)}"
 
     def _parse_job_id(self, stdout: str, stderr: str) -> Optional[str]:
         for line in stdout.splitlines():
@@ -155,4 +156,4 @@ class GridEngineProvider(ClusterProvider):
         return found, complete
 
     def _cancel_command(self, job_ids: List[str]) -> str:
-        return f"qdel {' '.join(job_ids)}"
+        return f"qdel {quote_all(job_ids)}"

@@ -8,6 +8,7 @@ as Parsl does.
 from __future__ import annotations
 
 import logging
+import shlex
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from parsl._validation import validate_init
@@ -22,6 +23,7 @@ from parsl_hpc.cluster_provider import (
     JobSpec,
     ParsedStatus,
     first_match,
+    quote_all,
     translate_state,
 )
 
@@ -156,14 +158,14 @@ class LSFProvider(ClusterProvider):
 
     def _submit_command(self, script_path: str, job: JobSpec) -> str:
         if self.bsub_redirection:
-            return f"bsub < {script_path}"
-        return f"bsub {script_path}"
+            return f"bsub < {shlex.quote(script_path)}"
+        return f"bsub {shlex.quote(script_path)}"
 
     def _parse_job_id(self, stdout: str, stderr: str) -> Optional[str]:
         return first_match(_JOB_ID_REGEX, stdout)
 
     def _status_command(self, job_ids: List[str]) -> str:
-        return f"bjobs -a -noheader -o 'jobid stat' {' '.join(job_ids)}"
+        return f"bjobs -a -noheader -o 'jobid stat' {quote_all(job_ids)}"
 
     def _status_failure_means_gone(self, code: int, stdout: str, stderr: str) -> bool:
         return "is not found" in stderr
@@ -189,4 +191,4 @@ class LSFProvider(ClusterProvider):
         return found, complete
 
     def _cancel_command(self, job_ids: List[str]) -> str:
-        return f"bkill {' '.join(job_ids)}"
+        return f"bkill {quote_all(job_ids)}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from parsl._validation import validate_init
@@ -16,7 +17,7 @@ from parsl.jobs.states import JobState
 from parsl.launchers.base import Launcher
 from parsl.launchers.launchers import SingleNodeLauncher
 from parsl_hpc.channels import Channel
-from parsl_hpc.cluster_provider import JobSpec, ParsedStatus, translate_state
+from parsl_hpc.cluster_provider import JobSpec, ParsedStatus, quote_all, translate_state
 from parsl_hpc.torque import TorqueProvider
 
 logger = logging.getLogger(__name__)
@@ -122,10 +123,10 @@ class PBSProProvider(TorqueProvider):
         return values
 
     def _submit_command(self, script_path: str, job: JobSpec) -> str:
-        return f"qsub {script_path}"
+        return f"qsub {shlex.quote(script_path)}"
 
     def _status_command(self, job_ids: List[str]) -> str:
-        return f"qstat -f -x -F json {' '.join(job_ids)}"
+        return f"qstat -f -x -F json {quote_all(job_ids)}"
 
     def _parse_status(self, stdout: str, job_ids: List[str]
                       ) -> Tuple[Dict[str, ParsedStatus], bool]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import shlex
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from parsl._validation import validate_init
@@ -23,6 +24,7 @@ from parsl_hpc.cluster_provider import (
     JobSpec,
     ParsedStatus,
     first_match,
+    quote_all,
     translate_state,
 )
 
@@ -61,8 +63,8 @@ translate_table: Dict[str, JobState] = {
 
 _SLURM_TEMPLATE = """#!/bin/bash
 #SBATCH --job-name=${jobname}
-#SBATCH --output=${job_stdout_path}
-#SBATCH --error=${job_stderr_path}
+#SBATCH --output="${job_stdout_path}"
+#SBATCH --error="${job_stderr_path}"
 #SBATCH --nodes=${nodes}
 #SBATCH --time=${walltime}
 #SBATCH --ntasks-per-node=${tasks_per_node}
@@ -199,10 +201,10 @@ class SlurmProvider(ClusterProvider):
         return values
 
     def _cluster_flag(self) -> str:
-        return f" --clusters={self.clusters}" if self.clusters else ""
+        return f" --clusters={shlex.quote(self.clusters)}" if self.clusters else ""
 
     def _submit_command(self, script_path: str, job: JobSpec) -> str:
-        return f"sbatch{self._cluster_flag()} {script_path}"
+        return f"sbatch{self._cluster_flag()} {shlex.quote(script_path)}"
 
     def _parse_job_id(self, stdout: str, stderr: str) -> Optional[str]:
         return first_match(self.regex_job_id, stdout)
@@ -210,7 +212,7 @@ class SlurmProvider(ClusterProvider):
     def _status_command(self, job_ids: List[str]) -> str:
         return (f"squeue{self._cluster_flag()} --noheader --states=all "
                 f"--format='%i{_SQUEUE_SEPARATOR}%T{_SQUEUE_SEPARATOR}%r' "
-                f"--jobs={','.join(job_ids)}")
+                f"--jobs={shlex.quote(','.join(job_ids))}")
 
     def _status_failure_means_gone(self, code: int, stdout: str, stderr: str) -> bool:
         # squeue exits 1 when every requested job has aged out of slurmctld's memory.
@@ -240,4 +242,4 @@ class SlurmProvider(ClusterProvider):
         return found, complete
 
     def _cancel_command(self, job_ids: List[str]) -> str:
-        return f"scancel{self._cluster_flag()} {' '.join(job_ids)}"
+        return f"scancel{self._cluster_flag()} {quote_all(job_ids)}"

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from parsl._validation import validate_init
 from parsl.jobs.states import JobState
 from parsl.launchers.base import Launcher
 from parsl_hpc.channels import Channel
-from parsl_hpc.cluster_provider import ClusterProvider, JobSpec, ParsedStatus, translate_state
+from parsl_hpc.cluster_provider import (
+    ClusterProvider,
+    JobSpec,
+    ParsedStatus,
+    quote_all,
+    translate_state,
+)
 from parsl_hpc.launchers import AprunLauncher
 
 logger = logging.getLogger(__name__)
@@ -121,7 +128,8 @@ class TorqueProvider(ClusterProvider):
 
     def _submit_command(self, script_path: str, job: JobSpec) -> str:
         # -o/-e on the command line as well: Slurm's qsub wrapper ignores the #PBS ones.
-        return f"qsub -o {job.stdout_path} -e {job.stderr_path} {script_path}"
+        return (f"qsub -o {shlex.quote(job.stdout_path)} -e {shlex.quote(job.stderr_path)} "
+                f"{shlex.quote(script_path)}")
 
     def _parse_job_id(self, stdout: str, stderr: str) -> Optional[str]:
         for line in stdout.splitlines():
@@ -131,7 +139,7 @@ class TorqueProvider(ClusterProvider):
         return None
 
     def _status_command(self, job_ids: List[str]) -> str:
-        return f"qstat {' '.join(job_ids)}"
+        return f"qstat {quote_all(job_ids)}"
 
     def _status_failure_means_gone(self, code: int, stdout: str, stderr: str) -> bool:
         return any(marker in stderr for marker in self._gone_markers)
@@ -158,4 +166,4 @@ class TorqueProvider(ClusterProvider):
         return found, complete
 
     def _cancel_command(self, job_ids: List[str]) -> str:
-        return f"qdel {' '.join(job_ids)}"
+        return f"qdel {quote_all(job_ids)}"

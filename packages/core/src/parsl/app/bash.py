@@ -11,7 +11,20 @@ import logging
 import os
 import signal
 import subprocess
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Optional, Sequence, Union
+import sys
+import threading
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    List,
+    Literal,
+    Optional,
+    Sequence,
+    Set,
+    Union,
+)
 
 from parsl.app.app import AUTO_LOGNAME, AppBase
 from parsl.app.errors import (
@@ -32,6 +45,43 @@ logger = logging.getLogger(__name__)
 
 _PARSL_ONLY_KWARGS = ("stdout", "stderr", "walltime", "parsl_resource_specification",
                       "inputs", "outputs")
+
+#: Process groups of the bash commands running in this process, for
+#: :func:`stop_running_commands`.
+_running: Set[int] = set()
+_running_lock = threading.Lock()
+#: Counts calls of :func:`stop_running_commands`, so a command started while one ran (and
+#: so missed by it) is stopped by its own task.
+_stops = [0]
+#: Each command gets a process group of its own (in the worker's session, so a signal to
+#: the whole job still reaches it), which lets its whole tree be ended with it.
+if sys.version_info >= (3, 11):
+    _OWN_GROUP: Dict[str, Any] = {"process_group": 0}
+else:  # pragma: no cover - Python < 3.11
+    _OWN_GROUP = {"preexec_fn": os.setpgrp}
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_running_commands() -> int:
+    """Kill every bash app command still running in this process, with its process group.
+
+    Called when the run ends (a thread executor's shutdown) so no command outlives it;
+    the apps waiting for them fail. Returns how many groups were signalled.
+    """
+    with _running_lock:
+        groups = list(_running)
+        _stops[0] += 1
+    for pgid in groups:
+        _kill_group(pgid)
+    if groups:
+        logger.info("Killed %d bash app commands still running at shutdown", len(groups))
+    return len(groups)
 
 
 def _open_std_stream(stream: Any, name: str) -> Optional[Any]:
@@ -88,18 +138,26 @@ def remote_side_bash_executor(func: Callable[..., Any], *args: Any, **kwargs: An
     stderr = _open_std_stream(kwargs.get("stderr"), "stderr")
     walltime = kwargs.get("walltime")
     try:
+        stops = _stops[0]
         proc = subprocess.Popen(command, shell=True, executable="/bin/bash", stdout=stdout,
-                                stderr=stderr, close_fds=False, start_new_session=True)
+                                stderr=stderr, close_fds=False, **_OWN_GROUP)
+        with _running_lock:
+            _running.add(proc.pid)
+            stopped = _stops[0] != stops
+        if stopped:
+            _kill_group(proc.pid)
         try:
             returncode = proc.wait(timeout=walltime)
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill_group(proc.pid)
             proc.wait()
             raise AppTimeout(f"bash_app {app_name} exceeded walltime: {walltime} seconds"
                              ) from None
+        finally:
+            # What the command left running in its group (``cmd &``) ends with the task.
+            with _running_lock:
+                _running.discard(proc.pid)
+            _kill_group(proc.pid)
     finally:
         for handle in (stdout, stderr):
             if handle is not None:

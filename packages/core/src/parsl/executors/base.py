@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, NamedTuple, Opt
 
 from typing_extensions import Self
 
-from parsl.errors import copy_exception
+from parsl.errors import BadParameter, copy_exception
 
 if TYPE_CHECKING:
     from parsl.logconfigs.base import LogConfig
@@ -38,6 +38,26 @@ class TaskContext(NamedTuple):
 #: ``submitting_task.get()``.
 submitting_task: ContextVar[Optional[TaskContext]] = ContextVar("parsl_submitting_task",
                                                                 default=None)
+
+def check_label(owner: str, label: str) -> None:
+    """Raise BadParameter for a label that cannot name the executor's folder.
+
+    A label becomes a folder (``<run_dir>/<label>``) and part of block job names and of
+    launch commands. Spaces and shell-special characters are fine (everything is quoted;
+    job names are sanitized), but a path separator, a control character such as a newline,
+    ``.``, ``..`` or an empty label would put files elsewhere or break a job script.
+    """
+    problem = None
+    if not label or label in (".", ".."):
+        problem = "it is empty, '.' or '..'"
+    elif "/" in label or "\\" in label:
+        problem = "it contains a path separator"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in label):
+        problem = "it contains a control character"
+    if problem is not None:
+        raise BadParameter(owner, "label", label,
+                           f"a name usable as a folder name ({problem})")
+
 
 #: True while :func:`fail_futures` fails many tasks for one reason, which it logs once;
 #: the DFK then logs each of those task failures at DEBUG instead of INFO.

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import threading
 import time
 from abc import abstractmethod
@@ -37,6 +38,10 @@ from parsl.log_context import ids as log_ids
 from parsl.providers.base import ExecutionProvider
 
 logger = logging.getLogger(__name__)
+
+#: Characters kept from a label in block job names: batch systems and job scripts differ
+#: in how they treat anything else (spaces, quotes, ``$``).
+_JOB_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 __all__ = ["BlockErrorHandler", "BlockProviderExecutor", "BlockStatusListener"]
 
@@ -149,7 +154,8 @@ class BlockProviderExecutor(ParslExecutor):
         if self.provider is None:
             raise ScalingFailed(self.label, "the executor has no provider to launch blocks with")
         launch_cmd = self._get_launch_command(block_id)
-        job_name = f"parsl.{self.label}.block-{block_id}.{time.time():.3f}"
+        label = _JOB_NAME_UNSAFE.sub("_", self.label)
+        job_name = f"parsl.{label}.block-{block_id}.{time.time():.3f}"
         with log_ids(executor=self.label, block_id=block_id):
             logger.debug("Executor %s submitting block %s as job %s", self.label, block_id,
                          job_name)

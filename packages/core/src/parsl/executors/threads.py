@@ -117,6 +117,11 @@ class ThreadPoolExecutor(ParslExecutor):
                         self.label, cancelled)
         for _ in self._threads:
             self._queue.put(None)
+        if not block:
+            # Running tasks are not waited for; bash commands among them end with the run.
+            from parsl.app.bash import stop_running_commands
+
+            stop_running_commands()
         if block:
             for thread in self._threads:
                 thread.join()
