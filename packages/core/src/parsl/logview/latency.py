@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import collections
 import heapq
+import itertools
 import math
 from array import array
 from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Set, TextIO, Tuple
 
-from parsl.logview.records import EVENT_RANK, LogFile, Record, find_log_files
+from parsl.logview.records import EventTuple, LogFile, event_tuples, find_log_files
 
 FINAL_EVENTS = frozenset({"completed", "failed", "dep_failed", "memo_hit"})
-_EVENT_NEEDLES = ('"event": ', " event=", "task_events=")
 
 GroupKey = Tuple[str, str, Tuple[str, ...]]
 
@@ -52,75 +52,82 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[index]
 
 
-def event_records(files: Sequence[LogFile]) -> Iterator[Record]:
-    """Every per-task event record of the run, merged by time across files."""
-    streams = [(r for r in log.records(_EVENT_NEEDLES)
-                if r.event is not None and r.context.get("task_id") is not None)
-               for log in files]
-    return heapq.merge(*streams, key=Record.sort_key)
-
-
-def _finish(events: List[Record], groups: Dict[GroupKey, Group]) -> None:
-    app = "?"
-    executor = "?"
+def _finish(events: List[EventTuple], groups: Dict[GroupKey, Group]) -> None:
+    app: Any = None
+    executor: Any = None
     tries: Dict[Tuple[Any, Any], Any] = {}
-    for r in events:
-        ctx = r.context
-        if r.event == "submitted":
-            app = str(ctx.get("app", "?"))
-            executor = str(ctx.get("executor", executor))
-        elif r.event == "launched":
-            executor = str(ctx.get("executor", executor))
-            tries[(ctx.get("executor"), ctx.get("executor_task_id"))] = ctx.get("try_id")
+    for _, _, _, _, event, try_id, etid, ex, app_name in events:
+        if app is None and app_name is not None:
+            app = app_name
+        if event == "launched":
+            executor = ex
+            tries[(ex, etid)] = try_id
+        elif event == "submitted" and executor is None:
+            executor = ex
 
-    def order(r: Record) -> Tuple[int, int, float]:
-        ctx = r.context
-        try_id = ctx.get("try_id")
-        if try_id is None:
-            try_id = tries.get((ctx.get("executor"), ctx.get("executor_task_id")))
-        event = r.event or ""
-        if event in ("submitted", "deps_resolved"):
-            return (-1, EVENT_RANK[event], r.time)
+    def order(e: EventTuple) -> Tuple[int, int, float]:
+        when, rank, _, _, event, try_id, etid, ex, _ = e
+        if event in _BEFORE_TRIES:
+            return (-1, rank, when)
         if event in FINAL_EVENTS:
-            return (1 << 30, EVENT_RANK[event], r.time)
-        return (try_id if isinstance(try_id, int) else 0, EVENT_RANK.get(event, 0), r.time)
+            return (1 << 30, rank, when)
+        if try_id is None:
+            try_id = tries.get((ex, etid), 0)
+        return (try_id if isinstance(try_id, int) else 0, rank, when)
 
     events.sort(key=order)
-    path = tuple(r.event or "" for r in events)
-    key = (app, executor, path)
+    path = tuple(e[4] for e in events)
+    key = (str(app or "?"), str(executor or "?"), path)
     group = groups.get(key)
     if group is None:
         group = groups[key] = Group(path)
-    group.add([r.time for r in events])
+    group.add([e[0] for e in events])
 
 
-#: Seconds (of log time) a task's records may trail its final event, as when a worker
-#: writes its record after sending the result, or clocks of two nodes differ slightly.
+#: Seconds (of log time) a task's records may trail its final event, as when clocks of
+#: two nodes differ slightly.
 GRACE = 2.0
+_BEFORE_TRIES = frozenset({"submitted", "deps_resolved"})
 
 
 def compute(run_dir: str, files: Sequence[LogFile] = ()) -> Dict[GroupKey, Group]:
     """Group every task of the run by (app, executor, path) with its step times."""
     groups: Dict[GroupKey, Group] = {}
-    open_tasks: Dict[Any, List[Record]] = {}
+    open_tasks: Dict[Any, List[EventTuple]] = {}
     closing: Deque[Tuple[float, Any]] = collections.deque()
     finished: Set[Any] = set()
-    for r in event_records(files or find_log_files(run_dir)):
-        while closing and closing[0][0] < r.time:
+    files = files or find_log_files(run_dir)
+    dfk_files = {log.path for log in files if log.process == "parsl"}
+    seq = itertools.count()
+    streams = [event_tuples(log, seq) if log.path not in dfk_files else _tag_final(log, seq)
+               for log in files]
+    for tagged in heapq.merge(*streams):
+        when = tagged[0]
+        while closing and closing[0][0] < when:
             _finish(open_tasks.pop(closing.popleft()[1]), groups)
-        task = r.context["task_id"]
+        task = tagged[3]
+        if task is None:
+            continue
         events = open_tasks.get(task)
         if events is None:
             if task in finished:
                 continue  # trailing its final event by more than GRACE: dropped
             events = open_tasks[task] = []
-        events.append(r)
-        if r.event in FINAL_EVENTS and r.process == "parsl":
+        if len(tagged) == 10:  # a final event of the DFK
             finished.add(task)
-            closing.append((r.time + GRACE, task))
+            closing.append((when + GRACE, task))
+            events.append(tagged[:9])
+        else:
+            events.append(tagged)
     for events in open_tasks.values():
         _finish(events, groups)
     return groups
+
+
+def _tag_final(log: LogFile, seq: Iterator[int]) -> Iterator[Any]:
+    """The DFK's events, final ones marked (a tenth element) so tasks can close."""
+    for e in event_tuples(log, seq):
+        yield (*e, True) if e[4] in FINAL_EVENTS else e
 
 
 def _ms(seconds: float) -> str:
