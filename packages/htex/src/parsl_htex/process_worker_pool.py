@@ -522,6 +522,10 @@ class Manager:
 
     def shutdown(self) -> None:
         """Stop every worker (TERM, then KILL after a grace period) and close sockets."""
+        # The provider's cancel sends SIGTERM to the whole block while this runs; dying
+        # of it here would kill the workers (PR_SET_PDEATHSIG) before they have written
+        # their last log records. The provider's SIGKILL still bounds the wait.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.stopping = True
         if self.task_events is not None:
             self.task_events.flush()
