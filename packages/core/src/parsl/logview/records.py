@@ -138,6 +138,7 @@ def event_tuples(log: LogFile, seq: Optional[Iterator[int]] = None) -> Iterator[
     if seq is None:
         seq = itertools.count()
     rank = EVENT_RANK.get
+    spans = SPAN_STARTS
     loads = json.loads
     marker = '"task_events": ' if log.is_json else " task_events=["
     with open(log.path, encoding="utf-8", errors="replace") as f:
@@ -159,19 +160,21 @@ def event_tuples(log: LogFile, seq: Optional[Iterator[int]] = None) -> Iterator[
                     if found >= 0:
                         default = tail[found + 10:].split(" ", 1)[0]
                 for e in entries:
-                    event = e.get("event", "")
-                    task = e.get("task_id")
-                    executor = e.get("executor", default)
-                    started = e.get("started")
+                    get = e.get
+                    event = get("event", "")
+                    task = get("task_id")
+                    executor = get("executor", default)
+                    etid = get("executor_task_id")
+                    app = get("app")
+                    started = get("started")
                     if started is not None:
-                        start_event = SPAN_STARTS.get(event)
+                        start_event = spans.get(event)
                         if start_event is not None:
-                            try_id = e.get("try_id") if start_event == "worker_start" else None
+                            try_id = get("try_id") if start_event == "worker_start" else None
                             yield (float(started), rank(start_event, 0), next(seq), task,
-                                   start_event, try_id, e.get("executor_task_id"), executor,
-                                   e.get("app"))
-                    yield (e.get("time", 0.0), rank(event, 0), next(seq), task, event,
-                           e.get("try_id"), e.get("executor_task_id"), executor, e.get("app"))
+                                   start_event, try_id, etid, executor, app)
+                    yield (get("time", 0.0), rank(event, 0), next(seq), task, event,
+                           get("try_id"), etid, executor, app)
             elif ('"event": ' in line) if log.is_json else (" event=" in line):
                 for r in (_parse_json if log.is_json else _parse_text)(log, (line,)):
                     for x in _with_span_start(r):
