@@ -92,15 +92,18 @@ def write_run(run: pathlib.Path, tasks: int, fmt: str) -> None:
 
 
 def timed(args: List[str]) -> None:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run one command in a fresh process; print its wall and CPU time and peak memory.
+    (CPU time says more than wall time on a machine shared with other work.)"""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "parsl.cli", *args], check=True,
                          capture_output=True, text=True).stdout
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     lines = out.count("\n")
-    print(f"parsl {' '.join(args[:2])} ...: {seconds:6.2f} s, peak RSS "
-          f"{max(peak, before) / 1024:6.1f} MiB (max over commands so far), {lines} lines out")
+    print(f"parsl {' '.join(args[:2])} ...: {seconds:6.2f} s wall, {cpu:6.2f} s CPU, peak RSS "
+          f"{after.ru_maxrss / 1024:6.1f} MiB (max over commands so far), {lines} lines out")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
