@@ -7,8 +7,8 @@ instead of being refused or mixed with the others. Within a try, events are put 
 their causal order (the order of EVENTS); each step is the time from the previous event.
 
 Each file is read once, as light tuples (no record objects); a task's events are kept
-until the end, about 100 bytes each (some 80 MB for 100,000 tasks), then reduced to
-step times per group. (Finding one task, ``parsl logs timeline``, keeps only that
+until the end (about 2.5 KB a task: 250 MB for 100,000 tasks), then reduced to step
+times per group. (Finding one task, ``parsl logs timeline``, keeps only that
 task's records.)
 """
 from __future__ import annotations
