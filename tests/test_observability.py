@@ -226,3 +226,19 @@ def test_missing_run_dir_is_a_clear_error(tmp_path: pathlib.Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     assert parsl_main(["logs", "latency", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_file_logging_format_reaches_interchange_manager_and_worker(
+        tmp_path: pathlib.Path) -> None:
+    pytest.importorskip("parsl_htex", reason="parsl-htex is not installed")
+    token = "XXXXYYYYY"
+    config = Config(executors=[_htex("htex")], run_dir=str(tmp_path / "runinfo"),
+                    initialize_logging=FileLogging(format_string=f"{token} %(message)s"))
+    with parsl.load(config) as dfk:
+        assert noop(1).result(timeout=120) == 1
+        run = pathlib.Path(dfk.run_dir)
+    pool = next((run / "htex" / "block-0").iterdir())
+    for path in (run / "htex" / "interchange.log", pool / "manager.log",
+                 *pool.glob("worker_*.log")):
+        lines = path.read_text().splitlines()
+        assert lines and lines[0].startswith(token), path
