@@ -310,7 +310,7 @@ class Manager:
         self.poller.register(result_r, zmq.POLLIN)
         self.idle.append(w)
         logger.info("Started worker %d (generation %d, pid %d)", w.rank, w.generation,
-                    w.proc.pid)
+                    w.proc.pid, extra={"worker_id": w.rank})
 
     def _close_pipes(self, w: _Worker) -> None:
         if w.reader is not None:
@@ -343,15 +343,17 @@ class Manager:
         how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
         if w.task is not None:
             htex_id, dfk_id = P.key_ids(w.task)
-            logger.error("Worker %d (pid %d) %s while running task_id=%s htex_task_id=%s",
-                         w.rank, w.proc.pid, how, dfk_id, htex_id)
+            logger.error("Worker %d (pid %d) %s while running task %s", w.rank, w.proc.pid,
+                         how, dfk_id, extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                             "worker_id": w.rank})
             err = WorkerLost(f"{self.uid}:{w.rank}", self.hostname,
                              f"worker process {w.proc.pid} {how}")
             self.results.append(P.result_record(w.task, _serial.RESULT_EXECUTOR_ERROR,
                                                 _serial.serialize(err)))
             w.task = None
         else:
-            logger.error("Worker %d (pid %d) %s while idle", w.rank, w.proc.pid, how)
+            logger.error("Worker %d (pid %d) %s while idle", w.rank, w.proc.pid, how,
+                         extra={"worker_id": w.rank})
         if self.stopping or self.draining:
             return
         if time.monotonic() - w.started < _RESTART_BACKOFF:
