@@ -12,6 +12,7 @@ as ``CONFLICT`` lines, and the command then exits with status 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional, Sequence, TextIO
 
@@ -74,6 +75,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except FileNotFoundError as e:
         sys.stderr.write(f"parsl: {e}\n")
         return 2
+    except BrokenPipeError:
+        # The reader went away (`parsl logs ... | head`): not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     return status
 
 

@@ -109,6 +109,11 @@ class _Manager:
                 "pid": self.info.get("pid")}
 
 
+def _ids(m: _Manager) -> Dict[str, Any]:
+    """parsl.log_context ids of a record about manager ``m``."""
+    return {"manager_id": m.manager_id.decode(errors="replace"), "block_id": m.block_id}
+
+
 class Interchange:
     """The event loop described in the module docstring."""
 
@@ -327,12 +332,12 @@ class Interchange:
                 m.last_seen = time.monotonic()
                 m.draining = True
                 logger.info("Manager %s of block %s is draining", mid.decode(errors="replace"),
-                            m.block_id)
+                            m.block_id, extra=_ids(m))
                 # The ack follows every task already sent to it; after it, none will come.
                 self._send_manager(mid, P.DRAIN)
             elif tag == P.BYE:
                 logger.info("Manager %s of block %s left", mid.decode(errors="replace"),
-                            m.block_id)
+                            m.block_id, extra=_ids(m))
                 self.remove_manager(m, "it left while holding tasks")
             else:
                 self._warn_dropped("an unknown message %r from manager %r", body[:8], mid[:32])
@@ -370,7 +375,7 @@ class Interchange:
                                                    "run_id": self.config.get("run_id")}).encode())
         logger.info("Registered manager %s of block %s on %s (pid %s) with %d workers, "
                     "capacity %d", mid.decode(errors="replace"), m.block_id, m.hostname,
-                    info.get("pid"), m.worker_count, m.capacity)
+                    info.get("pid"), m.worker_count, m.capacity, extra=_ids(m))
         self.event("manager_registered", block_id=m.block_id,
                    manager_id=mid.decode(errors="replace"), worker_count=m.worker_count)
 
@@ -400,7 +405,7 @@ class Interchange:
                 if body is not None and bytes(body) == P.BYE:
                     # Sent after its last results on this connection: nothing is in flight.
                     logger.info("Manager %s of block %s left", mid.decode(errors="replace"),
-                                m.block_id)
+                                m.block_id, extra=_ids(m))
                     self.remove_manager(m, "it left while holding tasks")
                     continue
                 self._warn_dropped("a malformed result message from manager %r", mid[:32])
@@ -568,7 +573,7 @@ class Interchange:
         keys = list(m.tasks)
         m.tasks.clear()
         self.in_flight -= len(keys)
-        logger.error("Failing %d tasks of manager %s: %s", len(keys), mid, why)
+        logger.error("Failing %d tasks of manager %s: %s", len(keys), mid, why, extra=_ids(m))
         self.send_client(b"".join([P.RESULTS, *(P.result_record(k, _serial.RESULT_EXECUTOR_ERROR,
                                                                 err) for k in keys)]))
 
@@ -590,7 +595,7 @@ class Interchange:
                 logger.error("Manager %s of block %s on %s missed heartbeats for %.1f s "
                              "(heartbeat_threshold %s s): declaring it lost",
                              m.manager_id.decode(errors="replace"), m.block_id, m.hostname,
-                             now - m.last_seen, self.hb_threshold)
+                             now - m.last_seen, self.hb_threshold, extra=_ids(m))
                 self.remove_manager(m, f"no heartbeat for {now - m.last_seen:.1f} s "
                                        f"(heartbeat_threshold={self.hb_threshold} s)")
                 self.event("manager_lost", block_id=m.block_id,

@@ -165,13 +165,13 @@ class Manager:
         self.task_events = TaskEvents(logger) if logger.isEnabledFor(TASK_EVENTS) else None
         #: Events of each hop to and from workers, at DEBUG only.
         self.hop_events = logger.isEnabledFor(logging.DEBUG)
+        self.subreaper = become_subreaper()
 
     @property
     def log_context(self) -> Dict[str, Any]:
         """The parsl.log_context ids this manager's workers log with (besides their rank)."""
         return {"run_id": self.run_id, "block_id": self.block_id, "manager_id": self.uid,
                 "executor": os.path.basename(os.path.normpath(self.args.logdir))}
-        self.subreaper = become_subreaper()
 
     # ------------------------------------------------------------------ connecting
 
@@ -294,7 +294,7 @@ class Manager:
         self.poller.register(result_r, zmq.POLLIN)
         self.idle.append(w)
         logger.info("Started worker %d (generation %d, pid %d)", w.rank, w.generation,
-                    w.proc.pid)
+                    w.proc.pid, extra={"worker_id": w.rank})
 
     def _close_pipes(self, w: _Worker) -> None:
         if w.reader is not None:
@@ -329,15 +329,17 @@ class Manager:
         self.end_strays()
         if w.task is not None:
             htex_id, dfk_id = P.key_ids(w.task)
-            logger.error("Worker %d (pid %d) %s while running task_id=%s htex_task_id=%s",
-                         w.rank, w.proc.pid, how, dfk_id, htex_id)
+            logger.error("Worker %d (pid %d) %s while running task %s", w.rank, w.proc.pid,
+                         how, dfk_id, extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                             "worker_id": w.rank})
             err = WorkerLost(f"{self.uid}:{w.rank}", self.hostname,
                              f"worker process {w.proc.pid} {how}")
             self.results.append(P.result_record(w.task, _serial.RESULT_EXECUTOR_ERROR,
                                                 _serial.serialize(err)))
             w.task = None
         else:
-            logger.error("Worker %d (pid %d) %s while idle", w.rank, w.proc.pid, how)
+            logger.error("Worker %d (pid %d) %s while idle", w.rank, w.proc.pid, how,
+                         extra={"worker_id": w.rank})
         if self.stopping or self.draining:
             return
         if time.monotonic() - w.started < _RESTART_BACKOFF:
@@ -567,6 +569,10 @@ class Manager:
 
     def shutdown(self) -> None:
         """Stop every worker (TERM, then KILL after a grace period) and close sockets."""
+        # The provider's cancel sends SIGTERM to the whole block while this runs; dying
+        # of it here would kill the workers (PR_SET_PDEATHSIG) before they have written
+        # their last log records. The provider's SIGKILL still bounds the wait.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         self.stopping = True
         if self.task_events is not None:
             self.task_events.flush()

@@ -25,10 +25,11 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from typing import Any, List, Optional, Protocol, Tuple
 
-from parsl.log_context import TASK_EVENTS
+from parsl.log_context import FLUSH_PERIOD, TASK_EVENTS, TaskEvents
 from parsl_htex import _serial
 from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._pipes import read_record, write_all
@@ -37,7 +38,6 @@ from parsl_htex._protocol import KEY_SIZE, MAX_PAYLOAD, TASK_HEADER, key_ids, re
 logger = logging.getLogger("parsl_htex.worker")
 
 _PR_SET_PDEATHSIG = 1
-_TERM = {signal.SIGTERM}
 
 
 def _die_with_parent(expected_parent: int) -> None:
@@ -85,60 +85,64 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
                observer: Optional[TaskObserver] = None) -> int:
     """Serve tasks until the manager closes the task pipe; return the exit code."""
     tasks = os.fdopen(task_fd, "rb", buffering=1 << 16)
-    events = logger.isEnabledFor(TASK_EVENTS)
-    debug = logger.isEnabledFor(logging.DEBUG)
+    events = TaskEvents(logger) if logger.isEnabledFor(TASK_EVENTS) else None
+    if events is not None:
+        _flush_in_background(events)
     logger.info("Worker %d (pid %d) ready", rank, os.getpid())
-    while True:
-        record = read_record(tasks, TASK_HEADER)
-        if record is None:
-            logger.info("Worker %d: task pipe closed by the manager; exiting", rank)
-            return 0
-        header, task = record
-        key = header[:KEY_SIZE]
-        if events:
-            # One record per task, written after the result is on its way, keeps logging
-            # off the task's critical path; it carries the start time (see log_context).
-            htex_id, dfk_id = key_ids(key)
-            started = time.time()
-            if debug:
-                logger.debug("Running task %s", dfk_id,
-                             extra={"task_id": dfk_id, "executor_task_id": htex_id})
-        if observer is not None:
-            htex_id, dfk_id = key_ids(key)
-            observer.task_started(htex_id, dfk_id)
-            tag, payload = _execute(task, mpi_launcher)
-            observer.task_ended(htex_id, dfk_id, tag == _serial.RESULT_OK)
-        else:
-            tag, payload = _execute(task, mpi_launcher)
-        if len(payload) > MAX_PAYLOAD:
-            tag, payload = _serial.RESULT_TASK_ERROR, _serial.serialize_exception(ValueError(
-                f"the result is {len(payload)} bytes serialized, more than the {MAX_PAYLOAD} "
-                "bytes a HighThroughputExecutor message can carry"))
-        if not events:
+    try:
+        while True:
+            record = read_record(tasks, TASK_HEADER)
+            if record is None:
+                logger.info("Worker %d: task pipe closed by the manager; exiting", rank)
+                return 0
+            header, task = record
+            key = header[:KEY_SIZE]
+            if events is not None:
+                started = time.time()
+            if observer is not None:
+                obs_htex_id, obs_dfk_id = key_ids(key)
+                observer.task_started(obs_htex_id, obs_dfk_id)
+                tag, payload = _execute(task, mpi_launcher)
+                observer.task_ended(obs_htex_id, obs_dfk_id, tag == _serial.RESULT_OK)
+            else:
+                tag, payload = _execute(task, mpi_launcher)
+            if len(payload) > MAX_PAYLOAD:
+                tag, payload = _serial.RESULT_TASK_ERROR, _serial.serialize_exception(
+                    ValueError(f"the result is {len(payload)} bytes serialized, more than "
+                               f"the {MAX_PAYLOAD} bytes a HighThroughputExecutor message "
+                               "can carry"))
+            if events is not None:
+                htex_id, dfk_id = key_ids(key)
+                events.add("worker_end", dfk_id, executor_task_id=htex_id, started=started,
+                           outcome="ok" if tag == _serial.RESULT_OK else "error")
             write_all(result_fd, (result_header(key, tag, len(payload)), payload))
-            continue
-        finished = time.time()
-        # The manager may stop this worker as soon as the result is out; hold SIGTERM
-        # until the task's record is written too.
-        signal.pthread_sigmask(signal.SIG_BLOCK, _TERM)
+    finally:
+        if events is not None:
+            events.flush()
+
+
+def _flush_in_background(events: TaskEvents) -> None:
+    """Write buffered events every FLUSH_PERIOD from a daemon thread, so the task loop
+    only appends to a buffer, and write them on SIGTERM before dying of it (the manager
+    stops its workers with SIGTERM right after the last results)."""
+
+    def flush_forever() -> None:
+        while True:
+            time.sleep(FLUSH_PERIOD)
+            try:
+                events.flush()
+            except Exception:
+                logger.exception("could not write task events")
+
+    def flush_and_die(signum: int, _frame: Any) -> None:
         try:
-            write_all(result_fd, (result_header(key, tag, len(payload)), payload))
-            _log_ran(dfk_id, htex_id, tag == _serial.RESULT_OK, started, finished)
+            events.flush()
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _TERM)
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
 
-
-def _log_ran(dfk_id: Optional[int], htex_id: int, ok: bool, started: float,
-             finished: float) -> None:
-    """Log a task's worker_end event, dated when it finished although written after its
-    result was sent, with ``started`` for its worker_start (see parsl.log_context)."""
-    record = logger.makeRecord(logger.name, TASK_EVENTS, __file__, 0, "Ran task %s outcome=%s",
-                               (dfk_id, "ok" if ok else "error"), None, "run_worker",
-                               {"task_id": dfk_id, "executor_task_id": htex_id,
-                                "event": "worker_end", "started": started})
-    record.created = finished
-    record.msecs = (finished - int(finished)) * 1000
-    logger.handle(record)
+    threading.Thread(target=flush_forever, name="task-events", daemon=True).start()
+    signal.signal(signal.SIGTERM, flush_and_die)
 
 
 def _execute(task: Any, mpi_launcher: Optional[str]) -> Tuple[int, bytes]:

@@ -8,11 +8,12 @@ with several executors of the same kind in one run.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from parsl.log_context import CONTEXT_KEYS, EVENTS, SPAN_STARTS
 
@@ -122,6 +123,70 @@ def _with_span_start(r: Record) -> Iterator[Record]:
     yield r
 
 
+EventTuple = Tuple[float, int, int, Any, str, Any, Any, Any, Any]
+
+
+def event_tuples(log: LogFile, seq: Optional[Iterator[int]] = None) -> Iterator[EventTuple]:
+    """The file's per-task events as light tuples, in file order:
+    ``(time, rank, seq, task_id, event, try_id, executor_task_id, executor, app)``.
+
+    For whole-run summaries: no Record objects are made, and batches of events
+    (``task_events``) are unpacked straight from their JSON. ``seq`` numbers the
+    events; share one counter between files merged together so no two tuples compare
+    equal on (time, rank, seq).
+    """
+    if seq is None:
+        seq = itertools.count()
+    rank = EVENT_RANK.get
+    spans = SPAN_STARTS
+    loads = json.loads
+    marker = '"task_events": ' if log.is_json else " task_events=["
+    with open(log.path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            at = line.find(marker)
+            if at >= 0:
+                if log.is_json:
+                    raw = loads(line)
+                    entries = raw.get("task_events") or ()
+                    default = raw.get("executor", log.executor)
+                else:
+                    try:
+                        entries = loads(line[at + len(" task_events="):])
+                    except ValueError:
+                        continue
+                    default = log.executor
+                    tail = line[:at]
+                    found = tail.rfind(" executor=")
+                    if found >= 0:
+                        default = tail[found + 10:].split(" ", 1)[0]
+                for e in entries:
+                    get = e.get
+                    event = get("event", "")
+                    task = get("task_id")
+                    executor = get("executor", default)
+                    etid = get("executor_task_id")
+                    app = get("app")
+                    started = get("started")
+                    if started is not None:
+                        start_event = spans.get(event)
+                        if start_event is not None:
+                            try_id = get("try_id") if start_event == "worker_start" else None
+                            yield (float(started), rank(start_event, 0), next(seq), task,
+                                   start_event, try_id, etid, executor, app)
+                    yield (get("time", 0.0), rank(event, 0), next(seq), task, event,
+                           get("try_id"), etid, executor, app)
+            elif ('"event": ' in line) if log.is_json else (" event=" in line):
+                for r in (_parse_json if log.is_json else _parse_text)(log, (line,)):
+                    for x in _with_span_start(r):
+                        ctx = x.context
+                        event = ctx.get("event")
+                        if event is None or ctx.get("task_id") is None:
+                            continue
+                        yield (x.time, rank(event, 0), next(seq), ctx["task_id"], event,
+                               ctx.get("try_id"), ctx.get("executor_task_id"),
+                               ctx.get("executor"), ctx.get("app"))
+
+
 def find_log_files(run_dir: str) -> List[LogFile]:
     """Every ``*.log`` and ``*.jsonlog`` file of a run (one per process and format)."""
     if not os.path.isdir(run_dir):
@@ -138,27 +203,36 @@ def find_log_files(run_dir: str) -> List[LogFile]:
     return found
 
 
-def _matches(line: str, needles: Sequence[str]) -> bool:
-    return any(n in line for n in needles)
+def _lines(log: LogFile, needles: Sequence[str]) -> Iterator[str]:
+    with open(log.path, encoding="utf-8", errors="replace") as f:
+        if not needles:
+            yield from f
+            return
+        for line in f:
+            for needle in needles:
+                if needle in line:
+                    yield line
+                    break
 
 
 def _json_records(log: LogFile, needles: Sequence[str]) -> Iterator[Record]:
+    return _parse_json(log, _lines(log, needles))
+
+
+def _parse_json(log: LogFile, lines: Iterable[str]) -> Iterator[Record]:
     loads = json.loads
-    with open(log.path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if needles and not _matches(line, needles):
-                continue
-            try:
-                raw = loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            context = {k: raw[k] for k in raw.keys() & _KEYS}
-            if log.executor is not None and "executor" not in context:
-                context["executor"] = log.executor
-            yield Record(raw.get("created", 0.0), log.process, raw.get("process", 0),
-                         str(raw.get("threadName", "")), raw.get("name", ""),
-                         os.path.basename(raw.get("pathname", "")), raw.get("lineno", 0),
-                         raw.get("levelname", ""), raw.get("formatted", ""), context)
+    for line in lines:
+        try:
+            raw = loads(line)
+        except ValueError:
+            continue  # a line cut short by a crash
+        context = {k: raw[k] for k in raw.keys() & _KEYS}
+        if log.executor is not None and "executor" not in context:
+            context["executor"] = log.executor
+        yield Record(raw.get("created", 0.0), log.process, raw.get("process", 0),
+                     str(raw.get("threadName", "")), raw.get("name", ""),
+                     os.path.basename(raw.get("pathname", "")), raw.get("lineno", 0),
+                     raw.get("levelname", ""), raw.get("formatted", ""), context)
 
 
 class _Clock:
@@ -202,27 +276,29 @@ def split_context(message: str) -> tuple[str, Dict[str, Any]]:
 
 
 def _text_records(log: LogFile, needles: Sequence[str]) -> Iterator[Record]:
+    return _parse_text(log, _lines(log, needles), keep_continuations=not needles)
+
+
+def _parse_text(log: LogFile, lines: Iterable[str],
+                keep_continuations: bool = False) -> Iterator[Record]:
     clock = _Clock()
     match = _TEXT.match
     pending: Optional[Record] = None
-    with open(log.path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if needles and not _matches(line, needles):
-                continue
-            m = match(line)
-            if m is None:
-                if pending is not None and not needles:
-                    pending.message += "\n" + line.rstrip("\n")
-                continue
-            if pending is not None:
-                yield pending
-            (stamp, ms, name, lineno, _process_name, pid, thread, func, level_a, level_b,
-             rest) = m.groups()
-            message, context = split_context(rest.rstrip("\n"))
-            if log.executor is not None and "executor" not in context:
-                context["executor"] = log.executor
-            pending = Record(clock(stamp) + int(ms) / 1000, log.process, int(pid), thread,
-                             name, f"{name}:{func}", int(lineno), level_a or level_b,
-                             message, context)
+    for line in lines:
+        m = match(line)
+        if m is None:
+            if pending is not None and keep_continuations:
+                pending.message += "\n" + line.rstrip("\n")
+            continue
+        if pending is not None:
+            yield pending
+        (stamp, ms, name, lineno, _process_name, pid, thread, func, level_a, level_b,
+         rest) = m.groups()
+        message, context = split_context(rest.rstrip("\n"))
+        if log.executor is not None and "executor" not in context:
+            context["executor"] = log.executor
+        pending = Record(clock(stamp) + int(ms) / 1000, log.process, int(pid), thread,
+                         name, f"{name}:{func}", int(lineno), level_a or level_b,
+                         message, context)
     if pending is not None:
         yield pending

@@ -9,9 +9,10 @@ from parsl.logview.records import LogFile, Record, find_log_files
 
 
 def task_needles(task_id: int) -> Tuple[str, ...]:
-    """Substrings one of which every line about ``task_id`` contains (JSON or text);
-    lines of batched events always match, and are filtered once parsed."""
-    return (f'"task_id": {task_id}', f"task_id={task_id}", '"task_events": ', "task_events=")
+    """Substrings one of which every line about ``task_id`` contains: a JSON record or
+    batched event, a text record's ``key=value`` pair, or a text batch's compact JSON."""
+    return (f'"task_id": {task_id},', f'"task_id": {task_id}}}', f" task_id={task_id} ",
+            f" task_id={task_id}\n", f'"task_id":{task_id},', f'"task_id":{task_id}}}')
 
 
 def task_records(run_dir: str, task_id: int,
