@@ -75,12 +75,15 @@ def child(mode: str, tasks: int, folder: str, check: bool) -> Dict[str, Any]:
 
 
 def measure(python: str, mode: str, tasks: int, check: bool) -> Dict[str, Any]:
+    env = dict(os.environ)
+    # Parsl starts its interchange and worker pool by script name from PATH.
+    env["PATH"] = os.path.dirname(python) + os.pathsep + env.get("PATH", "")
     with tempfile.TemporaryDirectory(prefix="monitoring-bench-") as folder:
         proc = subprocess.run([python, os.path.abspath(__file__), "--child", mode,
                                "--tasks", str(tasks), "--folder", folder]
                               + (["--check"] if check else []),
                               capture_output=True, text=True, timeout=3600, cwd=folder,
-                              check=False)
+                              check=False, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{python} {mode} failed ({proc.returncode}):\n"
