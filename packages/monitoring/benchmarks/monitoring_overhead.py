@@ -7,7 +7,8 @@ resource monitoring off), ``res`` (MonitoringHub with resource monitoring at its
 interval). The same child code runs under both interpreters, so the ratios compare like
 with like. With ``--check`` the child also counts the task and status rows afterwards
 (ours writes 5 status rows per HTEX task: pending, launched, running, running_ended,
-exec_done).
+exec_done) and times parsl-visualize's run page, its JSON and the dependency graph page
+over the resulting database (server-side time, through Flask's test client).
 
     python packages/monitoring/benchmarks/monitoring_overhead.py --tasks 5000 --repeat 3
     python packages/monitoring/benchmarks/monitoring_overhead.py --tasks 100000 \\
@@ -71,6 +72,18 @@ def child(mode: str, tasks: int, folder: str, check: bool) -> Dict[str, Any]:
         result["status_by_state"] = dict(conn.execute(
             "SELECT task_status_name, count(*) FROM status WHERE run_id = ? GROUP BY 1",
             (run_id,)).fetchall())
+        try:
+            from parsl_monitoring.visualize import create_app
+        except ImportError:  # real Parsl's environment
+            return result
+        client = create_app(f"sqlite:///{db}").test_client()
+        for name, path in (("run_page_s", f"/workflow/{run_id}/"),
+                           ("run_json_s", f"/workflow/{run_id}/data.json"),
+                           ("dag_page_s", f"/workflow/{run_id}/dag")):
+            started = time.perf_counter()
+            response = client.get(path)
+            result[name] = round(time.perf_counter() - started, 3)
+            assert response.status_code == 200, (path, response.status_code)
     return result
 
 
