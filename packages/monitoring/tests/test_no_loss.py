@@ -186,3 +186,16 @@ def test_run_finishes_and_reports_loss_when_the_database_server_dies(tmp_path: A
         server.stop()
     assert "monitoring messages of run" in log and "were lost" in log
     assert "database unreachable at shutdown" in log
+
+
+def test_a_row_the_database_refuses_is_counted_and_the_rest_of_its_batch_written(
+        db_url: str) -> None:
+    writer = W.DatabaseWriter(db_url, "run-4", flush_period=0.05)
+    writer.start()
+    now = time.time()
+    for i in range(10):
+        writer.put((W.STATUS, i, 0, "pending", now))
+    writer.put((W.BLOCK, {"block_id": "0", "timestamp": now}))  # no executor_label
+    writer.stop(30)
+    assert writer.lost_reasons == {"block row refused by the database": 1}
+    assert query(db_url, "SELECT count(*) AS n FROM status WHERE run_id = 'run-4'")[0]["n"] == 10

@@ -18,11 +18,11 @@ import queue
 import threading
 import time
 import typing
-from typing import Any, Dict, Hashable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Hashable, List, Optional, Set, Tuple
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from parsl_monitoring import schema
 
@@ -49,6 +49,8 @@ _NOT_NULL_DEFAULTS: Dict[str, Dict[str, Any]] = {
              "task_fail_cost": 0.0},
     "try": {"task_executor": ""},
     "workflow": {"tasks_failed_count": 0, "tasks_completed_count": 0, "messages_lost": 0},
+    "resource": {"final": False},
+    "node": {"active": False},
 }
 #: Pending appended rows above which new ones are dropped (and counted) while the
 #: database is unreachable, so a dead database cannot exhaust the run's memory.
@@ -226,7 +228,7 @@ class DatabaseWriter(threading.Thread):
 
     # ------------------------------------------------------------------ writing
 
-    def _write(self) -> bool:
+    def _write(self, salvage: bool = False) -> bool:
         """Write everything merged so far in one transaction; True if it committed.
 
         Rows go to the driver as plain tuples through precompiled INSERT/UPDATE statements
@@ -247,7 +249,7 @@ class DatabaseWriter(threading.Thread):
         inserted_now: List[Tuple[str, Hashable]] = []
         try:
             with self.engine.begin() as conn:
-                sql = _Statements(conn)
+                sql = _Statements(conn, self._count_lost if salvage else None)
                 for table_name in ("workflow", "task", "try"):
                     inserts: List[Dict[str, Any]] = []
                     updates: Dict[Tuple[str, ...], List[Tuple[Any, ...]]] = {}
@@ -268,12 +270,19 @@ class DatabaseWriter(threading.Thread):
                         written += sql.update(table_name, columns, params)
                 status_rows = self._appended["status"]
                 if status_rows:
-                    conn.exec_driver_sql(sql.insert_sql("status", _STATUS_COLUMNS),
-                                         [(t, name, sql.time(e), r, tr)
-                                          for t, tr, name, e, r in status_rows])
-                    written += len(status_rows)
+                    written += sql.execute(sql.insert_sql("status", _STATUS_COLUMNS),
+                                           [(t, name, sql.time(e), r, tr)
+                                            for t, tr, name, e, r in status_rows], "status")
                 for table_name in ("resource", "block", "node"):
                     written += sql.insert(table_name, self._appended[table_name])
+        except (IntegrityError, DataError) as e:
+            if salvage:
+                raise
+            # A row the database refuses would block every later batch: write this one
+            # row by row, and count (and log) only the refused rows as lost.
+            logger.error("monitoring: %s refused a batch (%s); writing it row by row",
+                         self.url, str(e).splitlines()[0])
+            return self._write(salvage=True)
         except SQLAlchemyError as e:
             error = f"{type(e).__name__}: {str(e).splitlines()[0]}"
             if error != self.error:
@@ -331,8 +340,12 @@ class _Statements:
 
     _cache: Dict[Tuple[str, str, Tuple[str, ...]], str] = {}
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, on_refused: Optional[Callable[[int, str], None]] = None
+                 ) -> None:
+        """``on_refused`` set: execute row by row, each in a savepoint, and report each
+        row the database refuses instead of failing the transaction."""
         self.conn = conn
+        self.on_refused = on_refused
         dialect = conn.dialect
         self.name = dialect.name
         self.quote = dialect.identifier_preparer.quote
@@ -359,10 +372,31 @@ class _Statements:
                         if not (c.primary_key and c.autoincrement is True))
         times = [c in _EPOCH_COLUMNS for c in columns]
         to_time = self.time
+        defaults = _NOT_NULL_DEFAULTS.get(table_name)
+        if defaults:
+            rows = [row if all(row.get(c) is not None for c in defaults)
+                    else {**row, **{c: v for c, v in defaults.items() if row.get(c) is None}}
+                    for row in rows]
         params = [tuple(to_time(row.get(c)) if is_time else row.get(c)
                         for c, is_time in zip(columns, times)) for row in rows]
-        self.conn.exec_driver_sql(self.insert_sql(table_name, columns), params)
-        return len(rows)
+        return self.execute(self.insert_sql(table_name, columns), params, table_name)
+
+    def execute(self, sql: str, params: List[Tuple[Any, ...]], table_name: str) -> int:
+        """executemany ``sql``; in salvage mode row by row. Returns the rows written."""
+        if self.on_refused is None:
+            self.conn.exec_driver_sql(sql, params)
+            return len(params)
+        written = 0
+        for one in params:
+            try:
+                with self.conn.begin_nested():
+                    self.conn.exec_driver_sql(sql, one)
+                written += 1
+            except (IntegrityError, DataError) as e:
+                logger.error("monitoring: the database refused a %s row %r: %s", table_name,
+                             one, str(e).splitlines()[0])
+                self.on_refused(1, f"{table_name} row refused by the database")
+        return written
 
     def update(self, table_name: str, columns: Tuple[str, ...],
                params: List[Tuple[Any, ...]]) -> int:
@@ -373,5 +407,4 @@ class _Statements:
             where = " AND ".join(f"{self.quote(k)} = {self.mark}" for k in _KEYS[table_name])
             sql = f"UPDATE {self.quote(table_name)} SET {sets} WHERE {where}"
             self._cache[key] = sql
-        self.conn.exec_driver_sql(sql, params)
-        return len(params)
+        return self.execute(sql, params, table_name)
