@@ -436,6 +436,13 @@ class MonitoringHub:
             logger.info("monitoring: run %s recorded completely (%d rows)", self.run_id,
                         writer.rows_written)
         self._put = None
+        self.writer = None  # a later parsl.load() of the same config starts a new run
+        self._receivers = []
+        self._node_executors = []
+        self._node_thread = None
+        self._stop_nodes = threading.Event()
+        self._executor_ids = {}
+        self._finished_unended = 0
         if self._log_handler is not None:
             logging.getLogger("parsl_monitoring").removeHandler(self._log_handler)
             self._log_handler = None
