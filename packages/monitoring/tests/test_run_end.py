@@ -8,6 +8,7 @@ import sys
 import textwrap
 from typing import Any
 
+import pytest
 from monitoring_support import TESTS_DIR, query
 
 SCRIPT = textwrap.dedent("""
@@ -26,6 +27,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_ctrl_c_still_records_the_end_of_the_run(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path}/monitoring.db"
     script = SCRIPT.format(tests=TESTS_DIR, run_dir=str(tmp_path / "runinfo"), url=url)
