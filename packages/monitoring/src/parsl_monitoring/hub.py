@@ -236,6 +236,8 @@ class MonitoringHub:
                 "task_outputs": _files(kwargs.get("outputs")),
             }))
             return
+        if name == "launched" and old_state.name != "pending":
+            return  # a retry: the status row says it; the task row changes at the end
         fields: Dict[str, Any] = {"task_status_name": name}
         if old_state.name == "pending" and task_record.depends:
             fields["task_depends"] = ",".join(

@@ -377,8 +377,13 @@ class _Statements:
             rows = [row if all(row.get(c) is not None for c in defaults)
                     else {**row, **{c: v for c, v in defaults.items() if row.get(c) is None}}
                     for row in rows]
-        params = [tuple(to_time(row.get(c)) if is_time else row.get(c)
-                        for c, is_time in zip(columns, times)) for row in rows]
+        time_indexes = [i for i, is_time in enumerate(times) if is_time]
+        params = []
+        for row in rows:
+            values = [row.get(c) for c in columns]
+            for i in time_indexes:
+                values[i] = to_time(values[i])
+            params.append(tuple(values))
         return self.execute(self.insert_sql(table_name, columns), params, table_name)
 
     def execute(self, sql: str, params: List[Tuple[Any, ...]], table_name: str) -> int:
