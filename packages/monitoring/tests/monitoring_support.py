@@ -117,6 +117,14 @@ def query(url: str, sql: str, **params: Any) -> List[Dict[str, Any]]:
         engine.dispose()
 
 
+def query_when_ready(url: str, sql: str, **params: Any) -> List[Dict[str, Any]]:
+    """Like :func:`query`, but no rows (instead of an error) while the tables do not exist."""
+    try:
+        return query(url, sql, **params)
+    except sa.exc.DBAPIError:
+        return []
+
+
 def htex_config(run_dir: str, url: str, workers: int = 2, radio: Any = None,
                 **hub_kwargs: Any) -> Any:
     """A config with one local HTEX block and monitoring into ``url``."""

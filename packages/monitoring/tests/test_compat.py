@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,25 @@ def test_import_parsl_does_not_import_sqlalchemy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_toml_config_names_the_hub_and_an_executors_radio(tmp_path: Any) -> None:
+    from parsl.config import Config
+    from parsl_monitoring import MonitoringHub, UDPRadio
+
+    site = tmp_path / "site.toml"
+    site.write_text(
+        '[[executors]]\n'
+        'type = "HighThroughputExecutor"\n'
+        'label = "htex"\n'
+        '[executors.remote_monitoring_radio]\n'
+        'type = "UDPRadio"\n'
+        'address = "127.0.0.1"\n'
+        '[monitoring]\n'
+        'resource_monitoring_interval = 5\n'
+        f'logging_endpoint = "sqlite:///{tmp_path}/m.db"\n')
+    config = Config.from_toml(str(site))
+    assert isinstance(config.monitoring, MonitoringHub)
+    assert config.monitoring.resource_monitoring_interval == 5
+    radio = config.executors[0].remote_monitoring_radio
+    assert isinstance(radio, UDPRadio) and radio.address == "127.0.0.1"

@@ -148,3 +148,18 @@ def test_ten_thousand_tasks_leave_every_task_and_status_row(tmp_path: Any,
                  r=run_id)[0]["n"] == 10_000
     assert query(db_url, "SELECT count(*) AS n FROM status WHERE run_id = :r",
                  r=run_id)[0]["n"] == 30_000
+
+
+def test_one_hub_used_by_two_runs_records_both(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/monitoring.db"
+    hub = threads_config(str(tmp_path / "runinfo"), url).monitoring
+    run_ids = []
+    for _ in range(2):
+        config = threads_config(str(tmp_path / "runinfo"), url)
+        config.monitoring = hub
+        with parsl.load(config) as dfk:
+            double(1).result()
+            run_ids.append(dfk.run_id)
+    rows = query(url, "SELECT run_id, tasks_completed_count FROM workflow")
+    assert sorted((r["run_id"], r["tasks_completed_count"]) for r in rows) == \
+        sorted((r, 1) for r in run_ids)

@@ -6,7 +6,7 @@ from typing import Any, List, NamedTuple
 
 import monitoring_test_tasks as tasks
 import pytest
-from monitoring_support import htex_config, query, wait_for
+from monitoring_support import htex_config, query, query_when_ready, wait_for
 
 import parsl
 from parsl.app.app import python_app
@@ -51,7 +51,8 @@ def recorded(request: pytest.FixtureRequest,
         cpu.result(timeout=120)
         with pytest.raises(RuntimeError):
             bad.result(timeout=120)
-        wait_for(lambda: query(url, "SELECT 1 FROM node WHERE run_id = :r", r=dfk.run_id),
+        wait_for(lambda: query_when_ready(url, "SELECT 1 FROM node WHERE run_id = :r",
+                                          r=dfk.run_id),
                  what="the node poller to record the manager")
         run_id = dfk.run_id
     return RecordedRun(url, run_id, [f.tid for f in squares], cpu.tid, bad.tid)

@@ -204,6 +204,7 @@ def test_no_asset_comes_from_another_host(site: Site, browser: Any) -> None:
     assert all(s.startswith(site.base) for s in sources), sources
 
 
+@pytest.mark.slow
 def test_run_page_updates_while_the_run_is_going(tmp_path: Any, browser: Any) -> None:
     url = f"sqlite:///{tmp_path}/monitoring.db"
     config = threads_config(str(tmp_path / "runinfo"), url)

@@ -121,7 +121,8 @@ class MonitoringHub:
         #: (executor label, executor task id) -> [task id, try id, try finished?]
         self._executor_ids: Dict[Tuple[str, int], List[Any]] = {}
         self._finished_unended = 0
-        self._unresolved: List[Tuple[str, List[Any]]] = []
+        #: executor label -> worker events whose try was not known yet, in arrival order
+        self._unresolved: Dict[str, List[List[Any]]] = {}
         self._node_executors: List[Any] = []
         self._nodes: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self._stop_nodes = threading.Event()
@@ -235,6 +236,8 @@ class MonitoringHub:
                 "task_outputs": _files(kwargs.get("outputs")),
             }))
             return
+        if name == "launched" and old_state.name != "pending":
+            return  # a retry: the status row says it; the task row changes at the end
         fields: Dict[str, Any] = {"task_status_name": name}
         if old_state.name == "pending" and task_record.depends:
             fields["task_depends"] = ",".join(
@@ -307,43 +310,46 @@ class MonitoringHub:
             self._put((W.LOST, count, reason))
 
     def _on_worker_batch(self, label: str, messages: List[List[Any]]) -> None:
-        """Turn worker events (keyed by executor task id) into try/status/resource rows."""
+        """Turn worker events (keyed by executor task id) into try/status/resource rows.
+
+        An event whose try the DFK has not reported launched yet (the worker was faster
+        than the launch hook) is kept and retried, in its original order, ahead of the
+        next batch and once more at cleanup.
+        """
         put = self._put
-        unresolved: List[List[Any]] = []
         with self._lock:
-            ids = self._executor_ids
-            for message in messages:
-                kind, executor_id = message[0], message[1]
-                entry = ids.get((label, executor_id))
-                if entry is None:
-                    unresolved.append(message)
-                    continue
-                task_id, try_id = entry[0], entry[1]
-                if kind == "running":
-                    _, _, _, epoch, hostname, block_id, worker_id = message
-                    put((W.STATUS, task_id, try_id, "running", epoch))
-                    put((W.TRY, task_id, try_id, {
-                        "task_try_time_running": epoch, "hostname": hostname,
-                        "block_id": block_id, "worker_id": worker_id,
-                        "executor_task_id": executor_id}))
-                elif kind == "ended":
-                    put((W.STATUS, task_id, try_id, "running_ended", message[3]))
-                    del ids[(label, executor_id)]
-                    if entry[2]:
-                        self._finished_unended -= 1
-                elif kind == "resource":
-                    row = dict(message[3])
-                    row["task_id"] = task_id
-                    row["try_id"] = try_id
-                    put((W.RESOURCE, row))
-                else:
-                    put((W.LOST, 1, f"unknown worker event {kind!r}"))
+            earlier = self._unresolved.pop(label, [])
+            unresolved = [m for m in earlier + messages if not self._resolve(label, m, put)]
             if unresolved:
-                self._unresolved.append((label, unresolved))
-                return
-            retry, self._unresolved = self._unresolved, []
-        for retry_label, retry_messages in retry:
-            self._on_worker_batch(retry_label, retry_messages)
+                self._unresolved[label] = unresolved
+
+    def _resolve(self, label: str, message: List[Any], put: Any) -> bool:
+        """Record one worker event; False if its try is not known yet (caller holds the lock)."""
+        kind, executor_id = message[0], message[1]
+        entry = self._executor_ids.get((label, executor_id))
+        if entry is None:
+            return False
+        task_id, try_id = entry[0], entry[1]
+        if kind == "running":
+            _, _, _, epoch, hostname, block_id, worker_id = message
+            put((W.STATUS, task_id, try_id, "running", epoch))
+            put((W.TRY, task_id, try_id, {
+                "task_try_time_running": epoch, "hostname": hostname,
+                "block_id": block_id, "worker_id": worker_id,
+                "executor_task_id": executor_id}))
+        elif kind == "ended":
+            put((W.STATUS, task_id, try_id, "running_ended", message[3]))
+            del self._executor_ids[(label, executor_id)]
+            if entry[2]:
+                self._finished_unended -= 1
+        elif kind == "resource":
+            row = dict(message[3])
+            row["task_id"] = task_id
+            row["try_id"] = try_id
+            put((W.RESOURCE, row))
+        else:
+            put((W.LOST, 1, f"unknown worker event {kind!r}"))
+        return True
 
     # ------------------------------------------------------------------ nodes
 
@@ -404,13 +410,11 @@ class MonitoringHub:
             self._record_nodes_gone()
         for receiver in self._receivers:
             receiver.stop()
+        for label in list(self._unresolved):
+            self._on_worker_batch(label, [])
         with self._lock:
-            retry, self._unresolved = self._unresolved, []
-        for retry_label, retry_messages in retry:
-            self._on_worker_batch(retry_label, retry_messages)
-        with self._lock:
-            leftover = sum(len(m) for _, m in self._unresolved)
-            self._unresolved = []
+            leftover = sum(len(m) for m in self._unresolved.values())
+            self._unresolved = {}
         if leftover:
             self._on_loss(leftover, "worker event for a task this run never launched")
         counts = dfk.task_state_counts
@@ -434,6 +438,13 @@ class MonitoringHub:
             logger.info("monitoring: run %s recorded completely (%d rows)", self.run_id,
                         writer.rows_written)
         self._put = None
+        self.writer = None  # a later parsl.load() of the same config starts a new run
+        self._receivers = []
+        self._node_executors = []
+        self._node_thread = None
+        self._stop_nodes = threading.Event()
+        self._executor_ids = {}
+        self._finished_unended = 0
         if self._log_handler is not None:
             logging.getLogger("parsl_monitoring").removeHandler(self._log_handler)
             self._log_handler = None

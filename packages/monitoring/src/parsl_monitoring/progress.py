@@ -75,9 +75,10 @@ class ProgressDisplay:
 
         counts = self.snapshot()
         table = Table(title=f"Parsl tasks ({time.monotonic() - self.started:.0f} s)")
+        table.add_column("state")
+        table.add_column("tasks", justify="right")
         for state in _ORDER:
-            table.add_column(state, justify="right")
-        table.add_row(*(str(counts.get(state, 0)) for state in _ORDER))
+            table.add_row(state, str(counts.get(state, 0)))
         return table
 
     def _draw(self) -> None:

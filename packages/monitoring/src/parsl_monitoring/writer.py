@@ -18,11 +18,11 @@ import queue
 import threading
 import time
 import typing
-from typing import Any, Dict, Hashable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Hashable, List, Optional, Set, Tuple
 
-from sqlalchemy import Table, and_, bindparam, create_engine, event, update
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from parsl_monitoring import schema
 
@@ -49,17 +49,22 @@ _NOT_NULL_DEFAULTS: Dict[str, Dict[str, Any]] = {
              "task_fail_cost": 0.0},
     "try": {"task_executor": ""},
     "workflow": {"tasks_failed_count": 0, "tasks_completed_count": 0, "messages_lost": 0},
+    "resource": {"final": False},
+    "node": {"active": False},
 }
 #: Pending appended rows above which new ones are dropped (and counted) while the
 #: database is unreachable, so a dead database cannot exhaust the run's memory.
 MAX_PENDING_ROWS = 5_000_000
 
 
+_EPOCH = datetime.datetime(1970, 1, 1)
+
+
 def utc(epoch: Optional[float]) -> Optional[datetime.datetime]:
     """A naive UTC datetime for ``epoch`` seconds (the database stores UTC)."""
     if epoch is None:
         return None
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).replace(tzinfo=None)
+    return _EPOCH + datetime.timedelta(seconds=epoch)
 
 
 def make_engine(url: str, busy_timeout: float) -> Engine:
@@ -97,7 +102,7 @@ class DatabaseWriter(threading.Thread):
             "task": {}, "try": {}, "workflow": {}}
         self._inserted: Dict[str, Set[Hashable]] = {"task": set(), "try": set(),
                                                      "workflow": set()}
-        self._appended: Dict[str, List[Dict[str, Any]]] = {
+        self._appended: Dict[str, List[Any]] = {
             "status": [], "resource": [], "block": [], "node": []}
         self._syncs: List[threading.Event] = []
         self.lost = 0
@@ -178,9 +183,7 @@ class DatabaseWriter(threading.Thread):
         kind = message[0]
         if kind == STATUS:
             _, task_id, try_id, state, epoch = message
-            self._append("status", {"task_id": task_id, "try_id": try_id,
-                                    "task_status_name": state, "timestamp": epoch,
-                                    "run_id": self.run_id})
+            self._append("status", (task_id, try_id, state, epoch, self.run_id))
         elif kind == TASK:
             self._merged["task"].setdefault(message[1], {}).update(message[2])
         elif kind == TRY:
@@ -199,7 +202,7 @@ class DatabaseWriter(threading.Thread):
             logger.error("monitoring: dropped a message of unknown kind %r", kind)
             self._count_lost(1, "unknown message kind")
 
-    def _append(self, table: str, row: Dict[str, Any]) -> None:
+    def _append(self, table: str, row: Any) -> None:
         rows = self._appended[table]
         if len(rows) >= MAX_PENDING_ROWS:
             self._count_lost(1, f"{table} row dropped: database unreachable, buffer full")
@@ -225,8 +228,13 @@ class DatabaseWriter(threading.Thread):
 
     # ------------------------------------------------------------------ writing
 
-    def _write(self) -> bool:
-        """Write everything merged so far in one transaction; True if it committed."""
+    def _write(self, salvage: bool = False) -> bool:
+        """Write everything merged so far in one transaction; True if it committed.
+
+        Rows go to the driver as plain tuples through precompiled INSERT/UPDATE statements
+        (``exec_driver_sql``): SQLAlchemy's per-row parameter processing cost several
+        times more than SQLite itself, on the thread that shares the GIL with the DFK.
+        """
         if not any(self._merged.values()) and not any(self._appended.values()):
             return True
         if self.engine is None:
@@ -237,37 +245,44 @@ class DatabaseWriter(threading.Thread):
                 self.engine = None
                 self.error = f"{type(e).__name__}: {e}"
                 return False
-        inserts: Dict[str, List[Dict[str, Any]]] = {}
-        updates: Dict[Tuple[str, Tuple[str, ...]], List[Dict[str, Any]]] = {}
+        written = 0
         inserted_now: List[Tuple[str, Hashable]] = []
-        for table_name, merged_rows in self._merged.items():
-            for key, values in merged_rows.items():
-                row: Dict[str, Any] = {c: (utc(v) if c in _EPOCH_COLUMNS else v)
-                                       for c, v in values.items()}
-                if key in self._inserted[table_name]:
-                    columns = tuple(sorted(row))
-                    params = {f"v_{c}": v for c, v in row.items()}
-                    params.update(self._key_columns(table_name, key, prefix="k_"))
-                    updates.setdefault((table_name, columns), []).append(params)
-                else:
-                    full: Dict[str, Any] = {c.name: None
-                                            for c in schema.TABLES[table_name].columns}
-                    full.update(_NOT_NULL_DEFAULTS.get(table_name, {}))
-                    full.update(row)
-                    full.update(self._key_columns(table_name, key))
-                    inserts.setdefault(table_name, []).append(full)
-                    inserted_now.append((table_name, key))
-        appended = {name: [{c: (utc(v) if c in _EPOCH_COLUMNS else v) for c, v in r.items()}
-                           for r in rows] for name, rows in self._appended.items() if rows}
         try:
             with self.engine.begin() as conn:
+                sql = _Statements(conn, self._count_lost if salvage else None)
                 for table_name in ("workflow", "task", "try"):
-                    if table_name in inserts:
-                        conn.execute(schema.TABLES[table_name].insert(), inserts[table_name])
-                for (table_name, columns), params_list in updates.items():
-                    conn.execute(self._update_statement(table_name, columns), params_list)
-                for table_name, new_rows in appended.items():
-                    conn.execute(schema.TABLES[table_name].insert(), new_rows)
+                    inserts: List[Dict[str, Any]] = []
+                    updates: Dict[Tuple[str, ...], List[Tuple[Any, ...]]] = {}
+                    for key, values in self._merged[table_name].items():
+                        if key in self._inserted[table_name]:
+                            columns = tuple(values)
+                            updates.setdefault(columns, []).append(
+                                tuple(sql.value(c, values[c]) for c in columns)
+                                + self._key_values(table_name, key))
+                        else:
+                            row = dict(_NOT_NULL_DEFAULTS.get(table_name, {}))
+                            row.update(values)
+                            row.update(zip(_KEYS[table_name], self._key_values(table_name, key)))
+                            inserts.append(row)
+                            inserted_now.append((table_name, key))
+                    written += sql.insert(table_name, inserts)
+                    for columns, params in updates.items():
+                        written += sql.update(table_name, columns, params)
+                status_rows = self._appended["status"]
+                if status_rows:
+                    written += sql.execute(sql.insert_sql("status", _STATUS_COLUMNS),
+                                           [(t, name, sql.time(e), r, tr)
+                                            for t, tr, name, e, r in status_rows], "status")
+                for table_name in ("resource", "block", "node"):
+                    written += sql.insert(table_name, self._appended[table_name])
+        except (IntegrityError, DataError) as e:
+            if salvage:
+                raise
+            # A row the database refuses would block every later batch: write this one
+            # row by row, and count (and log) only the refused rows as lost.
+            logger.error("monitoring: %s refused a batch (%s); writing it row by row",
+                         self.url, str(e).splitlines()[0])
+            return self._write(salvage=True)
         except SQLAlchemyError as e:
             error = f"{type(e).__name__}: {str(e).splitlines()[0]}"
             if error != self.error:
@@ -280,30 +295,121 @@ class DatabaseWriter(threading.Thread):
             self.error = None
         for table_name, key in inserted_now:
             self._inserted[table_name].add(key)
-        self.rows_written += (sum(len(r) for r in inserts.values())
-                              + sum(len(r) for r in updates.values())
-                              + sum(len(r) for r in appended.values()))
+        self.rows_written += written
         for merged in self._merged.values():
             merged.clear()
         for appended_rows in self._appended.values():
             appended_rows.clear()
         return True
 
-    def _key_columns(self, table_name: str, key: Hashable,
-                     prefix: str = "") -> Dict[str, Any]:
+    def _key_values(self, table_name: str, key: Hashable) -> Tuple[Any, ...]:
+        """The primary-key values of a merged row, in the order of ``_KEYS``."""
         if table_name == "task":
-            return {f"{prefix}task_id": key, f"{prefix}run_id": self.run_id}
+            return (key, self.run_id)
         if table_name == "try":
             task_id, try_id = typing.cast(Tuple[int, int], key)
-            return {f"{prefix}task_id": task_id, f"{prefix}try_id": try_id,
-                    f"{prefix}run_id": self.run_id}
-        return {f"{prefix}run_id": key}
+            return (task_id, try_id, self.run_id)
+        return (key,)
 
-    @staticmethod
-    def _update_statement(table_name: str, columns: Tuple[str, ...]) -> Any:
-        table: Table = schema.TABLES[table_name]
-        keys = {"task": ("task_id", "run_id"), "try": ("task_id", "try_id", "run_id"),
-                "workflow": ("run_id",)}[table_name]
-        condition = and_(*(table.c[k] == bindparam(f"k_{k}") for k in keys))
-        return update(table).where(condition).values(
-            {c: bindparam(f"v_{c}") for c in columns})
+
+_KEYS: Dict[str, Tuple[str, ...]] = {"task": ("task_id", "run_id"),
+                                     "try": ("task_id", "try_id", "run_id"),
+                                     "workflow": ("run_id",)}
+_STATUS_COLUMNS = ("task_id", "task_status_name", "timestamp", "run_id", "try_id")
+
+
+_last_second: Tuple[int, str] = (-1, "")
+
+
+def _sqlite_time(epoch: Optional[float]) -> Optional[str]:
+    """SQLAlchemy's SQLite DateTime text format (UTC) for an epoch; the date and time part
+    is formatted once per second, since a batch holds many rows of the same second."""
+    global _last_second
+    if epoch is None:
+        return None
+    second = int(epoch)
+    cached_second, text = _last_second
+    if cached_second != second:
+        text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        _last_second = (second, text)
+    return f"{text}.{int((epoch - second) * 1e6):06d}"
+
+
+class _Statements:
+    """Driver-level INSERT/UPDATE statements for one connection's dialect (cached SQL)."""
+
+    _cache: Dict[Tuple[str, str, Tuple[str, ...]], str] = {}
+
+    def __init__(self, conn: Any, on_refused: Optional[Callable[[int, str], None]] = None
+                 ) -> None:
+        """``on_refused`` set: execute row by row, each in a savepoint, and report each
+        row the database refuses instead of failing the transaction."""
+        self.conn = conn
+        self.on_refused = on_refused
+        dialect = conn.dialect
+        self.name = dialect.name
+        self.quote = dialect.identifier_preparer.quote
+        self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.time = _sqlite_time if self.name == "sqlite" else utc
+
+    def value(self, column: str, value: Any) -> Any:
+        return self.time(value) if column in _EPOCH_COLUMNS else value
+
+    def insert_sql(self, table_name: str, columns: Tuple[str, ...]) -> str:
+        key = (self.name, "insert:" + table_name, columns)
+        sql = self._cache.get(key)
+        if sql is None:
+            sql = (f"INSERT INTO {self.quote(table_name)} "
+                   f"({', '.join(self.quote(c) for c in columns)}) "
+                   f"VALUES ({', '.join([self.mark] * len(columns))})")
+            self._cache[key] = sql
+        return sql
+
+    def insert(self, table_name: str, rows: List[Dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        columns = tuple(c.name for c in schema.TABLES[table_name].columns
+                        if not (c.primary_key and c.autoincrement is True))
+        times = [c in _EPOCH_COLUMNS for c in columns]
+        to_time = self.time
+        defaults = _NOT_NULL_DEFAULTS.get(table_name)
+        if defaults:
+            rows = [row if all(row.get(c) is not None for c in defaults)
+                    else {**row, **{c: v for c, v in defaults.items() if row.get(c) is None}}
+                    for row in rows]
+        time_indexes = [i for i, is_time in enumerate(times) if is_time]
+        params = []
+        for row in rows:
+            values = [row.get(c) for c in columns]
+            for i in time_indexes:
+                values[i] = to_time(values[i])
+            params.append(tuple(values))
+        return self.execute(self.insert_sql(table_name, columns), params, table_name)
+
+    def execute(self, sql: str, params: List[Tuple[Any, ...]], table_name: str) -> int:
+        """executemany ``sql``; in salvage mode row by row. Returns the rows written."""
+        if self.on_refused is None:
+            self.conn.exec_driver_sql(sql, params)
+            return len(params)
+        written = 0
+        for one in params:
+            try:
+                with self.conn.begin_nested():
+                    self.conn.exec_driver_sql(sql, one)
+                written += 1
+            except (IntegrityError, DataError) as e:
+                logger.error("monitoring: the database refused a %s row %r: %s", table_name,
+                             one, str(e).splitlines()[0])
+                self.on_refused(1, f"{table_name} row refused by the database")
+        return written
+
+    def update(self, table_name: str, columns: Tuple[str, ...],
+               params: List[Tuple[Any, ...]]) -> int:
+        key = (self.name, "update:" + table_name, columns)
+        sql = self._cache.get(key)
+        if sql is None:
+            sets = ", ".join(f"{self.quote(c)} = {self.mark}" for c in columns)
+            where = " AND ".join(f"{self.quote(k)} = {self.mark}" for k in _KEYS[table_name])
+            sql = f"UPDATE {self.quote(table_name)} SET {sets} WHERE {where}"
+            self._cache[key] = sql
+        return self.execute(sql, params, table_name)

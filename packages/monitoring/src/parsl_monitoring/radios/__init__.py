@@ -14,8 +14,8 @@ append, not a network send or a file.
 - :class:`UDPRadio`: HMAC-signed datagrams to a port of the hub. Batches larger than a
   datagram are split into fragments and reassembled; fragments that never complete, or
   datagrams with a bad signature, are counted as lost.
-- :class:`HTEXRadio`: Parsl's name for "use the executor's default route"; here it selects
-  the filesystem route for local workers and UDP otherwise (see the package README).
+- :class:`HTEXRadio`: Parsl's name for "use the executor's default route": the hub picks
+  the filesystem radio for local workers and UDP otherwise (see the package README).
 """
 from __future__ import annotations
 
@@ -193,7 +193,12 @@ class UDPRadio(MonitoringRadio):
 
     def start_receiver(self, label: str, run_dir: str, on_batch: BatchCallback,
                        on_loss: LossCallback) -> Receiver:
-        return _UDPReceiver(self.address or "127.0.0.1", self.port or 0, label, on_batch,
+        if self.address is not None:
+            return _UDPReceiver(self.address, self.address, self.port or 0, label, on_batch,
+                                on_loss)
+        # No address given: listen on every interface and tell workers this host's name,
+        # as remote workers cannot reach a loopback address.
+        return _UDPReceiver("0.0.0.0", socket.getfqdn(), self.port or 0, label, on_batch,
                             on_loss)
 
     def __repr__(self) -> str:
@@ -205,8 +210,8 @@ def _sign(key: bytes, body: bytes) -> bytes:
 
 
 class _UDPReceiver:
-    def __init__(self, address: str, port: int, label: str, on_batch: BatchCallback,
-                 on_loss: LossCallback) -> None:
+    def __init__(self, address: str, public_address: str, port: int, label: str,
+                 on_batch: BatchCallback, on_loss: LossCallback) -> None:
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -220,7 +225,7 @@ class _UDPReceiver:
         self.on_batch = on_batch
         self.on_loss = on_loss
         bound = self.sock.getsockname()
-        self.worker_config: Dict[str, Any] = {"kind": "udp", "address": address,
+        self.worker_config: Dict[str, Any] = {"kind": "udp", "address": public_address,
                                               "port": bound[1], "key": self.key.hex()}
         self._fragments: Dict[bytes, Tuple[float, Dict[int, bytes], int]] = {}
         self._stop = threading.Event()
@@ -281,9 +286,9 @@ class _UDPReceiver:
 
 class _UDPSender:
     def __init__(self, address: str, port: int, key: str) -> None:
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        family, _, _, _, target = socket.getaddrinfo(address, port, type=socket.SOCK_DGRAM)[0]
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        self.target = (address, port)
+        self.target = target
         self.key = bytes.fromhex(key)
 
     def send(self, payload: bytes) -> None:
@@ -299,8 +304,9 @@ class _UDPSender:
 
 
 class HTEXRadio(MonitoringRadio):
-    """Parsl's default radio name for HTEX: the executor's default route (files for
-    workers on this host's file system, UDP otherwise)."""
+    """Parsl's default radio name for HTEX: the hub treats it as "no radio chosen" and
+    picks the executor's default route (files for workers on this host's file system,
+    UDP otherwise); on its own it uses the filesystem route."""
 
     def start_receiver(self, label: str, run_dir: str, on_batch: BatchCallback,
                        on_loss: LossCallback) -> Receiver:

@@ -1,0 +1,48 @@
+"""The workflow row is closed also when the run ends by Ctrl-C (a real interpreter, a real
+SIGINT)."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+from monitoring_support import TESTS_DIR, query
+
+SCRIPT = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    import parsl
+    from monitoring_support import threads_config
+    import monitoring_test_tasks as tasks
+
+    sleepy = parsl.python_app(tasks.sleepy)
+    with parsl.load(threads_config({run_dir!r}, {url!r})):
+        sleepy(0).result()
+        print("ready", flush=True)
+        while True:
+            sleepy(0.01).result()
+""")
+
+
+@pytest.mark.slow
+def test_ctrl_c_still_records_the_end_of_the_run(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/monitoring.db"
+    script = SCRIPT.format(tests=TESTS_DIR, run_dir=str(tmp_path / "runinfo"), url=url)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    row = query(url, "SELECT * FROM workflow")[0]
+    assert row["time_completed"] is not None
+    assert "KeyboardInterrupt" in row["end_reason"]
+    assert row["tasks_completed_count"] >= 1
