@@ -1,7 +1,13 @@
-"""parsl-providers-cloud: AWSProvider (boto3) and KubernetesProvider (kubernetes).
+"""parsl-providers-cloud: blocks of workers on EC2 instances or Kubernetes pods.
 
-Not implemented yet: this distribution is a placeholder in the monorepo layout and
-registers no components. Until it does, `parsl` reports these names as belonging to
-parsl-providers-cloud and explains how to install it.
+Install with ``pip install parsl-providers-cloud``; Parsl then resolves
+``from parsl.providers import AWSProvider, KubernetesProvider`` (and the module paths
+``parsl.providers.aws.aws`` and ``parsl.providers.kubernetes.kube``) to the classes here
+through entry points. boto3 and kubernetes are imported only when a provider is built.
 """
-__all__: list[str] = []
+from __future__ import annotations
+
+from parsl_cloud.aws import AWSProvider
+from parsl_cloud.kube import KubernetesProvider
+
+__all__ = ["AWSProvider", "KubernetesProvider"]
