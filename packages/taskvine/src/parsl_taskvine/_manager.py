@@ -346,7 +346,11 @@ class WorkQueueBackend(_Backend):
         wq = self.wq
         q = self.q
         t = wq.Task(self.command(spec))
-        t.specify_buffer(spec.payload, "function", cache=False)
+        # Work Queue's buffers are C strings, so the pickled task goes as a file.
+        function_path = os.path.join(self.config["staging_dir"], f"function.{spec.task_id}")
+        with open(function_path, "wb") as f:
+            f.write(spec.payload)
+        t.specify_input_file(function_path, "function", cache=False)
         result_path = self.result_path(spec)
         t.specify_output_file(result_path, "result", cache=False)
         cache = bool(self.config.get("cache_inputs", False))
@@ -404,6 +408,10 @@ class WorkQueueBackend(_Backend):
                 text = (f"task {task_id} failed on Work Queue: {t.result_str} "
                         f"(last worker: {where})")
                 status = (t.result,)
+        try:
+            os.unlink(os.path.join(self.config["staging_dir"], f"function.{task_id}"))
+        except OSError:
+            pass
         return self.finish_regular(task_id, result_path, ok, text, status)
 
     def close(self) -> None:
