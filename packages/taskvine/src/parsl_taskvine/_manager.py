@@ -35,6 +35,10 @@ _IDLE_POLL = 2.0
 #: Seconds given to the factory to remove its workers before its group is killed.
 _FACTORY_GRACE = 3.0
 LIBRARY_NAME = "parsl_library"
+#: The runner travels with every regular task (cached on each worker) and runs as a
+#: script: no ``-m`` (runpy costs tens of ms) and no need for parsl_taskvine on workers.
+RUNNER_NAME = "parsl_taskvine_runner.py"
+RUNNER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_runner.py")
 #: Limits the manager reports in a resource-exhaustion failure, in this order.
 _LIMIT_FIELDS = ("cores", "memory", "disk", "gpus", "wall_time", "virtual_memory",
                  "swap_memory", "bytes_read", "bytes_written", "total_files",
@@ -86,7 +90,7 @@ class _Backend:
         return bool(self.tasks)
 
     def command(self, spec: TaskSpec) -> str:
-        cmd = f"{self.config['python']} -m parsl_taskvine._runner function result"
+        cmd = f"{self.config['python']} {RUNNER_NAME} function result"
         init = (self.config.get("init_command") or "").strip().rstrip(";").strip()
         return f"{init}; {cmd}" if init else cmd
 
@@ -190,6 +194,7 @@ class VineBackend(_Backend):
         self.monitoring = bool(c.get("autolabel"))
         self.categories: set[str] = set()
         self.library_installed = False
+        self.runner_file: Any = None
         self.env_file = None
         if c.get("env_pack"):
             self.env_file = m.declare_poncho(c["env_pack"], cache=True)
@@ -237,6 +242,9 @@ class VineBackend(_Backend):
                 t.set_priority(spec.priority)
         else:
             t = vine.Task(self.command(spec))
+            if self.runner_file is None:
+                self.runner_file = m.declare_file(RUNNER_PATH, cache=True)
+            t.add_input(self.runner_file, RUNNER_NAME)
             t.add_input(m.declare_buffer(spec.payload, cache=False, peer_transfer=False),
                         "function")
             result_path = self.result_path(spec)
@@ -351,6 +359,7 @@ class WorkQueueBackend(_Backend):
         with open(function_path, "wb") as f:
             f.write(spec.payload)
         t.specify_input_file(function_path, "function", cache=False)
+        t.specify_input_file(RUNNER_PATH, RUNNER_NAME, cache=True)
         result_path = self.result_path(spec)
         t.specify_output_file(result_path, "result", cache=False)
         cache = bool(self.config.get("cache_inputs", False))
