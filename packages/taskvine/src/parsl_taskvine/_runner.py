@@ -1,8 +1,9 @@
 """Runs one Parsl task on a TaskVine or Work Queue worker.
 
 Regular mode sends this file with every task (cached on the worker) and starts
-``python3 parsl_taskvine_runner.py FUNCTION RESULT`` in the task's sandbox, so this module imports nothing but the standard library and
-cloudpickle (which ndcctools needs anyway): the interpreter start is most of a short
+``python3 parsl_taskvine_runner.py FUNCTION RESULT`` in the task's sandbox, so this
+module imports nothing but the standard library and cloudpickle (which ndcctools needs
+anyway): the interpreter start is most of a short
 task's cost, and importing parsl here would double it. Serverless mode calls
 :func:`run_parsl_task` inside a TaskVine library process.
 
