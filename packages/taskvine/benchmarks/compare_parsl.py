@@ -105,6 +105,8 @@ def run(python: str, mode: str, args: argparse.Namespace, ours: bool
         argv += ["--time", str(args.time)] if ours else ["--iterate", args.parsl_sizes]
         env = cctools_env()
         env[TAG] = str(port)
+        # As with an activated venv: workers' python3 is the implementation's Python.
+        env["PATH"] = os.pathsep.join([os.path.dirname(python), env["PATH"]])
         log_path = os.path.join(tmp, "output.txt")
         started = time.monotonic()
         with open(log_path, "w") as log:

@@ -59,6 +59,11 @@ def run_parsl_task(payload: bytes) -> bytes:
         return pickle.dumps(("unpicklable", type(e).__name__, message, text))
 
 
+def run_parsl_tasks(payloads: List[bytes]) -> List[bytes]:
+    """Run several tasks one after another (a batched serverless call); never raises."""
+    return [run_parsl_task(payload) for payload in payloads]
+
+
 def main(argv: List[str]) -> int:
     if len(argv) != 3:
         sys.stderr.write("usage: python parsl_taskvine_runner.py FUNCTION_FILE RESULT_FILE\n")
