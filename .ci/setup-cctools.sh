@@ -6,7 +6,7 @@
 # /var/cache/parsl-cctools/7.17.1). A second run finds the finished build (marked by a
 # stamp file written last) and does nothing. The tests' conftest looks there. Needs root
 # for apt-get (swig, gcc, zlib and OpenSSL headers). The Python bindings are built for the
-# python3 found first on PATH; CI runs this with the test venv active, so they match it.
+# python found first on PATH; CI runs this with the test venv active, so they match it.
 # Every step is time-bounded; any failure prints the reason and the tail of the build log
 # and exits non-zero.
 set -euo pipefail
@@ -29,7 +29,8 @@ die() {
     exit 1
 }
 
-PYTHON="$(command -v python3)" || die "python3 not found on PATH"
+# The interpreter scripts/run-tests.sh runs pytest with (`python`), else python3.
+PYTHON="$(command -v python || command -v python3)" || die "no python on PATH"
 PYVER="$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
 SITE="$PREFIX/lib/python$PYVER/site-packages"
 

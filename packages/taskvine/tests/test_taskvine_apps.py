@@ -101,3 +101,14 @@ def test_memory_over_the_limit_fails_naming_memory(vine: TaskVineExecutor) -> No
     spec = {"cores": 1, "memory": 60, "disk": 100}
     with pytest.raises(TaskVineTaskFailure, match="memory"):
         tv_apps.allocate_mb(300, parsl_resource_specification=spec).result(timeout=90)
+
+
+def test_a_burst_of_serverless_tasks_gets_each_value_and_exception(vine: TaskVineExecutor
+                                                                    ) -> None:
+    """Bursts travel several tasks per function call; each task keeps its own outcome."""
+    spec = {"exec_mode": "serverless"}
+    futures = [tv_apps.double(i, parsl_resource_specification=spec) for i in range(300)]
+    failing = tv_apps.fail_with("inside-a-burst", parsl_resource_specification=spec)
+    assert [f.result(timeout=120) for f in futures] == [2 * i for i in range(300)]
+    with pytest.raises(KeyError, match="inside-a-burst"):
+        failing.result(timeout=60)

@@ -78,3 +78,8 @@ def slow_then_value(marker: str, seconds: float) -> int:
 def sleep_for(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
+
+
+@python_app
+def slurm_job_id() -> str:
+    return os.environ.get("SLURM_JOB_ID", "")

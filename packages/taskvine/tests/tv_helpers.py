@@ -11,10 +11,19 @@ import psutil
 CCTOOLS_PROGRAMS = ("vine_worker", "vine_factory", "work_queue_worker")
 
 
+#: Set by :func:`free_port` in this process's environment, so every manager, factory and
+#: worker started afterwards carries the port it serves, even those whose command line
+#: does not show it (a worker's transfer server).
+PORT_TAG = "PARSL_TASKVINE_TEST_PORT"
+
+
 def free_port() -> int:
+    """A free port on loopback; tags processes started from now on with it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        port = int(s.getsockname()[1])
+    os.environ[PORT_TAG] = str(port)
+    return port
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 60,
@@ -42,7 +51,10 @@ def cctools_processes(port: int, extra_pids: Optional[List[int]] = None
             is_cctools = any(os.path.basename(c).startswith(CCTOOLS_PROGRAMS)
                              for c in cmd[:1]) or (p.info["name"] or "").startswith(
                                  CCTOOLS_PROGRAMS)
-            if (is_cctools and str(port) in cmd) or p.pid in (extra_pids or []):
+            if p.pid in (extra_pids or []):
+                found.append(p)
+            elif is_cctools and (str(port) in cmd
+                                 or p.environ().get(PORT_TAG) == str(port)):
                 found.append(p)
         except psutil.Error:
             continue

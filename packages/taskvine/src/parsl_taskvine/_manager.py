@@ -22,8 +22,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
 from multiprocessing.connection import Connection
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from parsl_taskvine import _spec
 from parsl_taskvine._spec import Outcome, TaskSpec
@@ -35,6 +36,12 @@ _IDLE_POLL = 2.0
 #: Seconds given to the factory to remove its workers before its group is killed.
 _FACTORY_GRACE = 3.0
 LIBRARY_NAME = "parsl_library"
+#: The runner travels with every regular task (cached on each worker) and runs as a
+#: script: no ``-m`` (runpy costs tens of ms) and no need for parsl_taskvine on workers.
+RUNNER_NAME = "parsl_taskvine_runner.py"
+RUNNER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_runner.py")
+#: Most Parsl tasks one serverless function call carries (see VineBackend.flush).
+_MAX_CHUNK = 32
 #: Limits the manager reports in a resource-exhaustion failure, in this order.
 _LIMIT_FIELDS = ("cores", "memory", "disk", "gpus", "wall_time", "virtual_memory",
                  "swap_memory", "bytes_read", "bytes_written", "total_files",
@@ -85,8 +92,11 @@ class _Backend:
         """Whether tasks are in flight, so the loop must keep calling ``wait``."""
         return bool(self.tasks)
 
+    def flush(self) -> None:
+        """Submit work held back by :meth:`submit` (TaskVine's batched function calls)."""
+
     def command(self, spec: TaskSpec) -> str:
-        cmd = f"{self.config['python']} -m parsl_taskvine._runner function result"
+        cmd = f"{self.config['python']} {RUNNER_NAME} function result"
         init = (self.config.get("init_command") or "").strip().rstrip(";").strip()
         return f"{init}; {cmd}" if init else cmd
 
@@ -190,6 +200,12 @@ class VineBackend(_Backend):
         self.monitoring = bool(c.get("autolabel"))
         self.categories: set[str] = set()
         self.library_installed = False
+        self.runner_file: Any = None
+        #: Serverless tasks not yet in a function call, and the calls carrying several.
+        self.pending_calls: Deque[TaskSpec] = deque()
+        self.chunks: Dict[int, List[int]] = {}
+        lc = c.get("library_config") or {}
+        self.slots = int(lc.get("num_slots", 1))
         self.env_file = None
         if c.get("env_pack"):
             self.env_file = m.declare_poncho(c["env_pack"], cache=True)
@@ -200,8 +216,10 @@ class VineBackend(_Backend):
         from parsl_taskvine._runner import run_parsl_task
 
         lc = self.config.get("library_config") or {}
+        from parsl_taskvine._runner import run_parsl_tasks
+
         lib = self.m.create_library_from_functions(
-            LIBRARY_NAME, run_parsl_task, add_env=False,
+            LIBRARY_NAME, run_parsl_task, run_parsl_tasks, add_env=False,
             exec_mode=lc.get("exec_mode", "direct"),
             init_command=self.config.get("library_init"))
         lib.set_function_slots(int(lc.get("num_slots", 1)))
@@ -229,6 +247,9 @@ class VineBackend(_Backend):
         vine = self.vine
         m = self.m
         result_path: Optional[str] = None
+        if spec.mode == "serverless" and not spec.inputs and not spec.outputs:
+            self.pending_calls.append(spec)
+            return
         if spec.mode == "serverless":
             if not self.library_installed:
                 self._install_library()
@@ -237,6 +258,9 @@ class VineBackend(_Backend):
                 t.set_priority(spec.priority)
         else:
             t = vine.Task(self.command(spec))
+            if self.runner_file is None:
+                self.runner_file = m.declare_file(RUNNER_PATH, cache=True)
+            t.add_input(self.runner_file, RUNNER_NAME)
             t.add_input(m.declare_buffer(spec.payload, cache=False, peer_transfer=False),
                         "function")
             result_path = self.result_path(spec)
@@ -264,6 +288,56 @@ class VineBackend(_Backend):
         vine_id = m.submit(t)
         self.tasks[vine_id] = (spec.task_id, t, result_path)
 
+    def busy(self) -> bool:
+        return bool(self.tasks or self.pending_calls)
+
+    def flush(self) -> None:
+        """Put held serverless tasks into function calls, several per call when many wait.
+
+        A function call costs a few tens of milliseconds of TaskVine round trip whatever
+        it runs, so a no-op task alone in a call caps throughput near 40 calls/s. Calls in
+        flight are kept to twice the library slots of the connected workers; the tasks
+        waiting beyond that are spread over the free calls (at most ``_MAX_CHUNK`` each),
+        so a lone task still travels alone and a burst travels in a few calls.
+        """
+        if not self.pending_calls:
+            return
+        if not self.library_installed:
+            self._install_library()
+        workers = max(1, int(self.m.stats.workers_connected))
+        capacity = 2 * self.slots * workers
+        while self.pending_calls and len(self.chunks) < capacity:
+            free = capacity - len(self.chunks)
+            size = min(_MAX_CHUNK, max(1, -(-len(self.pending_calls) // free)))
+            chunk = [self.pending_calls.popleft() for _ in range(min(size,
+                                                                     len(self.pending_calls)))]
+            t = self.vine.FunctionCall(LIBRARY_NAME, "run_parsl_tasks",
+                                       [spec.payload for spec in chunk])
+            priorities = [spec.priority for spec in chunk if spec.priority is not None]
+            if priorities:
+                t.set_priority(max(priorities))
+            if self.config.get("max_retries") is not None:
+                t.set_retries(int(self.config["max_retries"]))
+            t.set_tag(",".join(str(spec.task_id) for spec in chunk))
+            vine_id = self.m.submit(t)
+            self.tasks[vine_id] = (chunk[0].task_id, t, None)
+            self.chunks[vine_id] = [spec.task_id for spec in chunk]
+
+    def _finish_chunk(self, task_ids: List[int], t: Any) -> List[Outcome]:
+        if t.successful():
+            output = t.output
+            if isinstance(output, list) and len(output) == len(task_ids):
+                return [Outcome(_spec.RESULT, task_id, data)
+                        for task_id, data in zip(task_ids, output)]
+            text = (f"the TaskVine library could not run the function call carrying tasks "
+                    f"{task_ids}: {output!r} (worker: {t.hostname or t.addrport})")
+            status: Tuple[int, ...] = (-1,)
+        else:
+            text, status = self._describe(task_ids[0], t)
+            text = text.replace(f"task {task_ids[0]}",
+                                f"the function call carrying tasks {task_ids}", 1)
+        return [Outcome(_spec.FAILED, task_id, text.encode(), status) for task_id in task_ids]
+
     def _describe(self, task_id: int, t: Any) -> Tuple[str, Tuple[int, ...]]:
         result = t.result
         where = t.hostname or t.addrport or "no worker"
@@ -285,7 +359,10 @@ class VineBackend(_Backend):
         t = self.m.wait(timeout)
         while t is not None:
             entry = self.tasks.pop(t.id, None)
-            if entry is not None:
+            chunk = self.chunks.pop(t.id, None)
+            if chunk is not None:
+                done.extend(self._finish_chunk(chunk, t))
+            elif entry is not None:
                 done.append(self._finish(entry[0], t, entry[2]))
             t = self.m.wait(0)
         return done
@@ -314,6 +391,8 @@ class VineBackend(_Backend):
             except Exception:
                 logger.exception("could not cancel the remaining tasks")
             self.tasks.clear()
+            self.chunks.clear()
+            self.pending_calls.clear()
             self.m = None
             del m
 
@@ -346,7 +425,12 @@ class WorkQueueBackend(_Backend):
         wq = self.wq
         q = self.q
         t = wq.Task(self.command(spec))
-        t.specify_buffer(spec.payload, "function", cache=False)
+        # Work Queue's buffers are C strings, so the pickled task goes as a file.
+        function_path = os.path.join(self.config["staging_dir"], f"function.{spec.task_id}")
+        with open(function_path, "wb") as f:
+            f.write(spec.payload)
+        t.specify_input_file(function_path, "function", cache=False)
+        t.specify_input_file(RUNNER_PATH, RUNNER_NAME, cache=True)
         result_path = self.result_path(spec)
         t.specify_output_file(result_path, "result", cache=False)
         cache = bool(self.config.get("cache_inputs", False))
@@ -404,6 +488,10 @@ class WorkQueueBackend(_Backend):
                 text = (f"task {task_id} failed on Work Queue: {t.result_str} "
                         f"(last worker: {where})")
                 status = (t.result,)
+        try:
+            os.unlink(os.path.join(self.config["staging_dir"], f"function.{task_id}"))
+        except OSError:
+            pass
         return self.finish_regular(task_id, result_path, ok, text, status)
 
     def close(self) -> None:
@@ -442,6 +530,7 @@ def _serve(conn: Connection, backend: _Backend) -> str:
                         break
         except (EOFError, OSError):
             return "the submit side went away"
+        backend.flush()
         done = backend.wait(1)
         if done:
             try:

@@ -1,8 +1,9 @@
 """Runs one Parsl task on a TaskVine or Work Queue worker.
 
-Regular mode starts ``python3 -m parsl_taskvine._runner FUNCTION RESULT`` in the task's
-sandbox for every task, so this module imports nothing but the standard library and
-cloudpickle (which ndcctools needs anyway): the interpreter start is most of a short
+Regular mode sends this file with every task (cached on the worker) and starts
+``python3 parsl_taskvine_runner.py FUNCTION RESULT`` in the task's sandbox, so this
+module imports nothing but the standard library and cloudpickle (which ndcctools needs
+anyway): the interpreter start is most of a short
 task's cost, and importing parsl here would double it. Serverless mode calls
 :func:`run_parsl_task` inside a TaskVine library process.
 
@@ -58,9 +59,14 @@ def run_parsl_task(payload: bytes) -> bytes:
         return pickle.dumps(("unpicklable", type(e).__name__, message, text))
 
 
+def run_parsl_tasks(payloads: List[bytes]) -> List[bytes]:
+    """Run several tasks one after another (a batched serverless call); never raises."""
+    return [run_parsl_task(payload) for payload in payloads]
+
+
 def main(argv: List[str]) -> int:
     if len(argv) != 3:
-        sys.stderr.write("usage: python -m parsl_taskvine._runner FUNCTION_FILE RESULT_FILE\n")
+        sys.stderr.write("usage: python parsl_taskvine_runner.py FUNCTION_FILE RESULT_FILE\n")
         return 2
     with open(argv[1], "rb") as f:
         payload = f.read()
