@@ -19,10 +19,9 @@ from parsl_htex.executor import HighThroughputExecutor
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
-# The tests here import helpers with ``from conftest import ...``. Other packages' test
-# folders are on sys.path too (each with a conftest.py), so bind the name to this module
-# rather than to whichever folder happens to come first.
-sys.modules["conftest"] = sys.modules[__name__]
+# The tests here import this module's helpers as ``htex_conftest``: every package's test
+# folder has a conftest.py, so the plain name ``conftest`` is ambiguous in a whole-suite run.
+sys.modules["htex_conftest"] = sys.modules[__name__]
 #: Lets workers import htex_test_tasks by name.
 WORKER_INIT = f"export PYTHONPATH={TESTS_DIR}:${{PYTHONPATH:-}}"
 

@@ -9,7 +9,7 @@ import time
 
 import psutil
 import pytest
-from conftest import TESTS_DIR, wait_for
+from htex_conftest import TESTS_DIR, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import traceback
 
 import pytest
-from conftest import wait_for
+from htex_conftest import wait_for
 
 import parsl
 from parsl.config import Config

@@ -8,7 +8,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import WORKER_INIT, wait_for
+from htex_conftest import WORKER_INIT, wait_for
 from htex_test_tasks import detached_sleep_command, start_detached_sleep
 
 import parsl
