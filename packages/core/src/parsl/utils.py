@@ -68,9 +68,9 @@ def get_all_checkpoints(rundir: str = "runinfo") -> List[str]:
 def get_last_checkpoint(rundir: str = "runinfo") -> List[str]:
     """A list holding the checkpoint directory of the most recent run that has one.
 
-    Empty when no run under ``rundir`` wrote a checkpoint. Only the last run's results are
-    reused: when that run was itself restarted from earlier checkpoints, the results it
-    reused are not in its own checkpoint, so prefer :func:`get_all_checkpoints` then.
+    Empty when no run under ``rundir`` wrote a checkpoint. A run checkpoints the results
+    it reused from earlier checkpoints too (as Parsl does), so the last checkpoint of a
+    chain of restarted runs holds everything the chain computed.
     """
     checkpoints = _run_dirs_with_checkpoints(rundir)
     return checkpoints[-1:]

@@ -159,3 +159,27 @@ def test_stdout_relative_path_is_relative_to_the_working_directory(dfk, tmp_path
     monkeypatch.chdir(tmp_path)
     echo_streams("rel", stdout="rel.out").result(timeout=30)
     assert os.path.exists(tmp_path / "rel.out")
+
+
+def test_cleanup_logs_parsls_task_summary(run_dir, caplog) -> None:
+    caplog.set_level("INFO", logger="parsl.dataflow.dflow")
+    with parsl.load(Config(run_dir=run_dir)):
+        sleepy(0).result(timeout=30)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Summary of tasks in DFK:" in text
+    assert "Tasks in state States.exec_done: 1" in text
+
+
+@pytest.mark.parametrize("name", ["SimpleLauncher", "SingleNodeLauncher"])
+def test_core_launchers_accept_parsls_script_dir_argument(name, tmp_path) -> None:
+    import subprocess
+
+    from parsl import launchers
+
+    launcher = getattr(launchers, name)()
+    script = launcher(command="echo from-launcher", tasks_per_node=1, nodes_per_block=1,
+                      script_dir=str(tmp_path))
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "from-launcher" in proc.stdout

@@ -275,3 +275,15 @@ def test_checkpoint_folder_of_a_run_without_results_is_a_valid_checkpoint(run_di
         broken(1).exception(timeout=10)
     with _load(run_dir, checkpoint_files=[folder]):
         assert isinstance(broken(1).exception(timeout=10), RuntimeError)
+
+
+def test_reused_results_are_checkpointed_again_so_the_last_checkpoint_suffices(
+        run_dir, counter, runs):
+    marker = counter("chain")
+    with _load(run_dir, checkpoint_mode="task_exit"):
+        square(marker, 9).result(timeout=10)
+    for _ in range(2):
+        with _load(run_dir, checkpoint_mode="task_exit",
+                   checkpoint_files=get_last_checkpoint(run_dir)):
+            assert square(marker, 9).result(timeout=10) == 81
+    assert runs(marker) == 1

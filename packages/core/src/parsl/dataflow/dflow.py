@@ -658,14 +658,25 @@ class DataFlowKernel:
 
     def _memo_hit(self, record: TaskRecord, memo_fu: Future[Any]) -> None:
         """Complete a task from the memoizer's future: its result, or the exception an
-        identical task failed with earlier in this run."""
+        identical task failed with earlier in this run.
+
+        A reused result is recorded (and checkpointed) again as in Parsl, so this run's
+        checkpoint holds everything it computed or reused and ``get_last_checkpoint()``
+        alone restores a chain of runs.
+        """
         assert record.app_fu is not None
-        self._finalize(record, States.memo_done)
         exception = memo_fu.exception()
         if exception is not None:
+            self._finalize(record, States.memo_done)
             record.app_fu.set_exception(exception)
+            return
+        result = memo_fu.result()
+        self.memoizer.update_memo_result(record, result)
+        publish = functools.partial(self._publish_result, record, result, States.memo_done)
+        if self._memo_persist is not None:
+            self._memo_persist(record, result, publish)
         else:
-            record.app_fu.set_result(memo_fu.result())
+            publish()
 
     def _unwrap_dependencies(self, record: TaskRecord) -> List[Tuple[BaseException, Future[Any]]]:
         """Replace futures in the task's arguments by their results; return failures."""
@@ -794,10 +805,11 @@ class DataFlowKernel:
                 return
         self._publish_result(record, result)
 
-    def _publish_result(self, record: TaskRecord, result: Any) -> None:
+    def _publish_result(self, record: TaskRecord, result: Any,
+                        state: States = States.exec_done) -> None:
         if self._events is not None:
             self._events.add("completed", record.id)
-        self._finalize(record, States.exec_done)
+        self._finalize(record, state)
         assert record.app_fu is not None
         record.app_fu.set_result(result)
 
@@ -957,6 +969,7 @@ class DataFlowKernel:
             return
         self.cleanup_called = True
         logger.info("DFK cleanup initiated")
+        self._log_task_summary()
         try:
             self.plugin_manager.hook.parsl_dfk_cleanup(dfk=self)
         except Exception:
@@ -989,6 +1002,14 @@ class DataFlowKernel:
         if self._undo_logging is not None:
             undo, self._undo_logging = self._undo_logging, None
             undo()
+
+    def _log_task_summary(self) -> None:
+        """Parsl's end-of-run lines: how many tasks ended (or are left) in each state."""
+        logger.info("Summary of tasks in DFK:")
+        for state, count in self.task_state_counts.items():
+            if count:
+                logger.info("Tasks in state %s: %d", state, count)
+        logger.info("End of summary")
 
     @property
     def _cleanup_called(self) -> bool:

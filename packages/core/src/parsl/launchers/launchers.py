@@ -33,7 +33,8 @@ class SimpleLauncher(Launcher):
     def __init__(self, debug: bool = True) -> None:
         super().__init__(debug=debug)
 
-    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int,
+                 script_dir: str = "") -> str:
         if nodes_per_block > 1:
             logger.warning("SimpleLauncher starts a single copy of the command, but the block "
                            "has %d nodes: expect fewer workers than requested; use a "
@@ -56,7 +57,8 @@ class SingleNodeLauncher(Launcher):
         super().__init__(debug=debug)
         self.fail_on_any = fail_on_any
 
-    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int,
+                 script_dir: str = "") -> str:
         copies = tasks_per_node * nodes_per_block
         trace = "1" if self.debug else "0"
         strict = "1" if self.fail_on_any else "0"
