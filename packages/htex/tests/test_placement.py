@@ -84,6 +84,7 @@ def test_pinned_workers_see_the_openmp_variables_parsl_sets(make_htex):
         "KMP_AFFINITY": f"explicit,proclist=[{listing}]"}
 
 
+@pytest.mark.slow
 def test_cpu_affinity_the_node_cannot_honour_fails_the_block_saying_why(make_htex):
     ex = make_htex(cpu_affinity="list:0:0:0", max_workers_per_node=2)
 
