@@ -53,3 +53,13 @@ def start_detached_sleep() -> Dict[str, int]:
 
     proc = subprocess.Popen(["sleep", "300"], start_new_session=True)
     return {"worker": os.getpid(), "sleep": proc.pid}
+
+
+def start_orphaned_sleep() -> Dict[str, int]:
+    """A python app whose shell backgrounds ``sleep 300`` and exits: the sleep is orphaned
+    (reparented to the manager) while this worker lives on."""
+    import subprocess
+
+    out = subprocess.run("sleep 300 > /dev/null 2>&1 & echo $!", shell=True,
+                         capture_output=True, text=True, check=True).stdout
+    return {"worker": os.getpid(), "sleep": int(out)}

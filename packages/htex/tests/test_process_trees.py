@@ -8,8 +8,8 @@ from typing import Any
 
 import psutil
 import pytest
-from htex_conftest import WORKER_INIT, wait_for
-from htex_test_tasks import detached_sleep_command, start_detached_sleep
+from htex_conftest import WORKER_INIT, wait_for, worker_processes
+from htex_test_tasks import detached_sleep_command, start_detached_sleep, start_orphaned_sleep
 
 import parsl
 from parsl.app.bash import remote_side_bash_executor
@@ -91,3 +91,16 @@ def test_run_end_ends_running_bash_commands(tmp_path):
         sleep_pid = wait_for(lambda: _read_pid(os.path.join(tmp_path, "sleep.pid")),
                              timeout=60, what="the command to start its sleep")
     wait_for(lambda: _gone(sleep_pid), timeout=20, what="the setsid'ed sleep to end")
+
+
+def test_killed_worker_spares_processes_another_worker_started(make_htex):
+    ex = make_htex()
+    started = ex.submit(start_orphaned_sleep, {}).result(timeout=60)
+    sleep = psutil.Process(started["sleep"])
+    other = next(w for w in worker_processes(ex, 2) if w.pid != started["worker"])
+    other.kill()
+    wait_for(lambda: len([w for w in worker_processes(ex, 2) if w.pid != other.pid]) == 2,
+             what="a replacement for the killed worker")
+    assert not _gone(sleep.pid), "a daemon of a live worker's task was killed"
+    os.kill(started["worker"], signal.SIGKILL)
+    wait_for(lambda: _gone(sleep.pid), timeout=20, what="the orphaned sleep to end")

@@ -58,6 +58,15 @@ _PR_SET_CHILD_SUBREAPER = 36
 _STRAY_KILL_WAIT = 5.0
 
 
+def _rank_of(process: psutil.Process) -> Optional[str]:
+    """The worker slot a process was started under (``PARSL_WORKER_RANK``), if known."""
+    try:
+        rank: Optional[str] = process.environ().get("PARSL_WORKER_RANK")
+    except psutil.Error:
+        return None
+    return rank
+
+
 def become_subreaper() -> bool:
     """Have processes orphaned below this one (a killed worker's bash command, even one
     that called setsid) reparented to this manager rather than to init, so they can be
@@ -326,7 +335,7 @@ class Manager:
             self.idle.remove(w)
         how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
         # Before the task is reported lost (and maybe retried), what it started must end.
-        self.end_strays()
+        self.end_strays(rank=w.rank)
         if w.task is not None:
             htex_id, dfk_id = P.key_ids(w.task)
             logger.error("Worker %d (pid %d) %s while running task %s", w.rank, w.proc.pid,
@@ -350,18 +359,23 @@ class Manager:
         return {w.proc.pid for w in self.workers
                 if w.proc is not None and w.proc.returncode is None}
 
-    def end_strays(self, include_workers: bool = False) -> int:
+    def end_strays(self, rank: Optional[int] = None, include_workers: bool = False) -> int:
         """Kill, with their descendants, and reap this manager's children that are not
         live workers: processes whose worker died (reparented here, see
-        :func:`become_subreaper`). With ``include_workers`` every descendant goes (at
-        shutdown, after the workers were asked to stop). Returns how many were killed."""
+        :func:`become_subreaper`). With ``rank``, only those started under worker slot
+        ``rank`` (by their inherited ``PARSL_WORKER_RANK``; those without one too), so a
+        daemon another worker's task left is not taken down. With ``include_workers``
+        every descendant goes (at shutdown, after the workers were asked to stop).
+        Returns how many were killed."""
         me = psutil.Process()
         deadline = time.monotonic() + _STRAY_KILL_WAIT
         killed = 0
         while True:
             keep = set() if include_workers else self._live_worker_pids()
             try:
-                strays = [c for c in me.children() if c.pid not in keep]
+                strays = [c for c in me.children()
+                          if c.pid not in keep and (rank is None or _rank_of(c) in
+                                                    (None, str(rank)))]
             except psutil.Error as e:
                 logger.warning("Cannot list this manager's child processes: %s", e)
                 return killed

@@ -843,12 +843,13 @@ class DataFlowKernel:
         assert record.app_fu is not None
         if (record.fail_cost <= self._retries and not record.app_fu.done()
                 and not self.cleanup_called):
-            logger.info("Task %s (app %s) try %s failed on %s with %s: %s; retrying "
-                        "(cost so far %s of %s)", record.id, record.func_name, record.try_id,
-                        record.executor, type(exception).__name__, exception,
-                        record.fail_cost, self._retries,
-                        extra={"task_id": record.id, "try_id": record.try_id,
-                               "executor": record.executor, "event": "try_failed"})
+            logger.log(logging.DEBUG if failing_in_bulk.get() else logging.INFO,
+                       "Task %s (app %s) try %s failed on %s with %s: %s; retrying "
+                       "(cost so far %s of %s)", record.id, record.func_name, record.try_id,
+                       record.executor, type(exception).__name__, exception,
+                       record.fail_cost, self._retries,
+                       extra={"task_id": record.id, "try_id": record.try_id,
+                              "executor": record.executor, "event": "try_failed"})
             record.try_id += 1
             self._set_state(record, States.fail_retryable)
             self._launch_if_ready(record)
