@@ -10,6 +10,7 @@ import io
 import json
 import os
 import pathlib
+import time
 from typing import Any, Dict, Iterator, List
 
 import observability_tasks
@@ -58,6 +59,7 @@ def json_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any
         assert [f.result(timeout=120) for f in on_a + on_b] == list(range(10)) * 2
         assert retried.result(timeout=120) == "second try"
         run_dir = dfk.run_dir
+    _wait_for_worker_records(run_dir, [f.tid for f in on_a + on_b] + [retried.tid])
     yield {"run_dir": run_dir, "a": on_a[0].tid, "b": on_b[0].tid, "retried": retried.tid}
 
 
@@ -72,7 +74,21 @@ def text_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any
         fut = noop(1)
         assert fut.result(timeout=120) == 1
         run_dir = dfk.run_dir
+    _wait_for_worker_records(run_dir, [fut.tid])
     yield {"run_dir": run_dir, "task": fut.tid}
+
+
+def _wait_for_worker_records(run_dir: str, task_ids: List[int]) -> None:
+    """Workers write their last buffered events as they exit, which can be a few
+    milliseconds after the DFK's cleanup returns: wait for them (bounded)."""
+    deadline = time.monotonic() + 30
+    for tid in task_ids:
+        while not any(r.context.get("event") == "worker_end"
+                      for r in task_records(run_dir, tid)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no worker record of task {tid} in {run_dir} "
+                                     "within 30 s of shutdown")
+            time.sleep(0.1)
 
 
 def _events(records: List[Any]) -> List[str]:

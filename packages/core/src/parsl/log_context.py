@@ -35,8 +35,10 @@ import collections
 import contextlib
 import json
 import logging
+import threading
 import time
 from contextvars import ContextVar
+from threading import get_ident
 from types import MappingProxyType
 from typing import Any, Deque, Dict, Iterator, List, Mapping, Tuple
 
@@ -171,36 +173,47 @@ class TaskEvents:
 
     ``add`` is safe from any thread (a deque append); ``flush`` is called by the owner
     periodically (every :data:`FLUSH_PERIOD` seconds or so) and at shutdown. Each entry
-    is ``{"time": epoch seconds, "event": name, "task_id": id, **ids}``.
+    is ``{"time": epoch seconds, "event": name, "task_id": id, "thread": name of the
+    thread that met the event, **ids}``.
     """
 
-    __slots__ = ("_logger", "_queue")
+    __slots__ = ("_flushing", "_logger", "_queue")
 
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger
-        self._queue: Deque[Tuple[float, str, Any, Dict[str, Any]]] = collections.deque()
+        #: Held while a flush moves events from the queue to the log, so a flush that
+        #: must finish before the process exits (a signal handler) waits for one in
+        #: progress in another thread instead of dropping the events it holds.
+        self._flushing = threading.RLock()
+        self._queue: Deque[Tuple[float, str, Any, Dict[str, Any], int]] = collections.deque()
 
     def add(self, event: str, task_id: Any, **ids: Any) -> None:
-        """Record that ``task_id`` met ``event`` now."""
-        self._queue.append((time.time(), event, task_id, ids))
+        """Record that ``task_id`` met ``event`` now (in this thread)."""
+        self._queue.append((time.time(), event, task_id, ids, get_ident()))
 
     def add_at(self, when: float, event: str, task_id: Any, **ids: Any) -> None:
         """Record that ``task_id`` met ``event`` at ``when`` (epoch seconds)."""
-        self._queue.append((when, event, task_id, ids))
+        self._queue.append((when, event, task_id, ids, get_ident()))
 
     def __len__(self) -> int:
         return len(self._queue)
 
     def flush(self) -> None:
         """Write the buffered events, if any, as one record."""
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         queue = self._queue
         entries: List[Dict[str, Any]] = []
+        names = {t.ident: t.name for t in threading.enumerate()}
         while queue:
             try:
-                when, event, task_id, ids = queue.popleft()
+                when, event, task_id, ids, thread = queue.popleft()
             except IndexError:  # emptied by a concurrent flush
                 break
-            entry = {"time": when, "event": event, "task_id": task_id}
+            entry = {"time": when, "event": event, "task_id": task_id,
+                     "thread": names.get(thread, thread)}
             entry.update(ids)
             entries.append(entry)
         if entries:

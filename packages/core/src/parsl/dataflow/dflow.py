@@ -748,8 +748,12 @@ class DataFlowKernel:
             self._hook_try_launched(dfk=self, task_record=record, try_id=record.try_id,
                                     executor_label=label)
         if self._events is not None:
-            self._events.add("launched", record.id, executor_task_id=getattr(
-                exec_fu, "parsl_executor_task_id", None), **self._event_ids(record))
+            # Dated when the try was handed over, before the executor's submit(): its
+            # processes may log the task before submit() returns.
+            self._events.add_at(record.try_time_launched or time.time(), "launched",
+                                record.id, executor_task_id=getattr(
+                                    exec_fu, "parsl_executor_task_id", None),
+                                **self._event_ids(record))
         exec_fu.add_done_callback(record._on_exec_done)
 
     @staticmethod

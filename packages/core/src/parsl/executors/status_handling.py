@@ -229,7 +229,8 @@ class BlockProviderExecutor(ParslExecutor):
             return []
         job_ids = [self.blocks_to_job_id[b] for b in block_ids]
         logger.info("Executor %s cancelling blocks %s (jobs %s)", self.label, block_ids, job_ids)
-        results = self.provider.cancel(job_ids)
+        with log_ids(executor=self.label):
+            results = self.provider.cancel(job_ids)
         accepted = [b for b, ok in zip(block_ids, results) if ok]
         refused = [b for b, ok in zip(block_ids, results) if not ok]
         if refused:
@@ -279,7 +280,8 @@ class BlockProviderExecutor(ParslExecutor):
         if not to_poll:
             return
         job_ids = [self.blocks_to_job_id[block_id] for block_id in to_poll]
-        statuses = self.provider.status(job_ids)
+        with log_ids(executor=self.label):
+            statuses = self.provider.status(job_ids)
         if len(statuses) != len(job_ids):
             raise ScalingFailed(self.label, f"provider {type(self.provider).__name__} returned "
                                 f"{len(statuses)} statuses for {len(job_ids)} jobs")

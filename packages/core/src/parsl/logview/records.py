@@ -101,11 +101,12 @@ def _expand(records: Iterator[Record]) -> Iterator[Record]:
             ctx = dict(base)
             ctx.update(entry)
             when = ctx.pop("time", r.time)
+            thread = ctx.pop("thread", r.thread)
             event = ctx.get("event", "?")
             # A batch is written by its buffer's flusher: name the logger (the module
             # that met the events), not the flushing line.
             yield from _with_span_start(Record(
-                float(when), r.process, r.pid, r.thread, r.logger, r.logger, 0,
+                float(when), r.process, r.pid, str(thread), r.logger, r.logger, 0,
                 r.level, f"Task {ctx.get('task_id')} {event}", ctx))
 
 
