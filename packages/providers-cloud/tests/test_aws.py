@@ -16,11 +16,15 @@ from parsl.jobs.states import JobState
 from parsl.providers.errors import SubmitException
 from parsl_cloud.aws import AWSError, AWSProvider
 
+# Each test makes dozens of calls to moto's server, which take seconds on a busy machine.
+pytestmark = pytest.mark.slow
+
 
 def make_provider(ec2, **options):
     options.setdefault("image_id", ec2.IMAGE)
     options.setdefault("key_name", "parsl-test")
-    options.setdefault("api_timeout", 10)
+    # Generous: moto answers slowly on a loaded machine. Timeout tests set their own.
+    options.setdefault("api_timeout", 60)
     return AWSProvider(**options)
 
 
