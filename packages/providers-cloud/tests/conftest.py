@@ -95,6 +95,11 @@ class BlackHole:
                 return
             self._held.append(conn)
 
+    @property
+    def connections(self) -> int:
+        """How many connections clients have opened so far."""
+        return len(self._held)
+
     def close(self) -> None:
         self._closed.set()
         self.sock.close()

@@ -7,6 +7,7 @@ and runs each pod's command as a local process, so what the pod does really happ
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,17 @@ from parsl.errors import BadParameter, ConfigurationError
 from parsl.jobs.states import JobState
 from parsl.providers.errors import SubmitException
 from parsl_cloud.kube import KubernetesProvider, sanitize_pod_name
+
+
+def unreachable_kubeconfig(folder: Path, url: str) -> Path:
+    """A kube config whose cluster is ``url`` (a server that never answers)."""
+    config = folder / "unreachable-kubeconfig"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: c, cluster: {{server: '{url}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n")
+    return config
 
 
 def pod_of(provider: KubernetesProvider, job_id: str) -> str:
@@ -221,13 +233,7 @@ def test_bad_parameter_is_named_at_construction(kube_api, field, value):
 
 def test_unreachable_api_server_fails_submission_within_the_timeout(black_hole, tmp_path,
                                                                     monkeypatch):
-    config = tmp_path / "kubeconfig"
-    config.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        f"clusters: [{{name: c, cluster: {{server: '{black_hole.url}'}}}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: c, context: {cluster: c, user: u}}]\n")
-    monkeypatch.setenv("KUBECONFIG", str(config))
+    monkeypatch.setenv("KUBECONFIG", str(unreachable_kubeconfig(tmp_path, black_hole.url)))
     provider = KubernetesProvider(image="parsl:test", api_timeout=1)
 
     started = time.monotonic()
@@ -251,6 +257,23 @@ def test_status_poll_that_fails_keeps_last_state_and_logs_the_block(kube_api, ca
     assert "block-7" in caplog.text and "HTTP 403" in caplog.text
     kube_api.forbidden.clear()
     provider.cancel([job])
+
+
+def test_cancel_against_an_unreachable_api_server_costs_one_timeout_not_one_per_pod(
+        kube_api, black_hole, tmp_path, monkeypatch):
+    """Pods are created through the stand-in; then a provider whose kube config points at
+    a server that never answers takes over their bookkeeping, as if the API server had
+    become unreachable in the middle of a run."""
+    creator = KubernetesProvider(image="parsl:test")
+    jobs = [creator.submit("sleep 60", 1, f"parsl.htex.block-{n}.1") for n in range(3)]
+    monkeypatch.setenv("KUBECONFIG", str(unreachable_kubeconfig(tmp_path, black_hole.url)))
+    provider = KubernetesProvider(image="parsl:test", api_timeout=1)
+    provider._pods, provider.resources = creator._pods, creator.resources
+
+    assert provider.cancel(jobs) == [False, False, False]
+
+    assert black_hole.connections == 1
+    assert not any(s.terminal for s in provider.status(jobs))
 
 
 def test_unknown_job_id_is_missing(kube_api):

@@ -325,8 +325,14 @@ class KubernetesProvider(ExecutionProvider):
     # -- cancel --------------------------------------------------------------------------
 
     def cancel(self, job_ids: List[Any]) -> List[bool]:
-        """Delete each job's pod; True for pods deleted or already gone, False otherwise."""
+        """Delete each job's pod; True for pods deleted or already gone, False otherwise.
+
+        When the API server cannot be reached, the remaining pods are not tried (and
+        reported False): cancelling many blocks then costs one ``api_timeout``, not one
+        per pod, so a DFK shutting down against a dead API server stays bounded.
+        """
         results = []
+        unreachable: Optional[str] = None
         for job_id in job_ids:
             with self._lock:
                 record = self._pods.get(str(job_id))
@@ -334,10 +340,17 @@ class KubernetesProvider(ExecutionProvider):
                 logger.warning("Asked to cancel unknown Kubernetes job %r", job_id)
                 results.append(False)
                 continue
-            results.append(self._delete(record))
+            if unreachable is not None:
+                logger.error("Not deleting pod %s of %s: the API server is unreachable (%s)",
+                             record.pod_name, block_of(record.job_name), unreachable)
+                results.append(False)
+                continue
+            deleted, unreachable = self._delete(record)
+            results.append(deleted)
         return results
 
-    def _delete(self, record: _Pod) -> bool:
+    def _delete(self, record: _Pod) -> Tuple[bool, Optional[str]]:
+        """Delete one pod: (whether it is gone, why the API server is unreachable if so)."""
         from kubernetes.client.exceptions import ApiException
 
         try:
@@ -348,13 +361,14 @@ class KubernetesProvider(ExecutionProvider):
             if e.status != 404:
                 logger.error("Could not delete pod %s of %s: %s", record.pod_name,
                              block_of(record.job_name), api_error_text(e))
-                return False
+                return False, None
             logger.info("Pod %s of %s was already gone", record.pod_name,
                         block_of(record.job_name))
         except Exception as e:
+            reason = api_error_text(e)
             logger.error("Could not delete pod %s of %s: %s", record.pod_name,
-                         block_of(record.job_name), api_error_text(e))
-            return False
+                         block_of(record.job_name), reason)
+            return False, reason
         else:
             logger.info("Deleted pod %s of %s", record.pod_name, block_of(record.job_name))
         with self._lock:
@@ -362,7 +376,7 @@ class KubernetesProvider(ExecutionProvider):
                 record.status = JobStatus(JobState.CANCELLED,
                                           f"pod {record.pod_name} deleted by the provider")
                 self.resources[record.job_id]["status"] = record.status
-        return True
+        return True, None
 
 
 def pod_job_status(pod: Any) -> JobStatus:
