@@ -47,6 +47,24 @@ def test_first_submission_creates_the_network_and_an_instance_in_it(ec2):
     provider.teardown()
 
 
+def test_network_routes_to_the_internet_and_is_open_within_the_vpc(ec2):
+    provider = make_provider(ec2)
+    provider.submit("sleep 60", 1, "parsl.htex.block-0.1")
+
+    [table] = ec2.client.describe_route_tables(RouteTableIds=[provider.route_table])["RouteTables"]
+    [group] = ec2.client.describe_security_groups(GroupIds=[provider.sg_id])["SecurityGroups"]
+
+    assert {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": provider.internet_gateway} in [
+        {k: r.get(k) for k in ("DestinationCidrBlock", "GatewayId")} for r in table["Routes"]]
+    assert sorted(a["SubnetId"] for a in table["Associations"] if not a.get("Main")) == sorted(
+        provider.sn_ids)
+    rules = {(r["IpProtocol"], r.get("FromPort"), r.get("ToPort"),
+              tuple(x["CidrIp"] for x in r["IpRanges"])) for r in group["IpPermissions"]}
+    assert ("tcp", 0, 65535, ("10.0.0.0/16",)) in rules
+    assert ("tcp", 22, 22, ("0.0.0.0/0",)) in rules
+    provider.teardown()
+
+
 def test_user_data_runs_worker_init_then_the_command_and_halts_the_instance(ec2, tmp_path,
                                                                             wait):
     provider = make_provider(ec2, worker_init=f"echo init > {tmp_path}/a")

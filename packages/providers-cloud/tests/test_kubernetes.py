@@ -198,6 +198,19 @@ def test_invalid_pod_fails_submission_with_the_api_message(kube_api):
     assert 'resources.limits[cpu]: Invalid value: "lots"' in str(info.value)
 
 
+def test_kube_config_is_read_from_the_home_folder_without_kubeconfig(kube_api, tmp_path,
+                                                                      monkeypatch):
+    (tmp_path / "home" / ".kube").mkdir(parents=True)
+    kube_api.write_kubeconfig(tmp_path / "home" / ".kube" / "config")
+    monkeypatch.delenv("KUBECONFIG")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+    provider = KubernetesProvider(image="parsl:test")
+    job = provider.submit("true", 1, "parsl.htex.block-0.1")
+
+    assert kube_api.pod(pod_of(provider, job))["metadata"]["labels"] == {"parsl-job-id": job}
+
+
 def test_missing_kube_config_is_a_clear_error_at_construction(tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
