@@ -211,6 +211,27 @@ def test_kube_config_is_read_from_the_home_folder_without_kubeconfig(kube_api, t
     assert kube_api.pod(pod_of(provider, job))["metadata"]["labels"] == {"parsl-job-id": job}
 
 
+def test_without_kube_config_the_in_cluster_service_account_is_used(tmp_path, monkeypatch):
+    """Inside a pod the client reads the service account token and CA certificate from
+    fixed paths; the test points the kubernetes package's constants for those paths at
+    files in the test folder."""
+    import kubernetes.config.incluster_config as incluster
+
+    (tmp_path / "token").write_text("in-cluster-token")
+    (tmp_path / "ca.crt").write_text("not checked until a connection is made")
+    monkeypatch.setattr(incluster, "SERVICE_TOKEN_FILENAME", str(tmp_path / "token"))
+    monkeypatch.setattr(incluster, "SERVICE_CERT_FILENAME", str(tmp_path / "ca.crt"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+
+    provider = KubernetesProvider(image="parsl:test")
+
+    configuration = provider.api_client.configuration
+    assert configuration.host == "https://10.96.0.1:443"
+    assert "in-cluster-token" in str(configuration.api_key)
+
+
 def test_missing_kube_config_is_a_clear_error_at_construction(tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
