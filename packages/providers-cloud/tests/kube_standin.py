@@ -76,7 +76,6 @@ class StandInKubeAPI:
         self.forbidden: Set[str] = set()
         self.env = env
         self.conflict_next_create = False
-        self.requests: List[Tuple[str, str]] = []
         self._all_procs: List[subprocess.Popen[bytes]] = []
         self._pods: Dict[Tuple[str, str], StandInPod] = {}
         self._lock = threading.Lock()
@@ -167,7 +166,6 @@ class StandInKubeAPI:
 
     def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         url = urlparse(handler.path)
-        self.requests.append((method, url.path))
         if handler.headers.get("Authorization") != f"Bearer {TOKEN}":
             self._send(handler, 401, status_object(401, "Unauthorized", "Unauthorized"))
             return
