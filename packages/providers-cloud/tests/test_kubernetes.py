@@ -110,6 +110,20 @@ def test_failed_pod_is_failed_with_its_exit_code(kube_api, wait):
     assert "exit code 3" in str(status.message)
 
 
+def test_pod_whose_image_name_cannot_be_parsed_fails_and_is_deleted(kube_api, wait):
+    """Kubernetes accepts the pod but its container can never start (InvalidImageName):
+    the block fails with the kubelet's reason instead of staying pending forever."""
+    provider = KubernetesProvider(image="Not A Valid/Image")
+    job = provider.submit("true", 1, "parsl.htex.block-0.1")
+
+    status = provider.status([job])[0]
+
+    assert status.state is JobState.FAILED
+    assert "InvalidImageName" in str(status.message)
+    assert "invalid reference format" in str(status.message)
+    wait(lambda: not kube_api.pods(), timeout=30, what="the stuck pod to be deleted")
+
+
 def test_pod_deleted_outside_parsl_is_missing_not_running(kube_api):
     provider = KubernetesProvider(image="parsl:test")
     job = provider.submit("sleep 60", 1, "parsl.htex.block-0.1")

@@ -51,6 +51,11 @@ _PHASES = {
     "Unknown": JobState.UNKNOWN,
 }
 
+#: Reasons a container can wait for that no retry fixes. A pod waiting for one of them
+#: is reported FAILED (and deleted) instead of leaving its block pending forever.
+PERMANENT_WAITING_REASONS = frozenset({"InvalidImageName", "ErrImageNeverPull",
+                                       "CreateContainerConfigError"})
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]i?)?$")
 _MAX_POD_NAME = 253
@@ -286,13 +291,18 @@ class KubernetesProvider(ExecutionProvider):
         with self._lock:
             live = [self._pods[str(j)] for j in job_ids
                     if str(j) in self._pods and not self._pods[str(j)].status.terminal]
-            if live:
-                self._poll(live)
-            return [self._pods[str(j)].status if str(j) in self._pods
-                    else JobStatus(JobState.MISSING, f"KubernetesProvider knows no job {j!r}")
-                    for j in job_ids]
+            stuck = self._poll(live) if live else []
+            statuses = [self._pods[str(j)].status if str(j) in self._pods
+                        else JobStatus(JobState.MISSING, f"KubernetesProvider knows no job {j!r}")
+                        for j in job_ids]
+        for record in stuck:
+            logger.error("Deleting pod %s of %s: it can never start (%s)", record.pod_name,
+                         block_of(record.job_name), record.status.message)
+            self._delete(record)
+        return statuses
 
-    def _poll(self, live: List[_Pod]) -> None:
+    def _poll(self, live: List[_Pod]) -> List[_Pod]:
+        """Refresh ``live`` from one list call; return the pods that can never start."""
         selector = f"{JOB_ID_LABEL} in ({','.join(p.job_id for p in live)})"
         try:
             listing = self.kube_client.list_namespaced_pod(
@@ -303,7 +313,8 @@ class KubernetesProvider(ExecutionProvider):
                            "known states: %s",
                            ", ".join(f"{block_of(p.job_name)} (pod {p.pod_name})" for p in live),
                            self.namespace, api_error_text(e))
-            return
+            return []
+        stuck = []
         found: Dict[Optional[str], Any] = {}
         for pod in listing.items or []:
             labels = (pod.metadata.labels or {}) if pod.metadata else {}
@@ -316,11 +327,14 @@ class KubernetesProvider(ExecutionProvider):
                                 f"{self.namespace}: it was deleted outside Parsl")
             else:
                 new = pod_job_status(item)
+                if new.state is JobState.FAILED and item.status.phase == "Pending":
+                    stuck.append(record)
             if new != record.status:
                 logger.info("Pod %s of %s is now %s", record.pod_name, block_of(record.job_name),
                             new)
             record.status = new
             self.resources[record.job_id]["status"] = new
+        return stuck
 
     # -- cancel --------------------------------------------------------------------------
 
@@ -397,6 +411,8 @@ def pod_job_status(pod: Any) -> JobStatus:
         if waiting is not None and state is JobState.PENDING:
             reason = reason or waiting.reason
             detail = detail or waiting.message
+            if waiting.reason in PERMANENT_WAITING_REASONS:
+                state = JobState.FAILED
     if state is JobState.FAILED and reason == "DeadlineExceeded":
         state = JobState.TIMEOUT
     parts = [f"pod phase {phase}"]
