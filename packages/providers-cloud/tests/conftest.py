@@ -95,6 +95,11 @@ class BlackHole:
                 return
             self._held.append(conn)
 
+    @property
+    def connections(self) -> int:
+        """How many connections clients have opened so far."""
+        return len(self._held)
+
     def close(self) -> None:
         self._closed.set()
         self.sock.close()
@@ -121,10 +126,31 @@ def moto_endpoint() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    _warm_up(endpoint)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield endpoint
     finally:
         server.stop()
+
+
+def _client_config() -> Any:
+    """Generous timeouts for the tests' own EC2 calls: moto is slow on a loaded machine."""
+    from botocore.config import Config as BotoConfig
+
+    return BotoConfig(connect_timeout=30, read_timeout=300, retries={"max_attempts": 1})
+
+
+def _warm_up(endpoint: str) -> None:
+    """moto builds its EC2 backend (AMIs, instance types, zones) on the first call; do it
+    once per session, before any test's bounded waits start."""
+    import boto3
+
+    client = boto3.client("ec2", region_name=EC2.REGION, endpoint_url=endpoint,
+                          aws_access_key_id="testing", aws_secret_access_key="testing",
+                          config=_client_config())
+    client.describe_availability_zones()
+    client.describe_instances()
 
 
 class EC2:
@@ -138,7 +164,7 @@ class EC2:
         import boto3
 
         self.endpoint = endpoint
-        self.client = boto3.client("ec2", region_name=self.REGION)
+        self.client = boto3.client("ec2", region_name=self.REGION, config=_client_config())
         self.cloud_init = CloudInit(self.client, work_dir / "instances")
 
     def instances(self, **filters: List[str]) -> List[dict]:

@@ -44,6 +44,7 @@ class CloudInit:
         self._seen: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        #: Failed polls of the EC2 endpoint (it may be reset or busy); for debugging.
         self.errors: List[str] = []
         self._shims = work_dir / "bin"
         self._shims.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlparse
 TOKEN = "standin-token"
 _POD_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/pods(?:/([^/]+))?$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_IMAGE = re.compile(r"^[a-z0-9]+([._/:@-][a-zA-Z0-9]+)*$")
 _QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]i?)?$")
 
 
@@ -49,7 +50,7 @@ def status_object(code: int, reason: str, message: str,
 class StandInPod:
     """A pod object and the local process standing in for its container."""
 
-    def __init__(self, manifest: Dict[str, Any], proc: subprocess.Popen[bytes],
+    def __init__(self, manifest: Dict[str, Any], proc: Optional[subprocess.Popen[bytes]],
                  log_dir: Path) -> None:
         self.manifest = manifest
         self.proc = proc
@@ -76,7 +77,6 @@ class StandInKubeAPI:
         self.forbidden: Set[str] = set()
         self.env = env
         self.conflict_next_create = False
-        self.requests: List[Tuple[str, str]] = []
         self._all_procs: List[subprocess.Popen[bytes]] = []
         self._pods: Dict[Tuple[str, str], StandInPod] = {}
         self._lock = threading.Lock()
@@ -149,7 +149,8 @@ class StandInKubeAPI:
         """Remove a pod as ``kubectl delete pod --grace-period=0 --force`` would."""
         with self._lock:
             pod = self._pods.pop((namespace, name))
-        _stop_group(pod.proc, 0)
+        if pod.proc is not None:
+            _stop_group(pod.proc, 0)
 
     def close(self) -> None:
         self._stop.set()
@@ -167,7 +168,6 @@ class StandInKubeAPI:
 
     def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         url = urlparse(handler.path)
-        self.requests.append((method, url.path))
         if handler.headers.get("Authorization") != f"Bearer {TOKEN}":
             self._send(handler, 401, status_object(401, "Unauthorized", "Unauthorized"))
             return
@@ -237,6 +237,18 @@ class StandInKubeAPI:
             env.update({e["name"]: e.get("value", "") for e in container.get("env") or []})
             env["HOSTNAME"] = name
             argv = list(container.get("command") or []) + list(container.get("args") or [])
+            image = str(container["image"])
+            if not _IMAGE.match(image):
+                # The kubelet cannot parse the image reference: the container never starts.
+                (log_dir / "stdout").write_bytes(b"")
+                (log_dir / "stderr").write_bytes(b"")
+                self._pods[(namespace, name)] = StandInPod(manifest, None, log_dir)
+                manifest["status"]["containerStatuses"] = [self._container_status(
+                    container, {"waiting": {
+                        "reason": "InvalidImageName",
+                        "message": f'Failed to apply default image tag "{image}": couldn\'t '
+                                   f'parse image name "{image}": invalid reference format'}})]
+                return 201, json.loads(json.dumps(manifest))
             with open(log_dir / "stdout", "wb") as out, open(log_dir / "stderr", "wb") as err:
                 proc = subprocess.Popen(argv, cwd=log_dir, env=env, stdin=subprocess.DEVNULL,
                                         stdout=out, stderr=err, start_new_session=True)
@@ -312,7 +324,8 @@ class StandInKubeAPI:
         return 200, answer
 
     def _terminate(self, namespace: str, name: str, pod: StandInPod, grace: int) -> None:
-        _stop_group(pod.proc, grace)
+        if pod.proc is not None:
+            _stop_group(pod.proc, grace)
         with self._lock:
             if self._pods.get((namespace, name)) is pod:
                 del self._pods[(namespace, name)]
@@ -327,7 +340,7 @@ class StandInKubeAPI:
                 self._observe(pod)
 
     def _observe(self, pod: StandInPod) -> None:
-        if pod.phase not in ("Pending", "Running"):
+        if pod.phase not in ("Pending", "Running") or pod.proc is None:
             return
         deadline = pod.manifest["spec"].get("activeDeadlineSeconds")
         code = pod.proc.poll()

@@ -16,11 +16,15 @@ from parsl.jobs.states import JobState
 from parsl.providers.errors import SubmitException
 from parsl_cloud.aws import AWSError, AWSProvider
 
+# Each test makes dozens of calls to moto's server, which take seconds on a busy machine.
+pytestmark = pytest.mark.slow
+
 
 def make_provider(ec2, **options):
     options.setdefault("image_id", ec2.IMAGE)
     options.setdefault("key_name", "parsl-test")
-    options.setdefault("api_timeout", 10)
+    # Generous: moto answers slowly on a loaded machine. Timeout tests set their own.
+    options.setdefault("api_timeout", 60)
     return AWSProvider(**options)
 
 
@@ -40,6 +44,24 @@ def test_first_submission_creates_the_network_and_an_instance_in_it(ec2):
     assert instance["SubnetId"] in provider.sn_ids
     assert [g["GroupId"] for g in instance["SecurityGroups"]] == [provider.sg_id]
     assert instance["ImageId"] == ec2.IMAGE and instance["KeyName"] == "parsl-test"
+    provider.teardown()
+
+
+def test_network_routes_to_the_internet_and_is_open_within_the_vpc(ec2):
+    provider = make_provider(ec2)
+    provider.submit("sleep 60", 1, "parsl.htex.block-0.1")
+
+    [table] = ec2.client.describe_route_tables(RouteTableIds=[provider.route_table])["RouteTables"]
+    [group] = ec2.client.describe_security_groups(GroupIds=[provider.sg_id])["SecurityGroups"]
+
+    assert {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": provider.internet_gateway} in [
+        {k: r.get(k) for k in ("DestinationCidrBlock", "GatewayId")} for r in table["Routes"]]
+    assert sorted(a["SubnetId"] for a in table["Associations"] if not a.get("Main")) == sorted(
+        provider.sn_ids)
+    rules = {(r["IpProtocol"], r.get("FromPort"), r.get("ToPort"),
+              tuple(x["CidrIp"] for x in r["IpRanges"])) for r in group["IpPermissions"]}
+    assert ("tcp", 0, 65535, ("10.0.0.0/16",)) in rules
+    assert ("tcp", 22, 22, ("0.0.0.0/0",)) in rules
     provider.teardown()
 
 

@@ -68,14 +68,14 @@ def cloud(request: pytest.FixtureRequest) -> Cloud:
                     if p["status"]["phase"] in ("Pending", "Running")]
 
         return Cloud("kubernetes",
-                     lambda **kw: KubernetesProvider(image="parsl:test", api_timeout=10, **kw),
+                     lambda **kw: KubernetesProvider(image="parsl:test", api_timeout=60, **kw),
                      live_pods, api.running_processes)
     from parsl_cloud.aws import AWSProvider
 
     ec2 = request.getfixturevalue("ec2")
     return Cloud("aws",
                  lambda **kw: AWSProvider(image_id=ec2.IMAGE, key_name="parsl-test",
-                                          api_timeout=10, **kw),
+                                          api_timeout=60, **kw),
                  ec2.live_instances, ec2.cloud_init.live_processes)
 
 

@@ -7,6 +7,7 @@ and runs each pod's command as a local process, so what the pod does really happ
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,17 @@ from parsl.errors import BadParameter, ConfigurationError
 from parsl.jobs.states import JobState
 from parsl.providers.errors import SubmitException
 from parsl_cloud.kube import KubernetesProvider, sanitize_pod_name
+
+
+def unreachable_kubeconfig(folder: Path, url: str) -> Path:
+    """A kube config whose cluster is ``url`` (a server that never answers)."""
+    config = folder / "unreachable-kubeconfig"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: c, cluster: {{server: '{url}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n")
+    return config
 
 
 def pod_of(provider: KubernetesProvider, job_id: str) -> str:
@@ -96,6 +108,20 @@ def test_failed_pod_is_failed_with_its_exit_code(kube_api, wait):
 
     assert status.state is JobState.FAILED and status.exit_code == 3
     assert "exit code 3" in str(status.message)
+
+
+def test_pod_whose_image_name_cannot_be_parsed_fails_and_is_deleted(kube_api, wait):
+    """Kubernetes accepts the pod but its container can never start (InvalidImageName):
+    the block fails with the kubelet's reason instead of staying pending forever."""
+    provider = KubernetesProvider(image="Not A Valid/Image")
+    job = provider.submit("true", 1, "parsl.htex.block-0.1")
+
+    status = provider.status([job])[0]
+
+    assert status.state is JobState.FAILED
+    assert "InvalidImageName" in str(status.message)
+    assert "invalid reference format" in str(status.message)
+    wait(lambda: not kube_api.pods(), timeout=30, what="the stuck pod to be deleted")
 
 
 def test_pod_deleted_outside_parsl_is_missing_not_running(kube_api):
@@ -186,6 +212,40 @@ def test_invalid_pod_fails_submission_with_the_api_message(kube_api):
     assert 'resources.limits[cpu]: Invalid value: "lots"' in str(info.value)
 
 
+def test_kube_config_is_read_from_the_home_folder_without_kubeconfig(kube_api, tmp_path,
+                                                                      monkeypatch):
+    (tmp_path / "home" / ".kube").mkdir(parents=True)
+    kube_api.write_kubeconfig(tmp_path / "home" / ".kube" / "config")
+    monkeypatch.delenv("KUBECONFIG")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+    provider = KubernetesProvider(image="parsl:test")
+    job = provider.submit("true", 1, "parsl.htex.block-0.1")
+
+    assert kube_api.pod(pod_of(provider, job))["metadata"]["labels"] == {"parsl-job-id": job}
+
+
+def test_without_kube_config_the_in_cluster_service_account_is_used(tmp_path, monkeypatch):
+    """Inside a pod the client reads the service account token and CA certificate from
+    fixed paths; the test points the kubernetes package's constants for those paths at
+    files in the test folder."""
+    import kubernetes.config.incluster_config as incluster
+
+    (tmp_path / "token").write_text("in-cluster-token")
+    (tmp_path / "ca.crt").write_text("not checked until a connection is made")
+    monkeypatch.setattr(incluster, "SERVICE_TOKEN_FILENAME", str(tmp_path / "token"))
+    monkeypatch.setattr(incluster, "SERVICE_CERT_FILENAME", str(tmp_path / "ca.crt"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+
+    provider = KubernetesProvider(image="parsl:test")
+
+    configuration = provider.api_client.configuration
+    assert configuration.host == "https://10.96.0.1:443"
+    assert "in-cluster-token" in str(configuration.api_key)
+
+
 def test_missing_kube_config_is_a_clear_error_at_construction(tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
@@ -221,13 +281,7 @@ def test_bad_parameter_is_named_at_construction(kube_api, field, value):
 
 def test_unreachable_api_server_fails_submission_within_the_timeout(black_hole, tmp_path,
                                                                     monkeypatch):
-    config = tmp_path / "kubeconfig"
-    config.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        f"clusters: [{{name: c, cluster: {{server: '{black_hole.url}'}}}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: c, context: {cluster: c, user: u}}]\n")
-    monkeypatch.setenv("KUBECONFIG", str(config))
+    monkeypatch.setenv("KUBECONFIG", str(unreachable_kubeconfig(tmp_path, black_hole.url)))
     provider = KubernetesProvider(image="parsl:test", api_timeout=1)
 
     started = time.monotonic()
@@ -251,6 +305,23 @@ def test_status_poll_that_fails_keeps_last_state_and_logs_the_block(kube_api, ca
     assert "block-7" in caplog.text and "HTTP 403" in caplog.text
     kube_api.forbidden.clear()
     provider.cancel([job])
+
+
+def test_cancel_against_an_unreachable_api_server_costs_one_timeout_not_one_per_pod(
+        kube_api, black_hole, tmp_path, monkeypatch):
+    """Pods are created through the stand-in; then a provider whose kube config points at
+    a server that never answers takes over their bookkeeping, as if the API server had
+    become unreachable in the middle of a run."""
+    creator = KubernetesProvider(image="parsl:test")
+    jobs = [creator.submit("sleep 60", 1, f"parsl.htex.block-{n}.1") for n in range(3)]
+    monkeypatch.setenv("KUBECONFIG", str(unreachable_kubeconfig(tmp_path, black_hole.url)))
+    provider = KubernetesProvider(image="parsl:test", api_timeout=1)
+    provider._pods, provider.resources = creator._pods, creator.resources
+
+    assert provider.cancel(jobs) == [False, False, False]
+
+    assert black_hole.connections == 1
+    assert not any(s.terminal for s in provider.status(jobs))
 
 
 def test_unknown_job_id_is_missing(kube_api):

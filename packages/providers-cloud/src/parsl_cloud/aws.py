@@ -234,7 +234,7 @@ class AWSProvider(ExecutionProvider):
             self._client = self.session.client(
                 "ec2", config=BotoConfig(connect_timeout=self.api_timeout,
                                          read_timeout=self.api_timeout,
-                                         retries={"max_attempts": 2, "mode": "standard"}))
+                                         retries={"total_max_attempts": 2, "mode": "standard"}))
         return self._client
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
@@ -358,9 +358,11 @@ class AWSProvider(ExecutionProvider):
 
     def write_state_file(self) -> None:
         """Record network and instance ids in ``state_file`` for later runs and teardown."""
+        with self._lock:
+            instances = sorted(self._instances)
         state = {"vpcID": self.vpc_id, "sgID": self.sg_id, "snIDs": self.sn_ids,
                  "igwID": self.internet_gateway, "rtID": self.route_table,
-                 "instances": sorted(self._instances)}
+                 "instances": instances}
         tmp = f"{self.state_file}.{os.getpid()}.tmp"
         try:
             with open(tmp, "w", encoding="utf-8") as f:

@@ -51,6 +51,11 @@ _PHASES = {
     "Unknown": JobState.UNKNOWN,
 }
 
+#: Reasons a container can wait for that no retry fixes. A pod waiting for one of them
+#: is reported FAILED (and deleted) instead of leaving its block pending forever.
+PERMANENT_WAITING_REASONS = frozenset({"InvalidImageName", "ErrImageNeverPull",
+                                       "CreateContainerConfigError"})
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _QUANTITY = re.compile(r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]i?)?$")
 _MAX_POD_NAME = 253
@@ -286,13 +291,18 @@ class KubernetesProvider(ExecutionProvider):
         with self._lock:
             live = [self._pods[str(j)] for j in job_ids
                     if str(j) in self._pods and not self._pods[str(j)].status.terminal]
-            if live:
-                self._poll(live)
-            return [self._pods[str(j)].status if str(j) in self._pods
-                    else JobStatus(JobState.MISSING, f"KubernetesProvider knows no job {j!r}")
-                    for j in job_ids]
+            stuck = self._poll(live) if live else []
+            statuses = [self._pods[str(j)].status if str(j) in self._pods
+                        else JobStatus(JobState.MISSING, f"KubernetesProvider knows no job {j!r}")
+                        for j in job_ids]
+        for record in stuck:
+            logger.error("Deleting pod %s of %s: it can never start (%s)", record.pod_name,
+                         block_of(record.job_name), record.status.message)
+            self._delete(record)
+        return statuses
 
-    def _poll(self, live: List[_Pod]) -> None:
+    def _poll(self, live: List[_Pod]) -> List[_Pod]:
+        """Refresh ``live`` from one list call; return the pods that can never start."""
         selector = f"{JOB_ID_LABEL} in ({','.join(p.job_id for p in live)})"
         try:
             listing = self.kube_client.list_namespaced_pod(
@@ -303,7 +313,8 @@ class KubernetesProvider(ExecutionProvider):
                            "known states: %s",
                            ", ".join(f"{block_of(p.job_name)} (pod {p.pod_name})" for p in live),
                            self.namespace, api_error_text(e))
-            return
+            return []
+        stuck = []
         found: Dict[Optional[str], Any] = {}
         for pod in listing.items or []:
             labels = (pod.metadata.labels or {}) if pod.metadata else {}
@@ -316,17 +327,26 @@ class KubernetesProvider(ExecutionProvider):
                                 f"{self.namespace}: it was deleted outside Parsl")
             else:
                 new = pod_job_status(item)
+                if new.state is JobState.FAILED and item.status.phase == "Pending":
+                    stuck.append(record)
             if new != record.status:
                 logger.info("Pod %s of %s is now %s", record.pod_name, block_of(record.job_name),
                             new)
             record.status = new
             self.resources[record.job_id]["status"] = new
+        return stuck
 
     # -- cancel --------------------------------------------------------------------------
 
     def cancel(self, job_ids: List[Any]) -> List[bool]:
-        """Delete each job's pod; True for pods deleted or already gone, False otherwise."""
+        """Delete each job's pod; True for pods deleted or already gone, False otherwise.
+
+        When the API server cannot be reached, the remaining pods are not tried (and
+        reported False): cancelling many blocks then costs one ``api_timeout``, not one
+        per pod, so a DFK shutting down against a dead API server stays bounded.
+        """
         results = []
+        unreachable: Optional[str] = None
         for job_id in job_ids:
             with self._lock:
                 record = self._pods.get(str(job_id))
@@ -334,10 +354,17 @@ class KubernetesProvider(ExecutionProvider):
                 logger.warning("Asked to cancel unknown Kubernetes job %r", job_id)
                 results.append(False)
                 continue
-            results.append(self._delete(record))
+            if unreachable is not None:
+                logger.error("Not deleting pod %s of %s: the API server is unreachable (%s)",
+                             record.pod_name, block_of(record.job_name), unreachable)
+                results.append(False)
+                continue
+            deleted, unreachable = self._delete(record)
+            results.append(deleted)
         return results
 
-    def _delete(self, record: _Pod) -> bool:
+    def _delete(self, record: _Pod) -> Tuple[bool, Optional[str]]:
+        """Delete one pod: (whether it is gone, why the API server is unreachable if so)."""
         from kubernetes.client.exceptions import ApiException
 
         try:
@@ -348,13 +375,14 @@ class KubernetesProvider(ExecutionProvider):
             if e.status != 404:
                 logger.error("Could not delete pod %s of %s: %s", record.pod_name,
                              block_of(record.job_name), api_error_text(e))
-                return False
+                return False, None
             logger.info("Pod %s of %s was already gone", record.pod_name,
                         block_of(record.job_name))
         except Exception as e:
+            reason = api_error_text(e)
             logger.error("Could not delete pod %s of %s: %s", record.pod_name,
-                         block_of(record.job_name), api_error_text(e))
-            return False
+                         block_of(record.job_name), reason)
+            return False, reason
         else:
             logger.info("Deleted pod %s of %s", record.pod_name, block_of(record.job_name))
         with self._lock:
@@ -362,7 +390,7 @@ class KubernetesProvider(ExecutionProvider):
                 record.status = JobStatus(JobState.CANCELLED,
                                           f"pod {record.pod_name} deleted by the provider")
                 self.resources[record.job_id]["status"] = record.status
-        return True
+        return True, None
 
 
 def pod_job_status(pod: Any) -> JobStatus:
@@ -383,6 +411,8 @@ def pod_job_status(pod: Any) -> JobStatus:
         if waiting is not None and state is JobState.PENDING:
             reason = reason or waiting.reason
             detail = detail or waiting.message
+            if waiting.reason in PERMANENT_WAITING_REASONS:
+                state = JobState.FAILED
     if state is JobState.FAILED and reason == "DeadlineExceeded":
         state = JobState.TIMEOUT
     parts = [f"pod phase {phase}"]
