@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from typing import Any, Callable, Iterator, List
 
-import psutil
 import pytest
 
 from parsl.providers.local.local import LocalProvider
@@ -19,55 +17,8 @@ from parsl_htex.executor import HighThroughputExecutor
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
-# The tests here import this module's helpers as ``htex_conftest``: every package's test
-# folder has a conftest.py, so the plain name ``conftest`` is ambiguous in a whole-suite run.
-sys.modules["htex_conftest"] = sys.modules[__name__]
-#: Lets workers import htex_test_tasks by name.
-WORKER_INIT = f"export PYTHONPATH={TESTS_DIR}:${{PYTHONPATH:-}}"
 
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def htex_processes(run_dir: str, ex: HighThroughputExecutor) -> List[psutil.Process]:
-    """Live processes belonging to this executor: interchange, managers, workers."""
-    found = []
-    ic = ex.interchange_proc
-    for p in psutil.process_iter(["pid", "cmdline", "status"]):
-        try:
-            if p.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            cmd = " ".join(p.info["cmdline"] or [])
-            if (ic is not None and p.pid == ic.pid) or (run_dir in cmd and "parsl_htex" in cmd) \
-                    or (run_dir in cmd and "process_worker_pool" in cmd):
-                found.append(p)
-        except psutil.Error:
-            continue
-    return found
-
-
-def manager_process(ex: HighThroughputExecutor) -> psutil.Process:
-    managers = wait_for(ex.connected_managers, what="a manager to register")
-    return psutil.Process(managers[0]["pid"])
-
-
-def worker_processes(ex: HighThroughputExecutor, count: int) -> List[psutil.Process]:
-    manager = manager_process(ex)
-
-    def workers() -> List[psutil.Process]:
-        kids = [c for c in manager.children() if "parsl_htex.worker" in " ".join(c.cmdline())]
-        return kids if len(kids) >= count else []
-
-    return list(wait_for(workers, what=f"{count} workers"))
+from htex_support import WORKER_INIT, htex_processes, wait_for  # noqa: E402
 
 
 @pytest.fixture

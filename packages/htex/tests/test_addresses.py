@@ -12,7 +12,7 @@ import time
 from typing import Iterator, List
 
 import pytest
-from htex_conftest import wait_for
+from htex_support import wait_for
 from htex_test_tasks import add
 
 from parsl.executors.errors import ExecutorError

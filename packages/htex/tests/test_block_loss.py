@@ -13,7 +13,7 @@ import signal
 from typing import Any, List, Set
 
 import pytest
-from htex_conftest import WORKER_INIT, manager_process, wait_for
+from htex_support import WORKER_INIT, manager_process, wait_for
 from htex_test_tasks import sleep_then_return
 
 from parsl.jobs.states import JobState, JobStatus

@@ -9,7 +9,7 @@ import time
 
 import psutil
 import pytest
-from htex_conftest import TESTS_DIR, wait_for
+from htex_support import TESTS_DIR, wait_for
 
 pytestmark = pytest.mark.slow
 

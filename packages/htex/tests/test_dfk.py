@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from htex_conftest import WORKER_INIT, htex_processes, wait_for
+from htex_support import WORKER_INIT, htex_processes, wait_for
 
 import parsl
 from parsl.config import Config

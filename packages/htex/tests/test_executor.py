@@ -6,7 +6,7 @@ import re
 import stat
 
 import pytest
-from htex_conftest import htex_processes, wait_for
+from htex_support import htex_processes, wait_for
 from htex_test_tasks import (
     add,
     fail_with_key_error,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import traceback
 
 import pytest
-from htex_conftest import wait_for
+from htex_support import wait_for
 
 import parsl
 from parsl.config import Config

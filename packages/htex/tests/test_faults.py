@@ -10,7 +10,7 @@ import sys
 import psutil
 import pytest
 import zmq
-from htex_conftest import manager_process, wait_for, worker_processes
+from htex_support import manager_process, wait_for, worker_processes
 from htex_test_tasks import add, kill_own_worker, sleep_then_return, worker_pid
 
 from parsl_htex import _protocol as P

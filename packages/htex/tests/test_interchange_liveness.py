@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from htex_conftest import manager_process, wait_for
+from htex_support import manager_process, wait_for
 from htex_test_tasks import sleep_then_return
 
 from parsl_htex.errors import InterchangeLost

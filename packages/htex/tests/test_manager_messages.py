@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 import zmq
-from htex_conftest import wait_for
+from htex_support import wait_for
 from htex_test_tasks import add
 
 from parsl_htex import _protocol as P

@@ -13,7 +13,7 @@ import shutil
 from typing import Any, Dict, Iterator, List
 
 import pytest
-from htex_conftest import WORKER_INIT, htex_processes, wait_for
+from htex_support import WORKER_INIT, htex_processes, wait_for
 
 import parsl
 from parsl.config import Config

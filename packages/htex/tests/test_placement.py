@@ -9,7 +9,7 @@ import time
 from typing import Dict, List, Tuple
 
 import pytest
-from htex_conftest import WORKER_INIT, wait_for
+from htex_support import WORKER_INIT, wait_for
 
 from parsl.providers import LocalProvider
 from parsl_htex.manager_selector import BlockIdManagerSelector

@@ -8,7 +8,7 @@ from typing import Any
 
 import psutil
 import pytest
-from htex_conftest import WORKER_INIT, wait_for, worker_processes
+from htex_support import WORKER_INIT, wait_for, worker_processes
 from htex_test_tasks import detached_sleep_command, start_detached_sleep, start_orphaned_sleep
 
 import parsl

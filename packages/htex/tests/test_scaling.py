@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterator, List
 
 import psutil
 import pytest
-from htex_conftest import WORKER_INIT, htex_processes, wait_for
+from htex_support import WORKER_INIT, htex_processes, wait_for
 
 import parsl
 from parsl.config import Config

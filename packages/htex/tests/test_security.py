@@ -5,7 +5,7 @@ import json
 
 import pytest
 import zmq
-from htex_conftest import manager_process
+from htex_support import manager_process
 from htex_test_tasks import sleep_then_return
 
 from parsl_htex import _protocol as P
