@@ -118,6 +118,9 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
             write_all(result_fd, (result_header(key, tag, len(payload)), payload))
     finally:
         if events is not None:
+            # SIGTERM's handler flushes too, and would wait forever for the flush lock this
+            # thread holds: the manager sends SIGTERM right after closing the task pipe.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
             events.flush()
 
 
