@@ -8,7 +8,10 @@ the periodic samples of a long task every ``resource_monitoring_interval`` secon
 sends the buffered events every ``flush_period`` seconds as one batch: no process and no
 send per task, which is what makes monitoring nearly free for short tasks.
 
-The first and the final sample of a try are cheap on purpose, because they are taken for
+With an interval above 0, a try that ends before the sender's next tick (at most
+``flush_period``) sends only its final sample, whose CPU percent still covers the whole
+try; with interval 0 every try sends its first and its final sample. The first and the
+final sample of a try are cheap on purpose, because they are taken for
 every task: two system calls (``os.times``, ``getrusage``) and one read of
 ``/proc/self/statm``, tens of microseconds, where a full psutil sample costs 0.3-0.7 ms on a
 loaded node, more than a short task itself. The periodic samples of a long task are full
@@ -40,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 
 class _Try:
-    __slots__ = ("cpu", "dfk_id", "htex_id", "last_sample", "peak", "started")
+    __slots__ = ("cpu", "dfk_id", "first", "htex_id", "last_sample", "peak", "started")
 
     def __init__(self, htex_id: int, dfk_id: Optional[int], now: float) -> None:
         self.htex_id = htex_id
@@ -49,6 +52,8 @@ class _Try:
         self.last_sample = now
         self.cpu = 0.0
         self.peak = 0.0
+        #: The first sample, held back until the try outlives one sender tick.
+        self.first: Optional[List[Any]] = None
 
 
 class WorkerMonitor:
@@ -100,7 +105,7 @@ class WorkerMonitor:
             self._buffer.append(["running", htex_task_id, dfk_task_id, now, self.hostname,
                                  self.block_id, self.worker_id])
             if self.resources:
-                self._quick_sample(current, now, final=False)
+                self._quick_sample(current, now, final=False, defer=self.interval > 0)
             self._current = current
 
     def task_ended(self, htex_task_id: int, dfk_task_id: Optional[int], ok: bool) -> None:
@@ -109,12 +114,15 @@ class WorkerMonitor:
             current = self._current
             self._current = None
             if self.resources and current is not None:
+                if current.first is not None and self.interval == 0:
+                    self._buffer.append(current.first)
                 self._quick_sample(current, now, final=True)
             self._buffer.append(["ended", htex_task_id, dfk_task_id, now, ok])
 
     # ------------------------------------------------------------------ sampling
 
-    def _quick_sample(self, current: _Try, now: float, final: bool) -> None:
+    def _quick_sample(self, current: _Try, now: float, final: bool,
+                      defer: bool = False) -> None:
         """The cheap first/final sample (caller holds the lock); see the module docstring."""
         if self._statm is None:
             self._sample(current, now, children=False, final=final)
@@ -145,10 +153,10 @@ class WorkerMonitor:
             "psutil_process_num_ctx_switches_involuntary": float(usage.ru_nivcsw),
             "psutil_process_children_count": 0.0,
             "final": final,
-        })
+        }, defer)
 
     def _finish_sample(self, current: _Try, now: float, cpu_total: float, rss: float,
-                       row: Dict[str, Any]) -> None:
+                       row: Dict[str, Any], defer: bool = False) -> None:
         if now > current.last_sample and current.cpu > 0:
             row["psutil_process_cpu_percent"] = \
                 100.0 * (cpu_total - current.cpu) / (now - current.last_sample)
@@ -158,7 +166,11 @@ class WorkerMonitor:
         current.last_sample = now
         current.peak = max(current.peak, rss)
         row["psutil_process_memory_peak"] = current.peak
-        self._buffer.append(["resource", current.htex_id, current.dfk_id, row])
+        message = ["resource", current.htex_id, current.dfk_id, row]
+        if defer:
+            current.first = message
+        else:
+            self._buffer.append(message)
 
     def _sample(self, current: _Try, now: float, children: bool, final: bool) -> None:
         """Append one resource sample of this process (caller holds the lock)."""
@@ -221,6 +233,9 @@ class WorkerMonitor:
                 now = time.time()
                 with self._lock:
                     current = self._current
+                    if current is not None and current.first is not None:
+                        self._buffer.append(current.first)
+                        current.first = None
                     if current is not None and now - current.last_sample >= self.interval:
                         self._sample(current, now, children=True, final=False)
             self.flush()
