@@ -22,7 +22,7 @@ size seen in the try.
 
 Message shapes (JSON lists): ``["running", htex_id, dfk_id, epoch, hostname, block_id,
 worker_id]``, ``["ended", htex_id, dfk_id, epoch, ok]``, ``["resource", htex_id, dfk_id,
-{column: value}]``.
+[values in parsl_monitoring.fields.SAMPLE_FIELDS order]]``.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
+from parsl_monitoring.fields import SAMPLE_FIELDS
 from parsl_monitoring.radios import Sender, make_sender
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class WorkerMonitor:
             import psutil
 
             self._process = psutil.Process()
+            self._pid = os.getpid()
             self._total_memory = float(psutil.virtual_memory().total)
             self._page_size = os.sysconf("SC_PAGE_SIZE")
             try:
@@ -137,36 +139,25 @@ class WorkerMonitor:
         rss = float(int(rss_pages) * self._page_size)
         user = times.user + times.children_user
         system = times.system + times.children_system
-        self._finish_sample(current, now, user + system, rss, {
-            "timestamp": now,
-            "resource_monitoring_interval": self.interval,
-            "psutil_process_pid": os.getpid(),
-            "psutil_process_time_user": user,
-            "psutil_process_time_system": system,
-            "psutil_process_memory_virtual": float(int(vms_pages) * self._page_size),
-            "psutil_process_memory_resident": rss,
-            "psutil_process_memory_percent": 100.0 * rss / self._total_memory,
-            "psutil_process_status": "running",
-            "psutil_process_disk_read": float(usage.ru_inblock * 512),
-            "psutil_process_disk_write": float(usage.ru_oublock * 512),
-            "psutil_process_num_ctx_switches_voluntary": float(usage.ru_nvcsw),
-            "psutil_process_num_ctx_switches_involuntary": float(usage.ru_nivcsw),
-            "psutil_process_children_count": 0.0,
-            "final": final,
-        }, defer)
+        # In SAMPLE_FIELDS order, without the last two (CPU percent, peak memory).
+        self._finish_sample(current, now, user + system, rss, [
+            now, self.interval, self._pid, user, system,
+            float(int(vms_pages) * self._page_size), rss, 100.0 * rss / self._total_memory,
+            "running", None, float(usage.ru_inblock * 512), float(usage.ru_oublock * 512),
+            float(usage.ru_nvcsw), float(usage.ru_nivcsw), 0.0, final], defer)
 
     def _finish_sample(self, current: _Try, now: float, cpu_total: float, rss: float,
-                       row: Dict[str, Any], defer: bool = False) -> None:
+                       values: List[Any], defer: bool = False) -> None:
+        """Add CPU percent and peak memory to ``values`` and queue (or hold) the sample."""
         if now > current.last_sample and current.cpu > 0:
-            row["psutil_process_cpu_percent"] = \
-                100.0 * (cpu_total - current.cpu) / (now - current.last_sample)
+            values.append(100.0 * (cpu_total - current.cpu) / (now - current.last_sample))
         else:
-            row["psutil_process_cpu_percent"] = 0.0
+            values.append(0.0)
         current.cpu = cpu_total
         current.last_sample = now
         current.peak = max(current.peak, rss)
-        row["psutil_process_memory_peak"] = current.peak
-        message = ["resource", current.htex_id, current.dfk_id, row]
+        values.append(current.peak)
+        message = ["resource", current.htex_id, current.dfk_id, values]
         if defer:
             current.first = message
         else:
@@ -220,7 +211,8 @@ class WorkerMonitor:
         except Exception as e:  # psutil trouble must never fail the task
             logger.debug("resource sample failed: %s", e)
             return
-        self._finish_sample(current, now, cpu_total, rss, row)
+        self._finish_sample(current, now, cpu_total, rss,
+                            [row.get(name) for name in SAMPLE_FIELDS[:-2]])
 
     # ------------------------------------------------------------------ sending
 
