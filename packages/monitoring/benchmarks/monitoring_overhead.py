@@ -119,19 +119,20 @@ def main() -> int:
         print(json.dumps(child(args.child, args.tasks, args.folder, args.check)), flush=True)
         return 0
     pythons = {"ours": sys.executable, "parsl": REAL_PARSL_PYTHON}
-    medians: Dict[str, Dict[str, float]] = {}
-    for impl in args.impls.split(","):
-        for mode in args.modes.split(","):
-            rates: List[float] = []
-            for _ in range(args.repeat):
+    rates: Dict[str, Dict[str, List[float]]] = {}
+    # Modes are interleaved within each repetition, so a shared machine's changing load
+    # hits every mode alike.
+    for _ in range(args.repeat):
+        for impl in args.impls.split(","):
+            for mode in args.modes.split(","):
                 result = measure(pythons[impl], mode, args.tasks, args.check)
-                rates.append(result["rate"])
+                rates.setdefault(impl, {}).setdefault(mode, []).append(result["rate"])
                 extra = {k: v for k, v in result.items() if k not in ("rate", "seconds")}
                 print(f"{impl:6} {mode:6} {result['rate']:9.0f} tasks/s "
                       f"({result['seconds']:.1f} s) {extra or ''}", flush=True)
-            medians.setdefault(impl, {})[mode] = statistics.median(rates)
     print("\nmedians (tasks/s) and ratio to 'off':")
-    for impl, by_mode in medians.items():
+    for impl, by_mode_rates in rates.items():
+        by_mode = {mode: statistics.median(r) for mode, r in by_mode_rates.items()}
         base = by_mode.get("off")
         for mode, rate in by_mode.items():
             ratio = f"{rate / base:6.0%}" if base else "   n/a"

@@ -10,7 +10,9 @@ import pytest
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if TESTS_DIR not in sys.path:
-    sys.path.insert(0, TESTS_DIR)
+    # Appended, not prepended: other packages' tests import their own helpers from a
+    # module named ``conftest`` found first on sys.path; ours have unique names.
+    sys.path.append(TESTS_DIR)
 
 from monitoring_support import PostgresServer  # noqa: E402
 from parsl_test_fixtures import _no_leftover_dfk  # noqa: E402,F401 - autouse fixture

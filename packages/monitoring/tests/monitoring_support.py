@@ -140,7 +140,7 @@ def htex_config(run_dir: str, url: str, workers: int = 2, radio: Any = None,
         heartbeat_threshold=10, remote_monitoring_radio=radio,
         provider=LocalProvider(init_blocks=1, min_blocks=0, max_blocks=1,
                                worker_init=f"export PYTHONPATH={TESTS_DIR}:${{PYTHONPATH:-}}"))
-    return Config(executors=[executor], run_dir=run_dir, strategy="none",
+    return Config(executors=[executor], run_dir=run_dir, strategy="none", strategy_period=1,
                   monitoring=MonitoringHub(logging_endpoint=url, **hub_kwargs))
 
 

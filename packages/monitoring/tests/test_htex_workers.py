@@ -54,6 +54,9 @@ def recorded(request: pytest.FixtureRequest,
         wait_for(lambda: query_when_ready(url, "SELECT 1 FROM node WHERE run_id = :r",
                                           r=dfk.run_id),
                  what="the node poller to record the manager")
+        wait_for(lambda: query_when_ready(url, "SELECT 1 FROM block WHERE run_id = :r AND "
+                                          "status = 'RUNNING'", r=dfk.run_id),
+                 what="the block status poller to see the block running")
         run_id = dfk.run_id
     return RecordedRun(url, run_id, [f.tid for f in squares], cpu.tid, bad.tid)
 

@@ -343,10 +343,7 @@ class MonitoringHub:
             if entry[2]:
                 self._finished_unended -= 1
         elif kind == "resource":
-            row = dict(message[3])
-            row["task_id"] = task_id
-            row["try_id"] = try_id
-            put((W.RESOURCE, row))
+            put((W.SAMPLE, task_id, try_id, message[3]))
         else:
             put((W.LOST, 1, f"unknown worker event {kind!r}"))
         return True

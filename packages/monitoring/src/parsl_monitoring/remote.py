@@ -8,7 +8,10 @@ the periodic samples of a long task every ``resource_monitoring_interval`` secon
 sends the buffered events every ``flush_period`` seconds as one batch: no process and no
 send per task, which is what makes monitoring nearly free for short tasks.
 
-The first and the final sample of a try are cheap on purpose, because they are taken for
+With an interval above 0, a try that ends before the sender's next tick (at most
+``flush_period``) sends only its final sample, whose CPU percent still covers the whole
+try; with interval 0 every try sends its first and its final sample. The first and the
+final sample of a try are cheap on purpose, because they are taken for
 every task: two system calls (``os.times``, ``getrusage``) and one read of
 ``/proc/self/statm``, tens of microseconds, where a full psutil sample costs 0.3-0.7 ms on a
 loaded node, more than a short task itself. The periodic samples of a long task are full
@@ -19,7 +22,7 @@ size seen in the try.
 
 Message shapes (JSON lists): ``["running", htex_id, dfk_id, epoch, hostname, block_id,
 worker_id]``, ``["ended", htex_id, dfk_id, epoch, ok]``, ``["resource", htex_id, dfk_id,
-{column: value}]``.
+[values in parsl_monitoring.fields.SAMPLE_FIELDS order]]``.
 """
 from __future__ import annotations
 
@@ -34,13 +37,14 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
+from parsl_monitoring.fields import SAMPLE_FIELDS
 from parsl_monitoring.radios import Sender, make_sender
 
 logger = logging.getLogger(__name__)
 
 
 class _Try:
-    __slots__ = ("cpu", "dfk_id", "htex_id", "last_sample", "peak", "started")
+    __slots__ = ("cpu", "dfk_id", "first", "htex_id", "last_sample", "peak", "started")
 
     def __init__(self, htex_id: int, dfk_id: Optional[int], now: float) -> None:
         self.htex_id = htex_id
@@ -49,6 +53,8 @@ class _Try:
         self.last_sample = now
         self.cpu = 0.0
         self.peak = 0.0
+        #: The first sample, held back until the try outlives one sender tick.
+        self.first: Optional[List[Any]] = None
 
 
 class WorkerMonitor:
@@ -75,6 +81,7 @@ class WorkerMonitor:
             import psutil
 
             self._process = psutil.Process()
+            self._pid = os.getpid()
             self._total_memory = float(psutil.virtual_memory().total)
             self._page_size = os.sysconf("SC_PAGE_SIZE")
             try:
@@ -100,7 +107,7 @@ class WorkerMonitor:
             self._buffer.append(["running", htex_task_id, dfk_task_id, now, self.hostname,
                                  self.block_id, self.worker_id])
             if self.resources:
-                self._quick_sample(current, now, final=False)
+                self._quick_sample(current, now, final=False, defer=self.interval > 0)
             self._current = current
 
     def task_ended(self, htex_task_id: int, dfk_task_id: Optional[int], ok: bool) -> None:
@@ -109,12 +116,15 @@ class WorkerMonitor:
             current = self._current
             self._current = None
             if self.resources and current is not None:
+                if current.first is not None and self.interval == 0:
+                    self._buffer.append(current.first)
                 self._quick_sample(current, now, final=True)
             self._buffer.append(["ended", htex_task_id, dfk_task_id, now, ok])
 
     # ------------------------------------------------------------------ sampling
 
-    def _quick_sample(self, current: _Try, now: float, final: bool) -> None:
+    def _quick_sample(self, current: _Try, now: float, final: bool,
+                      defer: bool = False) -> None:
         """The cheap first/final sample (caller holds the lock); see the module docstring."""
         if self._statm is None:
             self._sample(current, now, children=False, final=final)
@@ -129,36 +139,29 @@ class WorkerMonitor:
         rss = float(int(rss_pages) * self._page_size)
         user = times.user + times.children_user
         system = times.system + times.children_system
-        self._finish_sample(current, now, user + system, rss, {
-            "timestamp": now,
-            "resource_monitoring_interval": self.interval,
-            "psutil_process_pid": os.getpid(),
-            "psutil_process_time_user": user,
-            "psutil_process_time_system": system,
-            "psutil_process_memory_virtual": float(int(vms_pages) * self._page_size),
-            "psutil_process_memory_resident": rss,
-            "psutil_process_memory_percent": 100.0 * rss / self._total_memory,
-            "psutil_process_status": "running",
-            "psutil_process_disk_read": float(usage.ru_inblock * 512),
-            "psutil_process_disk_write": float(usage.ru_oublock * 512),
-            "psutil_process_num_ctx_switches_voluntary": float(usage.ru_nvcsw),
-            "psutil_process_num_ctx_switches_involuntary": float(usage.ru_nivcsw),
-            "psutil_process_children_count": 0.0,
-            "final": final,
-        })
+        # In SAMPLE_FIELDS order, without the last two (CPU percent, peak memory).
+        self._finish_sample(current, now, user + system, rss, [
+            now, self.interval, self._pid, user, system,
+            float(int(vms_pages) * self._page_size), rss, 100.0 * rss / self._total_memory,
+            "running", None, float(usage.ru_inblock * 512), float(usage.ru_oublock * 512),
+            float(usage.ru_nvcsw), float(usage.ru_nivcsw), 0.0, final], defer)
 
     def _finish_sample(self, current: _Try, now: float, cpu_total: float, rss: float,
-                       row: Dict[str, Any]) -> None:
+                       values: List[Any], defer: bool = False) -> None:
+        """Add CPU percent and peak memory to ``values`` and queue (or hold) the sample."""
         if now > current.last_sample and current.cpu > 0:
-            row["psutil_process_cpu_percent"] = \
-                100.0 * (cpu_total - current.cpu) / (now - current.last_sample)
+            values.append(100.0 * (cpu_total - current.cpu) / (now - current.last_sample))
         else:
-            row["psutil_process_cpu_percent"] = 0.0
+            values.append(0.0)
         current.cpu = cpu_total
         current.last_sample = now
         current.peak = max(current.peak, rss)
-        row["psutil_process_memory_peak"] = current.peak
-        self._buffer.append(["resource", current.htex_id, current.dfk_id, row])
+        values.append(current.peak)
+        message = ["resource", current.htex_id, current.dfk_id, values]
+        if defer:
+            current.first = message
+        else:
+            self._buffer.append(message)
 
     def _sample(self, current: _Try, now: float, children: bool, final: bool) -> None:
         """Append one resource sample of this process (caller holds the lock)."""
@@ -208,7 +211,8 @@ class WorkerMonitor:
         except Exception as e:  # psutil trouble must never fail the task
             logger.debug("resource sample failed: %s", e)
             return
-        self._finish_sample(current, now, cpu_total, rss, row)
+        self._finish_sample(current, now, cpu_total, rss,
+                            [row.get(name) for name in SAMPLE_FIELDS[:-2]])
 
     # ------------------------------------------------------------------ sending
 
@@ -221,6 +225,9 @@ class WorkerMonitor:
                 now = time.time()
                 with self._lock:
                     current = self._current
+                    if current is not None and current.first is not None:
+                        self._buffer.append(current.first)
+                        current.first = None
                     if current is not None and now - current.last_sample >= self.interval:
                         self._sample(current, now, children=True, final=False)
             self.flush()

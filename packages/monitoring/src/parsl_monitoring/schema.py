@@ -94,7 +94,9 @@ status = Table(
     Column("try_id", Integer, nullable=False),
 )
 Index("status_run_task_idx", status.c.run_id, status.c.task_id)
-Index("status_run_time_idx", status.c.run_id, status.c.timestamp)
+# Covers the web view's "tasks in each state over time" (group by state, then time).
+Index("status_run_state_time_idx", status.c.run_id, status.c.task_status_name,
+      status.c.timestamp)
 
 resource = Table(
     "resource", metadata,

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from parsl_monitoring import schema
+from parsl_monitoring.fields import SAMPLE_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ TASK = "task"          # (TASK, task_id, {column: value})           merged into 
 TRY = "try"            # (TRY, task_id, try_id, {column: value})    merged into a try row
 STATUS = "status"      # (STATUS, task_id, try_id, state_name, epoch_seconds)
 RESOURCE = "resource"  # (RESOURCE, {column: value})                appended
+SAMPLE = "sample"      # (SAMPLE, task_id, try_id, [SAMPLE_FIELDS values]) a resource row
 BLOCK = "block"        # (BLOCK, {column: value})                   appended
 NODE = "node"          # (NODE, {column: value})                    appended
 WORKFLOW = "workflow"  # (WORKFLOW, {column: value})                merged into the run's row
@@ -103,7 +105,7 @@ class DatabaseWriter(threading.Thread):
         self._inserted: Dict[str, Set[Hashable]] = {"task": set(), "try": set(),
                                                      "workflow": set()}
         self._appended: Dict[str, List[Any]] = {
-            "status": [], "resource": [], "block": [], "node": []}
+            "status": [], "sample": [], "resource": [], "block": [], "node": []}
         self._syncs: List[threading.Event] = []
         self.lost = 0
         self.lost_reasons: Dict[str, int] = {}
@@ -184,6 +186,12 @@ class DatabaseWriter(threading.Thread):
         if kind == STATUS:
             _, task_id, try_id, state, epoch = message
             self._append("status", (task_id, try_id, state, epoch, self.run_id))
+        elif kind == SAMPLE:
+            _, task_id, try_id, values = message
+            if len(values) == len(SAMPLE_FIELDS):
+                self._append("sample", (task_id, try_id, values))
+            else:
+                self._count_lost(1, "malformed resource sample")
         elif kind == TASK:
             self._merged["task"].setdefault(message[1], {}).update(message[2])
         elif kind == TRY:
@@ -273,6 +281,17 @@ class DatabaseWriter(threading.Thread):
                     written += sql.execute(sql.insert_sql("status", _STATUS_COLUMNS),
                                            [(t, name, sql.time(e), r, tr)
                                             for t, tr, name, e, r in status_rows], "status")
+                samples = self._appended["sample"]
+                if samples:
+                    at = _SAMPLE_TIME_INDEX
+                    to_time = sql.time
+                    rows = []
+                    for task_id, try_id, values in samples:
+                        sample_row = [task_id, try_id, self.run_id, *values]
+                        sample_row[at] = to_time(sample_row[at])
+                        rows.append(tuple(sample_row))
+                    written += sql.execute(sql.insert_sql("resource", _SAMPLE_COLUMNS), rows,
+                                           "resource")
                 for table_name in ("resource", "block", "node"):
                     written += sql.insert(table_name, self._appended[table_name])
         except (IntegrityError, DataError) as e:
@@ -316,6 +335,8 @@ _KEYS: Dict[str, Tuple[str, ...]] = {"task": ("task_id", "run_id"),
                                      "try": ("task_id", "try_id", "run_id"),
                                      "workflow": ("run_id",)}
 _STATUS_COLUMNS = ("task_id", "task_status_name", "timestamp", "run_id", "try_id")
+_SAMPLE_COLUMNS = ("task_id", "try_id", "run_id", *SAMPLE_FIELDS)
+_SAMPLE_TIME_INDEX = _SAMPLE_COLUMNS.index("timestamp")
 
 
 _last_second: Tuple[int, str] = (-1, "")
