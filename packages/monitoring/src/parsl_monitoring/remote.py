@@ -43,6 +43,10 @@ from parsl_monitoring.radios import Sender, make_sender
 logger = logging.getLogger(__name__)
 
 
+#: Fraction of the interval after which a tick takes the next periodic sample.
+_TICK_SLACK = 0.9
+
+
 class _Try:
     __slots__ = ("cpu", "dfk_id", "first", "htex_id", "last_sample", "peak", "started")
 
@@ -220,7 +224,12 @@ class WorkerMonitor:
         tick = self.flush_period
         if self.resources and self.interval > 0:
             tick = min(tick, self.interval)
-        while not self._stopped.wait(tick):
+        # Ticks keep to a fixed schedule: a sample taken while a task holds the GIL can take
+        # a good part of the interval, and waiting a full tick after it would stretch every
+        # interval by that much.
+        next_tick = time.monotonic() + tick
+        while not self._stopped.wait(max(0.0, next_tick - time.monotonic())):
+            next_tick = max(next_tick + tick, time.monotonic())
             if self.resources and self.interval > 0:
                 now = time.time()
                 with self._lock:
@@ -228,7 +237,10 @@ class WorkerMonitor:
                     if current is not None and current.first is not None:
                         self._buffer.append(current.first)
                         current.first = None
-                    if current is not None and now - current.last_sample >= self.interval:
+                    # Ticks are ``interval`` apart, so a strict comparison would skip every
+                    # other tick whenever the thread wakes a hair early.
+                    if current is not None and \
+                            now - current.last_sample >= self.interval * _TICK_SLACK:
                         self._sample(current, now, children=True, final=False)
             self.flush()
 
