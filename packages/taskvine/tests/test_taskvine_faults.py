@@ -162,3 +162,13 @@ def test_ctrl_c_with_a_running_task_exits_and_leaves_nothing(tmp_path: Any) -> N
     output = proc.stdout.read() if proc.stdout else ""
     assert "KeyboardInterrupt" in output
     assert_nothing_left(port)
+
+
+def test_memory_over_the_limit_fails_naming_memory(load_config: Callable[..., Any]) -> None:
+    from parsl.executors.taskvine.errors import TaskVineTaskFailure
+
+    load_config(factory_executor(free_port()))
+    spec = {"cores": 1, "memory": 60, "disk": 100}
+    with pytest.raises(TaskVineTaskFailure, match="exceeded its memory") as info:
+        tv_apps.allocate_mb(300, parsl_resource_specification=spec).result(timeout=90)
+    assert "worker" in str(info.value)

@@ -14,7 +14,7 @@ def double(x: int, parsl_resource_specification: Any = None) -> int:
 
 
 @python_app
-def where_am_i() -> str:
+def where_am_i(parsl_resource_specification: Any = None) -> str:
     """The working directory of the task: a worker sandbox unless shared_fs."""
     return os.getcwd()
 

@@ -189,15 +189,18 @@ class VineBackend(_Backend):
             m.enable_peer_transfers()
         else:
             m.disable_peer_transfers()
-        if c.get("autolabel"):
+        # The resource monitor enforces memory and disk limits, but it must be on before
+        # workers connect, and in this cctools release a serverless library started under
+        # it exits at once: so it is on unless serverless is the executor's default mode.
+        self.monitoring = bool(c.get("autolabel") or not c.get("serverless_default"))
+        if self.monitoring:
             m.enable_monitoring()
-            if c.get("autolabel_window") is not None:
-                m.tune("category-steady-n-tasks", int(c["autolabel_window"]))
+        if c.get("autolabel") and c.get("autolabel_window") is not None:
+            m.tune("category-steady-n-tasks", int(c["autolabel_window"]))
         if c.get("wait_for_workers"):
             m.tune("wait-for-workers", int(c["wait_for_workers"]))
         for key, value in (c.get("tune_parameters") or {}).items():
             m.tune(key, value)
-        self.monitoring = bool(c.get("autolabel"))
         self.categories: set[str] = set()
         self.library_installed = False
         self.runner_file: Any = None
@@ -247,6 +250,11 @@ class VineBackend(_Backend):
         vine = self.vine
         m = self.m
         result_path: Optional[str] = None
+        if spec.mode == "serverless" and self.monitoring:
+            raise ValueError(
+                "serverless tasks need an executor whose function_exec_mode is 'serverless' "
+                "and autolabel off: the resource monitor, on otherwise to enforce memory and "
+                "disk limits, stops TaskVine libraries in this cctools release")
         if spec.mode == "serverless" and not spec.inputs and not spec.outputs:
             self.pending_calls.append(spec)
             return
@@ -267,9 +275,6 @@ class VineBackend(_Backend):
             t.add_output(m.declare_file(result_path, cache=False, peer_transfer=False),
                          "result")
             self.set_resources(t, spec, "set_")
-            if (spec.memory is not None or spec.disk is not None) and not self.monitoring:
-                m.enable_monitoring()
-                self.monitoring = True
             for key, value in (self.config.get("env_vars") or {}).items():
                 t.set_env_var(key, value)
             if self.env_file is not None:
@@ -413,8 +418,7 @@ class WorkQueueBackend(_Backend):
         self.q = q
         if c.get("project_password_file"):
             q.specify_password_file(c["project_password_file"])
-        self.monitoring = bool(c.get("autolabel"))
-        if self.monitoring:
+        if c.get("autolabel"):
             q.enable_monitoring()
             if c.get("autolabel_window") is not None:
                 q.tune("category-steady-n-tasks", int(c["autolabel_window"]))
@@ -439,9 +443,6 @@ class WorkQueueBackend(_Backend):
         for local, name in spec.outputs:
             t.specify_output_file(local, name, cache=False)
         self.set_resources(t, spec, "specify_")
-        if (spec.memory is not None or spec.disk is not None) and not self.monitoring:
-            q.enable_monitoring()
-            self.monitoring = True
         if spec.running_time_min is not None:
             t.specify_running_time_min(int(spec.running_time_min))
         if self.config.get("max_retries") is not None:
