@@ -178,6 +178,9 @@ class ManagerProcess:
         if not self._stopping.is_set():
             reason = self._death_reason("while tasks were running")
             logger.error("%s", reason)
+            # A manager killed outright could not stop its factory; its workers, busy with
+            # tasks of a manager that is gone, would linger until their idle timeout.
+            self._kill()
             self._on_lost(reason)
 
     # ------------------------------------------------------------------ stopping

@@ -50,13 +50,20 @@ _LIMIT_UNITS = {"memory": "MB", "disk": "MB", "virtual_memory": "MB", "swap_memo
                 "wall_time": "s"}
 
 
-def _exceeded(limits: Any, requested: Any) -> str:
-    """Names the resources a task exceeded, with what it asked for when known."""
+def _exceeded(limits: Any, requested: Any, measured: Any = None) -> str:
+    """Names the resources a task exceeded, with what it asked for when known.
+
+    cctools marks the exceeded limits; when it did not, the resources measured above
+    what was requested are named instead.
+    """
     parts = []
-    for name in _LIMIT_FIELDS:
-        value = getattr(limits, name, -1) if limits is not None else -1
-        if value is None or value < 0:
-            continue
+    marked = [name for name in _LIMIT_FIELDS if limits is not None
+              and (getattr(limits, name, -1) or -1) >= 0]
+    if not marked and measured is not None and requested is not None:
+        marked = [name for name in _LIMIT_FIELDS
+                  if (getattr(requested, name, -1) or -1) >= 0
+                  and (getattr(measured, name, -1) or -1) > getattr(requested, name)]
+    for name in marked:
         unit = _LIMIT_UNITS.get(name, "")
         asked = getattr(requested, name, -1) if requested is not None else -1
         text = f"{name}"
@@ -348,7 +355,7 @@ class VineBackend(_Backend):
         where = t.hostname or t.addrport or "no worker"
         code = self.vine.cvine.vine_task_get_result(t._task)
         if result == "resource exhaustion":
-            what = _exceeded(t.limits_exceeded, t.resources_requested)
+            what = _exceeded(t.limits_exceeded, t.resources_requested, t.resources_measured)
             text = (f"task {task_id} exceeded its {what} on worker {where} and was stopped "
                     f"(TaskVine result: {result})")
         elif result == "success":
