@@ -66,6 +66,8 @@ class ManagerProcess:
         self.port: Optional[int] = None
         self._conn: Optional[Connection] = None
         self._threads: List[threading.Thread] = []
+        #: The run's tag (see :data:`parsl_taskvine._cctools.RUN_TAG`), if any.
+        self.run_tag = ""
 
     # ------------------------------------------------------------------ start
 
@@ -229,3 +231,7 @@ class ManagerProcess:
             except subprocess.TimeoutExpired:
                 logger.error("%s manager process %s survived SIGKILL", self.name,
                              self.proc.pid)
+        if self.run_tag:
+            from parsl_taskvine._cctools import kill_tagged
+
+            kill_tagged(self.run_tag)

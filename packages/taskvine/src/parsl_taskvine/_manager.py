@@ -395,13 +395,24 @@ class VineBackend(_Backend):
         return self.finish_regular(task_id, result_path, ok, text, status)
 
     def close(self) -> None:
-        self.stop_factory()
         m = getattr(self, "m", None)
-        if m is not None:
+        if m is not None and self.tasks:
+            # Cancelling makes workers kill the tasks' processes, which would otherwise
+            # outlive workers stopped (or killed) with the factory.
             try:
                 m.cancel_all()
+                m.wait(1)
             except Exception:
                 logger.exception("could not cancel the remaining tasks")
+        self.stop_factory()
+        tag = os.environ.get("PARSL_TASKVINE_RUN_TAG")
+        if tag:
+            from parsl_taskvine._cctools import kill_tagged
+
+            killed = kill_tagged(tag)
+            if killed:
+                logger.info("killed %d leftover worker or task processes", killed)
+        if m is not None:
             self.tasks.clear()
             self.chunks.clear()
             self.pending_calls.clear()
@@ -580,7 +591,6 @@ def main(argv: List[str]) -> int:
     finally:
         started = time.monotonic()
         try:
-            backend.stop_factory()
             backend.close()
         finally:
             logger.info("manager stopped (%s) in %.2f s", why, time.monotonic() - started)
