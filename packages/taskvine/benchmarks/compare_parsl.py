@@ -60,7 +60,14 @@ config = Config(executors=[WorkQueueExecutor(
 }
 RESOURCES = {"taskvine-regular": {"cores": 1}, "taskvine-serverless": {"cores": 1},
              "workqueue": {"cores": 1, "memory": 100, "disk": 100}}
-_RATE = re.compile(r"(?:Tasks per second|end to end):? ([0-9.]+)")
+#: Parsl's parsl-perf prints "Tasks per second: R"; ours "batch of N tasks: S s, ..."
+#: (its rates are rounded to whole tasks/s, so the rate is computed from N and S).
+_RATE = re.compile(r"Tasks per second: ([0-9.]+)|batch of (\d+) tasks: ([0-9.]+) s")
+
+
+def _rates(text: str) -> List[float]:
+    return [float(m.group(1)) if m.group(1) else int(m.group(2)) / float(m.group(3))
+            for m in _RATE.finditer(text)]
 
 
 def cctools_env() -> Dict[str, str]:
@@ -119,15 +126,15 @@ def run(python: str, mode: str, args: argparse.Namespace, ours: bool
         while proc.poll() is None and time.monotonic() - started < args.timeout:
             with open(log_path) as f:
                 text = f.read()
-            rates = _RATE.findall(text)
-            if rates and len(rates) != len(_RATE.findall(buffer)):
+            rates = _rates(text)
+            if rates and len(rates) != len(_rates(buffer)):
                 last_rate_at = time.monotonic()
             buffer = text
             time.sleep(0.2)
         with open(log_path) as f:
             buffer = f.read()
-        rates = _RATE.findall(buffer)
-        rate = float(rates[-1]) if rates else None
+        rates = _rates(buffer)
+        rate = rates[-1] if rates else None
         if proc.poll() is None:
             notes.append(f"still running after {args.timeout:.0f} s (hung), killed")
             os.killpg(proc.pid, signal.SIGKILL)

@@ -79,15 +79,6 @@ def test_join_app_runs_its_inner_apps(vine: TaskVineExecutor) -> None:
     assert tv_apps.double_twice(5).result(timeout=90) == 20
 
 
-def test_serverless_exec_mode_per_task_returns_value_and_exceptions(vine: TaskVineExecutor
-                                                                    ) -> None:
-    spec = {"exec_mode": "serverless"}
-    assert tv_apps.double(4, parsl_resource_specification=spec).result(timeout=90) == 8
-    with pytest.raises(KeyError, match="from-library"):
-        tv_apps.fail_with("from-library",
-                          parsl_resource_specification=spec).result(timeout=60)
-
-
 def test_resource_specification_with_category_and_priority_runs(vine: TaskVineExecutor
                                                                 ) -> None:
     spec = {"cores": 1, "memory": 500, "disk": 200, "priority": 5, "category": "small",
@@ -95,20 +86,10 @@ def test_resource_specification_with_category_and_priority_runs(vine: TaskVineEx
     assert tv_apps.double(8, parsl_resource_specification=spec).result(timeout=60) == 16
 
 
-def test_memory_over_the_limit_fails_naming_memory(vine: TaskVineExecutor) -> None:
+def test_serverless_task_in_a_regular_executor_fails_saying_why(vine: TaskVineExecutor
+                                                                ) -> None:
     from parsl.executors.taskvine.errors import TaskVineTaskFailure
 
-    spec = {"cores": 1, "memory": 60, "disk": 100}
-    with pytest.raises(TaskVineTaskFailure, match="memory"):
-        tv_apps.allocate_mb(300, parsl_resource_specification=spec).result(timeout=90)
-
-
-def test_a_burst_of_serverless_tasks_gets_each_value_and_exception(vine: TaskVineExecutor
-                                                                    ) -> None:
-    """Bursts travel several tasks per function call; each task keeps its own outcome."""
-    spec = {"exec_mode": "serverless"}
-    futures = [tv_apps.double(i, parsl_resource_specification=spec) for i in range(300)]
-    failing = tv_apps.fail_with("inside-a-burst", parsl_resource_specification=spec)
-    assert [f.result(timeout=120) for f in futures] == [2 * i for i in range(300)]
-    with pytest.raises(KeyError, match="inside-a-burst"):
-        failing.result(timeout=60)
+    with pytest.raises(TaskVineTaskFailure, match="function_exec_mode is 'serverless'"):
+        tv_apps.double(1, parsl_resource_specification={"exec_mode": "serverless"}
+                       ).result(timeout=60)

@@ -1,4 +1,5 @@
-"""Failures and shutdown of TaskVineExecutor with real managers, factories and workers."""
+"""Failures and shutdown with real managers, factories and workers (TaskVine; the
+script-level exits also for Work Queue)."""
 from __future__ import annotations
 
 import os
@@ -112,9 +113,16 @@ from parsl.executors.taskvine import TaskVineExecutor, TaskVineFactoryConfig, Ta
 import tv_apps
 
 port = int(sys.argv[1])
-parsl.load(Config(run_dir=sys.argv[2], executors=[TaskVineExecutor(
-    manager_config=TaskVineManagerConfig(port=port, address="127.0.0.1"),
-    factory_config=TaskVineFactoryConfig(cores=2, worker_timeout=60))]))
+if sys.argv[4] == "taskvine":
+    executor = TaskVineExecutor(
+        manager_config=TaskVineManagerConfig(port=port, address="127.0.0.1"),
+        factory_config=TaskVineFactoryConfig(cores=2, worker_timeout=60))
+else:
+    from parsl.executors import WorkQueueExecutor
+    from parsl.providers import LocalProvider
+    executor = WorkQueueExecutor(port=port, address="127.0.0.1",
+                                 provider=LocalProvider(init_blocks=1, max_blocks=1))
+parsl.load(Config(run_dir=sys.argv[2], executors=[executor]))
 marker = sys.argv[2] + ".started"
 future = tv_apps.slow_then_value(marker, 300)
 while not os.path.exists(marker):
@@ -125,18 +133,20 @@ if sys.argv[3] == "wait":
 """
 
 
-def run_script(tmp_path: Any, port: int, mode: str) -> subprocess.Popen[str]:
+def run_script(tmp_path: Any, port: int, mode: str, kind: str) -> subprocess.Popen[str]:
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(_SCRIPT))
     return subprocess.Popen([sys.executable, str(script), str(port), str(tmp_path / "runinfo"),
-                             mode], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             mode, kind], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
 
 
 @pytest.mark.slow
-def test_script_ending_without_cleanup_exits_and_leaves_nothing(tmp_path: Any) -> None:
+@pytest.mark.parametrize("kind", ["taskvine", "workqueue"])
+def test_script_ending_without_cleanup_exits_and_leaves_nothing(tmp_path: Any,
+                                                                kind: str) -> None:
     port = free_port()
-    proc = run_script(tmp_path, port, "end")
+    proc = run_script(tmp_path, port, "end", kind)
     try:
         wait_for(lambda: os.path.exists(str(tmp_path / "runinfo.started")), 120,
                  "the task to start")
@@ -149,9 +159,10 @@ def test_script_ending_without_cleanup_exits_and_leaves_nothing(tmp_path: Any) -
 
 
 @pytest.mark.slow
-def test_ctrl_c_with_a_running_task_exits_and_leaves_nothing(tmp_path: Any) -> None:
+@pytest.mark.parametrize("kind", ["taskvine", "workqueue"])
+def test_ctrl_c_with_a_running_task_exits_and_leaves_nothing(tmp_path: Any, kind: str) -> None:
     port = free_port()
-    proc = run_script(tmp_path, port, "wait")
+    proc = run_script(tmp_path, port, "wait", kind)
     try:
         wait_for(lambda: os.path.exists(str(tmp_path / "runinfo.started")), 120,
                  "the task to start")
@@ -162,3 +173,13 @@ def test_ctrl_c_with_a_running_task_exits_and_leaves_nothing(tmp_path: Any) -> N
     output = proc.stdout.read() if proc.stdout else ""
     assert "KeyboardInterrupt" in output
     assert_nothing_left(port)
+
+
+def test_memory_over_the_limit_fails_naming_memory(load_config: Callable[..., Any]) -> None:
+    from parsl.executors.taskvine.errors import TaskVineTaskFailure
+
+    load_config(factory_executor(free_port()))
+    spec = {"cores": 1, "memory": 60, "disk": 100}
+    with pytest.raises(TaskVineTaskFailure, match="exceeded its memory") as info:
+        tv_apps.allocate_mb(300, parsl_resource_specification=spec).result(timeout=90)
+    assert "worker" in str(info.value)

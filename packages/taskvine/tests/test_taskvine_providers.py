@@ -49,3 +49,25 @@ def test_slurm_provider_block_runs_tasks_inside_the_slurm_job(
     dfk.cleanup()
     assert_nothing_left(port)
     assert os.path.isdir(tmp_path)
+
+
+def test_manual_workers_run_tasks_and_single_shot_ones_exit_after_cleanup(
+        load_config: Callable[..., Any]) -> None:
+    """worker_launch_method='manual': the user starts vine_worker against the manager."""
+    import subprocess
+
+    port = free_port()
+    ex = TaskVineExecutor(worker_launch_method="manual",
+                          manager_config=TaskVineManagerConfig(port=port, address="127.0.0.1"))
+    dfk = load_config(ex)
+    assert ex.provider is None
+    worker = subprocess.Popen(["vine_worker", "--single-shot", "--timeout=60", "127.0.0.1",
+                               str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        assert tv_apps.double(6).result(timeout=90) == 12
+        dfk.cleanup()
+        worker.wait(30)  # TimeoutExpired here means the worker outlived the manager
+    finally:
+        worker.kill()
+    assert_nothing_left(port)

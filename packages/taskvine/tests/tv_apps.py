@@ -14,7 +14,7 @@ def double(x: int, parsl_resource_specification: Any = None) -> int:
 
 
 @python_app
-def where_am_i() -> str:
+def where_am_i(parsl_resource_specification: Any = None) -> str:
     """The working directory of the task: a worker sandbox unless shared_fs."""
     return os.getcwd()
 
@@ -52,11 +52,11 @@ def double_twice(x: int) -> Any:
 
 @python_app
 def allocate_mb(mb: int, parsl_resource_specification: Any = None) -> int:
-    """Hold ``mb`` MB of touched memory for a few seconds, so the monitor sees it."""
+    """Hold ``mb`` MB of touched memory for ten seconds, so the monitor's samples see it."""
     block = bytearray(mb * 2**20)
     for i in range(0, len(block), 4096):
         block[i] = 1
-    time.sleep(4)
+    time.sleep(10)
     return len(block)
 
 

@@ -9,6 +9,9 @@ from typing import Any, Callable, List, Optional
 import psutil
 
 CCTOOLS_PROGRAMS = ("vine_worker", "vine_factory", "work_queue_worker")
+#: Command-line parts of processes that run tasks on a worker, or the manager process.
+_TASK_SIDE = ("parsl_taskvine_runner", "cctools-monitor", "parsl_taskvine._manager",
+              "library_code.py")
 
 
 #: Set by :func:`free_port` in this process's environment, so every manager, factory and
@@ -53,8 +56,10 @@ def cctools_processes(port: int, extra_pids: Optional[List[int]] = None
                                  CCTOOLS_PROGRAMS)
             if p.pid in (extra_pids or []):
                 found.append(p)
-            elif is_cctools and (str(port) in cmd
-                                 or p.environ().get(PORT_TAG) == str(port)):
+            elif is_cctools and str(port) in cmd:
+                found.append(p)
+            elif (is_cctools or any(part in " ".join(cmd) for part in _TASK_SIDE)) \
+                    and p.environ().get(PORT_TAG) == str(port):
                 found.append(p)
         except psutil.Error:
             continue

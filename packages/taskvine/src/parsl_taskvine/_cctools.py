@@ -67,7 +67,7 @@ def find_program(name: str, executor: str, parameter: str) -> str:
     return found
 
 
-def child_environment() -> Dict[str, str]:
+def child_environment(tag: Optional[str] = None) -> Dict[str, str]:
     """Environment for the manager, factory and workers this host starts.
 
     This interpreter's folder goes first on PATH so that workers' ``python3`` (regular
@@ -75,6 +75,8 @@ def child_environment() -> Dict[str, str]:
     the folder of the cctools programs follows.
     """
     env = dict(os.environ)
+    if tag is not None:
+        env[RUN_TAG] = tag
     path = [os.path.dirname(sys.executable)]
     bin_dir = _prefix_bin()
     if bin_dir is not None:
@@ -85,3 +87,38 @@ def child_environment() -> Dict[str, str]:
     if site:
         env["PYTHONPATH"] = os.pathsep.join([*site, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
+
+
+#: Environment variable carrying a run's tag to its manager process, factory, workers
+#: and their tasks, so that whatever of the run is left on this host can be found.
+RUN_TAG = "PARSL_TASKVINE_RUN_TAG"
+
+
+def kill_tagged(tag: str) -> int:
+    """SIGKILL every process of this host whose environment carries ``RUN_TAG=tag``.
+
+    Workers start each task in its own process group, so killing a worker (or the
+    factory's group) leaves running tasks behind; they are found by the tag their
+    environment inherited. Returns how many were killed; never raises.
+    """
+    import signal
+
+    needle = f"{RUN_TAG}={tag}".encode()
+    killed = 0
+    me = os.getpid()
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return 0
+    for pid in pids:
+        if pid == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except (OSError, ValueError):
+            continue
+    return killed

@@ -66,6 +66,8 @@ class ManagerProcess:
         self.port: Optional[int] = None
         self._conn: Optional[Connection] = None
         self._threads: List[threading.Thread] = []
+        #: The run's tag (see :data:`parsl_taskvine._cctools.RUN_TAG`), if any.
+        self.run_tag = ""
 
     # ------------------------------------------------------------------ start
 
@@ -178,6 +180,9 @@ class ManagerProcess:
         if not self._stopping.is_set():
             reason = self._death_reason("while tasks were running")
             logger.error("%s", reason)
+            # A manager killed outright could not stop its factory; its workers, busy with
+            # tasks of a manager that is gone, would linger until their idle timeout.
+            self._kill()
             self._on_lost(reason)
 
     # ------------------------------------------------------------------ stopping
@@ -226,3 +231,7 @@ class ManagerProcess:
             except subprocess.TimeoutExpired:
                 logger.error("%s manager process %s survived SIGKILL", self.name,
                              self.proc.pid)
+        if self.run_tag:
+            from parsl_taskvine._cctools import kill_tagged
+
+            kill_tagged(self.run_tag)

@@ -58,6 +58,7 @@ class CctoolsExecutor(BlockProviderExecutor):
         self._stopped = False
         self.worker_address: Optional[str] = None
         self.port_in_use: Optional[int] = None
+        self._run_tag = ""
 
     # ------------------------------------------------------------------ subclass hooks
 
@@ -109,8 +110,10 @@ class CctoolsExecutor(BlockProviderExecutor):
             config["staging_dir"] = os.path.abspath(config["staging_dir_override"])
         manager = ManagerProcess(f"{self.label} {self._system}", config,
                                  self._complete, self._lost)
+        self._run_tag = f"{os.getpid()}-{id(self):x}-{os.urandom(4).hex()}"
+        manager.run_tag = self._run_tag
         try:
-            self.port_in_use = manager.start(_cctools.child_environment())
+            self.port_in_use = manager.start(_cctools.child_environment(self._run_tag))
         except RuntimeError as e:
             raise self._manager_failure(str(e)) from None
         self._manager = manager
@@ -218,6 +221,11 @@ class CctoolsExecutor(BlockProviderExecutor):
         except Exception:
             logger.debug("Executor %s: atexit handler already gone", self.label)
         super().shutdown(block=block)
+        if self._run_tag:
+            killed = _cctools.kill_tagged(self._run_tag)
+            if killed:
+                logger.info("Executor %s killed %d leftover worker or task processes",
+                            self.label, killed)
 
     # ------------------------------------------------------------------ blocks
 
@@ -236,8 +244,9 @@ class CctoolsExecutor(BlockProviderExecutor):
         import shlex
 
         argv = [*self._worker_argv(), "--single-shot", self.worker_address, str(self.port_in_use)]
-        env = _cctools.child_environment()
-        prefix = f"PATH={shlex.quote(env['PATH'])}"
+        env = _cctools.child_environment(self._run_tag)
+        prefix = (f"{_cctools.RUN_TAG}={shlex.quote(self._run_tag)} "
+                  f"PATH={shlex.quote(env['PATH'])}")
         if env.get("PYTHONPATH"):
             prefix += f" PYTHONPATH={shlex.quote(env['PYTHONPATH'])}"
         return f"{prefix} " + " ".join(shlex.quote(a) for a in argv)

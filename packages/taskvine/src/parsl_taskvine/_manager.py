@@ -50,13 +50,20 @@ _LIMIT_UNITS = {"memory": "MB", "disk": "MB", "virtual_memory": "MB", "swap_memo
                 "wall_time": "s"}
 
 
-def _exceeded(limits: Any, requested: Any) -> str:
-    """Names the resources a task exceeded, with what it asked for when known."""
+def _exceeded(limits: Any, requested: Any, measured: Any = None) -> str:
+    """Names the resources a task exceeded, with what it asked for when known.
+
+    cctools marks the exceeded limits; when it did not, the resources measured above
+    what was requested are named instead.
+    """
     parts = []
-    for name in _LIMIT_FIELDS:
-        value = getattr(limits, name, -1) if limits is not None else -1
-        if value is None or value < 0:
-            continue
+    marked = [name for name in _LIMIT_FIELDS if limits is not None
+              and (getattr(limits, name, -1) or -1) >= 0]
+    if not marked and measured is not None and requested is not None:
+        marked = [name for name in _LIMIT_FIELDS
+                  if (getattr(requested, name, -1) or -1) >= 0
+                  and (getattr(measured, name, -1) or -1) > getattr(requested, name)]
+    for name in marked:
         unit = _LIMIT_UNITS.get(name, "")
         asked = getattr(requested, name, -1) if requested is not None else -1
         text = f"{name}"
@@ -189,15 +196,18 @@ class VineBackend(_Backend):
             m.enable_peer_transfers()
         else:
             m.disable_peer_transfers()
-        if c.get("autolabel"):
+        # The resource monitor enforces memory and disk limits, but it must be on before
+        # workers connect, and in this cctools release a serverless library started under
+        # it exits at once: so it is on unless serverless is the executor's default mode.
+        self.monitoring = bool(c.get("autolabel") or not c.get("serverless_default"))
+        if self.monitoring:
             m.enable_monitoring()
-            if c.get("autolabel_window") is not None:
-                m.tune("category-steady-n-tasks", int(c["autolabel_window"]))
+        if c.get("autolabel") and c.get("autolabel_window") is not None:
+            m.tune("category-steady-n-tasks", int(c["autolabel_window"]))
         if c.get("wait_for_workers"):
             m.tune("wait-for-workers", int(c["wait_for_workers"]))
         for key, value in (c.get("tune_parameters") or {}).items():
             m.tune(key, value)
-        self.monitoring = bool(c.get("autolabel"))
         self.categories: set[str] = set()
         self.library_installed = False
         self.runner_file: Any = None
@@ -247,6 +257,11 @@ class VineBackend(_Backend):
         vine = self.vine
         m = self.m
         result_path: Optional[str] = None
+        if spec.mode == "serverless" and self.monitoring:
+            raise ValueError(
+                "serverless tasks need an executor whose function_exec_mode is 'serverless' "
+                "and autolabel off: the resource monitor, on otherwise to enforce memory and "
+                "disk limits, stops TaskVine libraries in this cctools release")
         if spec.mode == "serverless" and not spec.inputs and not spec.outputs:
             self.pending_calls.append(spec)
             return
@@ -267,9 +282,6 @@ class VineBackend(_Backend):
             t.add_output(m.declare_file(result_path, cache=False, peer_transfer=False),
                          "result")
             self.set_resources(t, spec, "set_")
-            if (spec.memory is not None or spec.disk is not None) and not self.monitoring:
-                m.enable_monitoring()
-                self.monitoring = True
             for key, value in (self.config.get("env_vars") or {}).items():
                 t.set_env_var(key, value)
             if self.env_file is not None:
@@ -343,7 +355,7 @@ class VineBackend(_Backend):
         where = t.hostname or t.addrport or "no worker"
         code = self.vine.cvine.vine_task_get_result(t._task)
         if result == "resource exhaustion":
-            what = _exceeded(t.limits_exceeded, t.resources_requested)
+            what = _exceeded(t.limits_exceeded, t.resources_requested, t.resources_measured)
             text = (f"task {task_id} exceeded its {what} on worker {where} and was stopped "
                     f"(TaskVine result: {result})")
         elif result == "success":
@@ -383,13 +395,24 @@ class VineBackend(_Backend):
         return self.finish_regular(task_id, result_path, ok, text, status)
 
     def close(self) -> None:
-        self.stop_factory()
         m = getattr(self, "m", None)
-        if m is not None:
+        if m is not None and self.tasks:
+            # Cancelling makes workers kill the tasks' processes, which would otherwise
+            # outlive workers stopped (or killed) with the factory.
             try:
                 m.cancel_all()
+                m.wait(1)
             except Exception:
                 logger.exception("could not cancel the remaining tasks")
+        self.stop_factory()
+        tag = os.environ.get("PARSL_TASKVINE_RUN_TAG")
+        if tag:
+            from parsl_taskvine._cctools import kill_tagged
+
+            killed = kill_tagged(tag)
+            if killed:
+                logger.info("killed %d leftover worker or task processes", killed)
+        if m is not None:
             self.tasks.clear()
             self.chunks.clear()
             self.pending_calls.clear()
@@ -413,8 +436,7 @@ class WorkQueueBackend(_Backend):
         self.q = q
         if c.get("project_password_file"):
             q.specify_password_file(c["project_password_file"])
-        self.monitoring = bool(c.get("autolabel"))
-        if self.monitoring:
+        if c.get("autolabel"):
             q.enable_monitoring()
             if c.get("autolabel_window") is not None:
                 q.tune("category-steady-n-tasks", int(c["autolabel_window"]))
@@ -439,9 +461,6 @@ class WorkQueueBackend(_Backend):
         for local, name in spec.outputs:
             t.specify_output_file(local, name, cache=False)
         self.set_resources(t, spec, "specify_")
-        if (spec.memory is not None or spec.disk is not None) and not self.monitoring:
-            q.enable_monitoring()
-            self.monitoring = True
         if spec.running_time_min is not None:
             t.specify_running_time_min(int(spec.running_time_min))
         if self.config.get("max_retries") is not None:
@@ -572,7 +591,6 @@ def main(argv: List[str]) -> int:
     finally:
         started = time.monotonic()
         try:
-            backend.stop_factory()
             backend.close()
         finally:
             logger.info("manager stopped (%s) in %.2f s", why, time.monotonic() - started)

@@ -188,6 +188,7 @@ class TaskVineExecutor(CctoolsExecutor):
             "tune_parameters": mc.tune_parameters,
             "worker_address": self.worker_address,
             "vine_log_dir": mc.vine_log_dir,
+            "serverless_default": self.function_exec_mode == "serverless",
         }
         if mc.init_command:
             config["library_init"] = mc.init_command.strip().rstrip(";") + ";"
