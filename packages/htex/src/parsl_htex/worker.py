@@ -118,8 +118,8 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
             write_all(result_fd, (result_header(key, tag, len(payload)), payload))
     finally:
         if events is not None:
-            # SIGTERM's handler flushes too, and would wait forever for the flush lock this
-            # thread holds: the manager sends SIGTERM right after closing the task pipe.
+            # The manager sends SIGTERM right after closing the task pipe: keep it from
+            # interrupting the last write.
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
             events.flush()
 
@@ -127,7 +127,12 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
 def _flush_in_background(events: TaskEvents) -> None:
     """Write buffered events every FLUSH_PERIOD from a daemon thread, so the task loop
     only appends to a buffer, and write them on SIGTERM before dying of it (the manager
-    stops its workers with SIGTERM right after the last results)."""
+    stops its workers with SIGTERM right after the last results).
+
+    The SIGTERM handler only raises SystemExit: the task loop's ``finally`` writes the
+    last events. Flushing inside the handler could deadlock, since the signal may arrive
+    while this thread holds a logging lock the flushing thread is waiting for.
+    """
 
     def flush_forever() -> None:
         while True:
@@ -137,15 +142,12 @@ def _flush_in_background(events: TaskEvents) -> None:
             except Exception:
                 logger.exception("could not write task events")
 
-    def flush_and_die(signum: int, _frame: Any) -> None:
-        try:
-            events.flush()
-        finally:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
+    def exit_on_term(signum: int, _frame: Any) -> None:
+        signal.signal(signum, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
 
     threading.Thread(target=flush_forever, name="task-events", daemon=True).start()
-    signal.signal(signal.SIGTERM, flush_and_die)
+    signal.signal(signal.SIGTERM, exit_on_term)
 
 
 def _execute(task: Any, mpi_launcher: Optional[str]) -> Tuple[int, bytes]:
