@@ -206,7 +206,8 @@ class ClusterProvider(ExecutionProvider):
                        stdout_path=remote_prefix + ".stdout",
                        stderr_path=remote_prefix + ".stderr",
                        tasks_per_node=tasks_per_node,
-                       command=self.launcher(command, tasks_per_node, self.nodes_per_block))
+                       command=self.launcher(command, tasks_per_node, self.nodes_per_block,
+                                             remote_dir))
 
     def _template_values(self, job: JobSpec) -> Dict[str, Any]:
         """Values substituted into ``_template``; subclasses add their directives."""

@@ -15,8 +15,13 @@ class Launcher(metaclass=ABCMeta):
         self.debug = debug
 
     @abstractmethod
-    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
-        """Return shell text that launches ``command`` across the block."""
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int,
+                 script_dir: str = "") -> str:
+        """Return shell text that launches ``command`` across the block.
+
+        ``script_dir`` is the provider's submit-script folder (Parsl's providers pass it
+        as the fourth argument); launchers that write a command file put it there.
+        """
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"

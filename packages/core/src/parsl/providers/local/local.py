@@ -108,7 +108,7 @@ class LocalProvider(ExecutionProvider):
         Raises :class:`SubmitException` when the script cannot be written or started.
         """
         script_dir = self._ensure_script_dir()
-        wrapped = self.launcher(command, tasks_per_node, self.nodes_per_block)
+        wrapped = self.launcher(command, tasks_per_node, self.nodes_per_block, script_dir)
         script = ("#!/bin/bash\n"
                   f"# Parsl LocalProvider block {job_name}\n"
                   f"{self.worker_init}\n"
