@@ -95,17 +95,56 @@ def oneshot_uninitialize_logging(*, log_config: LogConfig) -> None:
     entry.undo()
 
 
+#: Loggers whose level a log configuration lowered, by name: [level before the first
+#: configuration lowered it, number of configurations still relying on it].
+_level_claims: Dict[str, List[int]] = {}
+_level_lock = threading.Lock()
+
+
+def claim_level(logger_: logging.Logger, level: int) -> Callable[[], None]:
+    """Lower ``logger_`` to ``level`` (see :func:`set_min_level`) for as long as needed.
+
+    Returns the release callable. When the last claim on a logger is released, its level
+    goes back to what it was before the first claim, so a run (``parsl.load`` ...
+    ``dfk.cleanup()``) leaves the ``parsl`` logger's level as it found it; tests and
+    applications that set levels themselves (e.g. pytest's ``caplog``) rely on that.
+    """
+    with _level_lock:
+        entry = _level_claims.setdefault(logger_.name, [logger_.level, 0])
+        entry[1] += 1
+        set_min_level(logger_, level)
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        with _level_lock:
+            if released:
+                return
+            released = True
+            entry = _level_claims[logger_.name]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _level_claims[logger_.name]
+                logger_.setLevel(entry[0])
+
+    return release
+
+
 def add_handler(handler: logging.Handler, loggers: List[logging.Logger],
                 level: int) -> Callable[[], None]:
-    """Attach ``handler`` to ``loggers`` at ``level``; return the undo callable."""
+    """Attach ``handler`` to ``loggers`` at ``level``; return the undo callable, which
+    also gives the loggers back the levels they had (see :func:`claim_level`)."""
     handler.setLevel(level)
+    releases = []
     for target in loggers:
-        set_min_level(target, level)
+        releases.append(claim_level(target, level))
         target.addHandler(handler)
 
     def undo() -> None:
         for target in loggers:
             target.removeHandler(handler)
         handler.close()
+        for release in releases:
+            release()
 
     return undo
