@@ -217,3 +217,18 @@ def test_a_run_inside_another_log_configuration_keeps_the_outer_level(
     assert logging.NOTSET < parsl_logger_unset.level <= logging.INFO  # outer still needs it
     oneshot_uninitialize_logging(log_config=outer)
     assert parsl_logger_unset.level == logging.NOTSET
+
+
+def test_initialized_configs_are_kept_under_parsls_private_names(
+        tmp_path: pathlib.Path) -> None:
+    """Parsl's own test_oneshot inspects ``_initialized_log_contexts[uuid].uninit_callback``."""
+    from parsl.logconfigs import base
+
+    config = _CountingConfig()
+    oneshot_initialize_logging(log_config=config, log_dir=tmp_path, log_name="a")
+    callback = base._initialized_log_contexts[config.uuid].uninit_callback
+    callback()
+    assert config.undone == 1
+    base._initialized_log_contexts[config.uuid].uninit_callback = lambda: None
+    oneshot_uninitialize_logging(log_config=config)
+    assert config.uuid not in base._initialized_log_contexts

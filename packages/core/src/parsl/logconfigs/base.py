@@ -50,12 +50,15 @@ def parsl_loggers() -> Iterator[logging.Logger]:
 
 
 class _Initialized:
-    def __init__(self, undo: Callable[[], None]) -> None:
-        self.undo = undo
+    """One initialized configuration: its undo callable and how many users it has."""
+
+    def __init__(self, uninit_callback: Callable[[], None]) -> None:
+        self.uninit_callback = uninit_callback
         self.count = 1
 
 
-_initialized: Dict[uuid.UUID, _Initialized] = {}
+#: Initialized configurations by uuid (named as in Parsl, whose tests inspect it).
+_initialized_log_contexts: Dict[uuid.UUID, _Initialized] = {}
 _lock = threading.Lock()
 
 
@@ -69,7 +72,7 @@ def oneshot_initialize_logging(*, log_config: LogConfig, log_dir: pathlib.Path,
     reference goes. The first call's ``log_dir`` and ``log_name`` win.
     """
     with _lock:
-        entry = _initialized.get(log_config.uuid)
+        entry = _initialized_log_contexts.get(log_config.uuid)
         if entry is not None:
             entry.count += 1
             return
@@ -77,22 +80,22 @@ def oneshot_initialize_logging(*, log_config: LogConfig, log_dir: pathlib.Path,
         if not callable(undo):
             raise TypeError(f"{type(log_config).__name__}.initialize_logging returned "
                             f"{undo!r}; it must return a callable that undoes it")
-        _initialized[log_config.uuid] = _Initialized(undo)
+        _initialized_log_contexts[log_config.uuid] = _Initialized(undo)
     logger.debug("Initialized log configuration %r as %s in %s", log_config, log_name, log_dir)
 
 
 def oneshot_uninitialize_logging(*, log_config: LogConfig) -> None:
     """Drop one reference to ``log_config``; undo it when none remain."""
     with _lock:
-        entry = _initialized.get(log_config.uuid)
+        entry = _initialized_log_contexts.get(log_config.uuid)
         if entry is None:
             raise RuntimeError(f"log configuration {log_config!r} is not initialized in this "
                                "process (uninitialized more often than initialized?)")
         entry.count -= 1
         if entry.count > 0:
             return
-        del _initialized[log_config.uuid]
-    entry.undo()
+        del _initialized_log_contexts[log_config.uuid]
+    entry.uninit_callback()
 
 
 #: Loggers whose level a log configuration lowered, by name: [level before the first
