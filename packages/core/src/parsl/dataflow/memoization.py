@@ -544,9 +544,9 @@ class BasicMemoizer(Memoizer):
             logger.info("Writing the final checkpoint")
             self.checkpoint()
         if self._timer is not None:
-            # Stopped after the final checkpoint, as in Parsl: a periodic pass that falls
-            # due as the run ends still runs (and logs), rather than being cancelled.
-            self._timer.close()
+            # Stopped after the final checkpoint, as in Parsl, and a periodic pass that
+            # fell due as the run ended still runs (and logs) rather than being cancelled.
+            self._timer.close(run_due=True)
         if self._writer is not None:
             size = self._writer.size
             self._writer.close()
