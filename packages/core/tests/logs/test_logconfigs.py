@@ -232,3 +232,19 @@ def test_initialized_configs_are_kept_under_parsls_private_names(
     base._initialized_log_contexts[config.uuid].uninit_callback = lambda: None
     oneshot_uninitialize_logging(log_config=config)
     assert config.uuid not in base._initialized_log_contexts
+
+
+def test_a_run_that_fails_to_start_leaves_parsl_loggers_as_they_were(
+        run_dir: str, parsl_logger_unset: logging.Logger) -> None:
+    from parsl.executors.threads import ThreadPoolExecutor
+
+    class _Unstartable(ThreadPoolExecutor):
+        def start(self) -> None:
+            raise RuntimeError("this executor cannot start")
+
+    handlers_before = list(parsl_logger_unset.handlers)
+    with pytest.raises(RuntimeError, match="cannot start"):
+        parsl.load(Config(run_dir=run_dir, executors=[_Unstartable(label="broken")]))
+    parsl.clear()
+    assert parsl_logger_unset.handlers == handlers_before
+    assert parsl_logger_unset.level == logging.NOTSET
