@@ -102,7 +102,7 @@ def test_wrapped_launcher_prepends_its_text_to_the_command(tmp_path):
 
 def test_wrapped_launcher_logs_that_it_ignores_several_tasks(caplog):
     WrappedLauncher(prepend="time")("true", 4, 1)
-    assert "ignores tasks_per_node=4" in caplog.text
+    assert "ignores tasks per node (tasks_per_node=4)" in caplog.text
 
 
 def test_srun_launcher_asks_srun_for_every_copy():
@@ -118,3 +118,40 @@ def test_launcher_rejects_zero_tasks_per_node():
 def test_launcher_rejects_wrongly_typed_overrides():
     with pytest.raises(BadParameter, match="overrides"):
         SrunLauncher(overrides=5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("launcher", [
+    MpiRunLauncher(), AprunLauncher(), JsrunLauncher(), MpiExecLauncher(),
+])
+def test_launcher_writes_its_command_file_into_the_script_dir_parsl_passes(
+        launcher, stand_ins, tmp_path):
+    program = {"MpiRunLauncher": "mpirun", "AprunLauncher": "aprun",
+               "JsrunLauncher": "jsrun", "MpiExecLauncher": "mpiexec"}[type(launcher).__name__]
+    _counting_stand_in(stand_ins.bin_dir, program, "-n" if program != "mpirun" else "-np")
+    work, scripts = tmp_path / "work", tmp_path / "submit_scripts"
+    work.mkdir()
+    scripts.mkdir()
+
+    result = run_script(launcher("echo ran >> ran.txt", 1, 1, str(scripts)), work)
+
+    assert result.returncode == 0, result.stderr
+    assert (work / "ran.txt").read_text().strip() == "ran"
+    assert [p.name for p in scripts.glob("cmd_*.sh")], list(scripts.iterdir())
+
+
+def test_launcher_falls_back_to_the_working_folder_when_script_dir_is_missing(
+        stand_ins, tmp_path):
+    _counting_stand_in(stand_ins.bin_dir, "mpirun", "-np")
+    work = tmp_path / "work"
+    work.mkdir()
+
+    text = MpiRunLauncher()("echo ran >> ran.txt", 1, 1, str(tmp_path / "not-on-this-node"))
+    result = run_script(text, work)
+
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in work.glob("cmd_*.sh")]
+
+
+def test_launcher_rejects_a_script_dir_that_would_break_the_shell_quoting():
+    with pytest.raises(BadParameter, match="script_dir"):
+        SrunLauncher()("worker", 1, 1, 'dir"; rm -rf /')

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from staging_test_apps import count_lines, read_file, write_outputs
 
-from parsl import File, python_app
+from parsl import File, bash_app, python_app
+from parsl.app.futures import DataFuture
 from parsl.dataflow.errors import DependencyError
 from parsl_staging import ZipAuthorityError, ZipFileStaging
 
@@ -54,3 +55,25 @@ def test_zip_url_with_a_netloc_is_rejected(load: Any, tmp_path: Any) -> None:
     load(storage_access=[ZipFileStaging()], working_dir=str(tmp_path / "work"))
     with pytest.raises(ZipAuthorityError, match="authority"):
         read(File("zip://host/tmp/a.zip/b.txt"))
+
+
+@bash_app
+def _talk(stdout: Any = None, stderr: Any = None) -> str:
+    return "echo to-out; echo to-err >&2"
+
+
+def test_bash_app_stdout_and_stderr_can_be_zip_members(load: Any, tmp_path: Any) -> None:
+    """As in Parsl's test_staging_stdout: each stream is a DataFuture that resolves once
+    the stream is in the archive."""
+    load(working_dir=str(tmp_path / "work"))
+    archive = tmp_path / "streams.zip"
+    future = _talk(stdout=File(f"zip:{archive}/logs/out.txt"),
+                   stderr=File(f"zip:{archive}/logs/err.txt"))
+
+    assert isinstance(future.stdout, DataFuture)
+    assert isinstance(future.stderr, DataFuture)
+    future.stdout.result(timeout=60)
+    future.stderr.result(timeout=60)
+    with zipfile.ZipFile(archive) as z:
+        assert z.read("logs/out.txt") == b"to-out\n"
+        assert z.read("logs/err.txt").splitlines()[-1] == b"to-err"

@@ -15,8 +15,12 @@ from typing import Optional
 
 from parsl.log_context import format_context, format_task_events, record_context
 
-DEFAULT_FORMAT = ("%(asctime)s.%(msecs)03d %(name)s:%(lineno)d %(processName)s(%(process)d) "
-                  "%(threadName)s %(funcName)s %(levelname)s: %(message)s")
+#: Like Parsl's, a line starts with the record's time in epoch seconds, so scripts that
+#: read ``float(line.split(" ")[0])`` from ``parsl.log`` (Parsl's checkpoint tests do)
+#: work unchanged; the readable time and our key=value suffix follow as before.
+DEFAULT_FORMAT = ("%(created)f %(asctime)s.%(msecs)03d %(name)s:%(lineno)d "
+                  "%(processName)s(%(process)d) %(threadName)s %(funcName)s %(levelname)s: "
+                  "%(message)s")
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 

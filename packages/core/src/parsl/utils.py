@@ -250,9 +250,11 @@ class AutoCancelTimer(threading.Timer):
 class Timer:
     """Calls ``callback(*args)`` every ``interval`` seconds on a daemon thread until closed.
 
-    The interval is measured from the end of one call to the start of the next, so a slow
-    callback never piles up overlapping calls. An exception in the callback is logged and
-    the timer keeps running: a periodic checkpoint that fails once should be tried again.
+    Calls are due at fixed times (``interval``, ``2 * interval``, ... after the start), so
+    the schedule does not drift by the callbacks' run time; a call that overruns skips
+    the times it missed rather than piling up calls. An exception in the callback is
+    logged and the timer keeps running: a periodic checkpoint that fails once should be
+    tried again.
     """
 
     def __init__(self, callback: Callable[..., Any], *args: Any, interval: float = 5,
@@ -264,22 +266,35 @@ class Timer:
         self.interval = interval
         self.name = name or getattr(callback, "__name__", "timer")
         self._stop = threading.Event()
+        self._start = time.monotonic()
+        self._next_due = self._start + interval
         self._thread = threading.Thread(target=self._run, name=f"Timer-{self.name}",
                                         daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.callback(*self.args)
-            except Exception:
-                logger.exception("Timer %s: callback raised; will call it again in %s s",
-                                 self.name, self.interval)
+        while not self._stop.wait(max(0.0, self._next_due - time.monotonic())):
+            self._call()
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Stop the timer and wait (at most ``timeout`` seconds) for a running call to end."""
+    def _call(self) -> None:
+        try:
+            self.callback(*self.args)
+        except Exception:
+            logger.exception("Timer %s: callback raised; will call it again in %s s",
+                             self.name, self.interval)
+        missed = int((time.monotonic() - self._start) // self.interval)
+        self._next_due = self._start + (missed + 1) * self.interval
+
+    def close(self, timeout: float = 10.0, run_due: bool = False) -> None:
+        """Stop the timer and wait (at most ``timeout`` seconds) for a running call to end.
+
+        With ``run_due``, a call that fell due while the timer was being stopped (its
+        thread had not woken for it yet) is made here, so it is not lost.
+        """
         self._stop.set()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 logger.warning("Timer %s did not stop within %s s", self.name, timeout)
+            elif run_due and time.monotonic() >= self._next_due:
+                self._call()

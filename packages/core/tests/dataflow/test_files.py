@@ -31,6 +31,11 @@ def test_remote_file_without_staging_has_no_filepath():
         File("globus://endpoint/path/file").filepath  # noqa: B018
 
 
+def test_remote_file_without_staging_says_no_local_path_as_parsl_does():
+    with pytest.raises(ValueError, match=r"^No local_path set for File 'https://h/x\.txt'"):
+        File("https://h/x.txt").filepath  # noqa: B018
+
+
 def test_pathlike_accepted_and_bad_type_rejected():
     assert File(pathlib.Path("/a/b")).path == "/a/b"
     with pytest.raises(TypeError, match="url must be a str"):

@@ -90,3 +90,24 @@ def test_block_executor_provider_gets_submit_scripts_dir(run_dir):
         assert os.path.isdir(provider.script_dir)
     finally:
         dfk.cleanup()
+
+
+def test_parsl_log_lines_start_with_epoch_seconds_as_parsls_do(run_dir):
+    """Parsl's own checkpoint test reads ``float(line.partition(" ")[0])`` from parsl.log."""
+    import time
+
+    before = time.time()
+    with parsl.load(Config(run_dir=run_dir)) as dfk:
+        ok().result(timeout=30)
+        log_path = os.path.join(dfk.run_dir, "parsl.log")
+    after = time.time()
+    lines = [line for line in open(log_path) if "Starting DataFlowKernel" in line]
+    stamp = float(lines[0].partition(" ")[0])
+    assert before - 1 <= stamp <= after + 1
+
+
+def test_parsl_log_lines_with_epoch_seconds_keep_the_key_value_suffix(run_dir):
+    with parsl.load(Config(run_dir=run_dir)) as dfk:
+        log_path = os.path.join(dfk.run_dir, "parsl.log")
+    first = open(log_path).readline()
+    assert first.rstrip("\n").endswith(f"run_id={dfk.run_id}")

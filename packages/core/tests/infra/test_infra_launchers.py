@@ -47,15 +47,22 @@ def test_single_node_launcher_succeeds_when_only_some_copies_fail(tmp_path) -> N
 
 
 def test_single_node_launcher_fails_when_every_copy_fails(tmp_path) -> None:
-    text = SingleNodeLauncher(debug=False)("exit 3", 2, 1)
+    text = SingleNodeLauncher(debug=True)("exit 3", 2, 1)
     result = run_bash(text, str(tmp_path))
     assert result.returncode != 0
     assert "all 2 copies failed" in result.stderr
 
 
+def test_single_node_launcher_without_debug_fails_with_only_the_copies_output(tmp_path) -> None:
+    text = SingleNodeLauncher(debug=False)("exit 3", 2, 1)
+    result = run_bash(text, str(tmp_path))
+    assert result.returncode != 0
+    assert (result.stdout, result.stderr) == ("", "")
+
+
 def test_single_node_launcher_with_fail_on_any_fails_when_one_copy_fails(tmp_path) -> None:
-    text = SingleNodeLauncher(debug=False, fail_on_any=True)('[ "$1" = 2 ] && exit 3; exit 0',
-                                                             3, 1)
+    text = SingleNodeLauncher(debug=True, fail_on_any=True)('[ "$1" = 2 ] && exit 3; exit 0',
+                                                            3, 1)
     result = run_bash(text, str(tmp_path))
     assert result.returncode != 0
     assert "1 of 3 copies failed" in result.stderr

@@ -9,6 +9,7 @@ import pytest
 
 from parsl.errors import BadParameter
 from parsl.jobs.states import JobState
+from parsl.launchers.base import Launcher
 from parsl.launchers.launchers import SimpleLauncher, SingleNodeLauncher
 from parsl.providers.local.local import LocalProvider
 
@@ -154,3 +155,40 @@ def test_bad_parameters_are_rejected_naming_the_parameter(kwargs, parameter) -> 
         LocalProvider(**kwargs)
     assert info.value.parameter == parameter
     assert "LocalProvider" in str(info.value)
+
+
+class _RecordingLauncher(Launcher):
+    """A launcher written against current Parsl: records the script_dir it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.script_dirs: List[str] = []
+
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int,
+                 script_dir: str = "") -> str:
+        self.script_dirs.append(script_dir)
+        return command
+
+
+class _ThreeArgumentLauncher(Launcher):
+    """A launcher written against Parsl 1.x, whose __call__ has no script_dir."""
+
+    def __call__(self, command, tasks_per_node, nodes_per_block):  # type: ignore[override]
+        return command
+
+
+def test_provider_passes_its_script_dir_to_the_launcher(tmp_path, wait) -> None:
+    launcher = _RecordingLauncher()
+    provider = LocalProvider(launcher=launcher)
+    provider.script_dir = str(tmp_path)
+    job_id = provider.submit("true", 1, "parsl.test.block-0")
+    wait(lambda: state_of(provider, job_id) == JobState.COMPLETED, what="COMPLETED")
+    assert launcher.script_dirs == [str(tmp_path)]
+
+
+def test_provider_still_runs_a_launcher_without_script_dir(tmp_path, wait) -> None:
+    provider = LocalProvider(launcher=_ThreeArgumentLauncher())
+    provider.script_dir = str(tmp_path)
+    job_id = provider.submit(f"touch {tmp_path}/ran", 1, "parsl.test.block-0")
+    wait(lambda: state_of(provider, job_id) == JobState.COMPLETED, what="COMPLETED")
+    assert (tmp_path / "ran").exists()

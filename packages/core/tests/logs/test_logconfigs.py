@@ -171,3 +171,80 @@ def test_log_configs_survive_pickling_with_their_identity() -> None:
 def test_initialize_logging_of_another_type_is_refused() -> None:
     with pytest.raises(BadParameter, match="initialize_logging"):
         Config(initialize_logging="yes")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def parsl_logger_unset():
+    """The ``parsl`` and root loggers as a fresh process has them, restored afterwards."""
+    parsl_logger, root = logging.getLogger("parsl"), logging.getLogger()
+    saved = (parsl_logger.level, root.level)
+    parsl_logger.setLevel(logging.NOTSET)
+    root.setLevel(logging.WARNING)
+    yield parsl_logger
+    parsl_logger.setLevel(saved[0])
+    root.setLevel(saved[1])
+
+
+@pytest.mark.parametrize("setting", [True, FileLogging(level=logging.INFO),
+                                     JSONLogging(level=TASK_EVENTS)],
+                         ids=["default", "file", "json"])
+def test_cleanup_gives_parsl_loggers_back_their_level_and_handlers(
+        run_dir: str, parsl_logger_unset: logging.Logger, setting: object) -> None:
+    root = logging.getLogger()
+    handlers_before = (list(parsl_logger_unset.handlers), list(root.handlers))
+    _run(run_dir, setting)
+    assert parsl_logger_unset.level == logging.NOTSET
+    assert root.level == logging.WARNING
+    assert (parsl_logger_unset.handlers, root.handlers) == handlers_before
+
+
+def test_after_cleanup_debug_records_of_parsl_reach_a_debug_root_handler(
+        run_dir: str, parsl_logger_unset: logging.Logger,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """What Parsl's test_wrap_with_logs_ok needs after an earlier test ran a DFK."""
+    _run(run_dir, FileLogging(level=logging.INFO))
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("parsl.process_loggers").debug("Normal ending for somefunc")
+    assert "Normal ending" in caplog.text
+
+
+def test_a_run_inside_another_log_configuration_keeps_the_outer_level(
+        tmp_path: pathlib.Path, parsl_logger_unset: logging.Logger) -> None:
+    outer, inner = FileLogging(level=logging.INFO), FileLogging(level=logging.DEBUG)
+    oneshot_initialize_logging(log_config=outer, log_dir=tmp_path, log_name="outer")
+    oneshot_initialize_logging(log_config=inner, log_dir=tmp_path, log_name="inner")
+    oneshot_uninitialize_logging(log_config=inner)
+    assert logging.NOTSET < parsl_logger_unset.level <= logging.INFO  # outer still needs it
+    oneshot_uninitialize_logging(log_config=outer)
+    assert parsl_logger_unset.level == logging.NOTSET
+
+
+def test_initialized_configs_are_kept_under_parsls_private_names(
+        tmp_path: pathlib.Path) -> None:
+    """Parsl's own test_oneshot inspects ``_initialized_log_contexts[uuid].uninit_callback``."""
+    from parsl.logconfigs import base
+
+    config = _CountingConfig()
+    oneshot_initialize_logging(log_config=config, log_dir=tmp_path, log_name="a")
+    callback = base._initialized_log_contexts[config.uuid].uninit_callback
+    callback()
+    assert config.undone == 1
+    base._initialized_log_contexts[config.uuid].uninit_callback = lambda: None
+    oneshot_uninitialize_logging(log_config=config)
+    assert config.uuid not in base._initialized_log_contexts
+
+
+def test_a_run_that_fails_to_start_leaves_parsl_loggers_as_they_were(
+        run_dir: str, parsl_logger_unset: logging.Logger) -> None:
+    from parsl.executors.threads import ThreadPoolExecutor
+
+    class _Unstartable(ThreadPoolExecutor):
+        def start(self) -> None:
+            raise RuntimeError("this executor cannot start")
+
+    handlers_before = list(parsl_logger_unset.handlers)
+    with pytest.raises(RuntimeError, match="cannot start"):
+        parsl.load(Config(run_dir=run_dir, executors=[_Unstartable(label="broken")]))
+    parsl.clear()
+    assert parsl_logger_unset.handlers == handlers_before
+    assert parsl_logger_unset.level == logging.NOTSET

@@ -152,6 +152,25 @@ def test_unknown_checkpoint_mode_is_rejected_naming_parameter():
         BasicMemoizer(checkpoint_mode="sometimes")  # type: ignore[arg-type]
 
 
+def test_periodic_timer_keeps_running_until_the_final_checkpoint_is_written(
+        run_dir, counter, records_in):
+    """As in Parsl, so a periodic pass that falls due while the run ends is not cancelled
+    (Parsl's test_periodic counts on it)."""
+    dfk = _load(run_dir, checkpoint_mode="periodic", checkpoint_period="01:00:00")
+    square(counter("final-then-stop"), 6).result(timeout=10)
+    timer = dfk.memoizer._timer
+    on_disk_when_timer_stopped: list = []
+    stop = timer.close
+
+    def spy_close(*args: object, **kwargs: object) -> None:
+        on_disk_when_timer_stopped.extend(records_in(_checkpoint_dir(dfk)))
+        stop(*args, **kwargs)
+
+    timer.close = spy_close
+    dfk.cleanup()
+    assert on_disk_when_timer_stopped == [36]
+
+
 def test_periodic_mode_without_period_on_memoizer_is_rejected():
     with pytest.raises(BadParameter, match="checkpoint_period"):
         BasicMemoizer(checkpoint_mode="periodic")

@@ -29,7 +29,7 @@ from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tup
 
 from parsl.errors import BadParameter
 from parsl.jobs.states import JobState, JobStatus
-from parsl.launchers.base import Launcher
+from parsl.launchers.base import Launcher, launch_command
 from parsl.providers.base import ExecutionProvider, validate_block_parameters
 from parsl.providers.cluster_provider_common import (
     job_files,
@@ -206,7 +206,8 @@ class ClusterProvider(ExecutionProvider):
                        stdout_path=remote_prefix + ".stdout",
                        stderr_path=remote_prefix + ".stderr",
                        tasks_per_node=tasks_per_node,
-                       command=self.launcher(command, tasks_per_node, self.nodes_per_block))
+                       command=launch_command(self.launcher, command, tasks_per_node,
+                                              self.nodes_per_block, remote_dir))
 
     def _template_values(self, job: JobSpec) -> Dict[str, Any]:
         """Values substituted into ``_template``; subclasses add their directives."""

@@ -2,9 +2,11 @@
 
 A provider puts the text a launcher returns at the end of the job script. Parallel
 launchers (srun, aprun, jsrun, mpiexec, mpirun) run a script file on each node rather than
-the command itself, so the command is first written to ``cmd_parsl_<pid>.sh`` in the job's
-working folder, which batch systems place on a file system all nodes share. The heredoc
-is quoted, so the command's ``$variables`` expand on the node that runs it.
+the command itself, so the command is first written to ``cmd_parsl_<pid>.sh``. It goes in
+``script_dir`` (the provider's submit-script folder, which Parsl's providers pass as the
+fourth argument) when that folder exists on the node running the job script, and in the
+job's working folder otherwise; batch systems place both on a file system all nodes share.
+The heredoc is quoted, so the command's ``$variables`` expand on the node that runs it.
 
 ``tasks_per_node * nodes_per_block`` copies of the command run per block; ``overrides``
 adds site-specific options to the launcher's command line verbatim.
@@ -33,15 +35,30 @@ __all__ = [
 _HEREDOC_END = "PARSL_LAUNCHER_CMD_EOF"
 
 
-def _write_command_file(command: str, debug: bool) -> str:
-    """Shell text writing ``command`` to ``$_parsl_cmd_file``, made executable."""
+def _write_command_file(command: str, debug: bool, script_dir: str) -> str:
+    """Shell text writing ``command`` to ``$_parsl_cmd_file``, made executable.
+
+    ``SCRIPT_DIR`` is kept under Parsl's name (and falls back to the working folder when
+    it is not a folder on this node) so job scripts read the same as Parsl's.
+    """
+    _check_script_dir(script_dir)
     trace = 'echo "launcher: command written to $_parsl_cmd_file"\n' if debug else ""
-    return (f'_parsl_cmd_file="$PWD/cmd_parsl_$$.sh"\n'
+    return (f'SCRIPT_DIR="{script_dir}"\n'
+            '[[ -d $SCRIPT_DIR ]] || SCRIPT_DIR=""\n'
+            '_parsl_cmd_file="${SCRIPT_DIR:+$SCRIPT_DIR/}cmd_parsl_$$.sh"\n'
+            '[[ $_parsl_cmd_file == /* ]] || _parsl_cmd_file="$PWD/$_parsl_cmd_file"\n'
             f"cat > \"$_parsl_cmd_file\" <<'{_HEREDOC_END}'\n"
             f"{command}\n"
             f"{_HEREDOC_END}\n"
             f'chmod u+x "$_parsl_cmd_file"\n'
             f"{trace}")
+
+
+def _check_script_dir(script_dir: str) -> None:
+    """Refuse folder names that would break out of the double-quoted shell assignment."""
+    if not isinstance(script_dir, str) or any(c in script_dir for c in '"$`\\\n'):
+        raise BadParameter("launcher", "script_dir", script_dir,
+                           'a folder path (str) without ", $, `, \\ or newlines')
 
 
 def _check_counts(owner: str, tasks_per_node: int, nodes_per_block: int) -> None:
@@ -71,14 +88,15 @@ class SrunLauncher(_OverridesLauncher):
     task number. ``CORES`` and ``NODES`` are exported from Slurm's environment.
     """
 
-    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int,
+                 script_dir: str = "") -> str:
         _check_counts(type(self).__name__, tasks_per_node, nodes_per_block)
         total = tasks_per_node * nodes_per_block
         return ("export CORES=$SLURM_CPUS_ON_NODE\n"
                 "export NODES=$SLURM_JOB_NUM_NODES\n"
                 + ('echo "SrunLauncher: $NODES nodes, $CORES cores per node"\n'
                    if self.debug else "")
-                + _write_command_file(command, self.debug)
+                + _write_command_file(command, self.debug, script_dir)
                 + f"srun --ntasks={total} --ntasks-per-node={tasks_per_node} -l "
                   f"{self.overrides} bash \"$_parsl_cmd_file\"\n")
 
@@ -91,13 +109,14 @@ class SrunMPILauncher(_OverridesLauncher):
     different copies do not land on the same cores. The script waits for every copy.
     """
 
-    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int,
+                 script_dir: str = "") -> str:
         _check_counts(type(self).__name__, tasks_per_node, nodes_per_block)
         copies = tasks_per_node * nodes_per_block
         nodes_per_copy = max(1, nodes_per_block // copies)
         return ("export CORES=$SLURM_CPUS_ON_NODE\n"
                 "export NODES=$SLURM_JOB_NUM_NODES\n"
-                + _write_command_file(command, self.debug)
+                + _write_command_file(command, self.debug, script_dir)
                 + f"for _parsl_copy in $(seq 1 {copies}); do\n"
                   f"    srun --exclusive --nodes={nodes_per_copy} --ntasks=1 -l "
                   f"{self.overrides} bash \"$_parsl_cmd_file\" &\n"
@@ -108,10 +127,11 @@ class SrunMPILauncher(_OverridesLauncher):
 class AprunLauncher(_OverridesLauncher):
     """Start all copies with Cray's ``aprun -n <total> -N <tasks_per_node>``."""
 
-    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int,
+                 script_dir: str = "") -> str:
         _check_counts(type(self).__name__, tasks_per_node, nodes_per_block)
         total = tasks_per_node * nodes_per_block
-        return (_write_command_file(command, self.debug)
+        return (_write_command_file(command, self.debug, script_dir)
                 + f"aprun -n {total} -N {tasks_per_node} {self.overrides} "
                   f"/bin/bash \"$_parsl_cmd_file\"\n")
 
@@ -119,10 +139,11 @@ class AprunLauncher(_OverridesLauncher):
 class JsrunLauncher(_OverridesLauncher):
     """Start all copies with IBM's ``jsrun -n <total> -r <tasks_per_node>`` (LSF systems)."""
 
-    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int,
+                 script_dir: str = "") -> str:
         _check_counts(type(self).__name__, tasks_per_node, nodes_per_block)
         total = tasks_per_node * nodes_per_block
-        return (_write_command_file(command, self.debug)
+        return (_write_command_file(command, self.debug, script_dir)
                 + f"jsrun -n {total} -r {tasks_per_node} {self.overrides} "
                   f"/bin/bash \"$_parsl_cmd_file\"\n")
 
@@ -155,13 +176,14 @@ class MpiExecLauncher(_OverridesLauncher):
         super().__init__(debug=debug, overrides=overrides)
         self.bind_cmd = bind_cmd
 
-    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int,
+                 script_dir: str = "") -> str:
         _check_counts(type(self).__name__, tasks_per_node, nodes_per_block)
         total = tasks_per_node * nodes_per_block
         bind = f"{self.bind_cmd} none " if self.bind_cmd else ""
-        return (_write_command_file(command, self.debug) + _HOSTFILE_SCRIPT
+        return (_write_command_file(command, self.debug, script_dir) + _HOSTFILE_SCRIPT
                 + f"mpiexec -n {total} -ppn {tasks_per_node} -hostfile \"$_parsl_hostfile\" "
-                  f"{bind}{self.overrides} /bin/sh \"$_parsl_cmd_file\"\n")
+                  f"{bind}{self.overrides} bash \"$_parsl_cmd_file\"\n")
 
 
 class MpiRunLauncher(_OverridesLauncher):
@@ -173,10 +195,11 @@ class MpiRunLauncher(_OverridesLauncher):
         super().__init__(debug=debug, overrides=overrides)
         self.bash_location = bash_location
 
-    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int,
+                 script_dir: str = "") -> str:
         _check_counts(type(self).__name__, tasks_per_node, nodes_per_block)
         total = tasks_per_node * nodes_per_block
-        return (_write_command_file(command, self.debug)
+        return (_write_command_file(command, self.debug, script_dir)
                 + f"mpirun -np {total} {self.overrides} {self.bash_location} "
                   f"\"$_parsl_cmd_file\"\n")
 
@@ -193,15 +216,19 @@ class GnuParallelLauncher(Launcher):
     def __init__(self, debug: bool = True) -> None:
         super().__init__(debug=debug)
 
-    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int,
+                 script_dir: str = "") -> str:
         _check_counts(type(self).__name__, tasks_per_node, nodes_per_block)
         total = tasks_per_node * nodes_per_block
-        return (_write_command_file(command, self.debug) + _HOSTFILE_SCRIPT
+        return (_write_command_file(command, self.debug, script_dir) + _HOSTFILE_SCRIPT
                 + f'sed "s/^/{tasks_per_node}\\//" "$_parsl_hostfile" '
                   f'> "$_parsl_hostfile.ssh"\n'
+                  f'for _parsl_copy in $(seq 1 {total}); do\n'
+                  f'    echo "bash $_parsl_cmd_file $_parsl_copy"\n'
+                  f'done > "$_parsl_cmd_file.parallel"\n'
                   f'parallel --env _ --joblog "$PWD/parallel_parsl_$$.log" '
                   f'--sshloginfile "$_parsl_hostfile.ssh" --jobs {tasks_per_node} '
-                  f'--line-buffer bash "$_parsl_cmd_file" ::: $(seq 1 {total})\n')
+                  f'--line-buffer < "$_parsl_cmd_file.parallel"\n')
 
 
 class WrappedLauncher(Launcher):
@@ -216,13 +243,14 @@ class WrappedLauncher(Launcher):
         super().__init__(debug=debug)
         self.prepend = prepend
 
-    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int) -> str:
+    def __call__(self, command: str, tasks_per_node: int, nodes_per_block: int,
+                 script_dir: str = "") -> str:
         if tasks_per_node > 1:
-            logger.warning("WrappedLauncher ignores tasks_per_node=%d and starts one copy",
-                           tasks_per_node)
+            logger.warning("WrappedLauncher ignores tasks per node (tasks_per_node=%d) and "
+                           "starts one copy", tasks_per_node)
         if nodes_per_block > 1:
-            logger.warning("WrappedLauncher ignores nodes_per_block=%d and starts one copy",
-                           nodes_per_block)
+            logger.warning("WrappedLauncher ignores nodes per block (nodes_per_block=%d) "
+                           "and starts one copy", nodes_per_block)
         return f"{self.prepend} {command}"
 
     def __repr__(self) -> str:

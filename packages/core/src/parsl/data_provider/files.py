@@ -66,9 +66,10 @@ class File:
             return self.local_path
         if self.scheme == "file":
             return self.path
-        raise ValueError(f"File {self.url!r} has scheme {self.scheme!r} and has not been "
-                         "staged in, so it has no local path; pass it to an app so its "
-                         "executor's storage_access stages it")
+        # Starts with Parsl's words, which code and tests match on.
+        raise ValueError(f"No local_path set for File {self.url!r}: its scheme "
+                         f"{self.scheme!r} is not local and it has not been staged in; pass "
+                         "it to an app so its executor's storage_access stages it")
 
     def is_local(self) -> bool:
         return self.scheme == "file"

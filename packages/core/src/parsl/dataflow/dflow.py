@@ -201,7 +201,19 @@ class DataFlowKernel:
         #: Per-task events, when logged (level TASK_EVENTS or lower); see log_context.
         self._events = TaskEvents(logger) if logger.isEnabledFor(TASK_EVENTS) else None
         logger.info("Starting DataFlowKernel run_id=%s run_dir=%s", self.run_id, self.run_dir)
+        try:
+            self._start(config)
+        except BaseException:
+            # A run that fails to start must not leave its parsl.log handler attached
+            # and the parsl loggers' levels lowered for whatever the process does next.
+            set_process_context(run_id=None)
+            if self._undo_logging is not None:
+                undo, self._undo_logging = self._undo_logging, None
+                undo()
+            raise
 
+    def _start(self, config: Config) -> None:
+        """The rest of __init__: executors, memoizer and plugins."""
         self.tasks: Dict[int, TaskRecord] = {}
         self._task_counter = itertools.count()
         self._dep_lock = threading.Lock()

@@ -498,8 +498,10 @@ class BasicMemoizer(Memoizer):
         cannot be serialized is left out with a warning (once per app) instead of failing
         the others."""
         if self._writer is None:
-            self._writer = CheckpointWriter(self.checkpoint_dir)
-            self._encoder = RecordEncoder()
+            with self._write_lock:  # the periodic timer and close() may both get here
+                if self._writer is None:
+                    self._encoder = RecordEncoder()
+                    self._writer = CheckpointWriter(self.checkpoint_dir)
         assert self._encoder is not None
         records = []
         for item in items:
@@ -536,13 +538,15 @@ class BasicMemoizer(Memoizer):
                            "is enabled (cache=True on the app and app_cache in the config)")
 
     def close(self) -> None:
-        if self._timer is not None:
-            self._timer.close()
         if self._syncer is not None:
             self._syncer.close()
         if self.checkpoint_mode is not None:
             logger.info("Writing the final checkpoint")
             self.checkpoint()
+        if self._timer is not None:
+            # Stopped after the final checkpoint, as in Parsl, and a periodic pass that
+            # fell due as the run ended still runs (and logs) rather than being cancelled.
+            self._timer.close(run_due=True)
         if self._writer is not None:
             size = self._writer.size
             self._writer.close()

@@ -20,7 +20,15 @@ class ExecutorError(ParslError):
 
 
 class BadStateException(ExecutorError):
-    """The executor can no longer run tasks (e.g. every block failed)."""
+    """The executor can no longer run tasks (e.g. every block failed).
+
+    Parsl passes the exception that put the executor in that state; its text becomes
+    ``reason`` and the exception itself is kept as ``exception``.
+    """
+
+    def __init__(self, executor: object, exception: object) -> None:
+        self.exception = exception
+        super().__init__(executor, str(exception))
 
 
 class UnsupportedFeatureError(ExecutorError):
@@ -43,6 +51,10 @@ class UnsupportedFeatureError(ExecutorError):
 class ScalingFailed(ExecutorError):
     """Scaling out or in failed."""
 
+    def __str__(self) -> str:
+        label = getattr(self.executor, "label", self.executor)
+        return f"Executor {label} failed to scale due to: {self.reason}"
+
 
 class InvalidResourceSpecification(ExecutorError):
     """A parsl_resource_specification has unknown keys or bad values."""
@@ -54,3 +66,17 @@ class InvalidResourceSpecification(ExecutorError):
 
     def __str__(self) -> str:
         return self.message or f"Invalid resource specification keys: {sorted(self.invalid_keys)}"
+
+
+class BadMessage(ParslError):
+    """A message from a worker or interchange was mangled, incomplete or of an unknown kind.
+
+    ``reason`` says what was wrong with it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        return f"Received an unsupported message. Reason:{self.reason}"

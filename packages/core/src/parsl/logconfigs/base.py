@@ -50,12 +50,15 @@ def parsl_loggers() -> Iterator[logging.Logger]:
 
 
 class _Initialized:
-    def __init__(self, undo: Callable[[], None]) -> None:
-        self.undo = undo
+    """One initialized configuration: its undo callable and how many users it has."""
+
+    def __init__(self, uninit_callback: Callable[[], None]) -> None:
+        self.uninit_callback = uninit_callback
         self.count = 1
 
 
-_initialized: Dict[uuid.UUID, _Initialized] = {}
+#: Initialized configurations by uuid (named as in Parsl, whose tests inspect it).
+_initialized_log_contexts: Dict[uuid.UUID, _Initialized] = {}
 _lock = threading.Lock()
 
 
@@ -69,7 +72,7 @@ def oneshot_initialize_logging(*, log_config: LogConfig, log_dir: pathlib.Path,
     reference goes. The first call's ``log_dir`` and ``log_name`` win.
     """
     with _lock:
-        entry = _initialized.get(log_config.uuid)
+        entry = _initialized_log_contexts.get(log_config.uuid)
         if entry is not None:
             entry.count += 1
             return
@@ -77,35 +80,74 @@ def oneshot_initialize_logging(*, log_config: LogConfig, log_dir: pathlib.Path,
         if not callable(undo):
             raise TypeError(f"{type(log_config).__name__}.initialize_logging returned "
                             f"{undo!r}; it must return a callable that undoes it")
-        _initialized[log_config.uuid] = _Initialized(undo)
+        _initialized_log_contexts[log_config.uuid] = _Initialized(undo)
     logger.debug("Initialized log configuration %r as %s in %s", log_config, log_name, log_dir)
 
 
 def oneshot_uninitialize_logging(*, log_config: LogConfig) -> None:
     """Drop one reference to ``log_config``; undo it when none remain."""
     with _lock:
-        entry = _initialized.get(log_config.uuid)
+        entry = _initialized_log_contexts.get(log_config.uuid)
         if entry is None:
             raise RuntimeError(f"log configuration {log_config!r} is not initialized in this "
                                "process (uninitialized more often than initialized?)")
         entry.count -= 1
         if entry.count > 0:
             return
-        del _initialized[log_config.uuid]
-    entry.undo()
+        del _initialized_log_contexts[log_config.uuid]
+    entry.uninit_callback()
+
+
+#: Loggers whose level a log configuration lowered, by name: [level before the first
+#: configuration lowered it, number of configurations still relying on it].
+_level_claims: Dict[str, List[int]] = {}
+_level_lock = threading.Lock()
+
+
+def claim_level(logger_: logging.Logger, level: int) -> Callable[[], None]:
+    """Lower ``logger_`` to ``level`` (see :func:`set_min_level`) for as long as needed.
+
+    Returns the release callable. When the last claim on a logger is released, its level
+    goes back to what it was before the first claim, so a run (``parsl.load`` ...
+    ``dfk.cleanup()``) leaves the ``parsl`` logger's level as it found it; tests and
+    applications that set levels themselves (e.g. pytest's ``caplog``) rely on that.
+    """
+    with _level_lock:
+        entry = _level_claims.setdefault(logger_.name, [logger_.level, 0])
+        entry[1] += 1
+        set_min_level(logger_, level)
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        with _level_lock:
+            if released:
+                return
+            released = True
+            entry = _level_claims[logger_.name]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _level_claims[logger_.name]
+                logger_.setLevel(entry[0])
+
+    return release
 
 
 def add_handler(handler: logging.Handler, loggers: List[logging.Logger],
                 level: int) -> Callable[[], None]:
-    """Attach ``handler`` to ``loggers`` at ``level``; return the undo callable."""
+    """Attach ``handler`` to ``loggers`` at ``level``; return the undo callable, which
+    also gives the loggers back the levels they had (see :func:`claim_level`)."""
     handler.setLevel(level)
+    releases = []
     for target in loggers:
-        set_min_level(target, level)
+        releases.append(claim_level(target, level))
         target.addHandler(handler)
 
     def undo() -> None:
         for target in loggers:
             target.removeHandler(handler)
         handler.close()
+        for release in releases:
+            release()
 
     return undo

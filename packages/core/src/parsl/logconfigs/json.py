@@ -7,7 +7,7 @@ import pathlib
 from typing import Any, Callable, Dict
 
 from parsl.log_context import CONTEXT_KEYS, ambient_ids, process_context
-from parsl.logconfigs.base import LogConfig, add_handler, parsl_loggers, set_min_level
+from parsl.logconfigs.base import LogConfig, add_handler, claim_level, parsl_loggers
 
 _CONTEXT = frozenset((*CONTEXT_KEYS, "task_events"))
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
@@ -103,10 +103,17 @@ class JSONLogging(LogConfig):
         log_dir.mkdir(parents=True, exist_ok=True)
         handler = JSONHandler(log_dir / f"{log_name}.jsonlog")
         handler.setFormatter(logging.Formatter("%(message)s"))
-        for parsl_logger in parsl_loggers():
-            # A level an earlier run left on them must not hide this run's records.
-            set_min_level(parsl_logger, self.level)
-        return add_handler(handler, [logging.getLogger()], self.level)
+        # A level set on Parsl's loggers must not hide this run's records; the levels
+        # go back when the configuration is undone.
+        releases = [claim_level(parsl_logger, self.level) for parsl_logger in parsl_loggers()]
+        remove = add_handler(handler, [logging.getLogger()], self.level)
+
+        def undo() -> None:
+            remove()
+            for release in releases:
+                release()
+
+        return undo
 
     def __repr__(self) -> str:
         return f"JSONLogging(level={logging.getLevelName(self.level)!r})"

@@ -22,9 +22,11 @@ _KEYS = frozenset((*CONTEXT_KEYS, "task_events"))
 EVENT_RANK: Dict[str, int] = {name: i for i, name in enumerate(EVENTS)}
 _SKIP_DIRS = frozenset({"submit_scripts", "task_logs", "log_config", "certificates"})
 
-# asctime.msecs name:lineno processName(pid) threadName funcName LEVEL: message
-# (HTEX processes write "[LEVEL] message"); thread names may contain spaces.
+# [created] asctime.msecs name:lineno processName(pid) threadName funcName LEVEL: message
+# (parsl.log starts with epoch seconds, HTEX processes do not and write "[LEVEL] message");
+# thread names may contain spaces.
 _TEXT = re.compile(
+    r"(?:(\d+\.\d+) )?"
     r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)[.,](\d{3}) (\S+):(\d+) (.+?)\((\d+)\) (.+?) (\S+) "
     r"(?:\[([A-Z]+)\]|([A-Z]+):) (.*)")
 
@@ -293,12 +295,13 @@ def _parse_text(log: LogFile, lines: Iterable[str],
             continue
         if pending is not None:
             yield pending
-        (stamp, ms, name, lineno, _process_name, pid, thread, func, level_a, level_b,
-         rest) = m.groups()
+        (created, stamp, ms, name, lineno, _process_name, pid, thread, func, level_a,
+         level_b, rest) = m.groups()
         message, context = split_context(rest.rstrip("\n"))
         if log.executor is not None and "executor" not in context:
             context["executor"] = log.executor
-        pending = Record(clock(stamp) + int(ms) / 1000, log.process, int(pid), thread,
+        when = float(created) if created else clock(stamp) + int(ms) / 1000
+        pending = Record(when, log.process, int(pid), thread,
                          name, f"{name}:{func}", int(lineno), level_a or level_b,
                          message, context)
     if pending is not None:

@@ -24,6 +24,11 @@ class SubmitException(ExecutionProviderException):
 
     @property
     def task_name(self) -> str:
+        """Old name of ``job_name``; deprecated in Parsl, so it warns as Parsl's does."""
+        import warnings
+
+        warnings.warn("SubmitException.task_name is deprecated; use job_name",
+                      DeprecationWarning, stacklevel=2)
         return self.job_name
 
     def __str__(self) -> str:

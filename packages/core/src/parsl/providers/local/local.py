@@ -22,7 +22,7 @@ import psutil
 
 from parsl._validation import validate_init
 from parsl.jobs.states import JobState, JobStatus
-from parsl.launchers.base import Launcher
+from parsl.launchers.base import Launcher, launch_command
 from parsl.launchers.launchers import SingleNodeLauncher
 from parsl.providers.base import ExecutionProvider, validate_block_parameters
 from parsl.providers.cluster_provider_common import job_files, write_submit_script
@@ -108,7 +108,8 @@ class LocalProvider(ExecutionProvider):
         Raises :class:`SubmitException` when the script cannot be written or started.
         """
         script_dir = self._ensure_script_dir()
-        wrapped = self.launcher(command, tasks_per_node, self.nodes_per_block)
+        wrapped = launch_command(self.launcher, command, tasks_per_node, self.nodes_per_block,
+                                 script_dir)
         script = ("#!/bin/bash\n"
                   f"# Parsl LocalProvider block {job_name}\n"
                   f"{self.worker_init}\n"
