@@ -378,6 +378,9 @@ class Interchange:
                     info.get("pid"), m.worker_count, m.capacity, extra=_ids(m))
         self.event("manager_registered", block_id=m.block_id,
                    manager_id=mid.decode(errors="replace"), worker_count=m.worker_count)
+        if self.task_events is not None:
+            # Queue lengths start with every manager, so short runs have them too.
+            self.log_queue_lengths()
 
     def _send_manager(self, mid: bytes, body: bytes) -> bool:
         sock = self.worker_tasks
@@ -672,6 +675,8 @@ class Interchange:
         self.flush_results()
         if self.task_events is not None:
             self.task_events.flush()
+            # A run shorter than one housekeeping period still gets its queue lengths.
+            self.log_queue_lengths()
         for m in list(self.managers.values()):
             self._send_manager(m.manager_id, P.STOP)
         logger.info("Interchange stopping: told %d managers to stop, %d tasks were pending",

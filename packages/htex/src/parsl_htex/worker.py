@@ -118,9 +118,6 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
             write_all(result_fd, (result_header(key, tag, len(payload)), payload))
     finally:
         if events is not None:
-            # The manager sends SIGTERM right after closing the task pipe: keep it from
-            # interrupting the last write.
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
             events.flush()
 
 
@@ -129,9 +126,11 @@ def _flush_in_background(events: TaskEvents) -> None:
     only appends to a buffer, and write them on SIGTERM before dying of it (the manager
     stops its workers with SIGTERM right after the last results).
 
-    The SIGTERM handler only raises SystemExit: the task loop's ``finally`` writes the
-    last events. Flushing inside the handler could deadlock, since the signal may arrive
-    while this thread holds a logging lock the flushing thread is waiting for.
+    SIGTERM is caught and ignored while events are on: the manager closes the task pipe before it
+    sends SIGTERM, so the task loop ends on its own and its ``finally`` writes the last
+    events; a task still running is ended by the manager's SIGKILL after its grace period.
+    A handler that flushed could deadlock on a logging lock, and one that raised could
+    land inside that ``finally`` and skip the write.
     """
 
     def flush_forever() -> None:
@@ -142,12 +141,12 @@ def _flush_in_background(events: TaskEvents) -> None:
             except Exception:
                 logger.exception("could not write task events")
 
-    def exit_on_term(signum: int, _frame: Any) -> None:
-        signal.signal(signum, signal.SIG_IGN)
-        raise SystemExit(128 + signum)
+    def ignore_term(_signum: int, _frame: Any) -> None:
+        """Caught rather than SIG_IGN: a caught signal goes back to its default in the
+        commands tasks start, an ignored one would stay ignored there."""
 
     threading.Thread(target=flush_forever, name="task-events", daemon=True).start()
-    signal.signal(signal.SIGTERM, exit_on_term)
+    signal.signal(signal.SIGTERM, ignore_term)
 
 
 def _execute(task: Any, mpi_launcher: Optional[str]) -> Tuple[int, bytes]:
