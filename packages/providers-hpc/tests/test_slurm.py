@@ -116,8 +116,15 @@ def test_job_that_reaches_its_time_limit_is_reported_timeout(slurm_cluster, scri
     wait(lambda: provider.status([job_id])[0].state is JobState.RUNNING,
          what="the job to run")
 
-    subprocess.run(["scontrol", "update", f"JobId={job_id}", "EndTime=now"], check=True,
-                   timeout=30)
+    # slurmctld refuses ("Invalid time specified") an end time before the start time it
+    # has recorded, and it records the start again when the job finishes configuring,
+    # which can be a second after squeue first says RUNNING: retry, bounded.
+    def end_now() -> bool:
+        done = subprocess.run(["scontrol", "update", f"JobId={job_id}", "EndTime=now"],
+                              capture_output=True, text=True, timeout=30, check=False)
+        return done.returncode == 0
+
+    wait(end_now, timeout=30, what="scontrol to accept EndTime=now")
 
     status = wait(lambda: (s := provider.status([job_id])[0]).terminal and s, timeout=90,
                   what="Slurm to end the job at its time limit")

@@ -691,7 +691,7 @@ def main() -> int:
     setup_process_logging(config["logdir"], "interchange",
                           load_log_config(config.get("log_config")), bool(config.get("debug")),
                           run_id=config.get("run_id"), executor=config.get("label"))
-    signal.signal(signal.SIGTERM, _raise_exit)
+    signal.signal(signal.SIGTERM, _on_stop_signal)
     # Ctrl-C in a terminal reaches the whole foreground process group; the executor
     # decides when the interchange stops (it also exits when the executor is gone).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -706,6 +706,8 @@ def main() -> int:
             return 3
         sys.stdout.write(json.dumps(ix.ports()) + "\n")
         sys.stdout.flush()
+        global _running
+        _running = ix
         ix.run()
     except SystemExit:
         logger.info("Interchange terminated by signal")
@@ -716,8 +718,15 @@ def main() -> int:
     return 0
 
 
-def _raise_exit(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
+#: The interchange in its loop: a signal asks it to stop (its poll wakes at least once
+#: a second) instead of raising inside a log call or an event flush and losing records.
+_running: Optional[Interchange] = None
+
+
+def _on_stop_signal(signum: int, _frame: Any) -> None:
+    if _running is None:
+        raise SystemExit(128 + signum)
+    _running.stopping = True
 
 
 if __name__ == "__main__":

@@ -545,11 +545,38 @@ class Manager:
             return False
         return True
 
+    def request_stop(self) -> None:
+        """SIGTERM while running: stop at the next loop turn (a wakeup fd ends the poll).
+
+        Raising from the signal handler instead could land inside a log call or an event
+        flush and drop the records that flush had taken from its buffer.
+        """
+        self.stopping = True
+
     def run(self) -> int:
         assert self.task_sock is not None
         for w in self.workers:
             self.spawn(w)
         self.poller.register(self.task_sock, zmq.POLLIN)
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        signal.set_wakeup_fd(wake_w.fileno())
+        wake_fd = wake_r.fileno()
+        self.poller.register(wake_fd, zmq.POLLIN)
+        global _running
+        _running = self
+        try:
+            return self._loop(wake_r)
+        finally:
+            _running = None
+            signal.set_wakeup_fd(-1)
+            self.poller.unregister(wake_fd)
+            wake_r.close()
+            wake_w.close()
+
+    def _loop(self, wake: socket.socket) -> int:
+        wake_fd = wake.fileno()
         hk_ms = max(10, int(min(self.hb_period, self.hb_threshold) * 1000 / 2))
         next_hk = 0.0
         next_event_flush = 0.0
@@ -567,6 +594,11 @@ class Manager:
                     self.worker_died(self.by_pidfd[what])
                 elif what in self.by_task_fd:
                     self.flush_worker(self.by_task_fd[what])
+                elif what == wake_fd:
+                    try:
+                        wake.recv(512)
+                    except BlockingIOError:
+                        pass
             # Results first: the interchange sends this manager its next tasks only once
             # it has seen them, and that round trip is longer than a pipe write to a worker.
             self.flush_results()
@@ -579,6 +611,9 @@ class Manager:
                 next_hk = now + hk_ms / 1000
                 if not self.housekeeping(now):
                     break
+        if self.stopping and _stop_signal is not None:
+            logger.info("Manager exiting on signal %d", _stop_signal)
+            return 128 + _stop_signal
         return 0
 
     def shutdown(self) -> None:
@@ -666,7 +701,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                           block_id=args.block_id, manager_id=args.uid)
     logger.info("process_worker_pool %s starting: pid %d, python %s, parsl-htex %s, args %s",
                 args.uid, os.getpid(), platform.python_version(), VERSION, raw)
-    signal.signal(signal.SIGTERM, _raise_exit)
+    signal.signal(signal.SIGTERM, _on_stop_signal)
     manager: Optional[Manager] = None
     try:
         manager = Manager(args)
@@ -690,8 +725,19 @@ def main(argv: Optional[List[str]] = None) -> int:
             manager.shutdown()
 
 
-def _raise_exit(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
+#: The manager in its task loop, which a signal asks to stop instead of interrupting.
+_running: Optional[Manager] = None
+#: The stop signal received, if any.
+_stop_signal: Optional[int] = None
+
+
+def _on_stop_signal(signum: int, _frame: Any) -> None:
+    """Ask a running manager to stop; before (or after) its loop, just exit."""
+    global _stop_signal
+    _stop_signal = signum
+    if _running is None:
+        raise SystemExit(128 + signum)
+    _running.request_stop()
 
 
 if __name__ == "__main__":
