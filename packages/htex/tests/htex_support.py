@@ -8,28 +8,20 @@ import whatever a task function refers to.
 from __future__ import annotations
 
 import os
-import time
-from typing import Any, Callable, List
+from typing import List
 
 import psutil
+from polling import free_port, wait_for
 
 from parsl_htex.executor import HighThroughputExecutor
 
+__all__ = ["free_port", "htex_processes", "manager_process", "wait_for", "worker_processes"]
+
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-#: Lets workers import htex_test_tasks by name.
-WORKER_INIT = f"export PYTHONPATH={TESTS_DIR}:${{PYTHONPATH:-}}"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+#: Core's shared test helpers (polling), which this module imports.
+SUPPORT_DIR = os.path.join(TESTS_DIR, os.pardir, os.pardir, "core", "tests", "_support")
+#: Lets workers import htex_test_tasks (and test modules, with what they import) by name.
+WORKER_INIT = f"export PYTHONPATH={TESTS_DIR}:{os.path.normpath(SUPPORT_DIR)}:${{PYTHONPATH:-}}"
 
 
 def htex_processes(run_dir: str, ex: HighThroughputExecutor) -> List[psutil.Process]:

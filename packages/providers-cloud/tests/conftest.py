@@ -13,7 +13,6 @@ import os
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, TypeVar
 
@@ -23,8 +22,10 @@ import pytest
 # test folders on sys.path.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import polling
 from ec2_standin import CloudInit
 from kube_standin import StandInKubeAPI
+from polling import free_port
 
 T = TypeVar("T")
 
@@ -34,27 +35,14 @@ REPO_ROOT = str(Path(__file__).resolve().parents[3])
 
 def wait_for(probe: Callable[[], Optional[T]], timeout: float = 60.0,
              what: str = "condition") -> T:
-    """Poll ``probe`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
+    """:func:`polling.wait_for` with this package's longer default bound."""
+    return polling.wait_for(probe, timeout, what, interval=0.1)
 
 
 @pytest.fixture
 def wait() -> Callable[..., Any]:
     """The bounded polling helper :func:`wait_for`."""
     return wait_for
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ import shutil
 import socket
 import stat
 import subprocess
-import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional, TypeVar
 
+import polling
 import pytest
+from polling import free_port
 
 T = TypeVar("T")
 
@@ -25,15 +26,8 @@ WAIT_SECONDS = 60.0
 
 def wait_for(probe: Callable[[], Optional[T]], timeout: float = WAIT_SECONDS,
              what: str = "condition") -> T:
-    """Poll ``probe`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
+    """:func:`polling.wait_for` with this package's default bound."""
+    return polling.wait_for(probe, timeout, what, interval=0.2)
 
 
 @pytest.fixture(scope="session")
@@ -104,12 +98,6 @@ def stand_ins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIns:
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     return StandIns(bin_dir)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class SSHServer:

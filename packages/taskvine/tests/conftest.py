@@ -20,6 +20,10 @@ import pytest
 
 DEFAULT_PREFIX = "/var/cache/parsl-cctools/7.17.1"
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+#: Core's shared test helpers (polling), which tv_helpers imports: workers that import a
+#: test module need it too.
+SUPPORT_DIR = os.path.normpath(os.path.join(TESTS_DIR, os.pardir, os.pardir, "core", "tests",
+                                            "_support"))
 
 
 def _use_prefix(prefix: str) -> None:
@@ -31,7 +35,7 @@ def _use_prefix(prefix: str) -> None:
     if site not in sys.path:
         sys.path.insert(0, site)
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (site, TESTS_DIR, os.environ.get("PYTHONPATH", "")) if p)
+        p for p in (site, TESTS_DIR, SUPPORT_DIR, os.environ.get("PYTHONPATH", "")) if p)
     os.environ["PATH"] = os.pathsep.join((os.path.join(prefix, "bin"), os.environ["PATH"]))
 
 
@@ -43,7 +47,7 @@ def _locate_cctools() -> None:
     try:
         import ndcctools.taskvine  # noqa: F401
         os.environ["PYTHONPATH"] = os.pathsep.join(
-            p for p in (TESTS_DIR, os.environ.get("PYTHONPATH", "")) if p)
+            p for p in (TESTS_DIR, SUPPORT_DIR, os.environ.get("PYTHONPATH", "")) if p)
         return
     except ImportError:
         pass

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import os
-import socket
-import time
 from typing import Any, Callable, List, Optional
 
+import polling
 import psutil
 
 CCTOOLS_PROGRAMS = ("vine_worker", "vine_factory", "work_queue_worker")
@@ -22,24 +21,15 @@ PORT_TAG = "PARSL_TASKVINE_TEST_PORT"
 
 def free_port() -> int:
     """A free port on loopback; tags processes started from now on with it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = polling.free_port()
     os.environ[PORT_TAG] = str(port)
     return port
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 60,
              what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
+    """:func:`polling.wait_for` with this package's longer default bound."""
+    return polling.wait_for(condition, timeout, what, interval=0.1)
 
 
 def cctools_processes(port: int, extra_pids: Optional[List[int]] = None
