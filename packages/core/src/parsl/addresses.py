@@ -197,17 +197,18 @@ def get_any_address() -> str:
 def tcp_url(address: str, port: Union[str, int, None] = None) -> str:
     """Return a ZeroMQ-style ``tcp://`` URL for ``address`` and optional ``port``.
 
-    IPv6 literals are bracketed (``tcp://[::1]:55000``), also when ``port`` is omitted, so
-    a port can later be appended (as ``bind_to_random_port`` does). ``"*"`` stays the
-    bind-everything wildcard and host names pass through unchanged.
+    As in Parsl, an IPv6 literal is bracketed only when a port follows
+    (``tcp://[::1]:55000``, but ``tcp://::1``): ZeroMQ's ``bind_to_random_port`` appends
+    ``:port`` to the bare form and parses it from the last colon. ``"*"`` stays the
+    bind-everything wildcard; host names pass through unchanged (Parsl refuses them).
     """
-    suffix = "" if port is None or port == "" else f":{port}"
+    suffix = f":{port}" if port else ""
     if address == "*":
         return f"tcp://*{suffix}"
     host = address
     if address.startswith("[") and address.endswith("]"):
         host = address[1:-1]
-    if _is_ipv6(host):
+    if suffix and _is_ipv6(host):
         return f"tcp://[{host}]{suffix}"
     return f"tcp://{host}{suffix}"
 
