@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import base64
 import os
-import signal
 import stat
 import subprocess
 import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+
+from standin_processes import stop_group
 
 
 class _Boot:
@@ -78,7 +79,7 @@ class CloudInit:
             state = states.get(boot.instance_id, "terminated")
             if state in ("shutting-down", "terminated", "stopping", "stopped"):
                 boot.ended = True
-                _kill_group(boot.proc)
+                stop_group(boot.proc, 5.0)
             elif boot.proc.poll() is not None and (boot.folder / "halted").exists():
                 boot.ended = True
                 self._halt(boot.instance_id)
@@ -129,26 +130,4 @@ class CloudInit:
         with self._lock:
             boots = list(self.boots.values())
         for boot in boots:
-            _kill_group(boot.proc)
-
-
-def _kill_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    """SIGTERM the process group (as an OS shutdown does), SIGKILL after ``grace``."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        break
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
+            stop_group(boot.proc, 5.0)

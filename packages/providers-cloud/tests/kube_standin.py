@@ -19,7 +19,6 @@ import datetime
 import json
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -28,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qs, urlparse
+
+from standin_processes import stop_group
 
 TOKEN = "standin-token"
 _POD_PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/pods(?:/([^/]+))?$")
@@ -150,7 +151,7 @@ class StandInKubeAPI:
         with self._lock:
             pod = self._pods.pop((namespace, name))
         if pod.proc is not None:
-            _stop_group(pod.proc, 0)
+            stop_group(pod.proc, 0)
 
     def close(self) -> None:
         self._stop.set()
@@ -162,7 +163,7 @@ class StandInKubeAPI:
             procs = list(self._all_procs)
         del pods
         for proc in procs:
-            _stop_group(proc, 5)
+            stop_group(proc, 5)
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -325,7 +326,7 @@ class StandInKubeAPI:
 
     def _terminate(self, namespace: str, name: str, pod: StandInPod, grace: int) -> None:
         if pod.proc is not None:
-            _stop_group(pod.proc, grace)
+            stop_group(pod.proc, grace)
         with self._lock:
             if self._pods.get((namespace, name)) is pod:
                 del self._pods[(namespace, name)]
@@ -346,7 +347,7 @@ class StandInKubeAPI:
         code = pod.proc.poll()
         if code is None and deadline and time.monotonic() - pod.started > deadline \
                 and not pod.deleting:
-            _stop_group(pod.proc, 0)
+            stop_group(pod.proc, 0)
             with self._lock:
                 pod.manifest["status"].update(
                     phase="Failed", reason="DeadlineExceeded",
@@ -364,29 +365,6 @@ class StandInKubeAPI:
                 phase="Succeeded" if code == 0 else "Failed",
                 containerStatuses=[self._container_status(container,
                                                           {"terminated": terminated})])
-
-
-def _stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the process group, SIGKILL it after ``grace`` seconds, reap the leader."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-        if sig == signal.SIGTERM:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        break
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def _parse_selector(selector: str) -> List[Tuple[str, Set[str]]]:

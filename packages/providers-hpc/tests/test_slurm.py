@@ -124,10 +124,12 @@ def test_job_that_reaches_its_time_limit_is_reported_timeout(slurm_cluster, scri
                               capture_output=True, text=True, timeout=30, check=False)
         return done.returncode == 0
 
-    wait(end_now, timeout=30, what="scontrol to accept EndTime=now")
-
-    status = wait(lambda: (s := provider.status([job_id])[0]).terminal and s, timeout=90,
-                  what="Slurm to end the job at its time limit")
+    try:
+        wait(end_now, timeout=30, what="scontrol to accept EndTime=now")
+        status = wait(lambda: (s := provider.status([job_id])[0]).terminal and s,
+                      timeout=90, what="Slurm to end the job at its time limit")
+    finally:
+        provider.cancel([job_id])  # a failure here must not hold the node for later tests
     assert status.state is JobState.TIMEOUT
 
 

@@ -40,7 +40,7 @@ import time
 from contextvars import ContextVar
 from threading import get_ident
 from types import MappingProxyType
-from typing import Any, Deque, Dict, Iterator, List, Mapping, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, Mapping, Optional, Tuple
 
 #: Level of per-task event and metric records: above DEBUG, below INFO.
 TASK_EVENTS = 15
@@ -177,10 +177,14 @@ class TaskEvents:
     thread that met the event, **ids}``.
     """
 
-    __slots__ = ("_flushing", "_logger", "_queue")
+    __slots__ = ("_flushing", "_logger", "_on_flush", "_queue")
 
-    def __init__(self, logger: logging.Logger) -> None:
+    def __init__(self, logger: logging.Logger,
+                 on_flush: Optional[Callable[[List[Dict[str, Any]]], None]] = None) -> None:
         self._logger = logger
+        #: Called with each flushed batch after it is written (the DFK summarizes the
+        #: batch's state changes with it).
+        self._on_flush = on_flush
         #: Held while a flush moves events from the queue to the log, so a flush that
         #: must finish before the process exits (a signal handler) waits for one in
         #: progress in another thread instead of dropping the events it holds.
@@ -219,6 +223,8 @@ class TaskEvents:
         if entries:
             self._logger.log(TASK_EVENTS, "%d task events", len(entries),
                              extra={"task_events": entries})
+            if self._on_flush is not None:
+                self._on_flush(entries)
 
 
 #: Seconds between flushes of a TaskEvents buffer.

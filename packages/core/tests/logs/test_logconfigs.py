@@ -248,3 +248,50 @@ def test_a_run_that_fails_to_start_leaves_parsl_loggers_as_they_were(
     parsl.clear()
     assert parsl_logger_unset.handlers == handlers_before
     assert parsl_logger_unset.level == logging.NOTSET
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=0)
+        self.records: List[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_task_events_summarize_state_changes_with_parsls_record_attributes(
+        run_dir: str) -> None:
+    """Readers of Parsl's per-change ``parsl.task_state`` records find one record per
+    state reached in each flushed batch, naming the tasks."""
+    keep = _Keep()
+    logging.getLogger("parsl").addHandler(keep)
+    try:
+        with parsl.load(Config(run_dir=run_dir,
+                               initialize_logging=FileLogging(level=TASK_EVENTS))) as dfk:
+            assert [double(i).result(timeout=30) for i in range(3)] == [0, 2, 4]
+            run_id = dfk.run_id
+    finally:
+        logging.getLogger("parsl").removeHandler(keep)
+    states = {r.__dict__["parsl.task_state"]: r.getMessage() for r in keep.records
+              if "parsl.task_state" in r.__dict__}
+    assert {"pending", "launched", "exec_done"} <= states.keys()
+    assert states["exec_done"] == "3 tasks changed state to exec_done: 0-2"
+    assert all(r.__dict__["parsl.dfk"] == run_id for r in keep.records
+               if "parsl.task_state" in r.__dict__)
+
+
+@parsl.python_app
+def _fails() -> None:
+    raise ZeroDivisionError("on purpose")
+
+
+def test_a_failed_task_is_logged_with_parsls_failed_state(run_dir: str) -> None:
+    keep = _Keep()
+    logging.getLogger("parsl").addHandler(keep)
+    try:
+        with parsl.load(Config(run_dir=run_dir)):
+            assert isinstance(_fails().exception(timeout=30), ZeroDivisionError)
+    finally:
+        logging.getLogger("parsl").removeHandler(keep)
+    failed = [r for r in keep.records if r.__dict__.get("parsl.task_state") == "failed"]
+    assert len(failed) == 1 and "failed" in failed[0].getMessage()

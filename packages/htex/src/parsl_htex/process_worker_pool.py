@@ -48,6 +48,8 @@ logger = logging.getLogger("parsl_htex.manager")
 _EVENT_FLUSH_MS = int(FLUSH_PERIOD * 1000)
 
 _RESTART_BACKOFF = 1.0
+#: How long a worker killed by SIGTERM waits for the manager to be signalled too.
+_SIGTERM_SIBLING_WAIT = 0.3
 _WORKER_STOP_GRACE = 3.0
 _FINAL_SEND_LINGER_MS = 1000
 _F_SETPIPE_SZ = 1031
@@ -336,6 +338,13 @@ class Manager:
         how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
         # Before the task is reported lost (and maybe retried), what it started must end.
         self.end_strays(rank=w.rank)
+        if w.task is not None and self._ending_with_block(code):
+            # The batch system is ending the whole block (walltime, scancel): the task is
+            # lost with its manager, which the interchange reports with the block's fate.
+            logger.info("Worker %d (pid %d) %s as the block ends; task %s goes with it",
+                        w.rank, w.proc.pid, how, P.key_ids(w.task)[1],
+                        extra={"worker_id": w.rank})
+            w.task = None
         if w.task is not None:
             htex_id, dfk_id = P.key_ids(w.task)
             logger.error("Worker %d (pid %d) %s while running task %s", w.rank, w.proc.pid,
@@ -354,6 +363,20 @@ class Manager:
         if time.monotonic() - w.started < _RESTART_BACKOFF:
             time.sleep(_RESTART_BACKOFF)
         self.spawn(w)
+
+    @staticmethod
+    def _ending_with_block(code: int) -> bool:
+        """Whether a worker's death is part of the whole block being stopped.
+
+        A batch system signals every process of the job, in no set order: a worker
+        killed by SIGTERM waits up to _SIGTERM_SIBLING_WAIT for the manager's own signal.
+        """
+        if code != -signal.SIGTERM:
+            return False
+        deadline = time.monotonic() + _SIGTERM_SIBLING_WAIT
+        while _stop_signal is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # the signal handler runs in this (main) thread meanwhile
+        return _stop_signal is not None
 
     def _live_worker_pids(self) -> Set[int]:
         return {w.proc.pid for w in self.workers

@@ -72,6 +72,13 @@ class AppBase(metaclass=ABCMeta):
                 self.kwargs[name] = param.default
         self.inputs = self.kwargs.get("inputs", [])
         self.outputs = self.kwargs.get("outputs", [])
+        # The defaults a call must carry: a None default is what the function gets
+        # anyway and what the DFK assumes for a missing key, so leaving it out saves a
+        # dict per task. Memoized apps keep them all: memo keys hash the merged kwargs,
+        # as Parsl's do, so checkpoints stay interchangeable.
+        self._call_defaults: Dict[str, Any] = (
+            dict(self.kwargs) if cache
+            else {k: v for k, v in self.kwargs.items() if v is not None})
         self._fn_hash: Optional[str] = None
 
     def _dfk(self) -> DataFlowKernel:
@@ -87,9 +94,9 @@ class AppBase(metaclass=ABCMeta):
         return self._fn_hash
 
     def _invocation_kwargs(self, kwargs: Dict[str, Any]) -> Dict[str, Any]:
-        if not self.kwargs:
+        if not self._call_defaults:
             return kwargs
-        merged = dict(self.kwargs)
+        merged = dict(self._call_defaults)
         merged.update(kwargs)
         for name in ("inputs", "outputs"):
             if name in merged and name not in kwargs:

@@ -73,7 +73,7 @@ class PythonApp(AppBase):
         self.join = join
 
     def __call__(self, *args: Any, **kwargs: Any) -> AppFuture:
-        invocation_kwargs = self._invocation_kwargs(kwargs) if self.kwargs else kwargs
+        invocation_kwargs = self._invocation_kwargs(kwargs) if self._call_defaults else kwargs
         func = self.func
         walltime = invocation_kwargs.get("walltime") if invocation_kwargs else None
         if walltime is not None:

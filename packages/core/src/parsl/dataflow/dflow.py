@@ -47,7 +47,7 @@ from parsl.dataflow.errors import (
 )
 from parsl.dataflow.futures import AppFuture
 from parsl.dataflow.memoization import BasicMemoizer, Memoizer
-from parsl.dataflow.queue_metrics import QueueMetrics
+from parsl.dataflow.queue_metrics import QueueMetrics, log_state_changes
 from parsl.dataflow.rundirs import make_rundir
 from parsl.dataflow.states import FINAL_FAILURE_STATES, FINAL_STATES, States
 from parsl.dataflow.taskrecord import TaskRecord, TryRecord
@@ -199,7 +199,8 @@ class DataFlowKernel:
             config.initialize_logging, self.run_dir, config.log_level)
         set_process_context(run_id=self.run_id)
         #: Per-task events, when logged (level TASK_EVENTS or lower); see log_context.
-        self._events = TaskEvents(logger) if logger.isEnabledFor(TASK_EVENTS) else None
+        self._events = (TaskEvents(logger, on_flush=log_state_changes(self.run_id))
+                        if logger.isEnabledFor(TASK_EVENTS) else None)
         logger.info("Starting DataFlowKernel run_id=%s run_dir=%s", self.run_id, self.run_dir)
         try:
             self._start(config)
@@ -582,8 +583,13 @@ class DataFlowKernel:
                              new_state=new_state)
 
     def _finalize(self, record: TaskRecord, state: States) -> None:
-        """Record a final state; with garbage_collect, forget the task."""
+        """Record a final state; with garbage_collect, forget the task.
+
+        The executor's future is let go: a user holding many AppFutures would otherwise
+        keep one more object per task alive for the garbage collector to walk.
+        """
         record.time_returned = time.time()
+        record.exec_fu = None
         self._set_state(record, state)
         with self._final_lock:
             self._final_counts[state] += 1
@@ -729,7 +735,8 @@ class DataFlowKernel:
         logger.info("Task %s (app %s) cannot run: %d dependencies failed; root cause: %s",
                     record.id, record.func_name, len(failures),
                     causes[0].describe().splitlines()[0] if causes else "unknown",
-                    extra={"task_id": record.id, "event": "dep_failed"})
+                    extra={"task_id": record.id, "event": "dep_failed",
+                           "parsl.task": record.id, "parsl.task_state": "dep_fail"})
         record.fail_history.append(repr(error))
         self._finalize(record, States.dep_fail)
         assert record.app_fu is not None
@@ -886,7 +893,8 @@ class DataFlowKernel:
                         record.func_name, record.try_id + 1, record.executor,
                         type(exception).__name__, exception,
                         extra={"task_id": record.id, "try_id": record.try_id,
-                               "event": "failed"})
+                               "event": "failed", "parsl.task": record.id,
+                               "parsl.task_state": "failed"})
         elif self._events is not None:
             self._events.add("failed", record.id, try_id=record.try_id,
                              exception=type(exception).__name__)

@@ -240,9 +240,12 @@ class LocalProvider(ExecutionProvider):
                 logger.warning("Block %s did not stop within %.1f s of SIGTERM; sending SIGKILL",
                                job.job_name, grace)
                 _signal_group(job.proc.pid, signal.SIGKILL)
-                try:
-                    job.proc.wait(timeout=grace)
-                except subprocess.TimeoutExpired:
+                # SIGKILL is delivered asynchronously: wait (bounded) until every member
+                # of the group, not only the script, has died.
+                killed_by = time.monotonic() + grace
+                while _group_alive(job.proc) and time.monotonic() < killed_by:
+                    time.sleep(0.02)
+                if _group_alive(job.proc):
                     logger.error("Block %s (pid %d) survived SIGKILL for %.1f s", job.job_name,
                                  job.proc.pid, grace)
         with self._lock:
