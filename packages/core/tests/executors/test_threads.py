@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from parsl.executors.errors import InvalidResourceSpecification
 from parsl.executors.threads import ThreadPoolExecutor
 
 
@@ -26,6 +27,13 @@ def test_submit_returns_concurrent_future_with_result(pool):
 def test_exception_is_set_on_the_future(pool):
     fut = pool.submit(lambda: 1 / 0, {})
     assert isinstance(fut.exception(timeout=10), ZeroDivisionError)
+
+
+def test_a_resource_specification_is_refused_with_parsls_error_naming_the_keys(pool):
+    with pytest.raises(InvalidResourceSpecification) as info:
+        pool.submit(lambda: 1, {"cores": 1, "memory": 1})
+    assert info.value.invalid_keys == {"cores", "memory"}
+    assert "ThreadPoolExecutor 'direct'" in str(info.value)
 
 
 def test_runs_max_threads_tasks_at_once(pool):

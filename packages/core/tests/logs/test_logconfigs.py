@@ -280,18 +280,60 @@ def test_task_events_summarize_state_changes_with_parsls_record_attributes(
                if "parsl.task_state" in r.__dict__)
 
 
+def _parsl_records(records: List[logging.LogRecord], tid: int) -> List[logging.LogRecord]:
+    return [r for r in records if r.__dict__.get("parsl.task") == tid]
+
+
+def test_with_a_root_handler_each_task_gets_parsls_records(run_dir: str) -> None:
+    keep = _Keep()
+    logging.root.addHandler(keep)
+    try:
+        with parsl.load(Config(run_dir=run_dir)):
+            first = double(1)
+            second = double(first)
+            assert second.result(timeout=30) == 4
+    finally:
+        logging.root.removeHandler(keep)
+    mine = _parsl_records(keep.records, second.tid)
+    assert [r.__dict__["parsl.dependency_task"] for r in mine
+            if "parsl.dependency_task" in r.__dict__] == [first.tid]
+    assert [r.__dict__["parsl.app_name"] for r in mine
+            if "parsl.app_name" in r.__dict__] == ["double"]
+    assert [r.__dict__["parsl.task_state"] for r in mine
+            if "parsl.task_state" in r.__dict__] == ["pending", "launched", "exec_done"]
+    assert [r.__dict__["parsl.executor"] for r in mine
+            if "parsl.executor" in r.__dict__] == ["threads"]
+
+
 @parsl.python_app
 def _fails() -> None:
     raise ZeroDivisionError("on purpose")
 
 
-def test_a_failed_task_is_logged_with_parsls_failed_state(run_dir: str) -> None:
+def test_a_failed_task_reaches_parsls_failed_state_record(run_dir: str) -> None:
     keep = _Keep()
-    logging.getLogger("parsl").addHandler(keep)
+    logging.root.addHandler(keep)
     try:
         with parsl.load(Config(run_dir=run_dir)):
-            assert isinstance(_fails().exception(timeout=30), ZeroDivisionError)
+            fut = _fails()
+            assert isinstance(fut.exception(timeout=30), ZeroDivisionError)
     finally:
+        logging.root.removeHandler(keep)
+    states = [r.__dict__["parsl.task_state"] for r in _parsl_records(keep.records, fut.tid)
+              if "parsl.task_state" in r.__dict__]
+    assert states == ["pending", "launched", "failed"]
+
+
+def test_without_a_root_handler_no_per_task_records_are_made(run_dir: str) -> None:
+    keep = _Keep()
+    logging.getLogger("parsl").addHandler(keep)
+    saved = list(logging.root.handlers)  # pytest's, added for the test's call phase
+    logging.root.handlers.clear()
+    try:
+        with parsl.load(Config(run_dir=run_dir)):
+            fut = double(1)
+            assert fut.result(timeout=30) == 2
+    finally:
+        logging.root.handlers.extend(saved)
         logging.getLogger("parsl").removeHandler(keep)
-    failed = [r for r in keep.records if r.__dict__.get("parsl.task_state") == "failed"]
-    assert len(failed) == 1 and "failed" in failed[0].getMessage()
+    assert _parsl_records(keep.records, fut.tid) == []

@@ -311,7 +311,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._ping_sock: Optional[zmq.Socket[Any]] = None
         self._command_lock = threading.Lock()
         self._command_ids = itertools.count()
-        self._task_ids = itertools.count()
+        self._task_ids = itertools.count(1)  # as in Parsl, HTEX task ids start at 1
         self._outgoing: queue.SimpleQueue[Optional[Tuple[bytes, bytes]]] = queue.SimpleQueue()
         self._threads: List[threading.Thread] = []
         self._stop = threading.Event()

@@ -31,7 +31,7 @@ from parsl.app.futures import DataFuture
 from parsl.config import Config
 from parsl.data_provider.data_manager import DataManager, staging_task_id
 from parsl.data_provider.files import File
-from parsl.dataflow import gc_policy, leanfuture
+from parsl.dataflow import gc_policy, leanfuture, parsl_records
 from parsl.dataflow.dependency_resolvers import (
     SHALLOW_DEPENDENCY_RESOLVER,
     DependencyResolver,
@@ -59,6 +59,7 @@ from parsl.logconfigs.run import initialize_run_logging
 from parsl.plugins.manager import hook_if_implemented, make_plugin_manager
 
 logger = logging.getLogger(__name__)
+_ROOT = parsl_records.ROOT
 
 INTERNAL_EXECUTOR = "_parsl_internal"
 
@@ -358,6 +359,8 @@ class DataFlowKernel:
             # memo_hit) event carries the submission time instead (see log_context).
             self._events.add("submitted", task_id, app=func_name, executor=label,
                              depends=[getattr(d, "tid", None) for d in depends])
+        if _ROOT.handlers:
+            parsl_records.submitted(self.run_id, record, depends)
         self._set_state(record, States.pending)
         if depends:
             record.depends = depends
@@ -578,6 +581,8 @@ class DataFlowKernel:
     def _set_state(self, record: TaskRecord, new_state: States) -> None:
         old_state = record.status
         record.status = new_state
+        if _ROOT.handlers:
+            parsl_records.state_changed(self.run_id, record, old_state, new_state)
         if self._hook_state is not None:
             self._hook_state(dfk=self, task_record=record, old_state=old_state,
                              new_state=new_state)
@@ -730,13 +735,13 @@ class DataFlowKernel:
             tid = dep_record.id if dep_record is not None else None
             name = dep_record.func_name if dep_record is not None else None
             causes.extend(root_causes_of(exc, tid, name))
-            tids.append((exc, f"task {tid}" if tid is not None else None))
+            # A future from outside Parsl is named by its repr, as Parsl does.
+            tids.append((exc, f"task {tid}" if tid is not None else repr(fut)))
         error = DependencyError(tids, record.id, causes, record.func_name)
         logger.info("Task %s (app %s) cannot run: %d dependencies failed; root cause: %s",
                     record.id, record.func_name, len(failures),
                     causes[0].describe().splitlines()[0] if causes else "unknown",
-                    extra={"task_id": record.id, "event": "dep_failed",
-                           "parsl.task": record.id, "parsl.task_state": "dep_fail"})
+                    extra={"task_id": record.id, "event": "dep_failed"})
         record.fail_history.append(repr(error))
         self._finalize(record, States.dep_fail)
         assert record.app_fu is not None
@@ -763,6 +768,8 @@ class DataFlowKernel:
                 submitting_task.reset(token)
         record.exec_fu = exec_fu
         self._set_state(record, States.launched)
+        if _ROOT.handlers:
+            parsl_records.launched(self.run_id, record, exec_fu)
         if self._hook_try_launched is not None:
             self._hook_try_launched(dfk=self, task_record=record, try_id=record.try_id,
                                     executor_label=label)
@@ -893,8 +900,7 @@ class DataFlowKernel:
                         record.func_name, record.try_id + 1, record.executor,
                         type(exception).__name__, exception,
                         extra={"task_id": record.id, "try_id": record.try_id,
-                               "event": "failed", "parsl.task": record.id,
-                               "parsl.task_state": "failed"})
+                               "event": "failed"})
         elif self._events is not None:
             self._events.add("failed", record.id, try_id=record.try_id,
                              exception=type(exception).__name__)

@@ -19,7 +19,7 @@ from parsl.data_provider.staging import Staging
 from parsl.dataflow.leanfuture import LeanFuture
 from parsl.errors import BadParameter
 from parsl.executors.base import ParslExecutor
-from parsl.executors.errors import UnsupportedFeatureError
+from parsl.executors.errors import InvalidResourceSpecification
 
 logger = logging.getLogger(__name__)
 
@@ -83,10 +83,12 @@ class ThreadPoolExecutor(ParslExecutor):
     def submit(self, func: Callable[..., Any], resource_specification: Dict[str, Any],
                *args: Any, **kwargs: Any) -> LeanFuture:
         if resource_specification:
-            raise UnsupportedFeatureError(
-                "parsl_resource_specification", f"ThreadPoolExecutor {self.label!r}",
-                f"keys {sorted(resource_specification)}; use an executor that supports "
-                "resource specifications, such as HighThroughputExecutor")
+            # Parsl's type, so scripts catching it keep working.
+            raise InvalidResourceSpecification(
+                set(resource_specification),
+                f"ThreadPoolExecutor {self.label!r} does not support "
+                f"parsl_resource_specification (got keys {sorted(resource_specification)}); "
+                "use an executor that does, such as HighThroughputExecutor")
         if self._shutdown or not self._started:
             state = "shut down" if self._shutdown else "not been started"
             raise RuntimeError(f"ThreadPoolExecutor {self.label!r} has {state}")
