@@ -337,3 +337,16 @@ def test_without_a_root_handler_no_per_task_records_are_made(run_dir: str) -> No
         logging.root.handlers.extend(saved)
         logging.getLogger("parsl").removeHandler(keep)
     assert _parsl_records(keep.records, fut.tid) == []
+
+
+def test_adding_an_executor_logs_its_label_and_parsls_type_name(run_dir: str) -> None:
+    keep = _Keep()
+    logging.getLogger("parsl").addHandler(keep)
+    try:
+        with parsl.load(Config(run_dir=run_dir)):
+            pass
+    finally:
+        logging.getLogger("parsl").removeHandler(keep)
+    added = {(r.__dict__["parsl.executor.label"], r.__dict__["parsl.executor.type"])
+             for r in keep.records if "parsl.executor.label" in r.__dict__}
+    assert ("threads", "parsl.executors.threads.ThreadPoolExecutor") in added

@@ -35,9 +35,9 @@ class ParslPoolExecutor(Executor):
     def __init__(self, config: Optional[Config] = None, dfk: Optional[DataFlowKernel] = None,
                  executors: Union[Literal["all"], List[str]] = "all") -> None:
         if config is not None and dfk is not None:
-            raise ValueError("ParslPoolExecutor: specify only one of config or dfk")
+            raise ValueError("Specify only one of config or dfk (ParslPoolExecutor)")
         if config is None and dfk is None:
-            raise ValueError("ParslPoolExecutor: must specify one of config or dfk")
+            raise ValueError("Must specify one of config or dfk (ParslPoolExecutor)")
         self._config = config
         self._app_cache: Dict[Callable[..., Any], PythonApp] = {}
         self.executors = executors

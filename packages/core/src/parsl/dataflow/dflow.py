@@ -56,6 +56,7 @@ from parsl.executors.base import ParslExecutor, TaskContext, failing_in_bulk, su
 from parsl.executors.threads import ThreadPoolExecutor
 from parsl.log_context import TASK_EVENTS, TaskEvents, set_process_context
 from parsl.logconfigs.run import initialize_run_logging
+from parsl.plugins import aliases
 from parsl.plugins.manager import hook_if_implemented, make_plugin_manager
 
 logger = logging.getLogger(__name__)
@@ -278,6 +279,10 @@ class DataFlowKernel:
         for executor in executors:
             if executor.label in self.executors:
                 raise ConfigurationError(f"executor label {executor.label!r} is already in use")
+            kind = aliases.public_name(type(executor))
+            logger.info("Adding executor %s of type %s", executor.label, kind,
+                        extra={"parsl.executor.label": executor.label,
+                               "parsl.executor.type": kind})
             executor.run_id = self.run_id
             executor.run_dir = self.run_dir
             executor.log_config = self.log_config

@@ -137,6 +137,20 @@ class _CompatModuleFinder(importlib.abc.MetaPathFinder):
             "points", name=fullname)
 
 
+def public_name(cls: type) -> str:
+    """``module.Class`` as Parsl users know it: a class from a plugin's module is named
+    through the ``parsl.*`` path its distribution maps to that module (so HTEX is
+    ``parsl.executors.high_throughput.executor.HighThroughputExecutor``)."""
+    from parsl.plugins import registry
+
+    module = cls.__module__
+    for alias, component in sorted(registry.compat_modules().items()):
+        if component.value.strip() == module:
+            module = alias
+            break
+    return f"{module}.{cls.__qualname__}"
+
+
 def install() -> None:
     """Add the compatibility finders to ``sys.meta_path``; calling it again does nothing."""
     with _install_lock:
