@@ -8,10 +8,11 @@ parsing the free text.
 """
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
-from typing import Optional
+from typing import Callable, Optional
 
 from parsl.log_context import format_context, format_task_events, record_context
 
@@ -42,8 +43,11 @@ class ParslFormatter(logging.Formatter):
 
 def set_stream_logger(name: str = "parsl", level: int = logging.DEBUG,
                       format_string: Optional[str] = None,
-                      stream: Optional[io.TextIOWrapper] = None) -> logging.Logger:
-    """Add a stream handler (stderr by default) to the ``name`` logger and return it."""
+                      stream: Optional[io.TextIOWrapper] = None) -> Callable[[], None]:
+    """Add a stream handler (stderr by default) to the ``name`` logger.
+
+    Returns the callable that detaches it again, as current Parsl does.
+    """
     logger = logging.getLogger(name)
     logger.setLevel(min(level, logger.level) if logger.level else level)
     handler = logging.StreamHandler(stream)
@@ -51,12 +55,15 @@ def set_stream_logger(name: str = "parsl", level: int = logging.DEBUG,
     handler.setFormatter(ParslFormatter(format_string or DEFAULT_FORMAT, datefmt=DATE_FORMAT))
     logger.addHandler(handler)
     _quiet_noisy_libraries()
-    return logger
+    return functools.partial(remove_handler, handler, name)
 
 
 def set_file_logger(filename: str, name: str = "parsl", level: int = logging.DEBUG,
-                    format_string: Optional[str] = None) -> logging.Handler:
-    """Add a file handler writing to ``filename`` to the ``name`` logger; return it."""
+                    format_string: Optional[str] = None) -> Callable[[], None]:
+    """Add a file handler writing to ``filename`` to the ``name`` logger.
+
+    Returns the callable that detaches and closes it again, as current Parsl does.
+    """
     logger = logging.getLogger(name)
     if logger.level == logging.NOTSET or logger.level > level:
         logger.setLevel(level)
@@ -68,7 +75,7 @@ def set_file_logger(filename: str, name: str = "parsl", level: int = logging.DEB
     handler.setFormatter(ParslFormatter(format_string or DEFAULT_FORMAT, datefmt=DATE_FORMAT))
     logger.addHandler(handler)
     _quiet_noisy_libraries()
-    return handler
+    return functools.partial(remove_handler, handler, name)
 
 
 def remove_handler(handler: logging.Handler, name: str = "parsl") -> None:

@@ -60,18 +60,23 @@ def test_initialize_logging_false_writes_no_log(run_dir):
 
 def test_set_stream_logger_writes_parsl_records(run_dir):
     stream = io.StringIO()
-    parsl.set_stream_logger(stream=stream, level=logging.INFO)
+    detach = parsl.set_stream_logger(stream=stream, level=logging.INFO)
     with parsl.load(Config(run_dir=run_dir, initialize_logging=False)):
         pass
+    detach()
+    logging.getLogger("parsl.test").warning("after detaching")
     assert "Starting DataFlowKernel" in stream.getvalue()
+    assert "after detaching" not in stream.getvalue()
 
 
 def test_set_file_logger_writes_to_file(tmp_path):
     path = tmp_path / "custom.log"
-    handler = parsl.set_file_logger(str(path), level=logging.INFO)
+    detach = parsl.set_file_logger(str(path), level=logging.INFO)
     logging.getLogger("parsl.test").info("hello %s", "file", extra={"task_id": 7})
-    handler.flush()
+    detach()
+    logging.getLogger("parsl.test").info("after detaching")
     assert "hello file task_id=7" in path.read_text()
+    assert "after detaching" not in path.read_text()
 
 
 def test_block_executor_provider_gets_submit_scripts_dir(run_dir):
