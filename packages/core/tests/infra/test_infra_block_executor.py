@@ -225,3 +225,18 @@ def test_windowed_handler_tolerates_failures_followed_by_a_success(
     windowed_error_handler(executor, status, threshold=3)
 
     assert not executor.bad_state_is_set
+
+
+def test_simple_handler_waits_until_init_blocks_blocks_have_failed(
+        block_executor_cls, fake_provider_cls) -> None:
+    """As in Parsl: with three initial blocks, two failures do not stop the executor."""
+    provider = fake_provider_cls()
+    provider.init_blocks = 3
+    executor = block_executor_cls(provider)
+    failed = {str(i): JobStatus(JobState.FAILED, f"fail {i}") for i in range(3)}
+
+    simple_error_handler(executor, dict(list(failed.items())[:2]))
+    assert not executor.bad_state_is_set
+
+    simple_error_handler(executor, failed)
+    assert executor.bad_state_is_set

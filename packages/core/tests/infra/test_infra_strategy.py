@@ -204,3 +204,20 @@ def test_failure_scaling_one_executor_is_logged_and_others_still_scale(
 
     assert "broken" in caplog.text and "scheduler exploded" in caplog.text
     assert len(live_blocks(healthy)) == 2
+
+
+def test_outstanding_reads_as_a_number_and_calls_as_a_method() -> None:
+    """Parsl 1.x scripts read ``executor.outstanding``; current Parsl calls it."""
+    from parsl.executors.status_handling import OutstandingCount
+
+    count = OutstandingCount(3)
+    assert count == 3 and count() == 3 and isinstance(count(), int)
+
+
+def test_zero_max_idletime_scales_in_on_the_first_idle_pass(make_executor, clock) -> None:
+    executor = make_executor(tasks=3, min_blocks=0)
+    s = strategy("simple", clock, max_idletime=0)
+    s.strategize([executor])
+    executor.pending_tasks = 0
+    s.strategize([executor])
+    assert live_blocks(executor) == []

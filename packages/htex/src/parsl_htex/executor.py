@@ -39,7 +39,7 @@ from parsl.dataflow.leanfuture import LeanFuture
 from parsl.errors import BadParameter
 from parsl.executors.base import check_label, fail_futures, submitting_task
 from parsl.executors.errors import ExecutorError, InvalidResourceSpecification
-from parsl.executors.status_handling import BlockProviderExecutor
+from parsl.executors.status_handling import BlockProviderExecutor, OutstandingCount
 from parsl.jobs.states import JobStatus
 from parsl.providers.base import ExecutionProvider
 from parsl.serialize.errors import SerializationError
@@ -802,7 +802,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
     @property
     def outstanding(self) -> int:
         """Tasks submitted whose results have not come back (counted on the submit side)."""
-        return len(self._tasks)
+        return OutstandingCount(len(self._tasks))
 
     @property
     def workers_per_node(self) -> Union[int, float]:

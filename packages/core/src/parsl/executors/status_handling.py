@@ -50,6 +50,16 @@ BlockErrorHandler = Callable[["BlockProviderExecutor", Dict[str, JobStatus]], No
 BlockStatusListener = Callable[["BlockProviderExecutor", Dict[str, JobStatus]], None]
 
 
+class OutstandingCount(int):
+    """An ``int`` that can also be called for its value: ``executor.outstanding`` (Parsl
+    1.x, a property) and ``executor.outstanding()`` (current Parsl, a method) both work."""
+
+    __slots__ = ()
+
+    def __call__(self) -> int:
+        return int(self)
+
+
 class BlockProviderExecutor(ParslExecutor):
     """Base class for executors that obtain workers in blocks from a provider.
 
@@ -93,7 +103,11 @@ class BlockProviderExecutor(ParslExecutor):
     @property
     @abstractmethod
     def outstanding(self) -> int:
-        """Number of tasks submitted and not yet finished; the strategy scales on it."""
+        """Number of tasks submitted and not yet finished; the strategy scales on it.
+
+        Parsl 1.x reads it as a property and current Parsl calls it as a method:
+        implementations return an :class:`OutstandingCount`, which serves both.
+        """
 
     @property
     @abstractmethod

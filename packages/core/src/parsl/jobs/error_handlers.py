@@ -35,16 +35,21 @@ def noop_error_handler(executor: BlockProviderExecutor, status: Dict[str, JobSta
 
 def simple_error_handler(executor: BlockProviderExecutor, status: Dict[str, JobStatus],
                          threshold: int = 3) -> None:
-    """Give up when there is at least one block and every block so far has failed.
+    """Give up when every block so far has failed, once at least ``init_blocks`` (at
+    least one) blocks have been tried, as Parsl does: with several initial blocks, the
+    first failure alone does not stop the executor.
 
     A single healthy, completed, cancelled or scaled-in block means the resources can
-    work, so the executor keeps going. ``threshold`` is accepted for signature
-    compatibility with :func:`windowed_error_handler` and not used.
+    work, so the executor keeps going. ``threshold`` is replaced by the provider's
+    ``init_blocks`` when it has one, as in Parsl.
     """
     if executor.bad_state_is_set or not status:
         return
+    provider = executor.provider
+    if provider is not None and hasattr(provider, "init_blocks"):
+        threshold = max(1, provider.init_blocks)
     failed = _failed_blocks(status)
-    if len(failed) == len(status):
+    if len(status) >= threshold and len(failed) == len(status):
         logger.error("Executor %s: all %d blocks failed; failing outstanding tasks",
                      executor.label, len(status))
         executor.set_bad_state_and_fail_all(make_block_failure_error(executor, failed))

@@ -98,9 +98,11 @@ class Strategy:
             return
         state = self._states.setdefault(label, _ExecutorState())
 
-        status = executor.status()
+        status = executor.status_facade  # Parsl's name; a mapping of block id to JobStatus
         active_blocks = sum(1 for js in status.values() if not js.terminal)
         tasks = executor.outstanding
+        if callable(tasks):  # an OutstandingCount, or a method as in current Parsl
+            tasks = tasks()
         min_blocks = provider.min_blocks
         max_blocks = provider.max_blocks
         slots_per_block = float(executor.workers_per_node) * provider.nodes_per_block
@@ -142,8 +144,7 @@ class Strategy:
         if state.idle_since is None:
             state.idle_since = now
             logger.debug("Executor %s has no outstanding tasks; idle since now", executor.label)
-            return
-        idle_for = now - state.idle_since
+        idle_for = now - state.idle_since  # with max_idletime=0, scale in at once
         if idle_for < self.max_idletime:
             return
         excess = active_blocks - min_blocks
