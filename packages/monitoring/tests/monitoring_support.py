@@ -17,8 +17,10 @@ import tempfile
 from typing import Any, Dict, List, Optional
 
 import sqlalchemy as sa
-from polling import free_port
-from polling import wait_for as wait_for  # re-exported for the tests
+from polling import (
+    free_port,
+    wait_for,  # noqa: F401 - re-exported for the tests
+)
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 ARTIFACTS = os.path.join(TESTS_DIR, "artifacts")

@@ -6,7 +6,13 @@ Turn monitoring on with ``Config(monitoring=MonitoringHub())``; look at runs wit
 """
 from parsl_monitoring.hub import MonitoringHub
 from parsl_monitoring.progress import ProgressDisplay, progress
-from parsl_monitoring.radios import FilesystemRadio, HTEXRadio, MonitoringRadio, UDPRadio
+from parsl_monitoring.radios import (
+                                    FilesystemRadio,
+                                    HTEXRadio,
+                                    MonitoringRadio,
+                                    MultiprocessingQueueRadio,
+                                    UDPRadio,
+)
 
 __all__ = ["FilesystemRadio", "HTEXRadio", "MonitoringHub", "MonitoringRadio",
-           "ProgressDisplay", "UDPRadio", "progress"]
+           "MultiprocessingQueueRadio", "ProgressDisplay", "UDPRadio", "progress"]

@@ -169,6 +169,9 @@ class MonitoringHub:
 
     def _radio_for(self, executor: Any) -> MonitoringRadio:
         radio = getattr(executor, "remote_monitoring_radio", None)
+        if (radio is None or isinstance(radio, HTEXRadio)) and \
+                hasattr(executor, "monitoring_message_handler"):
+            return radio or HTEXRadio()  # HTEX: over the executor's own connections
         if radio is not None and not isinstance(radio, HTEXRadio):
             if not isinstance(radio, MonitoringRadio):
                 raise BadParameter(type(executor).__name__, "remote_monitoring_radio", radio,
@@ -190,8 +193,13 @@ class MonitoringHub:
         if not hasattr(executor, "worker_task_observer"):
             return
         radio = self._radio_for(executor)
-        receiver = radio.start_receiver(executor.label, dfk.run_dir, self._on_worker_batch,
-                                        self._on_loss)
+        receiver: Receiver
+        if isinstance(radio, HTEXRadio) and hasattr(executor, "monitoring_message_handler"):
+            receiver = radio.start_executor_receiver(executor, self._on_worker_batch,
+                                                     self._on_loss)
+        else:
+            receiver = radio.start_receiver(executor.label, dfk.run_dir,
+                                            self._on_worker_batch, self._on_loss)
         self._receivers.append(receiver)
         resources = (self.resource_monitoring_enabled and executor.monitor_resources())
         config = {"radio": receiver.worker_config,

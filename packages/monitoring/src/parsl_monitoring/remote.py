@@ -38,7 +38,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from parsl_monitoring.fields import SAMPLE_FIELDS
-from parsl_monitoring.radios import Sender, make_sender
+from parsl_monitoring.radios import Sender, _ResultChannelSender, make_sender
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,14 @@ class WorkerMonitor:
                     self._buffer.append(current.first)
                 self._quick_sample(current, now, final=True)
             self._buffer.append(["ended", htex_task_id, dfk_task_id, now, ok])
+
+    def attach_result_channel(self, send: Any) -> bool:
+        """Called by the HTEX worker: with the ``htex`` radio, batches go up its result
+        pipe through ``send``; True tells the worker to guard that pipe with a lock."""
+        if isinstance(self.sender, _ResultChannelSender):
+            self.sender.channel = send
+            return True
+        return False
 
     # ------------------------------------------------------------------ sampling
 
