@@ -16,7 +16,6 @@ from parsl.app.app import python_app
 def test_in_process_radio_resolves_through_the_registry_and_parsls_path() -> None:
     from parsl.monitoring import MultiprocessingQueueRadio
     from parsl.monitoring.radios.multiprocessing import MultiprocessingQueueRadio as Mp
-
     from parsl_monitoring.radios import MultiprocessingQueueRadio as Ours
 
     assert MultiprocessingQueueRadio is Mp is Ours
