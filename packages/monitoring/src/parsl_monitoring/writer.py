@@ -13,6 +13,7 @@ logged (parsl.log) and stored in the workflow row if the database comes back in 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import queue
 import threading
@@ -26,6 +27,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from parsl_monitoring import schema
 from parsl_monitoring.fields import SAMPLE_FIELDS
+from parsl_monitoring.worker_events import WorkerEvents
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,13 @@ NODE = "node"          # (NODE, {column: value})                    appended
 WORKFLOW = "workflow"  # (WORKFLOW, {column: value})                merged into the run's row
 LOST = "lost"          # (LOST, count, reason)                      messages a radio lost
 SYNC = "sync"          # (SYNC, threading.Event)                    set once all before it is in
+PROBE = "probe"        # (PROBE, threading.Event)                   set once all before it is merged
+# Workers' events, resolved to try rows here (see parsl_monitoring.worker_events):
+EXEC_ID = "exec_id"    # (EXEC_ID, label, executor_task_id, task_id, try_id) a try was launched
+TRY_DONE = "try_done"  # (TRY_DONE, label, executor_task_id)       the DFK saw the try finish
+WORKER_EVENTS = "worker_events"    # (WORKER_EVENTS, label, [event lists])
+WORKER_PAYLOAD = "worker_payload"  # (WORKER_PAYLOAD, label, JSON bytes of event lists)
+END_EVENTS = "end_events"  # (END_EVENTS,) no more worker events: count parked ones as lost
 
 _EPOCH_COLUMNS = {
     "task_time_invoked", "task_time_returned", "task_try_time_launched",
@@ -112,11 +121,23 @@ class DatabaseWriter(threading.Thread):
         self.rows_written = 0
         self.engine: Optional[Engine] = None
         self.error: Optional[str] = None
+        self.worker_events = WorkerEvents(self._merge, STATUS, TRY, SAMPLE, LOST)
 
     # ------------------------------------------------------------------ producers
 
     def put(self, message: Tuple[Any, ...]) -> None:
         self.queue.put(message)
+
+    @property
+    def unended(self) -> int:
+        """Tries the DFK saw finish whose worker has not reported ``ended`` yet."""
+        return self.worker_events.unended
+
+    def probe(self, timeout: float) -> bool:
+        """Wait until everything queued before this call is merged (not yet written)."""
+        done = threading.Event()
+        self.queue.put((PROBE, done))
+        return done.wait(timeout)
 
     def sync(self, timeout: float) -> bool:
         """Wait until everything queued before this call is committed; False on timeout."""
@@ -204,8 +225,31 @@ class DatabaseWriter(threading.Thread):
             self._merged["workflow"].setdefault(self.run_id, {}).update(message[1])
         elif kind == LOST:
             self._count_lost(message[1], message[2])
+        elif kind == WORKER_PAYLOAD:
+            try:
+                events = json.loads(message[2])
+                if not isinstance(events, list):
+                    raise ValueError(f"expected a JSON list, got {type(events).__name__}")
+            except ValueError as e:
+                logger.error("monitoring: unreadable worker batch from executor %s: %s",
+                             message[1], e)
+                self._count_lost(1, "unreadable worker batch")
+                return
+            self.worker_events.events(message[1], events)
+        elif kind == WORKER_EVENTS:
+            self.worker_events.events(message[1], message[2])
+        elif kind == EXEC_ID:
+            self.worker_events.launched(message[1], message[2], message[3], message[4])
+        elif kind == TRY_DONE:
+            self.worker_events.finished(message[1], message[2])
         elif kind == SYNC:
             self._syncs.append(message[1])
+        elif kind == PROBE:
+            message[1].set()
+        elif kind == END_EVENTS:
+            leftover = self.worker_events.leftover()
+            if leftover:
+                self._count_lost(leftover, "worker event for a task this run never launched")
         else:
             logger.error("monitoring: dropped a message of unknown kind %r", kind)
             self._count_lost(1, "unknown message kind")

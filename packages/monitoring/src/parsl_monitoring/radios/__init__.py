@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 BatchCallback = Callable[[str, List[List[Any]]], None]
 #: Called by a receiver with a count of messages it could not deliver and why.
 LossCallback = Callable[[int, str], None]
+#: Called by the HTEX receiver with the executor label and a still-encoded batch.
+PayloadCallback = Callable[[str, bytes], None]
 
 _DATAGRAM_PAYLOAD = 60_000
 _DIGEST = hashlib.sha256
@@ -318,14 +320,16 @@ class HTEXRadio(MonitoringRadio):
     falls back to the filesystem radio.
     """
 
-    def start_executor_receiver(self, executor: Any, on_batch: BatchCallback,
+    def start_executor_receiver(self, executor: Any, on_payload: PayloadCallback,
                                 on_loss: LossCallback) -> Receiver:
-        """Receive through ``executor`` (it must have ``monitoring_message_handler``)."""
+        """Receive through ``executor`` (it must have ``monitoring_message_handler``).
+        ``on_payload`` gets each batch still encoded (JSON bytes of event lists): it
+        runs on the executor's result thread, so decoding is left to the consumer."""
         if not hasattr(executor, "monitoring_message_handler"):
             raise ValueError(f"HTEXRadio needs a HighThroughputExecutor; executor "
                              f"{getattr(executor, 'label', executor)!r} of type "
                              f"{type(executor).__name__} has no monitoring route")
-        return _ExecutorReceiver(executor, on_batch, on_loss)
+        return _ExecutorReceiver(executor, on_payload)
 
     def start_receiver(self, label: str, run_dir: str, on_batch: BatchCallback,
                        on_loss: LossCallback) -> Receiver:
@@ -335,16 +339,15 @@ class HTEXRadio(MonitoringRadio):
 class _ExecutorReceiver:
     """Decodes the monitoring records an HTEX executor's result thread hands over."""
 
-    def __init__(self, executor: Any, on_batch: BatchCallback, on_loss: LossCallback) -> None:
+    def __init__(self, executor: Any, on_payload: PayloadCallback) -> None:
         self.executor = executor
         self.label = str(executor.label)
-        self.on_batch = on_batch
-        self.on_loss = on_loss
+        self.on_payload = on_payload
         self.worker_config: Dict[str, Any] = {"kind": "htex"}
         executor.monitoring_message_handler = self._handle
 
     def _handle(self, payload: bytes) -> None:
-        _decode(payload, self.label, self.on_batch, self.on_loss, "HTEX")
+        self.on_payload(self.label, payload)
 
     def stop(self) -> None:
         # Records arrive on the executor's thread and are delivered as they come: after
