@@ -353,7 +353,7 @@ class MonitoringHub:
                     "hostname": str(m.get("hostname") or ""), "uid": key[1],
                     "block_id": str(m.get("block_id")), "executor_label": executor.label,
                     "worker_count": m.get("worker_count"), "active": state["active"],
-                    "python_version": m.get("python"), "timestamp": now,
+                    "python_v": m.get("python"), "timestamp": now,
                     "last_heartbeat": now, "event": event}))
             for key in [k for k in self._nodes if k[0] == executor.label and k not in seen]:
                 del self._nodes[key]

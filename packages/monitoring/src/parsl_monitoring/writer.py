@@ -50,11 +50,7 @@ WORKER_EVENTS = "worker_events"    # (WORKER_EVENTS, label, [event lists])
 WORKER_PAYLOAD = "worker_payload"  # (WORKER_PAYLOAD, label, JSON bytes of event lists)
 END_EVENTS = "end_events"  # (END_EVENTS,) no more worker events: count parked ones as lost
 
-_EPOCH_COLUMNS = {
-    "task_time_invoked", "task_time_returned", "task_try_time_launched",
-    "task_try_time_running", "task_try_time_returned", "time_began", "time_completed",
-    "timestamp", "last_heartbeat",
-}
+_EPOCH_COLUMNS = schema.TIME_COLUMNS
 _NOT_NULL_DEFAULTS: Dict[str, Dict[str, Any]] = {
     "task": {"task_func_name": "", "task_memoize": "False", "task_fail_count": 0,
              "task_fail_cost": 0.0},
