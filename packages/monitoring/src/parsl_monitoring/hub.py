@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from parsl.errors import BadParameter
 from parsl.plugins.hookspecs import hookimpl
-from parsl_monitoring import writer as W
+from parsl_monitoring import kinds as W
 from parsl_monitoring.radios import FilesystemRadio, HTEXRadio, MonitoringRadio, Receiver, UDPRadio
 
 if TYPE_CHECKING:

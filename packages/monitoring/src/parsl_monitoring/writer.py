@@ -27,28 +27,28 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from parsl_monitoring import schema
 from parsl_monitoring.fields import SAMPLE_FIELDS
+from parsl_monitoring.kinds import (
+    BLOCK,
+    END_EVENTS,
+    EXEC_ID,
+    LOST,
+    NODE,
+    NOTE,
+    PROBE,
+    RESOURCE,
+    SAMPLE,
+    STATUS,
+    SYNC,
+    TASK,
+    TRY,
+    TRY_DONE,
+    WORKER_EVENTS,
+    WORKER_PAYLOAD,
+    WORKFLOW,
+)
 from parsl_monitoring.worker_events import WorkerEvents
 
 logger = logging.getLogger(__name__)
-
-#: Message kinds (first element of every message tuple).
-TASK = "task"          # (TASK, task_id, {column: value})           merged into a task row
-TRY = "try"            # (TRY, task_id, try_id, {column: value})    merged into a try row
-STATUS = "status"      # (STATUS, task_id, try_id, state_name, epoch_seconds)
-RESOURCE = "resource"  # (RESOURCE, {column: value})                appended
-SAMPLE = "sample"      # (SAMPLE, task_id, try_id, [SAMPLE_FIELDS values]) a resource row
-BLOCK = "block"        # (BLOCK, {column: value})                   appended
-NODE = "node"          # (NODE, {column: value})                    appended
-WORKFLOW = "workflow"  # (WORKFLOW, {column: value})                merged into the run's row
-LOST = "lost"          # (LOST, count, reason)                      messages a radio lost
-SYNC = "sync"          # (SYNC, threading.Event)                    set once all before it is in
-PROBE = "probe"        # (PROBE, threading.Event)                   set once all before it is merged
-# Workers' events, resolved to try rows here (see parsl_monitoring.worker_events):
-EXEC_ID = "exec_id"    # (EXEC_ID, label, executor_task_id, task_id, try_id) a try was launched
-TRY_DONE = "try_done"  # (TRY_DONE, label, executor_task_id)       the DFK saw the try finish
-WORKER_EVENTS = "worker_events"    # (WORKER_EVENTS, label, [event lists])
-WORKER_PAYLOAD = "worker_payload"  # (WORKER_PAYLOAD, label, JSON bytes of event lists)
-END_EVENTS = "end_events"  # (END_EVENTS,) no more worker events: count parked ones as lost
 
 _EPOCH_COLUMNS = schema.TIME_COLUMNS
 _NOT_NULL_DEFAULTS: Dict[str, Dict[str, Any]] = {
@@ -112,6 +112,7 @@ class DatabaseWriter(threading.Thread):
         self._appended: Dict[str, List[Any]] = {
             "status": [], "sample": [], "resource": [], "block": [], "node": []}
         self._syncs: List[threading.Event] = []
+        self._notes: List[threading.Event] = []
         self.lost = 0
         self.lost_reasons: Dict[str, int] = {}
         self.rows_written = 0
@@ -166,9 +167,10 @@ class DatabaseWriter(threading.Thread):
             if stopping and stop_deadline is None:
                 stop_deadline = time.monotonic() + self.retry_timeout
             if self._write():
-                for done in self._syncs:
+                for done in self._syncs + self._notes:
                     done.set()
                 self._syncs.clear()
+                self._notes.clear()
                 if stopping and self.queue.empty():
                     break
             elif stopping and stop_deadline is not None and time.monotonic() > stop_deadline:
@@ -240,6 +242,8 @@ class DatabaseWriter(threading.Thread):
             self.worker_events.finished(message[1], message[2])
         elif kind == SYNC:
             self._syncs.append(message[1])
+        elif kind == NOTE:
+            self._notes.append(message[1])
         elif kind == PROBE:
             message[1].set()
         elif kind == END_EVENTS:
@@ -271,7 +275,7 @@ class DatabaseWriter(threading.Thread):
         logger.error("monitoring: the database %s stayed unreachable for %.0f s at shutdown "
                      "(%s); %d rows were not written. Lost messages by reason: %s", self.url,
                      self.retry_timeout, self.error, unwritten, self.lost_reasons)
-        for done in self._syncs:
+        for done in self._syncs + self._notes:
             done.set()
 
     # ------------------------------------------------------------------ writing

@@ -42,6 +42,8 @@ _SYNC = "sync"  # (_SYNC, sync id): confirm a caller's sync
 _PROBE = "probe"  # (_PROBE, sync id): confirm once everything before it is merged
 
 _CONFIRMS = (_SYNC, _PROBE)
+#: How much lower than the submitting process the writer runs (see ``nice(1)``).
+_NICENESS = 10
 
 
 class WriterProcess:
@@ -322,6 +324,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Below the workflow's own processes: on a busy node the rows wait (in memory, safe),
+    # not the tasks.
+    try:
+        os.nice(_NICENESS)
+    except OSError:
+        pass
     replies = _Replies(int(args[0]))
     settings = json.loads(args[1])
     package_logger = logging.getLogger("parsl_monitoring")
@@ -329,7 +337,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     package_logger.setLevel(logging.INFO)
     package_logger.propagate = False
     try:
-        from parsl_monitoring.writer import PROBE, SYNC, DatabaseWriter
+        from parsl_monitoring.kinds import NOTE, PROBE, SYNC
+        from parsl_monitoring.writer import DatabaseWriter
 
         writer = DatabaseWriter(settings["url"], settings["run_id"],
                                 flush_period=settings["flush_period"],
@@ -341,7 +350,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             for message in batch:
                 kind = message[0]
                 if kind == _ACK:
-                    put((SYNC, _Ack(replies, writer, committed=message[1])))
+                    put((NOTE, _Ack(replies, writer, committed=message[1])))
                 elif kind == _SYNC:
                     put((SYNC, _Ack(replies, writer, sync=message[1])))
                 elif kind == _PROBE:
