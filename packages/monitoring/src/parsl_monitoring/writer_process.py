@@ -31,7 +31,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import IO, Any, BinaryIO, Deque, Dict, List, Optional, Tuple
+from typing import IO, Any, BinaryIO, Callable, Deque, Dict, List, Optional, Tuple
 
 logger = logging.getLogger(__name__)
 
@@ -122,23 +122,36 @@ class WriterProcess:
             self._syncs[sync_id] = done
         self.put((kind, sync_id))
         self._wake.set()
-        return done.wait(timeout)
+        return self._wait(done.is_set, timeout)
+
+    def _wait(self, finished: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``finished()``; False once the writer has committed nothing for
+        ``timeout`` seconds (a large backlog is not a hang: it keeps committing)."""
+        progress = (self._committed, self.rows_written)
+        deadline = time.monotonic() + timeout
+        while not finished():
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            time.sleep(min(0.02, deadline - now))
+            if (self._committed, self.rows_written) != progress:
+                progress = (self._committed, self.rows_written)
+                deadline = time.monotonic() + timeout
+        return True
 
     def stop(self, timeout: float) -> None:
         """Send what is left, let the writer write it (it retries an unreachable database
-        for ``retry_timeout``), and wait for it to exit; kill it after ``timeout``."""
+        for ``retry_timeout``), and wait for it to exit; kill it once it has committed
+        nothing for ``timeout`` seconds."""
         self._stopping = True
         self._wake.set()
-        deadline = time.monotonic() + timeout
         if self._sender is not None:
-            self._sender.join(max(0.0, deadline - time.monotonic()))
+            self._sender.join(timeout)
         proc = self.proc
         if proc is None:
             return
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            logger.error("monitoring database writer process %d did not finish within "
+        if not self._wait(lambda: proc.poll() is not None, timeout):
+            logger.error("monitoring database writer process %d made no progress for "
                          "%.0f s; killing it", proc.pid, timeout)
             proc.kill()
             proc.wait(10)
