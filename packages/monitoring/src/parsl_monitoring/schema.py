@@ -93,7 +93,9 @@ task = Table(
     *_texts("task_status_name", "task_executor"),
     *_outcome(),
 )
-Index("task_run_func_idx", task.c.run_id, task.c.task_func_name)
+# Covers "tasks by app and state" (the run page's counts) without reading task rows.
+Index("task_run_func_state_idx", task.c.run_id, task.c.task_func_name,
+      task.c.task_status_name)
 
 try_ = Table(
     "try", metadata,
@@ -108,6 +110,12 @@ try_ = Table(
     Column("executor_task_id", Integer),
 )
 Index("try_run_launched_idx", try_.c.run_id, try_.c.task_try_time_launched)
+# A task's tries (the primary key starts with try_id, as in Parsl).
+Index("try_run_task_idx", try_.c.run_id, try_.c.task_id)
+# Failed tries only: the run page lists failures without reading every try.
+Index("try_run_failed_idx", try_.c.run_id, try_.c.task_id, try_.c.try_id,
+      sqlite_where=try_.c.task_fail_history.isnot(None),
+      postgresql_where=try_.c.task_fail_history.isnot(None))
 
 status = Table(
     "status", metadata,
