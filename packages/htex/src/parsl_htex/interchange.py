@@ -427,16 +427,17 @@ class Interchange:
         try:
             for _, tag, _, start, end in P.iter_results(body):
                 key = bytes(body[start:start + P.KEY_SIZE])
-                if tag == P.MONITORING:
-                    problem = monitoring_problem(key, body[start + P.RESULT_HEADER.size:end])
-                    if problem is None:
-                        kept.append(body[start:end])  # no task: the executor's monitoring
-                        continue
-                    self._warn_dropped("a monitoring record from manager %r: %s",
-                                       m.manager_id[:32], problem)
-                    all_kept = False
-                    continue
                 if tag not in _RESULT_TAGS:
+                    if tag == P.MONITORING:  # checked here: no cost for task results
+                        problem = monitoring_problem(key,
+                                                     body[start + P.RESULT_HEADER.size:end])
+                        if problem is None:
+                            kept.append(body[start:end])  # no task: for the executor
+                            continue
+                        self._warn_dropped("a monitoring record from manager %r: %s",
+                                           m.manager_id[:32], problem)
+                        all_kept = False
+                        continue
                     self._warn_dropped("a result with unknown tag %d from manager %r", tag,
                                        m.manager_id[:32])
                     all_kept = False
