@@ -120,3 +120,39 @@ def test_bad_heartbeats_drains_goodbyes_and_result_tags_are_dropped(make_htex):
         ctx.destroy(linger=0)
     futures = [ex.submit(add, {}, i, 1) for i in range(50)]
     assert [f.result(timeout=60) for f in futures] == [i + 1 for i in range(50)]
+
+
+def test_monitoring_records_are_checked_and_good_ones_reach_the_handler(make_htex):
+    """A monitoring record (see _protocol.MONITORING) must carry the monitoring key and a
+    JSON list of event lists; others are dropped and logged, good ones are handed to the
+    executor's monitoring_message_handler with nothing else disturbed."""
+    ex = make_htex(encrypted=False)
+    received: List[bytes] = []
+    ex.monitoring_message_handler = received.append
+    assert ex.submit(add, {}, 1, 1).result(timeout=60) == 2
+    good = json.dumps([["running", 1, 1, 0.0, "host", "0", "w"]]).encode()
+    ctx = zmq.Context()
+    try:
+        tasks = _rogue(ctx, ex.worker_task_port)
+        results = ctx.socket(zmq.DEALER)
+        results.linger = 0
+        results.setsockopt(zmq.IDENTITY, tasks.getsockopt(zmq.IDENTITY))
+        results.connect(f"tcp://127.0.0.1:{ex.worker_result_port}")
+        tasks.send(P.REG + json.dumps(_valid_registration()).encode())
+        assert tasks.poll(10_000) and tasks.recv()[:1] == P.OK
+        for key, payload in ((P.make_key(7, 7), good), (P.MONITORING_KEY, b"not json"),
+                             (P.MONITORING_KEY, b'{"running": 1}')):
+            results.send(P.RESULTS + P.result_record(key, P.MONITORING, payload))
+        results.send(P.RESULTS + P.result_record(P.MONITORING_KEY, P.MONITORING, good))
+        wait_for(lambda: received, what="the good monitoring record to reach the executor")
+        wait_for(lambda: "list of event lists" in _interchange_log(ex),
+                 what="the bad monitoring records to be logged")
+        log = _interchange_log(ex)
+        for text in ("must carry the monitoring key", "is not JSON"):
+            assert text in log, text
+        results.send(P.BYE)
+    finally:
+        ctx.destroy(linger=0)
+    assert received == [good]
+    futures = [ex.submit(add, {}, i, 1) for i in range(20)]
+    assert [f.result(timeout=60) for f in futures] == [i + 1 for i in range(20)]

@@ -92,3 +92,42 @@ def test_toml_config_names_the_hub_and_an_executors_radio(tmp_path: Any) -> None
     assert config.monitoring.resource_monitoring_interval == 5
     radio = config.executors[0].remote_monitoring_radio
     assert isinstance(radio, UDPRadio) and radio.address == "127.0.0.1"
+
+
+#: Parsl 2026.10's monitoring tables and their columns (parsl/monitoring/db_manager.py):
+#: users' SQL and notebooks name these.
+PARSL_COLUMNS = {
+    "workflow": "run_id workflow_name workflow_version time_began time_completed host user "
+                "rundir tasks_failed_count tasks_completed_count",
+    "status": "task_id task_status_name timestamp run_id try_id",
+    "task": "task_id run_id task_depends task_func_name task_memoize task_hashsum "
+            "task_inputs task_outputs task_stdin task_stdout task_stderr task_time_invoked "
+            "task_time_returned task_fail_count task_fail_cost",
+    "try": "try_id task_id run_id block_id hostname task_executor task_try_time_launched "
+           "task_try_time_running task_try_time_returned task_fail_history task_joins",
+    "node": "id run_id hostname uid block_id cpu_count total_memory active worker_count "
+            "python_v timestamp last_heartbeat",
+    "block": "run_id executor_label block_id job_id timestamp status",
+    "resource": "try_id task_id run_id timestamp resource_monitoring_interval "
+                "psutil_process_pid psutil_process_memory_percent "
+                "psutil_process_children_count psutil_process_time_user "
+                "psutil_process_time_system psutil_process_memory_virtual "
+                "psutil_process_memory_resident psutil_process_disk_read "
+                "psutil_process_disk_write psutil_process_status psutil_cpu_num "
+                "psutil_process_num_ctx_switches_voluntary "
+                "psutil_process_num_ctx_switches_involuntary",
+}
+
+
+def test_every_parsl_table_and_column_exists_in_the_database(tmp_path: Any) -> None:
+    import sqlalchemy as sa
+
+    from parsl_monitoring import schema
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/monitoring.db")
+    schema.metadata.create_all(engine)
+    inspector = sa.inspect(engine)
+    for table, columns in PARSL_COLUMNS.items():
+        ours = {c["name"] for c in inspector.get_columns(table)}
+        assert set(columns.split()) <= ours, (table, set(columns.split()) - ours)
+    engine.dispose()

@@ -2,6 +2,7 @@
 nodes, on SQLite and PostgreSQL, with real interchange, manager and worker processes."""
 from __future__ import annotations
 
+import os
 from typing import Any, List, NamedTuple
 
 import monitoring_test_tasks as tasks
@@ -23,6 +24,7 @@ def _statuses(url: str, run_id: str, task_id: int) -> List[str]:
 
 
 class RecordedRun(NamedTuple):
+    run_dir: str
     url: str
     run_id: str
     squares: List[int]
@@ -35,14 +37,17 @@ def recorded(request: pytest.FixtureRequest,
              tmp_path_factory: pytest.TempPathFactory) -> RecordedRun:
     """One HTEX run per backend, shared by the tests below that only read what it recorded
     (starting real blocks is what takes the time): 20 short tasks, one that burns CPU for
-    1.5 s with samples every 0.3 s, and one that fails."""
+    1.5 s with samples every 0.3 s, and one that fails. Workers report through
+    ``HTEXRadio``, over the executor's own connections."""
+    from parsl.monitoring import HTEXRadio
+
     tmp = tmp_path_factory.mktemp("htex-run")
     if request.param == "sqlite":
         url = f"sqlite:///{tmp}/monitoring.db"
     else:
         url = request.getfixturevalue("postgres").new_database()
     config = htex_config(str(tmp / "runinfo"), url, resource_monitoring_interval=0.3,
-                         node_poll_period=0.2)
+                         node_poll_period=0.2, radio=HTEXRadio())
     with parsl.load(config) as dfk:
         squares = [square(i) for i in range(20)]
         cpu = busy(1.5)
@@ -58,7 +63,8 @@ def recorded(request: pytest.FixtureRequest,
                                           "status = 'RUNNING'", r=dfk.run_id),
                  what="the block status poller to see the block running")
         run_id = dfk.run_id
-    return RecordedRun(url, run_id, [f.tid for f in squares], cpu.tid, bad.tid)
+        run_dir = dfk.run_dir
+    return RecordedRun(run_dir, url, run_id, [f.tid for f in squares], cpu.tid, bad.tid)
 
 
 def test_workers_record_running_and_running_ended_for_every_try(
@@ -66,6 +72,24 @@ def test_workers_record_running_and_running_ended_for_every_try(
     for tid in recorded.squares:
         assert _statuses(recorded.url, recorded.run_id, tid) == [
             "pending", "launched", "running", "running_ended", "exec_done"]
+
+
+def test_htex_radio_writes_no_files_and_opens_no_radio_of_its_own(
+        recorded: RecordedRun) -> None:
+    assert not os.path.exists(os.path.join(recorded.run_dir, "monitor-fs-radio"))
+    samples = query(recorded.url, "SELECT count(*) AS n FROM resource WHERE run_id = :r",
+                    r=recorded.run_id)[0]["n"]
+    assert samples >= 22  # at least the final sample of every try came over HTEX
+
+
+def test_htex_reports_over_its_own_connections_unless_told_otherwise() -> None:
+    from parsl.executors import HighThroughputExecutor
+    from parsl.monitoring import FilesystemRadio, HTEXRadio, MonitoringHub
+
+    hub = MonitoringHub()
+    assert type(hub._radio_for(HighThroughputExecutor())) is HTEXRadio
+    chosen = FilesystemRadio()
+    assert hub._radio_for(HighThroughputExecutor(remote_monitoring_radio=chosen)) is chosen
 
 
 def test_try_rows_name_the_host_block_and_worker(recorded: RecordedRun) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import threading
 import time
@@ -199,3 +200,52 @@ def test_a_row_the_database_refuses_is_counted_and_the_rest_of_its_batch_written
     writer.stop(30)
     assert writer.lost_reasons == {"block row refused by the database": 1}
     assert query(db_url, "SELECT count(*) AS n FROM status WHERE run_id = 'run-4'")[0]["n"] == 10
+
+
+@pytest.mark.slow
+def test_run_finishes_and_reports_loss_when_the_writer_process_is_killed(
+        tmp_path: Any) -> None:
+    """The database writer is a child process: SIGKILL it mid-run; the tasks still
+    complete, cleanup is quick, and parsl.log says that it died and how many messages it
+    did not write."""
+    url = f"sqlite:///{tmp_path}/monitoring.db"
+    dfk = parsl.load(threads_config(str(tmp_path / "runinfo"), url))
+    try:
+        sleepy(0).result()
+        wait_for(lambda: query_when_ready(url, "SELECT 1 FROM status"), what="the first rows")
+        writer = dfk.config.monitoring.writer
+        os.kill(writer.proc.pid, signal.SIGKILL)
+        futures = [sleepy(0) for _ in range(50)]
+        assert [f.result() for f in futures] == [0] * 50
+        wait_for(lambda: writer.dead is not None, what="the dead writer to be noticed")
+    finally:
+        started = time.monotonic()
+        dfk.cleanup()
+        cleanup_seconds = time.monotonic() - started
+    log = open(os.path.join(dfk.run_dir, "parsl.log")).read()
+    assert cleanup_seconds < 30
+    assert "database writer process" in log and "died" in log
+    lost = writer.lost_reasons.get("database writer process died", 0)
+    assert lost >= 50 * 3  # at least the pending, launched and exec_done rows of each task
+    assert f"{writer.lost} monitoring messages of run" in log
+
+
+def test_writer_process_writes_everything_put_before_stop(db_url: str) -> None:
+    from parsl_monitoring.writer_process import WriterProcess
+
+    writer = WriterProcess(db_url, "run-5", flush_period=0.05)
+    writer.start()
+    now = time.time()
+    writer.put((W.WORKFLOW, {"workflow_name": "w", "time_began": now}))
+    for i in range(2000):
+        writer.put((W.TASK, i, {"task_func_name": "f", "task_time_invoked": now}))
+        writer.put((W.STATUS, i, 0, "pending", now))
+    assert writer.sync(60)
+    writer.put((W.WORKFLOW, {"time_completed": now + 1}))
+    writer.stop(60)
+    assert writer.proc is not None and writer.proc.returncode == 0
+    assert writer.lost == 0 and writer.dead is None
+    assert query(db_url, "SELECT count(*) AS n FROM status WHERE run_id = 'run-5'")[0]["n"] \
+        == 2000
+    assert query(db_url, "SELECT time_completed FROM workflow WHERE run_id = 'run-5'"
+                 )[0]["time_completed"] is not None

@@ -2,6 +2,7 @@
 SIGINT)."""
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from monitoring_support import TESTS_DIR, query
 
 SCRIPT = textwrap.dedent("""
     import sys, time
-    sys.path.insert(0, {tests!r})
+    sys.path[:0] = [{tests!r}, {support!r}]
     import parsl
     from monitoring_support import threads_config
     import monitoring_test_tasks as tasks
@@ -30,7 +31,9 @@ SCRIPT = textwrap.dedent("""
 @pytest.mark.slow
 def test_ctrl_c_still_records_the_end_of_the_run(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path}/monitoring.db"
-    script = SCRIPT.format(tests=TESTS_DIR, run_dir=str(tmp_path / "runinfo"), url=url)
+    support = os.path.join(TESTS_DIR, "..", "..", "core", "tests", "_support")
+    script = SCRIPT.format(tests=TESTS_DIR, support=support,
+                           run_dir=str(tmp_path / "runinfo"), url=url)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

@@ -8,7 +8,10 @@ each refusal with the sender and keeps serving everyone else.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, Optional, Tuple, Type
+
+from parsl_htex._protocol import MONITORING_KEY
 
 #: Longest string accepted in a registration field (hostnames, versions, ids).
 MAX_TEXT = 1024
@@ -16,6 +19,8 @@ MAX_TEXT = 1024
 MAX_WORKERS = 1_000_000
 #: Longest heartbeat body: the decimal count of tasks the manager has finished.
 MAX_HB_DIGITS = 20
+#: Largest monitoring batch a worker may send in one record.
+MAX_MONITORING_BYTES = 64 * 2**20
 
 _Spec = Tuple[Type[Any], bool, int, int]
 
@@ -74,3 +79,21 @@ def heartbeat_problem(body: bytes) -> Optional[str]:
     if body == b"" or (len(body) <= MAX_HB_DIGITS and body.isdigit()):
         return None
     return f"heartbeat body {body[:32]!r} is not a count of finished tasks"
+
+
+def monitoring_problem(key: bytes, payload: Any) -> Optional[str]:
+    """Why a monitoring record (key and payload) is not acceptable, or None if it is:
+    the key must be the monitoring key and the payload a JSON list of lists within
+    MAX_MONITORING_BYTES."""
+    if key != MONITORING_KEY:
+        return "a monitoring record must carry the monitoring key, not a task's"
+    if len(payload) > MAX_MONITORING_BYTES:
+        return (f"monitoring payload is {len(payload)} bytes; expected at most "
+                f"{MAX_MONITORING_BYTES}")
+    try:
+        events = json.loads(bytes(payload))
+    except ValueError as e:
+        return f"monitoring payload is not JSON: {e}"
+    if not isinstance(events, list) or not all(isinstance(e, list) for e in events):
+        return "monitoring payload must be a JSON list of event lists"
+    return None

@@ -18,6 +18,10 @@ Manager -> interchange (task port):   REG json | HB count | DRAIN | BYE
 Interchange -> manager:               OK json | NO json | TASKS records | HB | STOP |
                                       DRAIN (ack: no task follows it)
 Manager -> interchange (result port): RESULTS records | BYE (after the last results)
+
+A result record with tag ``MONITORING`` and key ``MONITORING_KEY`` belongs to no task: its
+payload is a batch of monitoring events a worker's task observer sent (JSON, opaque to
+HTEX), which the executor hands to its ``monitoring_message_handler``.
 Executor -> interchange (tasks):      TASKS records
 Interchange -> executor (results):    RESULTS records | EVENT json
 Executor <-> interchange (commands):  request-id json (multipart; rare)
@@ -45,6 +49,8 @@ RESULT_HEADER = struct.Struct("<qqBI")
 #: What follows the key in a result record's header.
 RESULT_TAIL = struct.Struct("<BI")
 MAX_PAYLOAD = 2**32 - 1
+#: Result tag of a monitoring record (task result tags are in ``_serial``).
+MONITORING = 3
 
 
 class MalformedMessage(ValueError):
@@ -53,6 +59,10 @@ class MalformedMessage(ValueError):
 
 def make_key(htex_id: int, dfk_id: Optional[int]) -> bytes:
     return _KEY.pack(htex_id, -1 if dfk_id is None else dfk_id)
+
+
+#: The key of every monitoring record: no htex task has id -1.
+MONITORING_KEY = make_key(-1, None)
 
 
 def key_ids(key: Any) -> Tuple[int, Optional[int]]:

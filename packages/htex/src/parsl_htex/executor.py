@@ -293,6 +293,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
         #: Set by a monitoring plugin before ``start()``: an opaque token that every
         #: worker passes to :func:`parsl_htex.worker.load_task_observer`.
         self.worker_task_observer: Optional[str] = None
+        #: Set by a monitoring plugin: called on the result thread with the payload of
+        #: each monitoring record workers send over the executor's own connections.
+        self.monitoring_message_handler: Optional[Callable[[bytes], None]] = None
         self.interchange_liveness_timeout = interchange_liveness_timeout
 
         self.cert_dir: Optional[str] = None
@@ -614,6 +617,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
             for htex_id, result_tag, payload, start, _ in P.iter_results(body):
                 fut = tasks.pop(htex_id, None)
                 if fut is None:
+                    if result_tag == P.MONITORING:
+                        self._monitoring_message(payload)
+                        continue
                     logger.warning("Executor %s got a result for unknown htex_task_id=%s",
                                    self.label, htex_id)
                     continue
@@ -634,6 +640,18 @@ class HighThroughputExecutor(BlockProviderExecutor):
         except P.MalformedMessage as e:
             logger.error("Executor %s dropped the rest of a malformed result batch from the "
                          "interchange: %s", self.label, e)
+
+    def _monitoring_message(self, payload: memoryview) -> None:
+        handler = self.monitoring_message_handler
+        if handler is None:
+            logger.warning("Executor %s dropped a monitoring message (%d bytes): no "
+                           "monitoring plugin receives them", self.label, len(payload))
+            return
+        try:
+            handler(bytes(payload))
+        except Exception:
+            logger.exception("Executor %s: the monitoring message handler failed",
+                             self.label)
 
     def _fail_with_block_state(self, fut: Future[Any], error: ManagerLost) -> None:
         """Fail ``fut`` with ``error`` once the message says how the manager's block ended.

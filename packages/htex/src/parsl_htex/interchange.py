@@ -42,7 +42,7 @@ from parsl.log_context import FLUSH_PERIOD, TASK_EVENTS, TaskEvents
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex._logs import load_log_config, setup_process_logging
-from parsl_htex._messages import heartbeat_problem, registration_problem
+from parsl_htex._messages import heartbeat_problem, monitoring_problem, registration_problem
 from parsl_htex._net import tcp_url
 from parsl_htex._zmq import DRAIN_BATCH, ready_frames, ready_messages
 from parsl_htex.errors import ManagerLost
@@ -428,6 +428,16 @@ class Interchange:
             for _, tag, _, start, end in P.iter_results(body):
                 key = bytes(body[start:start + P.KEY_SIZE])
                 if tag not in _RESULT_TAGS:
+                    if tag == P.MONITORING:  # checked here: no cost for task results
+                        problem = monitoring_problem(key,
+                                                     body[start + P.RESULT_HEADER.size:end])
+                        if problem is None:
+                            kept.append(body[start:end])  # no task: for the executor
+                            continue
+                        self._warn_dropped("a monitoring record from manager %r: %s",
+                                           m.manager_id[:32], problem)
+                        all_kept = False
+                        continue
                     self._warn_dropped("a result with unknown tag %d from manager %r", tag,
                                        m.manager_id[:32])
                     all_kept = False

@@ -446,6 +446,9 @@ class Manager:
         records, eof = w.reader.read()
         for record in records:
             if record[:P.KEY_SIZE] != w.task:
+                if record[P.KEY_SIZE] == P.MONITORING:
+                    self.results.append(record)  # a monitoring batch, not the task's result
+                    continue
                 logger.warning("Worker %d sent a result for a task it was not given; dropped",
                                w.rank)
                 continue

@@ -33,11 +33,21 @@ from parsl.log_context import FLUSH_PERIOD, TASK_EVENTS, TaskEvents
 from parsl_htex import _serial
 from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._pipes import read_record, write_all
-from parsl_htex._protocol import KEY_SIZE, MAX_PAYLOAD, TASK_HEADER, key_ids, result_header
+from parsl_htex._protocol import (
+    KEY_SIZE,
+    MAX_PAYLOAD,
+    MONITORING,
+    MONITORING_KEY,
+    TASK_HEADER,
+    key_ids,
+    result_header,
+)
 
 logger = logging.getLogger("parsl_htex.worker")
 
 _PR_SET_PDEATHSIG = 1
+#: Longest an observer's send waits for the result pipe (seconds).
+_CHANNEL_WAIT = 5.0
 
 
 def _die_with_parent(expected_parent: int) -> None:
@@ -61,6 +71,32 @@ class TaskObserver(Protocol):
     def task_started(self, htex_task_id: int, dfk_task_id: Optional[int]) -> None: ...
 
     def task_ended(self, htex_task_id: int, dfk_task_id: Optional[int], ok: bool) -> None: ...
+
+
+def _offer_result_channel(observer: TaskObserver, result_fd: int) -> Optional[threading.Lock]:
+    """Let an observer send its own records (monitoring batches) up the result pipe.
+
+    An observer with ``attach_result_channel(send)`` that returns True will call ``send``
+    from its own thread, so from then on every write to the pipe holds the returned lock;
+    the records travel to the executor with the results (see ``_protocol.MONITORING``).
+    """
+    attach = getattr(observer, "attach_result_channel", None)
+    if attach is None:
+        return None
+    lock = threading.Lock()
+
+    def send(payload: bytes) -> None:
+        # Bounded: a SIGTERM handler that sends could otherwise wait forever on a lock its
+        # own (interrupted) thread holds.
+        if not lock.acquire(timeout=_CHANNEL_WAIT):
+            raise TimeoutError(f"the result pipe stayed busy for {_CHANNEL_WAIT} s")
+        try:
+            write_all(result_fd, (result_header(MONITORING_KEY, MONITORING, len(payload)),
+                                  payload))
+        finally:
+            lock.release()
+
+    return lock if attach(send) else None
 
 
 def load_task_observer(token: str) -> Optional[TaskObserver]:
@@ -88,6 +124,7 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
     events = TaskEvents(logger) if logger.isEnabledFor(TASK_EVENTS) else None
     if events is not None:
         _flush_in_background(events)
+    write_lock = _offer_result_channel(observer, result_fd) if observer is not None else None
     logger.info("Worker %d (pid %d) ready", rank, os.getpid())
     try:
         while True:
@@ -115,7 +152,11 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
                 htex_id, dfk_id = key_ids(key)
                 events.add("worker_end", dfk_id, executor_task_id=htex_id, started=started,
                            outcome="ok" if tag == _serial.RESULT_OK else "error")
-            write_all(result_fd, (result_header(key, tag, len(payload)), payload))
+            if write_lock is None:
+                write_all(result_fd, (result_header(key, tag, len(payload)), payload))
+            else:
+                with write_lock:
+                    write_all(result_fd, (result_header(key, tag, len(payload)), payload))
     finally:
         if events is not None:
             events.flush()

@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from parsl.errors import BadParameter
 from parsl.plugins.hookspecs import hookimpl
-from parsl_monitoring import writer as W
+from parsl_monitoring import kinds as W
 from parsl_monitoring.radios import FilesystemRadio, HTEXRadio, MonitoringRadio, Receiver, UDPRadio
 
 if TYPE_CHECKING:
     from parsl.dataflow.dflow import DataFlowKernel
     from parsl.dataflow.states import States
     from parsl.dataflow.taskrecord import TaskRecord
+    from parsl_monitoring.writer_process import WriterProcess
 
 logger = logging.getLogger(__name__)
 
@@ -113,16 +114,10 @@ class MonitoringHub:
         self.database_retry_timeout = database_retry_timeout
         self.node_poll_period = node_poll_period
 
-        self.writer: Optional[W.DatabaseWriter] = None
+        self.writer: Optional[WriterProcess] = None
         self.run_id: Optional[str] = None
         self._put: Any = None
         self._receivers: List[Receiver] = []
-        self._lock = threading.Lock()
-        #: (executor label, executor task id) -> [task id, try id, try finished?]
-        self._executor_ids: Dict[Tuple[str, int], List[Any]] = {}
-        self._finished_unended = 0
-        #: executor label -> worker events whose try was not known yet, in arrival order
-        self._unresolved: Dict[str, List[List[Any]]] = {}
         self._node_executors: List[Any] = []
         self._nodes: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self._stop_nodes = threading.Event()
@@ -152,10 +147,14 @@ class MonitoringHub:
             self.logging_endpoint = "sqlite:///" + os.path.join(os.path.dirname(run_dir),
                                                                 "monitoring.db")
         self.run_id = dfk.run_id
-        self.writer = W.DatabaseWriter(self.logging_endpoint, dfk.run_id,
-                                       flush_period=self.flush_period,
-                                       retry_timeout=self.database_retry_timeout)
-        self._put = self.writer.queue.put
+        # Imported here: ``python -m parsl_monitoring.writer_process`` must be able to run
+        # it as __main__ after the package itself is imported.
+        from parsl_monitoring.writer_process import WriterProcess
+
+        self.writer = WriterProcess(self.logging_endpoint, dfk.run_id,
+                                    flush_period=self.flush_period,
+                                    retry_timeout=self.database_retry_timeout)
+        self._put = self.writer.put
         began = dfk.time_began.timestamp() if hasattr(dfk, "time_began") else time.time()
         self._put((W.WORKFLOW, {
             "workflow_name": self.workflow_name or _default_workflow_name(),
@@ -169,6 +168,9 @@ class MonitoringHub:
 
     def _radio_for(self, executor: Any) -> MonitoringRadio:
         radio = getattr(executor, "remote_monitoring_radio", None)
+        if (radio is None or isinstance(radio, HTEXRadio)) and \
+                hasattr(executor, "monitoring_message_handler"):
+            return radio or HTEXRadio()  # HTEX: over the executor's own connections
         if radio is not None and not isinstance(radio, HTEXRadio):
             if not isinstance(radio, MonitoringRadio):
                 raise BadParameter(type(executor).__name__, "remote_monitoring_radio", radio,
@@ -190,8 +192,13 @@ class MonitoringHub:
         if not hasattr(executor, "worker_task_observer"):
             return
         radio = self._radio_for(executor)
-        receiver = radio.start_receiver(executor.label, dfk.run_dir, self._on_worker_batch,
-                                        self._on_loss)
+        receiver: Receiver
+        if isinstance(radio, HTEXRadio) and hasattr(executor, "monitoring_message_handler"):
+            receiver = radio.start_executor_receiver(executor, self._on_worker_payload,
+                                                     self._on_loss)
+        else:
+            receiver = radio.start_receiver(executor.label, dfk.run_dir,
+                                            self._on_worker_batch, self._on_loss)
         self._receivers.append(receiver)
         resources = (self.resource_monitoring_enabled and executor.monitor_resources())
         config = {"radio": receiver.worker_config,
@@ -263,12 +270,9 @@ class MonitoringHub:
         put((W.TRY, task_record.id, try_id, {
             "task_executor": executor_label,
             "task_try_time_launched": task_record.try_time_launched or time.time()}))
-        exec_fu = task_record.exec_fu
-        executor_id = getattr(exec_fu, "parsl_executor_task_id", None)
+        executor_id = getattr(task_record.exec_fu, "parsl_executor_task_id", None)
         if executor_id is not None:
-            with self._lock:
-                self._executor_ids[(executor_label, executor_id)] = [task_record.id, try_id,
-                                                                     False]
+            put((W.EXEC_ID, executor_label, executor_id, task_record.id, try_id))
 
     @hookimpl
     def parsl_task_try_finished(self, dfk: DataFlowKernel, task_record: TaskRecord,
@@ -283,11 +287,7 @@ class MonitoringHub:
         put((W.TRY, task_record.id, try_id, fields))
         executor_id = getattr(task_record.exec_fu, "parsl_executor_task_id", None)
         if executor_id is not None:
-            with self._lock:
-                entry = self._executor_ids.get((task_record.executor, executor_id))
-                if entry is not None and not entry[2]:
-                    entry[2] = True
-                    self._finished_unended += 1
+            put((W.TRY_DONE, task_record.executor, executor_id))
 
     @hookimpl
     def parsl_block_status_change(self, dfk: DataFlowKernel, executor_label: str,
@@ -310,43 +310,18 @@ class MonitoringHub:
             self._put((W.LOST, count, reason))
 
     def _on_worker_batch(self, label: str, messages: List[List[Any]]) -> None:
-        """Turn worker events (keyed by executor task id) into try/status/resource rows.
-
-        An event whose try the DFK has not reported launched yet (the worker was faster
-        than the launch hook) is kept and retried, in its original order, ahead of the
-        next batch and once more at cleanup.
-        """
+        """Worker events (keyed by executor task id) for the writer, which turns them into
+        try/status/resource rows (see :mod:`parsl_monitoring.worker_events`)."""
         put = self._put
-        with self._lock:
-            earlier = self._unresolved.pop(label, [])
-            unresolved = [m for m in earlier + messages if not self._resolve(label, m, put)]
-            if unresolved:
-                self._unresolved[label] = unresolved
+        if put is not None:
+            put((W.WORKER_EVENTS, label, messages))
 
-    def _resolve(self, label: str, message: List[Any], put: Any) -> bool:
-        """Record one worker event; False if its try is not known yet (caller holds the lock)."""
-        kind, executor_id = message[0], message[1]
-        entry = self._executor_ids.get((label, executor_id))
-        if entry is None:
-            return False
-        task_id, try_id = entry[0], entry[1]
-        if kind == "running":
-            _, _, _, epoch, hostname, block_id, worker_id = message
-            put((W.STATUS, task_id, try_id, "running", epoch))
-            put((W.TRY, task_id, try_id, {
-                "task_try_time_running": epoch, "hostname": hostname,
-                "block_id": block_id, "worker_id": worker_id,
-                "executor_task_id": executor_id}))
-        elif kind == "ended":
-            put((W.STATUS, task_id, try_id, "running_ended", message[3]))
-            del self._executor_ids[(label, executor_id)]
-            if entry[2]:
-                self._finished_unended -= 1
-        elif kind == "resource":
-            put((W.SAMPLE, task_id, try_id, message[3]))
-        else:
-            put((W.LOST, 1, f"unknown worker event {kind!r}"))
-        return True
+    def _on_worker_payload(self, label: str, payload: bytes) -> None:
+        """Like :meth:`_on_worker_batch` for a still-encoded batch: the writer process
+        decodes it, so this costs the executor's result thread one append."""
+        put = self._put
+        if put is not None:
+            put((W.WORKER_PAYLOAD, label, payload))
 
     # ------------------------------------------------------------------ nodes
 
@@ -378,7 +353,7 @@ class MonitoringHub:
                     "hostname": str(m.get("hostname") or ""), "uid": key[1],
                     "block_id": str(m.get("block_id")), "executor_label": executor.label,
                     "worker_count": m.get("worker_count"), "active": state["active"],
-                    "python_version": m.get("python"), "timestamp": now,
+                    "python_v": m.get("python"), "timestamp": now,
                     "last_heartbeat": now, "event": event}))
             for key in [k for k in self._nodes if k[0] == executor.label and k not in seen]:
                 del self._nodes[key]
@@ -395,25 +370,22 @@ class MonitoringHub:
         if writer is None:
             return
         deadline = time.monotonic() + max(5.0, 10 * self.flush_period)
-        while self._finished_unended > 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if self._finished_unended > 0:
+        while True:
+            writer.probe(max(0.1, deadline - time.monotonic()))
+            if writer.unended <= 0 or time.monotonic() >= deadline:
+                break
+            time.sleep(min(0.05, self.flush_period))  # workers send every flush_period
+        if writer.unended > 0:
             logger.warning("monitoring: %d finished tries sent no running_ended event within "
                            "the wait; their worker-side rows may be incomplete",
-                           self._finished_unended)
+                           writer.unended)
         self._stop_nodes.set()
         if self._node_thread is not None:
             self._node_thread.join(10)
             self._record_nodes_gone()
         for receiver in self._receivers:
             receiver.stop()
-        for label in list(self._unresolved):
-            self._on_worker_batch(label, [])
-        with self._lock:
-            leftover = sum(len(m) for m in self._unresolved.values())
-            self._unresolved = {}
-        if leftover:
-            self._on_loss(leftover, "worker event for a task this run never launched")
+        writer.put((W.END_EVENTS,))
         counts = dfk.task_state_counts
         completed = sum(n for s, n in counts.items() if s.name in ("exec_done", "memo_done"))
         failed = sum(n for s, n in counts.items() if s.name in ("failed", "dep_fail"))
@@ -440,8 +412,6 @@ class MonitoringHub:
         self._node_executors = []
         self._node_thread = None
         self._stop_nodes = threading.Event()
-        self._executor_ids = {}
-        self._finished_unended = 0
         if self._log_handler is not None:
             logging.getLogger("parsl_monitoring").removeHandler(self._log_handler)
             self._log_handler = None

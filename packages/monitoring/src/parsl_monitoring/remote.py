@@ -8,11 +8,12 @@ the periodic samples of a long task every ``resource_monitoring_interval`` secon
 sends the buffered events every ``flush_period`` seconds as one batch: no process and no
 send per task, which is what makes monitoring nearly free for short tasks.
 
-With an interval above 0, a try that ends before the sender's next tick (at most
-``flush_period``) sends only its final sample, whose CPU percent still covers the whole
-try; with interval 0 every try sends its first and its final sample. The first and the
-final sample of a try are cheap on purpose, because they are taken for
-every task: two system calls (``os.times``, ``getrusage``) and one read of
+With an interval above 0, a try starts by noting its CPU time (one ``os.times`` call); if
+it is still running at the sender's next tick (at most ``flush_period`` later) the tick
+takes its first sample, else it sends only its final sample, whose CPU percent still
+covers the whole try. With interval 0 every try sends a first sample at its start and a
+final one. These first and final samples are cheap on purpose, because they are taken
+for every task: two system calls (``os.times``, ``getrusage``) and one read of
 ``/proc/self/statm``, tens of microseconds, where a full psutil sample costs 0.3-0.7 ms on a
 loaded node, more than a short task itself. The periodic samples of a long task are full
 psutil samples of the worker process (the task runs in it) and of its live children.
@@ -38,7 +39,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from parsl_monitoring.fields import SAMPLE_FIELDS
-from parsl_monitoring.radios import Sender, make_sender
+from parsl_monitoring.radios import Sender, _ResultChannelSender, make_sender
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ _TICK_SLACK = 0.9
 
 
 class _Try:
-    __slots__ = ("cpu", "dfk_id", "first", "htex_id", "last_sample", "peak", "started")
+    __slots__ = ("cpu", "dfk_id", "htex_id", "last_sample", "peak", "sampled", "started")
 
     def __init__(self, htex_id: int, dfk_id: Optional[int], now: float) -> None:
         self.htex_id = htex_id
@@ -57,8 +58,8 @@ class _Try:
         self.last_sample = now
         self.cpu = 0.0
         self.peak = 0.0
-        #: The first sample, held back until the try outlives one sender tick.
-        self.first: Optional[List[Any]] = None
+        #: Whether a sample of this try has been queued yet.
+        self.sampled = False
 
 
 class WorkerMonitor:
@@ -111,7 +112,12 @@ class WorkerMonitor:
             self._buffer.append(["running", htex_task_id, dfk_task_id, now, self.hostname,
                                  self.block_id, self.worker_id])
             if self.resources:
-                self._quick_sample(current, now, final=False, defer=self.interval > 0)
+                if self.interval == 0:
+                    self._quick_sample(current, now, final=False)
+                else:  # the first sample waits for the sender's tick (if the try lasts)
+                    times = os.times()
+                    current.cpu = times.user + times.system + times.children_user \
+                        + times.children_system
             self._current = current
 
     def task_ended(self, htex_task_id: int, dfk_task_id: Optional[int], ok: bool) -> None:
@@ -120,15 +126,20 @@ class WorkerMonitor:
             current = self._current
             self._current = None
             if self.resources and current is not None:
-                if current.first is not None and self.interval == 0:
-                    self._buffer.append(current.first)
                 self._quick_sample(current, now, final=True)
             self._buffer.append(["ended", htex_task_id, dfk_task_id, now, ok])
 
+    def attach_result_channel(self, send: Any) -> bool:
+        """Called by the HTEX worker: with the ``htex`` radio, batches go up its result
+        pipe through ``send``; True tells the worker to guard that pipe with a lock."""
+        if isinstance(self.sender, _ResultChannelSender):
+            self.sender.channel = send
+            return True
+        return False
+
     # ------------------------------------------------------------------ sampling
 
-    def _quick_sample(self, current: _Try, now: float, final: bool,
-                      defer: bool = False) -> None:
+    def _quick_sample(self, current: _Try, now: float, final: bool) -> None:
         """The cheap first/final sample (caller holds the lock); see the module docstring."""
         if self._statm is None:
             self._sample(current, now, children=False, final=final)
@@ -148,11 +159,11 @@ class WorkerMonitor:
             now, self.interval, self._pid, user, system,
             float(int(vms_pages) * self._page_size), rss, 100.0 * rss / self._total_memory,
             "running", None, float(usage.ru_inblock * 512), float(usage.ru_oublock * 512),
-            float(usage.ru_nvcsw), float(usage.ru_nivcsw), 0.0, final], defer)
+            float(usage.ru_nvcsw), float(usage.ru_nivcsw), 0.0, final])
 
     def _finish_sample(self, current: _Try, now: float, cpu_total: float, rss: float,
-                       values: List[Any], defer: bool = False) -> None:
-        """Add CPU percent and peak memory to ``values`` and queue (or hold) the sample."""
+                       values: List[Any]) -> None:
+        """Add CPU percent and peak memory to ``values`` and queue the sample."""
         if now > current.last_sample and current.cpu > 0:
             values.append(100.0 * (cpu_total - current.cpu) / (now - current.last_sample))
         else:
@@ -161,11 +172,8 @@ class WorkerMonitor:
         current.last_sample = now
         current.peak = max(current.peak, rss)
         values.append(current.peak)
-        message = ["resource", current.htex_id, current.dfk_id, values]
-        if defer:
-            current.first = message
-        else:
-            self._buffer.append(message)
+        current.sampled = True
+        self._buffer.append(["resource", current.htex_id, current.dfk_id, values])
 
     def _sample(self, current: _Try, now: float, children: bool, final: bool) -> None:
         """Append one resource sample of this process (caller holds the lock)."""
@@ -234,9 +242,9 @@ class WorkerMonitor:
                 now = time.time()
                 with self._lock:
                     current = self._current
-                    if current is not None and current.first is not None:
-                        self._buffer.append(current.first)
-                        current.first = None
+                    if current is not None and not current.sampled:
+                        # The try outlived a tick: its first sample, taken now.
+                        self._quick_sample(current, now, final=False)
                     # Ticks are ``interval`` apart, so a strict comparison would skip every
                     # other tick whenever the thread wakes a hair early.
                     if current is not None and \

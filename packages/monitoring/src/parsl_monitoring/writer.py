@@ -13,6 +13,7 @@ logged (parsl.log) and stored in the workflow row if the database comes back in 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import queue
 import threading
@@ -26,26 +27,30 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from parsl_monitoring import schema
 from parsl_monitoring.fields import SAMPLE_FIELDS
+from parsl_monitoring.kinds import (
+    BLOCK,
+    END_EVENTS,
+    EXEC_ID,
+    LOST,
+    NODE,
+    NOTE,
+    PROBE,
+    RESOURCE,
+    SAMPLE,
+    STATUS,
+    SYNC,
+    TASK,
+    TRY,
+    TRY_DONE,
+    WORKER_EVENTS,
+    WORKER_PAYLOAD,
+    WORKFLOW,
+)
+from parsl_monitoring.worker_events import WorkerEvents
 
 logger = logging.getLogger(__name__)
 
-#: Message kinds (first element of every message tuple).
-TASK = "task"          # (TASK, task_id, {column: value})           merged into a task row
-TRY = "try"            # (TRY, task_id, try_id, {column: value})    merged into a try row
-STATUS = "status"      # (STATUS, task_id, try_id, state_name, epoch_seconds)
-RESOURCE = "resource"  # (RESOURCE, {column: value})                appended
-SAMPLE = "sample"      # (SAMPLE, task_id, try_id, [SAMPLE_FIELDS values]) a resource row
-BLOCK = "block"        # (BLOCK, {column: value})                   appended
-NODE = "node"          # (NODE, {column: value})                    appended
-WORKFLOW = "workflow"  # (WORKFLOW, {column: value})                merged into the run's row
-LOST = "lost"          # (LOST, count, reason)                      messages a radio lost
-SYNC = "sync"          # (SYNC, threading.Event)                    set once all before it is in
-
-_EPOCH_COLUMNS = {
-    "task_time_invoked", "task_time_returned", "task_try_time_launched",
-    "task_try_time_running", "task_try_time_returned", "time_began", "time_completed",
-    "timestamp", "last_heartbeat",
-}
+_EPOCH_COLUMNS = schema.TIME_COLUMNS
 _NOT_NULL_DEFAULTS: Dict[str, Dict[str, Any]] = {
     "task": {"task_func_name": "", "task_memoize": "False", "task_fail_count": 0,
              "task_fail_cost": 0.0},
@@ -107,16 +112,29 @@ class DatabaseWriter(threading.Thread):
         self._appended: Dict[str, List[Any]] = {
             "status": [], "sample": [], "resource": [], "block": [], "node": []}
         self._syncs: List[threading.Event] = []
+        self._notes: List[threading.Event] = []
         self.lost = 0
         self.lost_reasons: Dict[str, int] = {}
         self.rows_written = 0
         self.engine: Optional[Engine] = None
         self.error: Optional[str] = None
+        self.worker_events = WorkerEvents(self._merge, STATUS, TRY, SAMPLE, LOST)
 
     # ------------------------------------------------------------------ producers
 
     def put(self, message: Tuple[Any, ...]) -> None:
         self.queue.put(message)
+
+    @property
+    def unended(self) -> int:
+        """Tries the DFK saw finish whose worker has not reported ``ended`` yet."""
+        return self.worker_events.unended
+
+    def probe(self, timeout: float) -> bool:
+        """Wait until everything queued before this call is merged (not yet written)."""
+        done = threading.Event()
+        self.queue.put((PROBE, done))
+        return done.wait(timeout)
 
     def sync(self, timeout: float) -> bool:
         """Wait until everything queued before this call is committed; False on timeout."""
@@ -149,9 +167,10 @@ class DatabaseWriter(threading.Thread):
             if stopping and stop_deadline is None:
                 stop_deadline = time.monotonic() + self.retry_timeout
             if self._write():
-                for done in self._syncs:
+                for done in self._syncs + self._notes:
                     done.set()
                 self._syncs.clear()
+                self._notes.clear()
                 if stopping and self.queue.empty():
                     break
             elif stopping and stop_deadline is not None and time.monotonic() > stop_deadline:
@@ -204,8 +223,33 @@ class DatabaseWriter(threading.Thread):
             self._merged["workflow"].setdefault(self.run_id, {}).update(message[1])
         elif kind == LOST:
             self._count_lost(message[1], message[2])
+        elif kind == WORKER_PAYLOAD:
+            try:
+                events = json.loads(message[2])
+                if not isinstance(events, list):
+                    raise ValueError(f"expected a JSON list, got {type(events).__name__}")
+            except ValueError as e:
+                logger.error("monitoring: unreadable worker batch from executor %s: %s",
+                             message[1], e)
+                self._count_lost(1, "unreadable worker batch")
+                return
+            self.worker_events.events(message[1], events)
+        elif kind == WORKER_EVENTS:
+            self.worker_events.events(message[1], message[2])
+        elif kind == EXEC_ID:
+            self.worker_events.launched(message[1], message[2], message[3], message[4])
+        elif kind == TRY_DONE:
+            self.worker_events.finished(message[1], message[2])
         elif kind == SYNC:
             self._syncs.append(message[1])
+        elif kind == NOTE:
+            self._notes.append(message[1])
+        elif kind == PROBE:
+            message[1].set()
+        elif kind == END_EVENTS:
+            leftover = self.worker_events.leftover()
+            if leftover:
+                self._count_lost(leftover, "worker event for a task this run never launched")
         else:
             logger.error("monitoring: dropped a message of unknown kind %r", kind)
             self._count_lost(1, "unknown message kind")
@@ -231,7 +275,7 @@ class DatabaseWriter(threading.Thread):
         logger.error("monitoring: the database %s stayed unreachable for %.0f s at shutdown "
                      "(%s); %d rows were not written. Lost messages by reason: %s", self.url,
                      self.retry_timeout, self.error, unwritten, self.lost_reasons)
-        for done in self._syncs:
+        for done in self._syncs + self._notes:
             done.set()
 
     # ------------------------------------------------------------------ writing

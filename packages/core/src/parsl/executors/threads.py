@@ -54,7 +54,8 @@ class ThreadPoolExecutor(ParslExecutor):
     @validate_init
     def __init__(self, label: str = "threads", max_threads: Optional[int] = 2,
                  thread_name_prefix: str = "", storage_access: Optional[List[Staging]] = None,
-                 working_dir: Optional[str] = None) -> None:
+                 working_dir: Optional[str] = None,
+                 remote_monitoring_radio: Optional[Any] = None) -> None:
         super().__init__()
         if max_threads is not None and max_threads < 1:
             raise BadParameter("ThreadPoolExecutor", "max_threads", max_threads,
@@ -64,6 +65,9 @@ class ThreadPoolExecutor(ParslExecutor):
         self.thread_name_prefix = thread_name_prefix
         self.storage_access = storage_access
         self.working_dir = working_dir
+        #: A monitoring radio for in-process senders (as in Parsl); only a monitoring
+        #: plugin reads it (None: its default, ``MultiprocessingQueueRadio``).
+        self.remote_monitoring_radio = remote_monitoring_radio
         self._queue: queue.SimpleQueue[Optional[_WorkItem]] = queue.SimpleQueue()
         self._threads: List[threading.Thread] = []
         self._started = False

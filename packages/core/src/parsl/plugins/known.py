@@ -61,6 +61,7 @@ KNOWN_COMPONENTS: Dict[str, Dict[str, str]] = {
         "UDPRadio": MONITORING,
         "HTEXRadio": MONITORING,
         "FilesystemRadio": MONITORING,
+        "MultiprocessingQueueRadio": MONITORING,
     },
 }
 

@@ -14,8 +14,11 @@ append, not a network send or a file.
 - :class:`UDPRadio`: HMAC-signed datagrams to a port of the hub. Batches larger than a
   datagram are split into fragments and reassembled; fragments that never complete, or
   datagrams with a bad signature, are counted as lost.
-- :class:`HTEXRadio`: Parsl's name for "use the executor's default route": the hub picks
-  the filesystem radio for local workers and UDP otherwise (see the package README).
+- :class:`HTEXRadio`: over the HighThroughputExecutor's own connections (worker ->
+  manager -> interchange -> the executor's result thread), as monitoring records beside
+  the results: no extra socket, file or process. HTEX's default.
+- :class:`MultiprocessingQueueRadio`: a queue in the submitting process, for senders that
+  run there (the thread executor's kind, as in Parsl).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import hmac
 import json
 import logging
 import os
+import queue
 import secrets
 import socket
 import struct
@@ -38,6 +42,8 @@ logger = logging.getLogger(__name__)
 BatchCallback = Callable[[str, List[List[Any]]], None]
 #: Called by a receiver with a count of messages it could not deliver and why.
 LossCallback = Callable[[int, str], None]
+#: Called by the HTEX receiver with the executor label and a still-encoded batch.
+PayloadCallback = Callable[[str, bytes], None]
 
 _DATAGRAM_PAYLOAD = 60_000
 _DIGEST = hashlib.sha256
@@ -304,13 +310,125 @@ class _UDPSender:
 
 
 class HTEXRadio(MonitoringRadio):
-    """Parsl's default radio name for HTEX: the hub treats it as "no radio chosen" and
-    picks the executor's default route (files for workers on this host's file system,
-    UDP otherwise); on its own it uses the filesystem route."""
+    """Workers send their batches over the HighThroughputExecutor's own connections.
+
+    Each batch is a monitoring record on the worker's result pipe; the manager and the
+    interchange pass it on with the results (the interchange checks it), and the
+    executor's result thread hands it to the handler this radio registers
+    (``executor.monitoring_message_handler``). Nothing else is opened: no socket, no file,
+    no process. For an executor without that route (not HTEX), :meth:`start_receiver`
+    falls back to the filesystem radio.
+    """
+
+    def start_executor_receiver(self, executor: Any, on_payload: PayloadCallback,
+                                on_loss: LossCallback) -> Receiver:
+        """Receive through ``executor`` (it must have ``monitoring_message_handler``).
+        ``on_payload`` gets each batch still encoded (JSON bytes of event lists): it
+        runs on the executor's result thread, so decoding is left to the consumer."""
+        if not hasattr(executor, "monitoring_message_handler"):
+            raise ValueError(f"HTEXRadio needs a HighThroughputExecutor; executor "
+                             f"{getattr(executor, 'label', executor)!r} of type "
+                             f"{type(executor).__name__} has no monitoring route")
+        return _ExecutorReceiver(executor, on_payload)
 
     def start_receiver(self, label: str, run_dir: str, on_batch: BatchCallback,
                        on_loss: LossCallback) -> Receiver:
         return FilesystemRadio().start_receiver(label, run_dir, on_batch, on_loss)
+
+
+class _ExecutorReceiver:
+    """Decodes the monitoring records an HTEX executor's result thread hands over."""
+
+    def __init__(self, executor: Any, on_payload: PayloadCallback) -> None:
+        self.executor = executor
+        self.label = str(executor.label)
+        self.on_payload = on_payload
+        self.worker_config: Dict[str, Any] = {"kind": "htex"}
+        executor.monitoring_message_handler = self._handle
+
+    def _handle(self, payload: bytes) -> None:
+        self.on_payload(self.label, payload)
+
+    def stop(self) -> None:
+        # Records arrive on the executor's thread and are delivered as they come: after
+        # this, the executor logs (and drops) any that are still on their way.
+        if self.executor.monitoring_message_handler == self._handle:
+            self.executor.monitoring_message_handler = None
+
+
+class _ResultChannelSender:
+    """Sends through the HTEX worker's result pipe once the worker attaches it (see
+    ``parsl_htex.worker``); until then a send fails and the batch is kept for later."""
+
+    def __init__(self) -> None:
+        self.channel: Optional[Callable[[bytes], None]] = None
+
+    def send(self, payload: bytes) -> None:
+        if self.channel is None:
+            raise RuntimeError("the HTEX worker has not attached its result channel yet")
+        self.channel(payload)
+
+
+# ---------------------------------------------------------------------- in process
+
+
+class MultiprocessingQueueRadio(MonitoringRadio):
+    """A queue in the submitting process (Parsl's radio for the thread executor).
+
+    Senders must run in the submitting process: :func:`make_sender` finds this run's
+    queue by the id in ``worker_config``. A thread delivers the batches in order.
+    """
+
+    def start_receiver(self, label: str, run_dir: str, on_batch: BatchCallback,
+                       on_loss: LossCallback) -> Receiver:
+        return _QueueReceiver(label, on_batch, on_loss)
+
+
+#: Queues of the in-process receivers that are running, by id.
+_IN_PROCESS: Dict[str, queue.SimpleQueue[Optional[bytes]]] = {}
+
+
+class _QueueReceiver:
+    def __init__(self, label: str, on_batch: BatchCallback, on_loss: LossCallback) -> None:
+        self.label = label
+        self.on_batch = on_batch
+        self.on_loss = on_loss
+        self.queue: queue.SimpleQueue[Optional[bytes]] = queue.SimpleQueue()
+        self.id = uuid.uuid4().hex
+        _IN_PROCESS[self.id] = self.queue
+        self.worker_config: Dict[str, Any] = {"kind": "in_process", "id": self.id}
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name=f"monitoring-queue-radio-{label}")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            payload = self.queue.get()
+            if payload is None:
+                return
+            _decode(payload, self.label, self.on_batch, self.on_loss, "in-process queue")
+
+    def stop(self) -> None:
+        """Deliver every batch sent before this call, then end the thread."""
+        _IN_PROCESS.pop(self.id, None)
+        self.queue.put(None)
+        self._thread.join(30)
+        if self._thread.is_alive():
+            logger.error("monitoring: the in-process radio of %s did not finish delivering "
+                         "within 30 s", self.label)
+
+
+class _QueueSender:
+    def __init__(self, receiver_id: str) -> None:
+        found = _IN_PROCESS.get(receiver_id)
+        if found is None:
+            raise ValueError(f"no in-process monitoring radio {receiver_id!r} runs in this "
+                             "process (MultiprocessingQueueRadio senders must run in the "
+                             "submitting process, while the run is going)")
+        self.queue = found
+
+    def send(self, payload: bytes) -> None:
+        self.queue.put(payload)
 
 
 def make_sender(config: Dict[str, Any]) -> Sender:
@@ -320,5 +438,9 @@ def make_sender(config: Dict[str, Any]) -> Sender:
         return _FilesystemSender(config["folder"])
     if kind == "udp":
         return _UDPSender(config["address"], int(config["port"]), config["key"])
-    raise ValueError(f"monitoring radio config kind must be 'filesystem' or 'udp', "
-                     f"got {kind!r}")
+    if kind == "htex":
+        return _ResultChannelSender()
+    if kind == "in_process":
+        return _QueueSender(str(config["id"]))
+    raise ValueError(f"monitoring radio config kind must be 'filesystem', 'udp', 'htex' or "
+                     f"'in_process', got {kind!r}")

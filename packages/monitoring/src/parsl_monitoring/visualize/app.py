@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file
 from sqlalchemy import create_engine, event, inspect
@@ -21,6 +21,8 @@ from parsl_monitoring.visualize import queries
 logger = logging.getLogger(__name__)
 
 _REFRESH_SECONDS = 5
+#: Finished runs whose page data is kept in memory (each is tens of kilobytes).
+_CACHED_RUNS = 16
 
 
 def plotly_js_path() -> str:
@@ -68,12 +70,24 @@ def create_app(db_url: str) -> Flask:
                 return None
             return fn(conn)
 
+    #: Page data of finished runs, by run id and what would show a change.
+    finished: Dict[Tuple[Any, ...], Dict[str, Any]] = {}
+
     def run_data(conn: Connection, run_id: str) -> Optional[Dict[str, Any]]:
         info = queries.run(conn, run_id)
         if info is None:
             return None
-        return {"run": info, "counts": queries.state_counts(conn, run_id),
-                "apps": queries.apps_by_state(conn, run_id),
+        key: Optional[Tuple[Any, ...]] = None
+        if info.get("time_completed") is not None:
+            # A finished run changes no more, except for its last rows landing right
+            # after the end time: the status row count catches those.
+            key = (run_id, info["time_completed"], info.get("messages_lost"),
+                   queries.status_count(conn, run_id))
+            cached = finished.get(key)
+            if cached is not None:
+                return cached
+        apps = queries.apps_by_state(conn, run_id)
+        data = {"run": info, "counts": queries.state_counts_of(apps), "apps": apps,
                 "over_time": queries.states_over_time(conn, run_id),
                 "stream": queries.task_stream(conn, run_id),
                 "failures": queries.failures(conn, run_id),
@@ -81,6 +95,11 @@ def create_app(db_url: str) -> Flask:
                 "infrastructure": queries.blocks_and_nodes(conn, run_id),
                 "live": info.get("time_completed") is None,
                 "refresh_seconds": _REFRESH_SECONDS}
+        if key is not None:
+            if len(finished) >= _CACHED_RUNS:
+                finished.pop(next(iter(finished)))
+            finished[key] = data
+        return data
 
     @app.route("/")
     def index() -> str:

@@ -1,0 +1,25 @@
+"""The kinds of monitoring messages: the first element of every message tuple that the
+hub puts for the database writer. Imports nothing, so the submitting process and
+workers can name them without loading SQLAlchemy.
+"""
+from __future__ import annotations
+
+#: Message kinds (first element of every message tuple).
+TASK = "task"          # (TASK, task_id, {column: value})           merged into a task row
+TRY = "try"            # (TRY, task_id, try_id, {column: value})    merged into a try row
+STATUS = "status"      # (STATUS, task_id, try_id, state_name, epoch_seconds)
+RESOURCE = "resource"  # (RESOURCE, {column: value})                appended
+SAMPLE = "sample"      # (SAMPLE, task_id, try_id, [SAMPLE_FIELDS values]) a resource row
+BLOCK = "block"        # (BLOCK, {column: value})                   appended
+NODE = "node"          # (NODE, {column: value})                    appended
+WORKFLOW = "workflow"  # (WORKFLOW, {column: value})                merged into the run's row
+LOST = "lost"          # (LOST, count, reason)                      messages a radio lost
+SYNC = "sync"          # (SYNC, threading.Event)                    set once all before it is in
+PROBE = "probe"        # (PROBE, threading.Event)                   set once all before it is merged
+NOTE = "note"          # (NOTE, threading.Event) like SYNC, but does not hurry the next write
+# Workers' events, resolved to try rows here (see parsl_monitoring.worker_events):
+EXEC_ID = "exec_id"    # (EXEC_ID, label, executor_task_id, task_id, try_id) a try was launched
+TRY_DONE = "try_done"  # (TRY_DONE, label, executor_task_id)       the DFK saw the try finish
+WORKER_EVENTS = "worker_events"    # (WORKER_EVENTS, label, [event lists])
+WORKER_PAYLOAD = "worker_payload"  # (WORKER_PAYLOAD, label, JSON bytes of event lists)
+END_EVENTS = "end_events"  # (END_EVENTS,) no more worker events: count parked ones as lost
