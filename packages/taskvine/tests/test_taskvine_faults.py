@@ -183,3 +183,20 @@ def test_memory_over_the_limit_fails_naming_memory(load_config: Callable[..., An
     with pytest.raises(TaskVineTaskFailure, match="exceeded its memory") as info:
         tv_apps.allocate_mb(300, parsl_resource_specification=spec).result(timeout=90)
     assert "worker" in str(info.value)
+
+
+def test_autolabel_algorithm_sets_the_category_allocation_mode(
+        load_config: Callable[..., Any]) -> None:
+    """TaskVine's transaction log records each category's allocation mode."""
+    import glob
+
+    ex = factory_executor(free_port(), autolabel=True, autolabel_algorithm="bucketing",
+                          autolabel_window=2)
+    load_config(ex)
+    assert tv_apps.double(5).result(timeout=90) == 10
+    logs = glob.glob(os.path.join(ex.executor_dir, "vine-logs", "**", "transactions"),
+                     recursive=True)
+    assert logs, f"no transactions log under {ex.executor_dir}"
+    with open(logs[0]) as f:
+        text = f.read()
+    assert "CATEGORY double FIRST EXHAUSTIVE_BUCKETING" in text, text[-2000:]

@@ -51,12 +51,13 @@ def double_twice(x: int) -> Any:
 
 
 @python_app
-def allocate_mb(mb: int, parsl_resource_specification: Any = None) -> int:
-    """Hold ``mb`` MB of touched memory for ten seconds, so the monitor's samples see it."""
+def allocate_mb(mb: int, hold: float = 10, parsl_resource_specification: Any = None) -> int:
+    """Hold ``mb`` MB of touched memory for ``hold`` seconds (long enough for the resource
+    monitor's samples to see it)."""
     block = bytearray(mb * 2**20)
     for i in range(0, len(block), 4096):
         block[i] = 1
-    time.sleep(10)
+    time.sleep(hold)
     return len(block)
 
 

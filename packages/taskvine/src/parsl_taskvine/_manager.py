@@ -36,6 +36,10 @@ _IDLE_POLL = 2.0
 #: Seconds given to the factory to remove its workers before its group is killed.
 _FACTORY_GRACE = 3.0
 LIBRARY_NAME = "parsl_library"
+#: TaskVine allocation mode of each ``autolabel_algorithm`` Parsl documents.
+AUTOLABEL_MODES = {"max-xput": "VINE_ALLOCATION_MODE_MAX_THROUGHPUT",
+                   "bucketing": "VINE_ALLOCATION_MODE_EXHAUSTIVE_BUCKETING",
+                   "max": "VINE_ALLOCATION_MODE_MAX"}
 #: The runner travels with every regular task (cached on each worker) and runs as a
 #: script: no ``-m`` (runpy costs tens of ms) and no need for parsl_taskvine on workers.
 RUNNER_NAME = "parsl_taskvine_runner.py"
@@ -250,8 +254,8 @@ class VineBackend(_Backend):
         t.set_category(spec.category)
         if self.config.get("autolabel") and spec.category not in self.categories:
             self.categories.add(spec.category)
-            self.m.set_category_mode(spec.category,
-                                     self.vine.VINE_ALLOCATION_MODE_MAX_THROUGHPUT)
+            mode = AUTOLABEL_MODES[self.config.get("autolabel_algorithm") or "max-xput"]
+            self.m.set_category_mode(spec.category, getattr(self.vine.cvine, mode))
 
     def submit(self, spec: TaskSpec) -> None:
         vine = self.vine
@@ -436,16 +440,37 @@ class WorkQueueBackend(_Backend):
         self.q = q
         if c.get("project_password_file"):
             q.specify_password_file(c["project_password_file"])
+        self.monitoring = False
         if c.get("autolabel"):
-            q.enable_monitoring()
+            self._enable_monitoring()
             if c.get("autolabel_window") is not None:
                 q.tune("category-steady-n-tasks", int(c["autolabel_window"]))
+        else:
+            # Work Queue sizes a task's box as the larger of what it asked for and the same
+            # share of the worker as its largest request (1 core of a 2-core worker: half
+            # the worker's memory), and the resource monitor enforces the box, not the
+            # request. Without autolabel a task gives cores, memory and disk together, so
+            # the box is exactly what it asked for.
+            q.tune("proportional-resources", 0)
         self.categories: set[str] = set()
         return int(q.port)
+
+    def _enable_monitoring(self) -> None:
+        """Wrap tasks in cctools' resource monitor, which stops one exceeding its limits.
+
+        It costs a monitor process and a summary file per task, so it is turned on when
+        the first task with a memory or disk limit arrives (or with autolabel, which needs
+        the measurements); Work Queue wraps each task when it starts, so this is in time.
+        """
+        self.q.enable_monitoring(watchdog=True)
+        self.monitoring = True
+        logger.info("resource monitor on: tasks exceeding their memory or disk are stopped")
 
     def submit(self, spec: TaskSpec) -> None:
         wq = self.wq
         q = self.q
+        if not self.monitoring and (spec.memory is not None or spec.disk is not None):
+            self._enable_monitoring()
         t = wq.Task(self.command(spec))
         # Work Queue's buffers are C strings, so the pickled task goes as a file.
         function_path = os.path.join(self.config["staging_dir"], f"function.{spec.task_id}")

@@ -91,7 +91,10 @@ class WorkQueueExecutor(CctoolsExecutor):
             raise bad("scaling_cores_per_worker", scaling_cores_per_worker, "an int >= 1")
         if pack:
             raise bad("pack", pack, "False: packing a conda environment per app is not "
-                                    "supported by this WorkQueueExecutor")
+                                    "supported here (Parsl builds one per app with cctools' "
+                                    "poncho_package_create, which needs conda or micromamba "
+                                    "and conda-forge access); install the apps' packages in "
+                                    "the workers' Python instead")
         _cctools.load("work_queue", owner)
         if provider is None:
             from parsl.providers.local.local import LocalProvider
