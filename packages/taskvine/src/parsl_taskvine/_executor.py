@@ -105,7 +105,8 @@ class CctoolsExecutor(BlockProviderExecutor):
         os.makedirs(log_dir, exist_ok=True)
         config = self._manager_config()
         config.update(kind=self._kind, log_dir=log_dir, python="python3",
-                      staging_dir=os.path.join(log_dir, "function_data"))
+                      staging_dir=os.path.join(log_dir, "function_data"), label=self.label,
+                      run_id=self.run_id, log_config=self.log_config)
         if config.get("staging_dir_override"):
             config["staging_dir"] = os.path.abspath(config["staging_dir_override"])
         manager = ManagerProcess(f"{self.label} {self._system}", config,
@@ -139,8 +140,13 @@ class CctoolsExecutor(BlockProviderExecutor):
             args, kwargs, inputs, outputs = _staging.localize(args, kwargs)
         payload = self._pack(func, args, kwargs)
         task_id = next(self._ids)
+        ctx = submitting_task.get()
+        if ctx is not None:
+            fields["parsl_task_id"] = ctx.task_id
+            fields["try_id"] = ctx.try_id
         spec = TaskSpec(task_id, mode, payload, tuple(inputs), tuple(outputs), **fields)
         future: Future[Any] = LeanFuture()
+        future.parsl_executor_task_id = task_id  # type: ignore[attr-defined]
         self._tasks[task_id] = future
         manager.submit(spec)
         return future

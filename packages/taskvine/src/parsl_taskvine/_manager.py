@@ -26,10 +26,14 @@ from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
+from parsl.log_context import FLUSH_PERIOD, TASK_EVENTS, TaskEvents, set_process_context
 from parsl_taskvine import _spec
 from parsl_taskvine._spec import Outcome, TaskSpec
 
 logger = logging.getLogger("parsl_taskvine.manager")
+#: Text log lines as HTEX's processes write them, so ``parsl logs`` reads both alike.
+LOG_FORMAT = ("%(asctime)s.%(msecs)03d %(name)s:%(lineno)d %(processName)s(%(process)d) "
+              "%(threadName)s %(funcName)s [%(levelname)s] %(message)s")
 
 #: Seconds the idle loop waits for submissions before letting cctools accept workers.
 _IDLE_POLL = 2.0
@@ -85,6 +89,11 @@ class _Backend:
         self.factory: Optional[subprocess.Popen[bytes]] = None
         #: cctools task id -> (our task id, cctools task object, result path)
         self.tasks: Dict[int, Tuple[int, Any, Optional[str]]] = {}
+        #: our task id -> the log context ids of that task (DFK task id, try, ours).
+        self.ids: Dict[int, Dict[str, Any]] = {}
+        #: Per-task events (``cctools_submitted``, ``cctools_done``), when logged at all.
+        self.events: Optional[TaskEvents] = (TaskEvents(logger)
+                                             if logger.isEnabledFor(TASK_EVENTS) else None)
         os.makedirs(config["staging_dir"], exist_ok=True)
 
     def start(self) -> int:
@@ -102,6 +111,33 @@ class _Backend:
     def busy(self) -> bool:
         """Whether tasks are in flight, so the loop must keep calling ``wait``."""
         return bool(self.tasks)
+
+    def note_submitted(self, spec: TaskSpec) -> None:
+        """Remember the task's log ids; record that cctools has it."""
+        ids: Dict[str, Any] = {"executor_task_id": spec.task_id}
+        if spec.parsl_task_id is not None:
+            ids["task_id"] = spec.parsl_task_id
+            ids["try_id"] = spec.try_id
+        self.ids[spec.task_id] = ids
+        if self.events is not None:
+            self.events.add("cctools_submitted", spec.parsl_task_id,
+                            executor_task_id=spec.task_id, try_id=spec.try_id)
+
+    def note_done(self, outcomes: List[Outcome], worker: Any) -> None:
+        """Record that cctools returned these tasks, and why those that failed did."""
+        events = self.events
+        for outcome in outcomes:
+            ids = self.ids.pop(outcome.task_id, None) or {"executor_task_id": outcome.task_id}
+            if worker:
+                ids["worker_id"] = str(worker)
+            failed = outcome.kind == _spec.FAILED
+            if failed:
+                logger.info("Task %s failed: %s", ids.get("task_id"),
+                            outcome.data.decode(errors="replace"), extra=ids)
+            if events is not None:
+                events.add("cctools_done", ids.get("task_id"),
+                           outcome="failed" if failed else "ok",
+                           **{k: v for k, v in ids.items() if k != "task_id"})
 
     def flush(self) -> None:
         """Submit work held back by :meth:`submit` (TaskVine's batched function calls)."""
@@ -303,6 +339,7 @@ class VineBackend(_Backend):
         t.set_tag(str(spec.task_id))
         vine_id = m.submit(t)
         self.tasks[vine_id] = (spec.task_id, t, result_path)
+        self.note_submitted(spec)
 
     def busy(self) -> bool:
         return bool(self.tasks or self.pending_calls)
@@ -338,6 +375,8 @@ class VineBackend(_Backend):
             vine_id = self.m.submit(t)
             self.tasks[vine_id] = (chunk[0].task_id, t, None)
             self.chunks[vine_id] = [spec.task_id for spec in chunk]
+            for spec in chunk:
+                self.note_submitted(spec)
 
     def _finish_chunk(self, task_ids: List[int], t: Any) -> List[Outcome]:
         if t.successful():
@@ -377,9 +416,13 @@ class VineBackend(_Backend):
             entry = self.tasks.pop(t.id, None)
             chunk = self.chunks.pop(t.id, None)
             if chunk is not None:
-                done.extend(self._finish_chunk(chunk, t))
+                finished = self._finish_chunk(chunk, t)
             elif entry is not None:
-                done.append(self._finish(entry[0], t, entry[2]))
+                finished = [self._finish(entry[0], t, entry[2])]
+            else:
+                finished = []
+            self.note_done(finished, t.addrport)
+            done.extend(finished)
             t = self.m.wait(0)
         return done
 
@@ -501,6 +544,7 @@ class WorkQueueBackend(_Backend):
         t.specify_tag(str(spec.task_id))
         wq_id = q.submit(t)
         self.tasks[wq_id] = (spec.task_id, t, result_path)
+        self.note_submitted(spec)
 
     def wait(self, timeout: int) -> List[Outcome]:
         done: List[Outcome] = []
@@ -508,7 +552,9 @@ class WorkQueueBackend(_Backend):
         while t is not None:
             entry = self.tasks.pop(t.id, None)
             if entry is not None:
-                done.append(self._finish(entry[0], t, entry[2]))
+                finished = [self._finish(entry[0], t, entry[2])]
+                self.note_done(finished, t.host)
+                done.extend(finished)
             t = self.q.wait(0)
         return done
 
@@ -553,7 +599,12 @@ class WorkQueueBackend(_Backend):
 
 def _serve(conn: Connection, backend: _Backend) -> str:
     """Relay tasks and outcomes until told to stop; return why it stopped."""
+    events = backend.events
+    flushed = time.monotonic()
     while True:
+        if events is not None and time.monotonic() - flushed >= FLUSH_PERIOD:
+            events.flush()
+            flushed = time.monotonic()
         busy = backend.busy()
         try:
             if conn.poll(0 if busy else _IDLE_POLL):
@@ -565,7 +616,10 @@ def _serve(conn: Connection, backend: _Backend) -> str:
                         try:
                             backend.submit(spec)
                         except Exception as e:
-                            logger.exception("could not submit task %s", spec.task_id)
+                            ids = {"executor_task_id": spec.task_id,
+                                   "task_id": spec.parsl_task_id, "try_id": spec.try_id}
+                            logger.exception("could not submit task %s", spec.parsl_task_id,
+                                             extra=ids)
                             text = (f"task {spec.task_id} could not be submitted to the "
                                     f"manager: {type(e).__name__}: {e}")
                             conn.send([Outcome(_spec.FAILED, spec.task_id, text.encode(),
@@ -583,6 +637,28 @@ def _serve(conn: Connection, backend: _Backend) -> str:
                 return "the submit side went away"
 
 
+def _setup_logging(config: Dict[str, Any]) -> None:
+    """The run's LogConfig (``manager.<ext>`` in the executor's folder) if it has one,
+    else ``manager.log`` as text at INFO (DEBUG with ``debug``); and the process's ids."""
+    set_process_context(run_id=config.get("run_id"), executor=config.get("label"))
+    log_config = config.get("log_config")
+    if log_config is not None:
+        import pathlib
+
+        from parsl.logconfigs.base import oneshot_initialize_logging
+
+        oneshot_initialize_logging(log_config=log_config,
+                                   log_dir=pathlib.Path(config["log_dir"]), log_name="manager")
+        return
+    from parsl.log_utils import DATE_FORMAT, ParslFormatter
+
+    handler = logging.FileHandler(os.path.join(config["log_dir"], "manager.log"))
+    handler.setFormatter(ParslFormatter(LOG_FORMAT, datefmt=DATE_FORMAT))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if config.get("debug") else logging.INFO)
+
+
 def main(argv: List[str]) -> int:
     conn = Connection(int(argv[1]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -593,9 +669,7 @@ def main(argv: List[str]) -> int:
     signal.signal(signal.SIGTERM, terminate)
     config: Dict[str, Any] = conn.recv()
     os.makedirs(config["log_dir"], exist_ok=True)
-    logging.basicConfig(filename=os.path.join(config["log_dir"], "manager.log"),
-                        level=logging.DEBUG if config.get("debug") else logging.INFO,
-                        format="%(asctime)s %(name)s:%(lineno)d %(levelname)s %(message)s")
+    _setup_logging(config)
     backend: _Backend = (VineBackend(config) if config["kind"] == "taskvine"
                          else WorkQueueBackend(config))
     why = "startup failed"
@@ -618,6 +692,8 @@ def main(argv: List[str]) -> int:
         try:
             backend.close()
         finally:
+            if backend.events is not None:
+                backend.events.flush()
             logger.info("manager stopped (%s) in %.2f s", why, time.monotonic() - started)
             logging.shutdown()
     return 0
