@@ -59,6 +59,9 @@ class CctoolsExecutor(BlockProviderExecutor):
         self.worker_address: Optional[str] = None
         self.port_in_use: Optional[int] = None
         self._run_tag = ""
+        #: Set by a monitoring plugin before ``start()``: the token of the observer that
+        #: regular tasks' runners report ``running``/``running_ended`` and resources to.
+        self.worker_task_observer: Optional[str] = None
 
     # ------------------------------------------------------------------ subclass hooks
 
@@ -106,7 +109,8 @@ class CctoolsExecutor(BlockProviderExecutor):
         config = self._manager_config()
         config.update(kind=self._kind, log_dir=log_dir, python="python3",
                       staging_dir=os.path.join(log_dir, "function_data"), label=self.label,
-                      run_id=self.run_id, log_config=self.log_config)
+                      run_id=self.run_id, log_config=self.log_config,
+                      task_observer=self.worker_task_observer)
         if config.get("staging_dir_override"):
             config["staging_dir"] = os.path.abspath(config["staging_dir_override"])
         manager = ManagerProcess(f"{self.label} {self._system}", config,

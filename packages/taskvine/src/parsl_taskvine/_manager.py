@@ -112,6 +112,14 @@ class _Backend:
         """Whether tasks are in flight, so the loop must keep calling ``wait``."""
         return bool(self.tasks)
 
+    def observer_env(self, spec: TaskSpec) -> Dict[str, str]:
+        """Environment telling a regular task's runner to report to monitoring, if on."""
+        token = self.config.get("task_observer")
+        if not token:
+            return {}
+        return {"PARSL_TASK_OBSERVER": token,
+                "PARSL_TASK_IDS": f"{spec.task_id} {spec.parsl_task_id}"}
+
     def note_submitted(self, spec: TaskSpec) -> None:
         """Remember the task's log ids; record that cctools has it."""
         ids: Dict[str, Any] = {"executor_task_id": spec.task_id}
@@ -324,6 +332,8 @@ class VineBackend(_Backend):
             self.set_resources(t, spec, "set_")
             for key, value in (self.config.get("env_vars") or {}).items():
                 t.set_env_var(key, value)
+            for key, value in self.observer_env(spec).items():
+                t.set_env_var(key, value)
             if self.env_file is not None:
                 t.add_environment(self.env_file)
         for local, name in spec.inputs:
@@ -534,6 +544,8 @@ class WorkQueueBackend(_Backend):
         if self.config.get("max_retries") is not None:
             t.specify_max_retries(int(self.config["max_retries"]))
         for key, value in (self.config.get("env_vars") or {}).items():
+            t.specify_environment_variable(key, value)
+        for key, value in self.observer_env(spec).items():
             t.specify_environment_variable(key, value)
         if spec.category is not None:
             t.specify_category(spec.category)

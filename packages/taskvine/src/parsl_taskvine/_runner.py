@@ -12,9 +12,16 @@ The task message is ``cloudpickle.dumps((func, args, kwargs))``, loaded with pla
 is ``cloudpickle.dumps(("ok", value))``, ``("error", exception, traceback_text)``, or
 ``("unpicklable", type_name, message, traceback_text)`` when the exception or the result
 cannot be pickled; the submit side turns it into the future's result or exception.
+
+With monitoring on, the manager gives a regular task ``PARSL_TASK_OBSERVER`` (the
+monitoring plugin's worker-observer token: URL-safe base64 of JSON ``{"factory":
+"module:callable", "config": {...}}``) and ``PARSL_TASK_IDS`` ("EXECUTOR_TASK_ID
+DFK_TASK_ID"); the runner then tells the observer when the task starts and ends, and
+flushes it before the result goes back. Without them nothing more is imported.
 """
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 import traceback
@@ -34,6 +41,26 @@ def _dumps(outcome: Tuple[Any, ...]) -> bytes:
         return bytes(cloudpickle.dumps(outcome))
 
 
+def _observer() -> Any:
+    """The task observer named by ``PARSL_TASK_OBSERVER``, or None (never raises)."""
+    token = os.environ.get("PARSL_TASK_OBSERVER")
+    if not token:
+        return None
+    try:
+        import base64
+        import importlib
+        import json
+
+        spec = json.loads(base64.urlsafe_b64decode(token.encode()))
+        module_name, _, attr = spec["factory"].partition(":")
+        return getattr(importlib.import_module(module_name), attr)(spec.get("config", {}))
+    except Exception:
+        sys.stderr.write("parsl_taskvine_runner: cannot load the task observer; running "
+                         "without monitoring\n")
+        traceback.print_exc()
+        return None
+
+
 def _outcome(payload: bytes) -> Tuple[Any, ...]:
     try:
         func, args, kwargs = pickle.loads(payload)
@@ -45,7 +72,10 @@ def _outcome(payload: bytes) -> Tuple[Any, ...]:
 
 def run_parsl_task(payload: bytes) -> bytes:
     """Run the task in ``payload`` and return its serialized outcome; never raises."""
-    outcome = _outcome(payload)
+    return _serialize(_outcome(payload))
+
+
+def _serialize(outcome: Tuple[Any, ...]) -> bytes:
     try:
         return _dumps(outcome)
     except Exception as e:
@@ -70,7 +100,18 @@ def main(argv: List[str]) -> int:
         return 2
     with open(argv[1], "rb") as f:
         payload = f.read()
-    result = run_parsl_task(payload)
+    observer = _observer()
+    if observer is None:
+        result = run_parsl_task(payload)
+    else:
+        words = os.environ.get("PARSL_TASK_IDS", "").split()
+        executor_id = int(words[0]) if words else -1
+        dfk_id = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
+        observer.task_started(executor_id, dfk_id)
+        outcome = _outcome(payload)
+        observer.task_ended(executor_id, dfk_id, outcome[0] == "ok")
+        result = _serialize(outcome)
+        observer.close()
     with open(argv[2], "wb") as f:
         f.write(result)
     return 0
