@@ -43,13 +43,13 @@ def _statuses(db: str) -> Dict[int, List[str]]:
     return found
 
 
-@pytest.mark.parametrize("kind", ["taskvine", "workqueue"])
+@pytest.mark.parametrize("kind", ["taskvine", "serverless", "workqueue"])
 def test_worker_side_running_and_running_ended_and_resources_reach_the_database(
         kind: str, tmp_path_factory: Any, tmp_path: Any) -> None:
     port = free_port()
-    if kind == "taskvine":
+    if kind in ("taskvine", "serverless"):
         executor: Any = TaskVineExecutor(
-            label="vine_mon",
+            label=f"{kind}_mon", function_exec_mode="regular" if kind == "taskvine" else kind,
             manager_config=TaskVineManagerConfig(port=port, address="127.0.0.1"),
             factory_config=TaskVineFactoryConfig(cores=2, worker_timeout=60))
     else:

@@ -271,13 +271,17 @@ class VineBackend(_Backend):
         return int(m.port)
 
     def _install_library(self) -> None:
-        from parsl_taskvine._runner import run_parsl_task
+        from parsl_taskvine._runner import (
+            run_parsl_task,
+            run_parsl_task_observed,
+            run_parsl_tasks,
+            run_parsl_tasks_observed,
+        )
 
         lc = self.config.get("library_config") or {}
-        from parsl_taskvine._runner import run_parsl_tasks
-
         lib = self.m.create_library_from_functions(
-            LIBRARY_NAME, run_parsl_task, run_parsl_tasks, add_env=False,
+            LIBRARY_NAME, run_parsl_task, run_parsl_tasks, run_parsl_task_observed,
+            run_parsl_tasks_observed, add_env=False,
             exec_mode=lc.get("exec_mode", "direct"),
             init_command=self.config.get("library_init"))
         lib.set_function_slots(int(lc.get("num_slots", 1)))
@@ -286,6 +290,8 @@ class VineBackend(_Backend):
                 getattr(lib, f"set_{name}")(lc[name])
         for key, value in (self.config.get("env_vars") or {}).items():
             lib.set_env_var(key, value)
+        if self.config.get("task_observer"):
+            lib.set_env_var("PARSL_TASK_OBSERVER", self.config["task_observer"])
         if self.env_file is not None:
             lib.add_environment(self.env_file)
         self.m.install_library(lib)
@@ -316,7 +322,11 @@ class VineBackend(_Backend):
         if spec.mode == "serverless":
             if not self.library_installed:
                 self._install_library()
-            t = vine.FunctionCall(LIBRARY_NAME, "run_parsl_task", spec.payload)
+            if self.config.get("task_observer"):
+                t = vine.FunctionCall(LIBRARY_NAME, "run_parsl_task_observed", spec.task_id,
+                                      spec.parsl_task_id, spec.payload)
+            else:
+                t = vine.FunctionCall(LIBRARY_NAME, "run_parsl_task", spec.payload)
             if spec.priority is not None:
                 t.set_priority(spec.priority)
         else:
@@ -374,8 +384,13 @@ class VineBackend(_Backend):
             size = min(_MAX_CHUNK, max(1, -(-len(self.pending_calls) // free)))
             chunk = [self.pending_calls.popleft() for _ in range(min(size,
                                                                      len(self.pending_calls)))]
-            t = self.vine.FunctionCall(LIBRARY_NAME, "run_parsl_tasks",
-                                       [spec.payload for spec in chunk])
+            if self.config.get("task_observer"):
+                t = self.vine.FunctionCall(
+                    LIBRARY_NAME, "run_parsl_tasks_observed",
+                    [(spec.task_id, spec.parsl_task_id, spec.payload) for spec in chunk])
+            else:
+                t = self.vine.FunctionCall(LIBRARY_NAME, "run_parsl_tasks",
+                                           [spec.payload for spec in chunk])
             priorities = [spec.priority for spec in chunk if spec.priority is not None]
             if priorities:
                 t.set_priority(max(priorities))

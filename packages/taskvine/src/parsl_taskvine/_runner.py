@@ -94,6 +94,45 @@ def run_parsl_tasks(payloads: List[bytes]) -> List[bytes]:
     return [run_parsl_task(payload) for payload in payloads]
 
 
+#: The observer of this library process, loaded by the first monitored call.
+_LIBRARY_OBSERVER: List[Any] = []
+
+
+def _library_observer() -> Any:
+    if not _LIBRARY_OBSERVER:
+        _LIBRARY_OBSERVER.append(_observer())
+    return _LIBRARY_OBSERVER[0]
+
+
+def _observed(observer: Any, executor_id: int, dfk_id: Any, payload: bytes) -> bytes:
+    """Run one task, telling ``observer`` (if any) when it starts and ends."""
+    if observer is None:
+        return run_parsl_task(payload)
+    observer.task_started(executor_id, dfk_id)
+    outcome = _outcome(payload)
+    observer.task_ended(executor_id, dfk_id, outcome[0] == "ok")
+    return _serialize(outcome)
+
+
+def run_parsl_task_observed(executor_id: int, dfk_id: Any, payload: bytes) -> bytes:
+    """:func:`run_parsl_task` in a monitored library (``PARSL_TASK_OBSERVER`` set)."""
+    observer = _library_observer()
+    result = _observed(observer, executor_id, dfk_id, payload)
+    if observer is not None:
+        observer.flush()
+    return result
+
+
+def run_parsl_tasks_observed(items: List[Tuple[int, Any, bytes]]) -> List[bytes]:
+    """:func:`run_parsl_tasks` in a monitored library; items are (executor task id,
+    DFK task id, payload). The events go out before the results do."""
+    observer = _library_observer()
+    results = [_observed(observer, *item) for item in items]
+    if observer is not None:
+        observer.flush()
+    return results
+
+
 def main(argv: List[str]) -> int:
     if len(argv) != 3:
         sys.stderr.write("usage: python parsl_taskvine_runner.py FUNCTION_FILE RESULT_FILE\n")
@@ -107,10 +146,7 @@ def main(argv: List[str]) -> int:
         words = os.environ.get("PARSL_TASK_IDS", "").split()
         executor_id = int(words[0]) if words else -1
         dfk_id = int(words[1]) if len(words) > 1 and words[1].isdigit() else None
-        observer.task_started(executor_id, dfk_id)
-        outcome = _outcome(payload)
-        observer.task_ended(executor_id, dfk_id, outcome[0] == "ok")
-        result = _serialize(outcome)
+        result = _observed(observer, executor_id, dfk_id, payload)
         observer.close()
     with open(argv[2], "wb") as f:
         f.write(result)
