@@ -13,11 +13,15 @@ for TaskVine, from a ``vine_factory`` the manager process runs.
 """
 from __future__ import annotations
 
+import ast
 import atexit
+import inspect
 import itertools
 import logging
 import os
+import textwrap
 import threading
+import types
 from concurrent.futures import Future
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -59,6 +63,9 @@ class CctoolsExecutor(BlockProviderExecutor):
         self.worker_address: Optional[str] = None
         self.port_in_use: Optional[int] = None
         self._run_tag = ""
+        #: Send plain functions as source code (WorkQueueExecutor's ``source``).
+        self._send_source = False
+        self._sources: Dict[Any, Optional[Tuple[str, str]]] = {}
         #: Set by a monitoring plugin before ``start()``: the token of the observer that
         #: regular tasks' runners report ``running``/``running_ended`` and resources to.
         self.worker_task_observer: Optional[str] = None
@@ -142,7 +149,10 @@ class CctoolsExecutor(BlockProviderExecutor):
         outputs: List[Tuple[str, str]] = []
         if not self.shared_fs:
             args, kwargs, inputs, outputs = _staging.localize(args, kwargs)
-        payload = self._pack(func, args, kwargs)
+        if self._send_source:
+            payload = self._pack(self._source_of(func) or func, args, kwargs)
+        else:
+            payload = self._pack(func, args, kwargs)
         task_id = next(self._ids)
         ctx = submitting_task.get()
         if ctx is not None:
@@ -155,8 +165,38 @@ class CctoolsExecutor(BlockProviderExecutor):
         manager.submit(spec)
         return future
 
+    def _source_of(self, func: Callable[..., Any]) -> Optional[Tuple[str, str]]:
+        """(name, source without decorators) of a plain function, or None to send it by value.
+
+        Only functions whose meaning is their source qualify: no closure and no wrapper
+        (a walltime or staging wrapper, a bash app's runner go by value). The worker
+        executes the source in a fresh namespace, so, as in Parsl, the function must
+        import what it uses inside its body. Cached per function.
+        """
+        try:
+            return self._sources[func]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable callable
+            return None
+        found: Optional[Tuple[str, str]] = None
+        if isinstance(func, types.FunctionType) and func.__closure__ is None \
+                and not hasattr(func, "__wrapped__"):
+            try:
+                tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+                node = tree.body[0]
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                        and node.name == func.__name__:
+                    node.decorator_list = []
+                    found = (func.__name__, ast.unparse(node))
+            except (OSError, TypeError, SyntaxError, IndexError) as e:
+                logger.debug("Executor %s sends %s by value: no source (%s)", self.label,
+                             func.__name__, e)
+        self._sources[func] = found
+        return found
+
     @staticmethod
-    def _pack(func: Callable[..., Any], args: Any, kwargs: Dict[str, Any]) -> bytes:
+    def _pack(func: Any, args: Any, kwargs: Dict[str, Any]) -> bytes:
         import cloudpickle
 
         try:

@@ -7,7 +7,8 @@ anyway): the interpreter start is most of a short
 task's cost, and importing parsl here would double it. Serverless mode calls
 :func:`run_parsl_task` inside a TaskVine library process.
 
-The task message is ``cloudpickle.dumps((func, args, kwargs))``, loaded with plain
+The task message is ``cloudpickle.dumps((func, args, kwargs))`` (``func`` may be a
+``(name, source)`` pair instead, see WorkQueueExecutor's ``source``), loaded with plain
 ``pickle`` (which imports cloudpickle only when the message needs it). The outcome written back
 is ``cloudpickle.dumps(("ok", value))``, ``("error", exception, traceback_text)``, or
 ``("unpicklable", type_name, message, traceback_text)`` when the exception or the result
@@ -61,9 +62,18 @@ def _observer() -> Any:
         return None
 
 
+def _from_source(name: str, source: str) -> Any:
+    """The function ``name`` defined by ``source`` (WorkQueueExecutor's ``source=True``)."""
+    namespace: dict[str, Any] = {"__name__": "__parsl_app__"}
+    exec(compile(source, f"<parsl app {name}>", "exec"), namespace)
+    return namespace[name]
+
+
 def _outcome(payload: bytes) -> Tuple[Any, ...]:
     try:
         func, args, kwargs = pickle.loads(payload)
+        if isinstance(func, tuple):
+            func = _from_source(*func)
         return ("ok", func(*args, **kwargs))
     except BaseException as e:
         text = "".join(traceback.format_exception(type(e), e, e.__traceback__))

@@ -38,9 +38,11 @@ class WorkQueueExecutor(CctoolsExecutor):
     ``worker_options`` and ``worker_executable`` (the provider's worker command line),
     ``full_debug`` (Work Queue debug log in the executor's run folder), ``function_dir``
     (where task and result files are kept; default the run folder) and
-    ``scaling_cores_per_worker``. ``source`` and ``coprocess`` are accepted and change
-    nothing: functions always travel by value (cloudpickle), and every task runs in its
-    own ``python3`` process. ``pack``/``extra_pkgs`` (conda-pack per app) are refused.
+    ``scaling_cores_per_worker``. ``source=True`` sends each plain function as its source
+    code, executed on the worker in a fresh namespace (so the app must import what it
+    uses inside its body, and its module need not be importable there); functions
+    without source, with a closure or wrapped (bash apps, walltime) still go by value.
+    ``pack``/``extra_pkgs`` (conda-pack per app) are refused.
     """
 
     _kind = "workqueue"
@@ -111,6 +113,7 @@ class WorkQueueExecutor(CctoolsExecutor):
         self.storage_access = storage_access
         self.use_cache = use_cache
         self.source = source
+        self._send_source = source
         self.pack = pack
         self.extra_pkgs = extra_pkgs or []
         self.autolabel = autolabel
