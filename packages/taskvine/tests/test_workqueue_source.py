@@ -6,7 +6,7 @@ import sys
 from typing import Any, Callable
 
 import pytest
-from tv_helpers import free_port
+from tv_helpers import free_port, loaded
 
 from parsl import python_app
 from parsl.executors import WorkQueueExecutor
@@ -57,3 +57,20 @@ def test_source_runs_apps_whose_module_workers_cannot_import(
     by_value = python_app(submit_only_module.plain, executors=["wq_value"])(4)
     with pytest.raises(ModuleNotFoundError, match="submit_only_apps"):
         by_value.result(timeout=60)
+
+
+def test_coprocess_runs_tasks_in_long_lived_worker_processes(tmp_path_factory: Any) -> None:
+    """Every task of a coprocess executor runs in one of the worker's coprocesses (one
+    per core), never in a fresh python3 per task: few distinct pids for many tasks."""
+    import tv_apps
+
+    port = free_port()
+    executor = WorkQueueExecutor(port=port, address="127.0.0.1", coprocess=True,
+                                 worker_options="--cores=2",
+                                 provider=LocalProvider(init_blocks=1, max_blocks=1))
+    with loaded(executor, tmp_path_factory, port):  # also: no coprocess is left behind
+        pids = [tv_apps.pid_and_parent().result(timeout=90) for _ in range(6)]
+        assert len({pid for pid, _ in pids}) <= 2, pids
+        assert all("parsl_taskvine._coprocess" in command for _, command in pids), pids
+        with pytest.raises(KeyError, match="in-coprocess"):
+            tv_apps.fail_with("in-coprocess").result(timeout=60)

@@ -84,3 +84,11 @@ def sleep_for(seconds: float) -> float:
 @python_app
 def slurm_job_id() -> str:
     return os.environ.get("SLURM_JOB_ID", "")
+
+
+@python_app
+def pid_and_parent() -> Any:
+    """This process's pid and command line (which process ran the task)."""
+    with open("/proc/self/cmdline", "rb") as f:
+        command = f.read().replace(b"\0", b" ").decode()
+    return os.getpid(), command

@@ -11,7 +11,7 @@ import psutil
 CCTOOLS_PROGRAMS = ("vine_worker", "vine_factory", "work_queue_worker")
 #: Command-line parts of processes that run tasks on a worker, or the manager process.
 _TASK_SIDE = ("parsl_taskvine_runner", "cctools-monitor", "parsl_taskvine._manager",
-              "library_code.py")
+              "library_code.py", "parsl_taskvine._coprocess")
 
 
 #: Set by :func:`free_port` in this process's environment, so every manager, factory and

@@ -539,7 +539,11 @@ class WorkQueueBackend(_Backend):
         q = self.q
         if not self.monitoring and (spec.memory is not None or spec.disk is not None):
             self._enable_monitoring()
-        t = wq.Task(self.command(spec))
+        if self.config.get("coprocess"):
+            t = wq.RemoteTask("run_parsl_task", "parsl_coprocess")
+            t.specify_exec_method("direct")
+        else:
+            t = wq.Task(self.command(spec))
         # Work Queue's buffers are C strings, so the pickled task goes as a file.
         function_path = os.path.join(self.config["staging_dir"], f"function.{spec.task_id}")
         with open(function_path, "wb") as f:
@@ -590,7 +594,13 @@ class WorkQueueBackend(_Backend):
         ok = t.result == wq.WORK_QUEUE_RESULT_SUCCESS and t.return_status == 0
         text = ""
         status: Tuple[int, ...] = ()
-        if not ok:
+        if ok and self.config.get("coprocess") and (t.output or "").strip() != "ok":
+            ok = False
+            text = (f"task {task_id}: the Work Queue coprocess on worker "
+                    f"{t.hostname or t.host} did not run it: "
+                    f"{(t.output or 'no answer')[-2000:].strip()!r}")
+            status = (-1,)
+        elif not ok:
             where = t.hostname or t.host or "no worker"
             if t.result == wq.WORK_QUEUE_RESULT_RESOURCE_EXHAUSTION:
                 what = _exceeded(t.limits_exceeded, t.resources_requested)

@@ -5,6 +5,7 @@ import logging
 import os
 import shlex
 import socket
+import sys
 from typing import Any, Dict, List, Optional
 
 from parsl._validation import validate_init
@@ -42,6 +43,9 @@ class WorkQueueExecutor(CctoolsExecutor):
     code, executed on the worker in a fresh namespace (so the app must import what it
     uses inside its body, and its module need not be importable there); functions
     without source, with a closure or wrapped (bash apps, walltime) still go by value.
+    ``coprocess=True`` starts workers with ``--coprocess``: a long-lived Python per worker
+    slot (:mod:`parsl_taskvine._coprocess`) runs the tasks, so none pays for a new
+    interpreter; Work Queue does not run the resource monitor on coprocess tasks.
     ``pack``/``extra_pkgs`` (conda-pack per app) are refused.
     """
 
@@ -162,9 +166,21 @@ class WorkQueueExecutor(CctoolsExecutor):
                                       "worker_executable")]
         if self.project_password_file:
             argv += ["--password", self.project_password_file]
+        if self.coprocess:
+            argv += ["--coprocess", self._coprocess_launcher()]
         if self.worker_options:
             argv += shlex.split(self.worker_options)
         return argv
+
+    def _coprocess_launcher(self) -> str:
+        """An executable that starts :mod:`parsl_taskvine._coprocess` with this Python
+        (``--coprocess`` takes a program path, not a command line)."""
+        path = os.path.join(os.path.abspath(self.executor_dir), "parsl_coprocess")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m parsl_taskvine._coprocess\n")
+        os.chmod(path, 0o755)
+        return path
 
     def _manager_config(self) -> Dict[str, Any]:
         config: Dict[str, Any] = {
@@ -177,6 +193,7 @@ class WorkQueueExecutor(CctoolsExecutor):
             "autolabel": self.autolabel,
             "autolabel_window": self.autolabel_window,
             "full_debug": self.full_debug,
+            "coprocess": self.coprocess,
             "cache_inputs": self.use_cache,
             "worker_address": self.worker_address,
         }
