@@ -105,3 +105,11 @@ def test_unknown_autolabel_algorithm_is_refused_naming_the_choices() -> None:
     with pytest.raises(BadParameter, match="'bucketing'") as info:
         TaskVineExecutor(manager_config=TaskVineManagerConfig(autolabel_algorithm="greedy"))
     assert "greedy" in str(info.value)
+
+
+def test_work_queue_coprocess_with_autolabel_is_refused_with_the_reason() -> None:
+    from parsl.executors import WorkQueueExecutor
+
+    with pytest.raises(BadParameter, match="coprocess") as info:
+        WorkQueueExecutor(coprocess=True, autolabel=True)
+    assert "MONITOR_ERROR" in str(info.value)

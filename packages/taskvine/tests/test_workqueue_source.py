@@ -69,7 +69,9 @@ def test_coprocess_runs_tasks_in_long_lived_worker_processes(tmp_path_factory: A
                                  worker_options="--cores=2",
                                  provider=LocalProvider(init_blocks=1, max_blocks=1))
     with loaded(executor, tmp_path_factory, port):  # also: no coprocess is left behind
-        pids = [tv_apps.pid_and_parent().result(timeout=90) for _ in range(6)]
+        spec = {"cores": 1, "memory": 100, "disk": 100}
+        pids = [tv_apps.pid_and_parent(parsl_resource_specification=spec if i % 2 else {}
+                                       ).result(timeout=90) for i in range(6)]
         assert len({pid for pid, _ in pids}) <= 2, pids
         assert all("parsl_taskvine._coprocess" in command for _, command in pids), pids
         with pytest.raises(KeyError, match="in-coprocess"):

@@ -87,7 +87,7 @@ def slurm_job_id() -> str:
 
 
 @python_app
-def pid_and_parent() -> Any:
+def pid_and_parent(parsl_resource_specification: Any = None) -> Any:
     """This process's pid and command line (which process ran the task)."""
     with open("/proc/self/cmdline", "rb") as f:
         command = f.read().replace(b"\0", b" ").decode()

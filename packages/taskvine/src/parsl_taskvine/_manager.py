@@ -537,7 +537,10 @@ class WorkQueueBackend(_Backend):
     def submit(self, spec: TaskSpec) -> None:
         wq = self.wq
         q = self.q
-        if not self.monitoring and (spec.memory is not None or spec.disk is not None):
+        if not self.monitoring and (spec.memory is not None or spec.disk is not None) \
+                and not self.config.get("coprocess"):
+            # (Work Queue does not monitor coprocess tasks, and fails them all with
+            # MONITOR_ERROR once the monitor is on.)
             self._enable_monitoring()
         if self.config.get("coprocess"):
             t = wq.RemoteTask("run_parsl_task", "parsl_coprocess")

@@ -45,7 +45,8 @@ class WorkQueueExecutor(CctoolsExecutor):
     without source, with a closure or wrapped (bash apps, walltime) still go by value.
     ``coprocess=True`` starts workers with ``--coprocess``: a long-lived Python per worker
     slot (:mod:`parsl_taskvine._coprocess`) runs the tasks, so none pays for a new
-    interpreter; Work Queue does not run the resource monitor on coprocess tasks.
+    interpreter; Work Queue does not run the resource monitor on coprocess tasks, so their
+    memory and disk limits are not enforced (and ``autolabel`` is refused with it).
     ``pack``/``extra_pkgs`` (conda-pack per app) are refused.
     """
 
@@ -95,6 +96,11 @@ class WorkQueueExecutor(CctoolsExecutor):
             raise bad("autolabel_window", autolabel_window, "an int >= 1")
         if scaling_cores_per_worker < 1:
             raise bad("scaling_cores_per_worker", scaling_cores_per_worker, "an int >= 1")
+        if coprocess and autolabel:
+            raise bad("coprocess", coprocess,
+                      "False when autolabel=True: autolabel needs Work Queue's resource "
+                      "monitor, which does not run coprocess tasks (they would all fail "
+                      "with MONITOR_ERROR)")
         if pack:
             raise bad("pack", pack, "False: packing a conda environment per app is not "
                                     "supported here (Parsl builds one per app with cctools' "
