@@ -1,5 +1,6 @@
-"""WorkQueueExecutor(source=True): functions travel as source code, so an app whose
-module the workers cannot import still runs; by value (the default) it cannot."""
+"""WorkQueueExecutor options that change how tasks travel and run, on real workers:
+``source`` (functions as source code), ``coprocess`` (long-lived worker processes) and
+``autolabel`` (Work Queue labels each category's resources)."""
 from __future__ import annotations
 
 import sys
@@ -76,3 +77,23 @@ def test_coprocess_runs_tasks_in_long_lived_worker_processes(tmp_path_factory: A
         assert all("parsl_taskvine._coprocess" in command for _, command in pids), pids
         with pytest.raises(KeyError, match="in-coprocess"):
             tv_apps.fail_with("in-coprocess").result(timeout=60)
+
+
+def test_autolabel_lets_tasks_give_cores_alone_and_labels_their_category(
+        tmp_path_factory: Any) -> None:
+    """Work Queue's transaction log records the category's allocation mode."""
+    import os
+
+    import tv_apps
+
+    port = free_port()
+    executor = WorkQueueExecutor(port=port, address="127.0.0.1", autolabel=True,
+                                 autolabel_window=1,
+                                 provider=LocalProvider(init_blocks=1, max_blocks=1))
+    with loaded(executor, tmp_path_factory, port):
+        assert tv_apps.double(4, parsl_resource_specification={"cores": 1}).result(
+            timeout=90) == 8
+        log = os.path.join(executor.executor_dir, "transaction_log")
+    with open(log) as f:
+        text = f.read()
+    assert "CATEGORY double FIRST MAX_THROUGHPUT" in text, text[-2000:]
