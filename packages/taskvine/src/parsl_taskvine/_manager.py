@@ -627,11 +627,12 @@ class WorkQueueBackend(_Backend):
     def close(self) -> None:
         q = getattr(self, "q", None)
         if q is not None:
-            for wq_id in list(self.tasks):
+            for wq_id, entry in list(self.tasks.items()):
                 try:
                     q.cancel_by_taskid(wq_id)
                 except Exception:
-                    logger.exception("could not cancel Work Queue task %s", wq_id)
+                    logger.exception("could not cancel Work Queue task %s", wq_id,
+                                     extra=self.ids.get(entry[0]))
             self.tasks.clear()
             self.q = None
             del q
