@@ -52,15 +52,21 @@ def _statuses(db: str) -> Dict[int, List[str]]:
 @pytest.mark.parametrize("kind", ["taskvine", "serverless", "workqueue"])
 def test_worker_side_running_and_running_ended_and_resources_reach_the_database(
         kind: str, tmp_path_factory: Any, tmp_path: Any) -> None:
+    """TaskVine through the filesystem radio, Work Queue through UDP on loopback: the
+    executor's ``remote_monitoring_radio`` is the one its workers use."""
+    from parsl_monitoring import FilesystemRadio, UDPRadio
+
     port = free_port()
     if kind in ("taskvine", "serverless"):
         executor: Any = TaskVineExecutor(
             label=f"{kind}_mon", function_exec_mode="regular" if kind == "taskvine" else kind,
             manager_config=TaskVineManagerConfig(port=port, address="127.0.0.1"),
-            factory_config=TaskVineFactoryConfig(cores=2, worker_timeout=60))
+            factory_config=TaskVineFactoryConfig(cores=2, worker_timeout=60),
+            remote_monitoring_radio=FilesystemRadio())
     else:
         executor = WorkQueueExecutor(label="wq_mon", port=port, address="127.0.0.1",
-                                     provider=LocalProvider(init_blocks=1, max_blocks=1))
+                                     provider=LocalProvider(init_blocks=1, max_blocks=1),
+                                     remote_monitoring_radio=UDPRadio(address="127.0.0.1"))
     db = str(tmp_path / "monitoring.db")
     task_ids = _run(executor, port, tmp_path_factory, db)
     statuses = _statuses(db)

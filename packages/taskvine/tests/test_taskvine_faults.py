@@ -200,3 +200,13 @@ def test_autolabel_algorithm_sets_the_category_allocation_mode(
     with open(logs[0]) as f:
         text = f.read()
     assert "CATEGORY double FIRST EXHAUSTIVE_BUCKETING" in text, text[-2000:]
+
+
+def test_tasks_without_resources_keep_running_after_their_category_was_measured(
+        load_config: Callable[..., Any]) -> None:
+    """cctools 7.17.1 with proportional resources sizes a task that asks for nothing from
+    its category's measured minimum (here 3 MB of disk) and kills the next such task for
+    exceeding a 3 MB memory box; each must get the whole worker instead. (Adding
+    ``tune_parameters={"proportional-resources": 1}`` brings the failure back.)"""
+    load_config(factory_executor(free_port()))
+    assert [tv_apps.write_mb(3, 6).result(timeout=90) for _ in range(3)] == [3] * 3

@@ -92,3 +92,13 @@ def pid_and_parent(parsl_resource_specification: Any = None) -> Any:
     with open("/proc/self/cmdline", "rb") as f:
         command = f.read().replace(b"\0", b" ").decode()
     return os.getpid(), command
+
+
+@python_app
+def write_mb(mb: int, hold: float = 3) -> int:
+    """Keep an ``mb`` MB file in the task's sandbox for ``hold`` seconds (long enough for
+    the resource monitor to measure it)."""
+    with open("ballast", "wb") as f:
+        f.write(b"\0" * (mb * 2**20))
+    time.sleep(hold)
+    return mb

@@ -58,8 +58,9 @@ _LIMIT_UNITS = {"memory": "MB", "disk": "MB", "virtual_memory": "MB", "swap_memo
                 "wall_time": "s"}
 
 
-def _exceeded(limits: Any, requested: Any, measured: Any = None) -> str:
-    """Names the resources a task exceeded, with what it asked for when known.
+def _exceeded(limits: Any, requested: Any, measured: Any = None, allocated: Any = None) -> str:
+    """Names the resources a task exceeded, with its limit: what it asked for, else the
+    box cctools gave it.
 
     cctools marks the exceeded limits; when it did not, the resources measured above
     what was requested are named instead.
@@ -74,6 +75,8 @@ def _exceeded(limits: Any, requested: Any, measured: Any = None) -> str:
     for name in marked:
         unit = _LIMIT_UNITS.get(name, "")
         asked = getattr(requested, name, -1) if requested is not None else -1
+        if (asked is None or asked < 0) and allocated is not None:
+            asked = getattr(allocated, name, -1)
         text = f"{name}"
         if asked is not None and asked >= 0:
             text += f" (limit {asked:g}{' ' + unit if unit else ''})"
@@ -252,6 +255,13 @@ class VineBackend(_Backend):
             m.enable_monitoring()
         if c.get("autolabel") and c.get("autolabel_window") is not None:
             m.tune("category-steady-n-tasks", int(c["autolabel_window"]))
+        if not c.get("autolabel"):
+            # With proportional resources, cctools 7.17.1 sizes a task that asks for
+            # nothing from its category's measured minimum: once a task of the category
+            # measured 1 MB of disk, the next got a 1 MB memory box and was killed for
+            # "exceeding" it. Off, such a task gets the whole worker, and one that gives
+            # some resources gets exactly those (as Work Queue here, see WorkQueueBackend).
+            m.tune("proportional-resources", 0)
         if c.get("wait_for_workers"):
             m.tune("wait-for-workers", int(c["wait_for_workers"]))
         for key, value in (c.get("tune_parameters") or {}).items():
@@ -423,7 +433,8 @@ class VineBackend(_Backend):
         where = t.hostname or t.addrport or "no worker"
         code = self.vine.cvine.vine_task_get_result(t._task)
         if result == "resource exhaustion":
-            what = _exceeded(t.limits_exceeded, t.resources_requested, t.resources_measured)
+            what = _exceeded(t.limits_exceeded, t.resources_requested, t.resources_measured,
+                             t.resources_allocated)
             text = (f"task {task_id} exceeded its {what} on worker {where} and was stopped "
                     f"(TaskVine result: {result})")
         elif result == "success":
@@ -606,7 +617,8 @@ class WorkQueueBackend(_Backend):
         elif not ok:
             where = t.hostname or t.host or "no worker"
             if t.result == wq.WORK_QUEUE_RESULT_RESOURCE_EXHAUSTION:
-                what = _exceeded(t.limits_exceeded, t.resources_requested)
+                what = _exceeded(t.limits_exceeded, t.resources_requested, None,
+                                 t.resources_allocated)
                 text = (f"task {task_id} exceeded its {what} on worker {where} and was "
                         f"stopped (Work Queue result: {t.result_str})")
                 status = (t.result,)
