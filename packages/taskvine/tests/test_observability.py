@@ -105,3 +105,12 @@ def test_timeline_command_prints_the_manager_process_events(wq_run: Dict[str, An
     assert parsl_main(["logs", "timeline", wq_run["run_dir"], str(wq_run["ok"])]) == 0
     out = capsys.readouterr().out
     assert "wq_obs/manager" in out and "cctools_done" in out
+
+
+def test_latency_puts_the_manager_process_steps_in_order(vine_run: Dict[str, Any]) -> None:
+    from parsl.logview.latency import compute
+
+    groups = compute(vine_run["run_dir"])
+    group = groups[("double", "vine_obs", tuple(LIFE))]
+    assert group.count == 1 and all(len(step) == 1 for step in group.steps)
+    assert all(step[0] >= 0 for step in group.steps)
