@@ -176,9 +176,12 @@ def test_ctrl_c_with_a_running_task_exits_and_leaves_nothing(tmp_path: Any, kind
 
 
 def test_memory_over_the_limit_fails_naming_memory(load_config: Callable[..., Any]) -> None:
+    """The first task with a memory limit turns the resource monitor on, with the worker
+    already connected (a task without limits ran before)."""
     from parsl.executors.taskvine.errors import TaskVineTaskFailure
 
     load_config(factory_executor(free_port()))
+    assert tv_apps.double(1).result(timeout=90) == 2
     spec = {"cores": 1, "memory": 60, "disk": 100}
     with pytest.raises(TaskVineTaskFailure, match="exceeded its memory") as info:
         tv_apps.allocate_mb(300, parsl_resource_specification=spec).result(timeout=90)
@@ -204,9 +207,9 @@ def test_autolabel_algorithm_sets_the_category_allocation_mode(
 
 def test_tasks_without_resources_keep_running_after_their_category_was_measured(
         load_config: Callable[..., Any]) -> None:
-    """cctools 7.17.1 with proportional resources sizes a task that asks for nothing from
-    its category's measured minimum (here 3 MB of disk) and kills the next such task for
-    exceeding a 3 MB memory box; each must get the whole worker instead. (Adding
-    ``tune_parameters={"proportional-resources": 1}`` brings the failure back.)"""
+    """cctools 7.17.1 sizes a task that asks for nothing from its app's smallest sandbox
+    seen (here 3 MB), and its resource monitor killed the next such task for exceeding a
+    3 MB memory box. A run that sets no memory or disk limit is never monitored, so it is
+    not hit."""
     load_config(factory_executor(free_port()))
     assert [tv_apps.write_mb(3, 6).result(timeout=90) for _ in range(3)] == [3] * 3

@@ -247,21 +247,21 @@ class VineBackend(_Backend):
             m.enable_peer_transfers()
         else:
             m.disable_peer_transfers()
-        # The resource monitor enforces memory and disk limits, but it must be on before
-        # workers connect, and in this cctools release a serverless library started under
-        # it exits at once: so it is on unless serverless is the executor's default mode.
-        self.monitoring = bool(c.get("autolabel") or not c.get("serverless_default"))
-        if self.monitoring:
-            m.enable_monitoring()
+        # The resource monitor enforces memory and disk limits, but in this cctools
+        # release a serverless library started under it exits at once: so an executor
+        # whose default mode is serverless never monitors (unless autolabel), and one
+        # whose default mode is regular refuses serverless tasks.
+        self.regular_only = bool(c.get("autolabel") or not c.get("serverless_default"))
+        # The monitor is turned on with the first task giving memory or disk (or at once
+        # for autolabel), not before: cctools 7.17.1 sizes a task that asks for nothing
+        # from its app's smallest sandbox seen so far (a 1 MB memory box once a task of
+        # the same app left 1 MB in its sandbox), and the monitor would kill it for
+        # exceeding that box. Runs that set no limits are thus never hit.
+        self.monitoring = False
+        if c.get("autolabel"):
+            self._enable_monitoring()
         if c.get("autolabel") and c.get("autolabel_window") is not None:
             m.tune("category-steady-n-tasks", int(c["autolabel_window"]))
-        if not c.get("autolabel"):
-            # With proportional resources, cctools 7.17.1 sizes a task that asks for
-            # nothing from its category's measured minimum: once a task of the category
-            # measured 1 MB of disk, the next got a 1 MB memory box and was killed for
-            # "exceeding" it. Off, such a task gets the whole worker, and one that gives
-            # some resources gets exactly those (as Work Queue here, see WorkQueueBackend).
-            m.tune("proportional-resources", 0)
         if c.get("wait_for_workers"):
             m.tune("wait-for-workers", int(c["wait_for_workers"]))
         for key, value in (c.get("tune_parameters") or {}).items():
@@ -279,6 +279,11 @@ class VineBackend(_Backend):
             self.env_file = m.declare_poncho(c["env_pack"], cache=True)
         self.start_factory(m.port)
         return int(m.port)
+
+    def _enable_monitoring(self) -> None:
+        self.m.enable_monitoring()
+        self.monitoring = True
+        logger.info("resource monitor on: tasks exceeding their memory or disk are stopped")
 
     def _install_library(self) -> None:
         from parsl_taskvine._runner import (
@@ -321,11 +326,14 @@ class VineBackend(_Backend):
         vine = self.vine
         m = self.m
         result_path: Optional[str] = None
-        if spec.mode == "serverless" and self.monitoring:
+        if spec.mode == "serverless" and self.regular_only:
             raise ValueError(
                 "serverless tasks need an executor whose function_exec_mode is 'serverless' "
                 "and autolabel off: the resource monitor, on otherwise to enforce memory and "
                 "disk limits, stops TaskVine libraries in this cctools release")
+        if not self.monitoring and self.regular_only and (spec.memory is not None
+                                                          or spec.disk is not None):
+            self._enable_monitoring()
         if spec.mode == "serverless" and not spec.inputs and not spec.outputs:
             self.pending_calls.append(spec)
             return
