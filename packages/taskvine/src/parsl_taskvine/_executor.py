@@ -13,13 +13,10 @@ for TaskVine, from a ``vine_factory`` the manager process runs.
 """
 from __future__ import annotations
 
-import ast
 import atexit
-import inspect
 import itertools
 import logging
 import os
-import textwrap
 import threading
 import types
 from concurrent.futures import Future
@@ -179,6 +176,10 @@ class CctoolsExecutor(BlockProviderExecutor):
             pass
         except TypeError:  # unhashable callable
             return None
+        import ast
+        import inspect
+        import textwrap
+
         found: Optional[Tuple[str, str]] = None
         if isinstance(func, types.FunctionType) and func.__closure__ is None \
                 and not hasattr(func, "__wrapped__"):

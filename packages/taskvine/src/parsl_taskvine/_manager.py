@@ -608,7 +608,9 @@ class WorkQueueBackend(_Backend):
                 finished = [self._finish(entry[0], t, entry[2])]
                 self.note_done(finished, t.host)
                 done.extend(finished)
-            t = self.q.wait(0)
+            # Work Queue's wait(0) blocks for about a second when no result is ready (and
+            # the next wait then misses a second too): drain only what is ready.
+            t = self.q.wait(0) if self.q.stats.tasks_with_results > 0 else None
         return done
 
     def _finish(self, task_id: int, t: Any, result_path: Optional[str]) -> Outcome:
