@@ -57,9 +57,18 @@ config = Config(executors=[WorkQueueExecutor(
     port={port}, address="127.0.0.1",
     provider=LocalProvider(init_blocks=1, max_blocks=1))], run_dir={run_dir!r})
 """,
+    "workqueue-coprocess": """
+from parsl.config import Config
+from parsl.executors import WorkQueueExecutor
+from parsl.providers import LocalProvider
+config = Config(executors=[WorkQueueExecutor(
+    port={port}, address="127.0.0.1", coprocess=True, worker_options="--cores=2",
+    provider=LocalProvider(init_blocks=1, max_blocks=1))], run_dir={run_dir!r})
+""",
 }
 RESOURCES = {"taskvine-regular": {"cores": 1}, "taskvine-serverless": {"cores": 1},
-             "workqueue": {"cores": 1, "memory": 100, "disk": 100}}
+             "workqueue": {"cores": 1, "memory": 100, "disk": 100},
+             "workqueue-coprocess": {"cores": 1, "memory": 100, "disk": 100}}
 #: Parsl's parsl-perf prints "Tasks per second: R"; ours "batch of N tasks: S s, ..."
 #: (its rates are rounded to whole tasks/s, so the rate is computed from N and S).
 _RATE = re.compile(r"Tasks per second: ([0-9.]+)|batch of (\d+) tasks: ([0-9.]+) s")
@@ -169,10 +178,15 @@ def main() -> int:
     parser.add_argument("--parsl-sizes", default="10,20",
                         help="Parsl: parsl-perf --iterate batch sizes (it is slow)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run")
+    parser.add_argument("--impls", default="ours,parsl",
+                        help="which implementations to run (ours, parsl)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
+    impls = args.impls.split(",")
     for mode in args.modes.split(","):
         for name, python, ours in (("ours", args.ours, True), ("parsl", args.parsl, False)):
+            if name not in impls:
+                continue
             rate, notes = run(python, mode, args, ours)
             shown = f"{rate:.1f} tasks/s" if rate is not None else "no rate"
             print(f"{mode:20s} {name:6s} {shown:>16s}   {notes}", flush=True)

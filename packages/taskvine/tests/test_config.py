@@ -86,5 +86,30 @@ def test_taskvine_negative_cores_is_refused_naming_the_value() -> None:
 def test_work_queue_pack_is_refused_with_the_reason() -> None:
     from parsl.executors import WorkQueueExecutor
 
-    with pytest.raises(BadParameter, match="pack"):
+    with pytest.raises(BadParameter, match="pack") as info:
         WorkQueueExecutor(pack=True)
+    assert "poncho_package_create" in str(info.value) and "conda" in str(info.value)
+
+
+def test_taskvine_app_pack_is_refused_naming_what_is_missing_and_the_alternative() -> None:
+    from parsl.executors.taskvine import TaskVineExecutor, TaskVineManagerConfig
+
+    with pytest.raises(BadParameter, match="app_pack") as info:
+        TaskVineExecutor(manager_config=TaskVineManagerConfig(app_pack=True))
+    assert "micromamba" in str(info.value) and "env_pack" in str(info.value)
+
+
+def test_unknown_autolabel_algorithm_is_refused_naming_the_choices() -> None:
+    from parsl.executors.taskvine import TaskVineExecutor, TaskVineManagerConfig
+
+    with pytest.raises(BadParameter, match="'bucketing'") as info:
+        TaskVineExecutor(manager_config=TaskVineManagerConfig(autolabel_algorithm="greedy"))
+    assert "greedy" in str(info.value)
+
+
+def test_work_queue_coprocess_with_autolabel_is_refused_with_the_reason() -> None:
+    from parsl.executors import WorkQueueExecutor
+
+    with pytest.raises(BadParameter, match="coprocess") as info:
+        WorkQueueExecutor(coprocess=True, autolabel=True)
+    assert "MONITOR_ERROR" in str(info.value)

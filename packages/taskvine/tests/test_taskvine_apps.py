@@ -6,11 +6,9 @@ from typing import Any, Iterator
 
 import pytest
 import tv_apps
-from tv_helpers import assert_nothing_left, free_port
+from tv_helpers import free_port, loaded
 
-import parsl
 from parsl.app.errors import BashExitFailure
-from parsl.config import Config
 from parsl.data_provider.files import File
 from parsl.executors.taskvine import TaskVineExecutor, TaskVineFactoryConfig, TaskVineManagerConfig
 
@@ -20,19 +18,13 @@ pytestmark = pytest.mark.timeout(180)
 @pytest.fixture(scope="module")
 def vine(tmp_path_factory: Any) -> Iterator[TaskVineExecutor]:
     """One factory-launched 2-core worker; regular mode by default, a 2-slot library."""
-    run_dir = str(tmp_path_factory.mktemp("vine") / "runinfo")
     port = free_port()
     ex = TaskVineExecutor(
         manager_config=TaskVineManagerConfig(port=port, address="127.0.0.1",
                                              library_config={"num_slots": 2, "cores": 2}),
         factory_config=TaskVineFactoryConfig(cores=2, worker_timeout=60))
-    dfk = parsl.load(Config(executors=[ex], run_dir=run_dir, retries=0))
-    try:
+    with loaded(ex, tmp_path_factory, port):
         yield ex
-    finally:
-        dfk.cleanup()
-        parsl.clear()
-    assert_nothing_left(port)
 
 
 def test_python_app_returns_its_value(vine: TaskVineExecutor) -> None:

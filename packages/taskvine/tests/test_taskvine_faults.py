@@ -176,10 +176,40 @@ def test_ctrl_c_with_a_running_task_exits_and_leaves_nothing(tmp_path: Any, kind
 
 
 def test_memory_over_the_limit_fails_naming_memory(load_config: Callable[..., Any]) -> None:
+    """The first task with a memory limit turns the resource monitor on, with the worker
+    already connected (a task without limits ran before)."""
     from parsl.executors.taskvine.errors import TaskVineTaskFailure
 
     load_config(factory_executor(free_port()))
+    assert tv_apps.double(1).result(timeout=90) == 2
     spec = {"cores": 1, "memory": 60, "disk": 100}
     with pytest.raises(TaskVineTaskFailure, match="exceeded its memory") as info:
         tv_apps.allocate_mb(300, parsl_resource_specification=spec).result(timeout=90)
     assert "worker" in str(info.value)
+
+
+def test_autolabel_algorithm_sets_the_category_allocation_mode(
+        load_config: Callable[..., Any]) -> None:
+    """TaskVine's transaction log records each category's allocation mode."""
+    import glob
+
+    ex = factory_executor(free_port(), autolabel=True, autolabel_algorithm="bucketing",
+                          autolabel_window=2)
+    load_config(ex)
+    assert tv_apps.double(5).result(timeout=90) == 10
+    logs = glob.glob(os.path.join(ex.executor_dir, "vine-logs", "**", "transactions"),
+                     recursive=True)
+    assert logs, f"no transactions log under {ex.executor_dir}"
+    with open(logs[0]) as f:
+        text = f.read()
+    assert "CATEGORY double FIRST EXHAUSTIVE_BUCKETING" in text, text[-2000:]
+
+
+def test_tasks_without_resources_keep_running_after_their_category_was_measured(
+        load_config: Callable[..., Any]) -> None:
+    """cctools 7.17.1 sizes a task that asks for nothing from its app's smallest sandbox
+    seen (here 3 MB), and its resource monitor killed the next such task for exceeding a
+    3 MB memory box. A run that sets no memory or disk limit is never monitored, so it is
+    not hit."""
+    load_config(factory_executor(free_port()))
+    assert [tv_apps.write_mb(3, 6).result(timeout=90) for _ in range(3)] == [3] * 3

@@ -6,10 +6,8 @@ from typing import Any, Iterator
 
 import pytest
 import tv_apps
-from tv_helpers import assert_nothing_left, free_port
+from tv_helpers import free_port, loaded
 
-import parsl
-from parsl.config import Config
 from parsl.executors.taskvine import TaskVineExecutor, TaskVineFactoryConfig, TaskVineManagerConfig
 
 pytestmark = pytest.mark.timeout(180)
@@ -19,20 +17,14 @@ pytestmark = pytest.mark.timeout(180)
 def serverless(tmp_path_factory: Any) -> Iterator[TaskVineExecutor]:
     """Serverless by default: a 1-core library with 2 slots on one 2-core worker, so a
     1-core regular task fits beside it."""
-    run_dir = str(tmp_path_factory.mktemp("serverless") / "runinfo")
     port = free_port()
     ex = TaskVineExecutor(
         function_exec_mode="serverless",
         manager_config=TaskVineManagerConfig(port=port, address="127.0.0.1",
                                              library_config={"num_slots": 2, "cores": 1}),
         factory_config=TaskVineFactoryConfig(cores=2, worker_timeout=60))
-    dfk = parsl.load(Config(executors=[ex], run_dir=run_dir, retries=0))
-    try:
+    with loaded(ex, tmp_path_factory, port):
         yield ex
-    finally:
-        dfk.cleanup()
-        parsl.clear()
-    assert_nothing_left(port)
 
 
 def test_serverless_tasks_return_values_and_exceptions(serverless: TaskVineExecutor) -> None:

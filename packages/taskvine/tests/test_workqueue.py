@@ -5,10 +5,8 @@ from typing import Any, Iterator
 
 import pytest
 import tv_apps
-from tv_helpers import assert_nothing_left, free_port
+from tv_helpers import free_port, loaded
 
-import parsl
-from parsl.config import Config
 from parsl.data_provider.files import File
 from parsl.executors import WorkQueueExecutor
 from parsl.executors.errors import InvalidResourceSpecification
@@ -19,17 +17,11 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.fixture(scope="module")
 def wq(tmp_path_factory: Any) -> Iterator[WorkQueueExecutor]:
-    run_dir = str(tmp_path_factory.mktemp("wq") / "runinfo")
     port = free_port()
     ex = WorkQueueExecutor(port=port, address="127.0.0.1",
                            provider=LocalProvider(init_blocks=1, max_blocks=1))
-    dfk = parsl.load(Config(executors=[ex], run_dir=run_dir, retries=0))
-    try:
+    with loaded(ex, tmp_path_factory, port):
         yield ex
-    finally:
-        dfk.cleanup()
-        parsl.clear()
-    assert_nothing_left(port)
 
 
 def test_python_app_returns_its_value(wq: WorkQueueExecutor) -> None:
@@ -68,3 +60,18 @@ def test_unknown_resource_key_is_rejected_naming_it(wq: WorkQueueExecutor) -> No
 def test_full_resource_specification_runs(wq: WorkQueueExecutor) -> None:
     spec = {"cores": 1, "memory": 500, "disk": 100, "priority": 2, "running_time_min": 1}
     assert tv_apps.double(3, parsl_resource_specification=spec).result(timeout=60) == 6
+
+
+def test_memory_over_the_limit_fails_naming_memory(wq: WorkQueueExecutor) -> None:
+    """The task asks for 60 MB and touches 300 MB: the resource monitor stops it."""
+    from parsl.executors.workqueue.errors import WorkQueueTaskFailure
+
+    spec = {"cores": 1, "memory": 60, "disk": 100}
+    with pytest.raises(WorkQueueTaskFailure, match=r"exceeded its memory \(limit 60 MB\)"):
+        tv_apps.allocate_mb(300, parsl_resource_specification=spec).result(timeout=90)
+
+
+def test_task_within_its_memory_limit_runs(wq: WorkQueueExecutor) -> None:
+    spec = {"cores": 1, "memory": 400, "disk": 100}
+    assert tv_apps.allocate_mb(50, 0.5, parsl_resource_specification=spec).result(timeout=90) \
+        == 50 * 2**20

@@ -51,12 +51,13 @@ def double_twice(x: int) -> Any:
 
 
 @python_app
-def allocate_mb(mb: int, parsl_resource_specification: Any = None) -> int:
-    """Hold ``mb`` MB of touched memory for ten seconds, so the monitor's samples see it."""
+def allocate_mb(mb: int, hold: float = 10, parsl_resource_specification: Any = None) -> int:
+    """Hold ``mb`` MB of touched memory for ``hold`` seconds (long enough for the resource
+    monitor's samples to see it)."""
     block = bytearray(mb * 2**20)
     for i in range(0, len(block), 4096):
         block[i] = 1
-    time.sleep(10)
+    time.sleep(hold)
     return len(block)
 
 
@@ -83,3 +84,21 @@ def sleep_for(seconds: float) -> float:
 @python_app
 def slurm_job_id() -> str:
     return os.environ.get("SLURM_JOB_ID", "")
+
+
+@python_app
+def pid_and_parent(parsl_resource_specification: Any = None) -> Any:
+    """This process's pid and command line (which process ran the task)."""
+    with open("/proc/self/cmdline", "rb") as f:
+        command = f.read().replace(b"\0", b" ").decode()
+    return os.getpid(), command
+
+
+@python_app
+def write_mb(mb: int, hold: float = 3) -> int:
+    """Keep an ``mb`` MB file in the task's sandbox for ``hold`` seconds (long enough for
+    the resource monitor to measure it)."""
+    with open("ballast", "wb") as f:
+        f.write(b"\0" * (mb * 2**20))
+    time.sleep(hold)
+    return mb

@@ -1,8 +1,9 @@
 """Helpers for the parsl-taskvine tests: free ports, bounded polling, leftover processes."""
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Iterator, List, Optional
 
 import polling
 import psutil
@@ -10,7 +11,7 @@ import psutil
 CCTOOLS_PROGRAMS = ("vine_worker", "vine_factory", "work_queue_worker")
 #: Command-line parts of processes that run tasks on a worker, or the manager process.
 _TASK_SIDE = ("parsl_taskvine_runner", "cctools-monitor", "parsl_taskvine._manager",
-              "library_code.py")
+              "library_code.py", "parsl_taskvine._coprocess")
 
 
 #: Set by :func:`free_port` in this process's environment, so every manager, factory and
@@ -67,3 +68,21 @@ def assert_nothing_left(port: int, extra_pids: Optional[List[int]] = None,
     except AssertionError:
         left = [(p.pid, " ".join(p.cmdline())) for p in cctools_processes(port, extra_pids)]
         raise AssertionError(f"processes left behind: {left}") from None
+
+
+@contextlib.contextmanager
+def loaded(executor: Any, tmp_path_factory: Any, port: int, **config: Any) -> Iterator[Any]:
+    """Run ``executor`` in a DFK (no Parsl retries) for a module's tests; on the way out
+    clean up and check that no worker, factory or manager process of ``port`` is left."""
+    import parsl
+    from parsl.config import Config
+
+    run_dir = str(tmp_path_factory.mktemp(executor.label) / "runinfo")
+    config.setdefault("retries", 0)
+    dfk = parsl.load(Config(executors=[executor], run_dir=run_dir, **config))
+    try:
+        yield executor
+    finally:
+        dfk.cleanup()
+        parsl.clear()
+    assert_nothing_left(port)

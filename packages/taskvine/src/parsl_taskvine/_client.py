@@ -121,10 +121,15 @@ class ManagerProcess:
             status = f"was killed by signal {-code}"
         else:
             status = f"exited with code {code}"
-        tail = _tail(self.log_path) or _tail(os.path.join(self.config["log_dir"],
-                                                          "manager.stdout"))
+        tail = ""
+        log_path = self.log_path
+        for name in ("manager.log", "manager.jsonlog", "manager.stdout"):
+            log_path = os.path.join(self.config["log_dir"], name)
+            tail = _tail(log_path)
+            if tail:
+                break
         return (f"{self.name} manager process (pid {self.proc.pid}) {status} {when}; "
-                f"last lines of {self.log_path}:\n{tail}")
+                f"last lines of {log_path}:\n{tail}")
 
     # ------------------------------------------------------------------ running
 

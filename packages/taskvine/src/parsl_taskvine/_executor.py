@@ -18,6 +18,7 @@ import itertools
 import logging
 import os
 import threading
+import types
 from concurrent.futures import Future
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -59,6 +60,12 @@ class CctoolsExecutor(BlockProviderExecutor):
         self.worker_address: Optional[str] = None
         self.port_in_use: Optional[int] = None
         self._run_tag = ""
+        #: Send plain functions as source code (WorkQueueExecutor's ``source``).
+        self._send_source = False
+        self._sources: Dict[Any, Optional[Tuple[str, str]]] = {}
+        #: Set by a monitoring plugin before ``start()``: the token of the observer that
+        #: regular tasks' runners report ``running``/``running_ended`` and resources to.
+        self.worker_task_observer: Optional[str] = None
 
     # ------------------------------------------------------------------ subclass hooks
 
@@ -105,7 +112,9 @@ class CctoolsExecutor(BlockProviderExecutor):
         os.makedirs(log_dir, exist_ok=True)
         config = self._manager_config()
         config.update(kind=self._kind, log_dir=log_dir, python="python3",
-                      staging_dir=os.path.join(log_dir, "function_data"))
+                      staging_dir=os.path.join(log_dir, "function_data"), label=self.label,
+                      run_id=self.run_id, log_config=self.log_config,
+                      task_observer=self.worker_task_observer)
         if config.get("staging_dir_override"):
             config["staging_dir"] = os.path.abspath(config["staging_dir_override"])
         manager = ManagerProcess(f"{self.label} {self._system}", config,
@@ -137,16 +146,58 @@ class CctoolsExecutor(BlockProviderExecutor):
         outputs: List[Tuple[str, str]] = []
         if not self.shared_fs:
             args, kwargs, inputs, outputs = _staging.localize(args, kwargs)
-        payload = self._pack(func, args, kwargs)
+        if self._send_source:
+            payload = self._pack(self._source_of(func) or func, args, kwargs)
+        else:
+            payload = self._pack(func, args, kwargs)
         task_id = next(self._ids)
+        ctx = submitting_task.get()
+        if ctx is not None:
+            fields["parsl_task_id"] = ctx.task_id
+            fields["try_id"] = ctx.try_id
         spec = TaskSpec(task_id, mode, payload, tuple(inputs), tuple(outputs), **fields)
         future: Future[Any] = LeanFuture()
+        future.parsl_executor_task_id = task_id  # type: ignore[attr-defined]
         self._tasks[task_id] = future
         manager.submit(spec)
         return future
 
+    def _source_of(self, func: Callable[..., Any]) -> Optional[Tuple[str, str]]:
+        """(name, source without decorators) of a plain function, or None to send it by value.
+
+        Only functions whose meaning is their source qualify: no closure and no wrapper
+        (a walltime or staging wrapper, a bash app's runner go by value). The worker
+        executes the source in a fresh namespace, so, as in Parsl, the function must
+        import what it uses inside its body. Cached per function.
+        """
+        try:
+            return self._sources[func]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable callable
+            return None
+        import ast
+        import inspect
+        import textwrap
+
+        found: Optional[Tuple[str, str]] = None
+        if isinstance(func, types.FunctionType) and func.__closure__ is None \
+                and not hasattr(func, "__wrapped__"):
+            try:
+                tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+                node = tree.body[0]
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                        and node.name == func.__name__:
+                    node.decorator_list = []
+                    found = (func.__name__, ast.unparse(node))
+            except (OSError, TypeError, SyntaxError, IndexError) as e:
+                logger.debug("Executor %s sends %s by value: no source (%s)", self.label,
+                             func.__name__, e)
+        self._sources[func] = found
+        return found
+
     @staticmethod
-    def _pack(func: Callable[..., Any], args: Any, kwargs: Dict[str, Any]) -> bytes:
+    def _pack(func: Any, args: Any, kwargs: Dict[str, Any]) -> bytes:
         import cloudpickle
 
         try:

@@ -26,16 +26,24 @@ from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
+from parsl.log_context import FLUSH_PERIOD, TASK_EVENTS, TaskEvents, set_process_context
 from parsl_taskvine import _spec
 from parsl_taskvine._spec import Outcome, TaskSpec
 
 logger = logging.getLogger("parsl_taskvine.manager")
+#: Text log lines as HTEX's processes write them, so ``parsl logs`` reads both alike.
+LOG_FORMAT = ("%(asctime)s.%(msecs)03d %(name)s:%(lineno)d %(processName)s(%(process)d) "
+              "%(threadName)s %(funcName)s [%(levelname)s] %(message)s")
 
 #: Seconds the idle loop waits for submissions before letting cctools accept workers.
 _IDLE_POLL = 2.0
 #: Seconds given to the factory to remove its workers before its group is killed.
 _FACTORY_GRACE = 3.0
 LIBRARY_NAME = "parsl_library"
+#: TaskVine allocation mode of each ``autolabel_algorithm`` Parsl documents.
+AUTOLABEL_MODES = {"max-xput": "VINE_ALLOCATION_MODE_MAX_THROUGHPUT",
+                   "bucketing": "VINE_ALLOCATION_MODE_EXHAUSTIVE_BUCKETING",
+                   "max": "VINE_ALLOCATION_MODE_MAX"}
 #: The runner travels with every regular task (cached on each worker) and runs as a
 #: script: no ``-m`` (runpy costs tens of ms) and no need for parsl_taskvine on workers.
 RUNNER_NAME = "parsl_taskvine_runner.py"
@@ -50,8 +58,9 @@ _LIMIT_UNITS = {"memory": "MB", "disk": "MB", "virtual_memory": "MB", "swap_memo
                 "wall_time": "s"}
 
 
-def _exceeded(limits: Any, requested: Any, measured: Any = None) -> str:
-    """Names the resources a task exceeded, with what it asked for when known.
+def _exceeded(limits: Any, requested: Any, measured: Any = None, allocated: Any = None) -> str:
+    """Names the resources a task exceeded, with its limit: what it asked for, else the
+    box cctools gave it.
 
     cctools marks the exceeded limits; when it did not, the resources measured above
     what was requested are named instead.
@@ -66,6 +75,8 @@ def _exceeded(limits: Any, requested: Any, measured: Any = None) -> str:
     for name in marked:
         unit = _LIMIT_UNITS.get(name, "")
         asked = getattr(requested, name, -1) if requested is not None else -1
+        if (asked is None or asked < 0) and allocated is not None:
+            asked = getattr(allocated, name, -1)
         text = f"{name}"
         if asked is not None and asked >= 0:
             text += f" (limit {asked:g}{' ' + unit if unit else ''})"
@@ -81,6 +92,11 @@ class _Backend:
         self.factory: Optional[subprocess.Popen[bytes]] = None
         #: cctools task id -> (our task id, cctools task object, result path)
         self.tasks: Dict[int, Tuple[int, Any, Optional[str]]] = {}
+        #: our task id -> the log context ids of that task (DFK task id, try, ours).
+        self.ids: Dict[int, Dict[str, Any]] = {}
+        #: Per-task events (``cctools_submitted``, ``cctools_done``), when logged at all.
+        self.events: Optional[TaskEvents] = (TaskEvents(logger)
+                                             if logger.isEnabledFor(TASK_EVENTS) else None)
         os.makedirs(config["staging_dir"], exist_ok=True)
 
     def start(self) -> int:
@@ -98,6 +114,41 @@ class _Backend:
     def busy(self) -> bool:
         """Whether tasks are in flight, so the loop must keep calling ``wait``."""
         return bool(self.tasks)
+
+    def observer_env(self, spec: TaskSpec) -> Dict[str, str]:
+        """Environment telling a regular task's runner to report to monitoring, if on."""
+        token = self.config.get("task_observer")
+        if not token:
+            return {}
+        return {"PARSL_TASK_OBSERVER": token,
+                "PARSL_TASK_IDS": f"{spec.task_id} {spec.parsl_task_id}"}
+
+    def note_submitted(self, spec: TaskSpec) -> None:
+        """Remember the task's log ids; record that cctools has it."""
+        ids: Dict[str, Any] = {"executor_task_id": spec.task_id}
+        if spec.parsl_task_id is not None:
+            ids["task_id"] = spec.parsl_task_id
+            ids["try_id"] = spec.try_id
+        self.ids[spec.task_id] = ids
+        if self.events is not None:
+            self.events.add("cctools_submitted", spec.parsl_task_id,
+                            executor_task_id=spec.task_id, try_id=spec.try_id)
+
+    def note_done(self, outcomes: List[Outcome], worker: Any) -> None:
+        """Record that cctools returned these tasks, and why those that failed did."""
+        events = self.events
+        for outcome in outcomes:
+            ids = self.ids.pop(outcome.task_id, None) or {"executor_task_id": outcome.task_id}
+            if worker:
+                ids["worker_id"] = str(worker)
+            failed = outcome.kind == _spec.FAILED
+            if failed:
+                logger.info("Task %s failed: %s", ids.get("task_id"),
+                            outcome.data.decode(errors="replace"), extra=ids)
+            if events is not None:
+                events.add("cctools_done", ids.get("task_id"),
+                           outcome="failed" if failed else "ok",
+                           **{k: v for k, v in ids.items() if k != "task_id"})
 
     def flush(self) -> None:
         """Submit work held back by :meth:`submit` (TaskVine's batched function calls)."""
@@ -196,12 +247,19 @@ class VineBackend(_Backend):
             m.enable_peer_transfers()
         else:
             m.disable_peer_transfers()
-        # The resource monitor enforces memory and disk limits, but it must be on before
-        # workers connect, and in this cctools release a serverless library started under
-        # it exits at once: so it is on unless serverless is the executor's default mode.
-        self.monitoring = bool(c.get("autolabel") or not c.get("serverless_default"))
-        if self.monitoring:
-            m.enable_monitoring()
+        # The resource monitor enforces memory and disk limits, but in this cctools
+        # release a serverless library started under it exits at once: so an executor
+        # whose default mode is serverless never monitors (unless autolabel), and one
+        # whose default mode is regular refuses serverless tasks.
+        self.regular_only = bool(c.get("autolabel") or not c.get("serverless_default"))
+        # The monitor is turned on with the first task giving memory or disk (or at once
+        # for autolabel), not before: cctools 7.17.1 sizes a task that asks for nothing
+        # from its app's smallest sandbox seen so far (a 1 MB memory box once a task of
+        # the same app left 1 MB in its sandbox), and the monitor would kill it for
+        # exceeding that box. Runs that set no limits are thus never hit.
+        self.monitoring = False
+        if c.get("autolabel"):
+            self._enable_monitoring()
         if c.get("autolabel") and c.get("autolabel_window") is not None:
             m.tune("category-steady-n-tasks", int(c["autolabel_window"]))
         if c.get("wait_for_workers"):
@@ -222,14 +280,23 @@ class VineBackend(_Backend):
         self.start_factory(m.port)
         return int(m.port)
 
+    def _enable_monitoring(self) -> None:
+        self.m.enable_monitoring()
+        self.monitoring = True
+        logger.info("resource monitor on: tasks exceeding their memory or disk are stopped")
+
     def _install_library(self) -> None:
-        from parsl_taskvine._runner import run_parsl_task
+        from parsl_taskvine._runner import (
+            run_parsl_task,
+            run_parsl_task_observed,
+            run_parsl_tasks,
+            run_parsl_tasks_observed,
+        )
 
         lc = self.config.get("library_config") or {}
-        from parsl_taskvine._runner import run_parsl_tasks
-
         lib = self.m.create_library_from_functions(
-            LIBRARY_NAME, run_parsl_task, run_parsl_tasks, add_env=False,
+            LIBRARY_NAME, run_parsl_task, run_parsl_tasks, run_parsl_task_observed,
+            run_parsl_tasks_observed, add_env=False,
             exec_mode=lc.get("exec_mode", "direct"),
             init_command=self.config.get("library_init"))
         lib.set_function_slots(int(lc.get("num_slots", 1)))
@@ -238,6 +305,8 @@ class VineBackend(_Backend):
                 getattr(lib, f"set_{name}")(lc[name])
         for key, value in (self.config.get("env_vars") or {}).items():
             lib.set_env_var(key, value)
+        if self.config.get("task_observer"):
+            lib.set_env_var("PARSL_TASK_OBSERVER", self.config["task_observer"])
         if self.env_file is not None:
             lib.add_environment(self.env_file)
         self.m.install_library(lib)
@@ -250,25 +319,32 @@ class VineBackend(_Backend):
         t.set_category(spec.category)
         if self.config.get("autolabel") and spec.category not in self.categories:
             self.categories.add(spec.category)
-            self.m.set_category_mode(spec.category,
-                                     self.vine.VINE_ALLOCATION_MODE_MAX_THROUGHPUT)
+            mode = AUTOLABEL_MODES[self.config.get("autolabel_algorithm") or "max-xput"]
+            self.m.set_category_mode(spec.category, getattr(self.vine.cvine, mode))
 
     def submit(self, spec: TaskSpec) -> None:
         vine = self.vine
         m = self.m
         result_path: Optional[str] = None
-        if spec.mode == "serverless" and self.monitoring:
+        if spec.mode == "serverless" and self.regular_only:
             raise ValueError(
                 "serverless tasks need an executor whose function_exec_mode is 'serverless' "
                 "and autolabel off: the resource monitor, on otherwise to enforce memory and "
                 "disk limits, stops TaskVine libraries in this cctools release")
+        if not self.monitoring and self.regular_only and (spec.memory is not None
+                                                          or spec.disk is not None):
+            self._enable_monitoring()
         if spec.mode == "serverless" and not spec.inputs and not spec.outputs:
             self.pending_calls.append(spec)
             return
         if spec.mode == "serverless":
             if not self.library_installed:
                 self._install_library()
-            t = vine.FunctionCall(LIBRARY_NAME, "run_parsl_task", spec.payload)
+            if self.config.get("task_observer"):
+                t = vine.FunctionCall(LIBRARY_NAME, "run_parsl_task_observed", spec.task_id,
+                                      spec.parsl_task_id, spec.payload)
+            else:
+                t = vine.FunctionCall(LIBRARY_NAME, "run_parsl_task", spec.payload)
             if spec.priority is not None:
                 t.set_priority(spec.priority)
         else:
@@ -283,6 +359,8 @@ class VineBackend(_Backend):
                          "result")
             self.set_resources(t, spec, "set_")
             for key, value in (self.config.get("env_vars") or {}).items():
+                t.set_env_var(key, value)
+            for key, value in self.observer_env(spec).items():
                 t.set_env_var(key, value)
             if self.env_file is not None:
                 t.add_environment(self.env_file)
@@ -299,6 +377,7 @@ class VineBackend(_Backend):
         t.set_tag(str(spec.task_id))
         vine_id = m.submit(t)
         self.tasks[vine_id] = (spec.task_id, t, result_path)
+        self.note_submitted(spec)
 
     def busy(self) -> bool:
         return bool(self.tasks or self.pending_calls)
@@ -323,8 +402,13 @@ class VineBackend(_Backend):
             size = min(_MAX_CHUNK, max(1, -(-len(self.pending_calls) // free)))
             chunk = [self.pending_calls.popleft() for _ in range(min(size,
                                                                      len(self.pending_calls)))]
-            t = self.vine.FunctionCall(LIBRARY_NAME, "run_parsl_tasks",
-                                       [spec.payload for spec in chunk])
+            if self.config.get("task_observer"):
+                t = self.vine.FunctionCall(
+                    LIBRARY_NAME, "run_parsl_tasks_observed",
+                    [(spec.task_id, spec.parsl_task_id, spec.payload) for spec in chunk])
+            else:
+                t = self.vine.FunctionCall(LIBRARY_NAME, "run_parsl_tasks",
+                                           [spec.payload for spec in chunk])
             priorities = [spec.priority for spec in chunk if spec.priority is not None]
             if priorities:
                 t.set_priority(max(priorities))
@@ -334,6 +418,8 @@ class VineBackend(_Backend):
             vine_id = self.m.submit(t)
             self.tasks[vine_id] = (chunk[0].task_id, t, None)
             self.chunks[vine_id] = [spec.task_id for spec in chunk]
+            for spec in chunk:
+                self.note_submitted(spec)
 
     def _finish_chunk(self, task_ids: List[int], t: Any) -> List[Outcome]:
         if t.successful():
@@ -355,7 +441,8 @@ class VineBackend(_Backend):
         where = t.hostname or t.addrport or "no worker"
         code = self.vine.cvine.vine_task_get_result(t._task)
         if result == "resource exhaustion":
-            what = _exceeded(t.limits_exceeded, t.resources_requested, t.resources_measured)
+            what = _exceeded(t.limits_exceeded, t.resources_requested, t.resources_measured,
+                             t.resources_allocated)
             text = (f"task {task_id} exceeded its {what} on worker {where} and was stopped "
                     f"(TaskVine result: {result})")
         elif result == "success":
@@ -373,9 +460,13 @@ class VineBackend(_Backend):
             entry = self.tasks.pop(t.id, None)
             chunk = self.chunks.pop(t.id, None)
             if chunk is not None:
-                done.extend(self._finish_chunk(chunk, t))
+                finished = self._finish_chunk(chunk, t)
             elif entry is not None:
-                done.append(self._finish(entry[0], t, entry[2]))
+                finished = [self._finish(entry[0], t, entry[2])]
+            else:
+                finished = []
+            self.note_done(finished, t.addrport)
+            done.extend(finished)
             t = self.m.wait(0)
         return done
 
@@ -436,17 +527,45 @@ class WorkQueueBackend(_Backend):
         self.q = q
         if c.get("project_password_file"):
             q.specify_password_file(c["project_password_file"])
+        self.monitoring = False
         if c.get("autolabel"):
-            q.enable_monitoring()
+            self._enable_monitoring()
             if c.get("autolabel_window") is not None:
                 q.tune("category-steady-n-tasks", int(c["autolabel_window"]))
+        else:
+            # Work Queue sizes a task's box as the larger of what it asked for and the same
+            # share of the worker as its largest request (1 core of a 2-core worker: half
+            # the worker's memory), and the resource monitor enforces the box, not the
+            # request. Without autolabel a task gives cores, memory and disk together, so
+            # the box is exactly what it asked for.
+            q.tune("proportional-resources", 0)
         self.categories: set[str] = set()
         return int(q.port)
+
+    def _enable_monitoring(self) -> None:
+        """Wrap tasks in cctools' resource monitor, which stops one exceeding its limits.
+
+        It costs a monitor process and a summary file per task, so it is turned on when
+        the first task with a memory or disk limit arrives (or with autolabel, which needs
+        the measurements); Work Queue wraps each task when it starts, so this is in time.
+        """
+        self.q.enable_monitoring(watchdog=True)
+        self.monitoring = True
+        logger.info("resource monitor on: tasks exceeding their memory or disk are stopped")
 
     def submit(self, spec: TaskSpec) -> None:
         wq = self.wq
         q = self.q
-        t = wq.Task(self.command(spec))
+        if not self.monitoring and (spec.memory is not None or spec.disk is not None) \
+                and not self.config.get("coprocess"):
+            # (Work Queue does not monitor coprocess tasks, and fails them all with
+            # MONITOR_ERROR once the monitor is on.)
+            self._enable_monitoring()
+        if self.config.get("coprocess"):
+            t = wq.RemoteTask("run_parsl_task", "parsl_coprocess")
+            t.specify_exec_method("direct")
+        else:
+            t = wq.Task(self.command(spec))
         # Work Queue's buffers are C strings, so the pickled task goes as a file.
         function_path = os.path.join(self.config["staging_dir"], f"function.{spec.task_id}")
         with open(function_path, "wb") as f:
@@ -467,6 +586,8 @@ class WorkQueueBackend(_Backend):
             t.specify_max_retries(int(self.config["max_retries"]))
         for key, value in (self.config.get("env_vars") or {}).items():
             t.specify_environment_variable(key, value)
+        for key, value in self.observer_env(spec).items():
+            t.specify_environment_variable(key, value)
         if spec.category is not None:
             t.specify_category(spec.category)
             if self.config.get("autolabel") and spec.category not in self.categories:
@@ -476,6 +597,7 @@ class WorkQueueBackend(_Backend):
         t.specify_tag(str(spec.task_id))
         wq_id = q.submit(t)
         self.tasks[wq_id] = (spec.task_id, t, result_path)
+        self.note_submitted(spec)
 
     def wait(self, timeout: int) -> List[Outcome]:
         done: List[Outcome] = []
@@ -483,8 +605,12 @@ class WorkQueueBackend(_Backend):
         while t is not None:
             entry = self.tasks.pop(t.id, None)
             if entry is not None:
-                done.append(self._finish(entry[0], t, entry[2]))
-            t = self.q.wait(0)
+                finished = [self._finish(entry[0], t, entry[2])]
+                self.note_done(finished, t.host)
+                done.extend(finished)
+            # Work Queue's wait(0) blocks for about a second when no result is ready (and
+            # the next wait then misses a second too): drain only what is ready.
+            t = self.q.wait(0) if self.q.stats.tasks_with_results > 0 else None
         return done
 
     def _finish(self, task_id: int, t: Any, result_path: Optional[str]) -> Outcome:
@@ -492,10 +618,17 @@ class WorkQueueBackend(_Backend):
         ok = t.result == wq.WORK_QUEUE_RESULT_SUCCESS and t.return_status == 0
         text = ""
         status: Tuple[int, ...] = ()
-        if not ok:
+        if ok and self.config.get("coprocess") and (t.output or "").strip() != "ok":
+            ok = False
+            text = (f"task {task_id}: the Work Queue coprocess on worker "
+                    f"{t.hostname or t.host} did not run it: "
+                    f"{(t.output or 'no answer')[-2000:].strip()!r}")
+            status = (-1,)
+        elif not ok:
             where = t.hostname or t.host or "no worker"
             if t.result == wq.WORK_QUEUE_RESULT_RESOURCE_EXHAUSTION:
-                what = _exceeded(t.limits_exceeded, t.resources_requested)
+                what = _exceeded(t.limits_exceeded, t.resources_requested, None,
+                                 t.resources_allocated)
                 text = (f"task {task_id} exceeded its {what} on worker {where} and was "
                         f"stopped (Work Queue result: {t.result_str})")
                 status = (t.result,)
@@ -516,11 +649,12 @@ class WorkQueueBackend(_Backend):
     def close(self) -> None:
         q = getattr(self, "q", None)
         if q is not None:
-            for wq_id in list(self.tasks):
+            for wq_id, entry in list(self.tasks.items()):
                 try:
                     q.cancel_by_taskid(wq_id)
                 except Exception:
-                    logger.exception("could not cancel Work Queue task %s", wq_id)
+                    logger.exception("could not cancel Work Queue task %s", wq_id,
+                                     extra=self.ids.get(entry[0]))
             self.tasks.clear()
             self.q = None
             del q
@@ -528,7 +662,12 @@ class WorkQueueBackend(_Backend):
 
 def _serve(conn: Connection, backend: _Backend) -> str:
     """Relay tasks and outcomes until told to stop; return why it stopped."""
+    events = backend.events
+    flushed = time.monotonic()
     while True:
+        if events is not None and time.monotonic() - flushed >= FLUSH_PERIOD:
+            events.flush()
+            flushed = time.monotonic()
         busy = backend.busy()
         try:
             if conn.poll(0 if busy else _IDLE_POLL):
@@ -540,7 +679,10 @@ def _serve(conn: Connection, backend: _Backend) -> str:
                         try:
                             backend.submit(spec)
                         except Exception as e:
-                            logger.exception("could not submit task %s", spec.task_id)
+                            ids = {"executor_task_id": spec.task_id,
+                                   "task_id": spec.parsl_task_id, "try_id": spec.try_id}
+                            logger.exception("could not submit task %s", spec.parsl_task_id,
+                                             extra=ids)
                             text = (f"task {spec.task_id} could not be submitted to the "
                                     f"manager: {type(e).__name__}: {e}")
                             conn.send([Outcome(_spec.FAILED, spec.task_id, text.encode(),
@@ -558,6 +700,28 @@ def _serve(conn: Connection, backend: _Backend) -> str:
                 return "the submit side went away"
 
 
+def _setup_logging(config: Dict[str, Any]) -> None:
+    """The run's LogConfig (``manager.<ext>`` in the executor's folder) if it has one,
+    else ``manager.log`` as text at INFO (DEBUG with ``debug``); and the process's ids."""
+    set_process_context(run_id=config.get("run_id"), executor=config.get("label"))
+    log_config = config.get("log_config")
+    if log_config is not None:
+        import pathlib
+
+        from parsl.logconfigs.base import oneshot_initialize_logging
+
+        oneshot_initialize_logging(log_config=log_config,
+                                   log_dir=pathlib.Path(config["log_dir"]), log_name="manager")
+        return
+    from parsl.log_utils import DATE_FORMAT, ParslFormatter
+
+    handler = logging.FileHandler(os.path.join(config["log_dir"], "manager.log"))
+    handler.setFormatter(ParslFormatter(LOG_FORMAT, datefmt=DATE_FORMAT))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if config.get("debug") else logging.INFO)
+
+
 def main(argv: List[str]) -> int:
     conn = Connection(int(argv[1]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -568,9 +732,7 @@ def main(argv: List[str]) -> int:
     signal.signal(signal.SIGTERM, terminate)
     config: Dict[str, Any] = conn.recv()
     os.makedirs(config["log_dir"], exist_ok=True)
-    logging.basicConfig(filename=os.path.join(config["log_dir"], "manager.log"),
-                        level=logging.DEBUG if config.get("debug") else logging.INFO,
-                        format="%(asctime)s %(name)s:%(lineno)d %(levelname)s %(message)s")
+    _setup_logging(config)
     backend: _Backend = (VineBackend(config) if config["kind"] == "taskvine"
                          else WorkQueueBackend(config))
     why = "startup failed"
@@ -593,6 +755,8 @@ def main(argv: List[str]) -> int:
         try:
             backend.close()
         finally:
+            if backend.events is not None:
+                backend.events.flush()
             logger.info("manager stopped (%s) in %.2f s", why, time.monotonic() - started)
             logging.shutdown()
     return 0

@@ -29,6 +29,9 @@ class TaskSpec(NamedTuple):
     priority: Optional[Number] = None
     running_time_min: Optional[Number] = None
     category: Optional[str] = None
+    #: The DFK's task id and try of this task (None outside a DFK), for log records.
+    parsl_task_id: Optional[int] = None
+    try_id: Optional[int] = None
 
 
 #: Manager process -> submit side: the task ran; ``outcome`` is the runner's bytes.

@@ -30,6 +30,8 @@ _LAUNCH_METHODS = ("factory", "provider", "manual")
 _EXEC_MODES = ("regular", "serverless")
 _SPEC_KEYS = frozenset({"cores", "memory", "disk", "gpus", "priority", "running_time_min",
                         "category", "exec_mode"})
+#: Parsl's names of TaskVine's allocation modes (see parsl_taskvine._manager.AUTOLABEL_MODES).
+_AUTOLABEL_ALGORITHMS = ("max-xput", "bucketing", "max")
 _LIBRARY_KEYS = frozenset({"num_slots", "cores", "memory", "disk", "gpus", "exec_mode"})
 
 
@@ -183,6 +185,7 @@ class TaskVineExecutor(CctoolsExecutor):
             "library_config": mc.library_config,
             "autolabel": mc.autolabel,
             "autolabel_window": mc.autolabel_window,
+            "autolabel_algorithm": mc.autolabel_algorithm,
             "enable_peer_transfers": mc.enable_peer_transfers,
             "wait_for_workers": mc.wait_for_workers,
             "tune_parameters": mc.tune_parameters,
@@ -208,9 +211,17 @@ def _check_manager_config(owner: str, mc: TaskVineManagerConfig) -> None:
     if mc.max_retries is not None and (not isinstance(mc.max_retries, int)
                                        or mc.max_retries < 0):
         raise bad("max_retries", "an int >= 0, or None for unlimited retries")
+    if mc.autolabel_algorithm not in _AUTOLABEL_ALGORITHMS:
+        raise bad("autolabel_algorithm", "one of " + ", ".join(map(repr, _AUTOLABEL_ALGORITHMS)))
+    if mc.autolabel_window is not None and (not isinstance(mc.autolabel_window, int)
+                                            or mc.autolabel_window < 1):
+        raise bad("autolabel_window", "an int >= 1, or None for TaskVine's default")
     if mc.app_pack:
         raise bad("app_pack", "False: packing a conda environment per app is not supported "
-                              "by this TaskVineExecutor; use env_pack with a poncho tarball")
+                              "here (Parsl builds one per app with cctools' "
+                              "poncho_package_create, which needs conda or micromamba and "
+                              "conda-forge access); pack the environment once with "
+                              "`poncho_package_create SPEC env.tar.gz` and pass it as env_pack")
     if mc.env_pack is not None and not (mc.env_pack.endswith(".tar.gz")
                                         and os.path.isfile(mc.env_pack)):
         raise bad("env_pack", "the path of an existing poncho environment .tar.gz")

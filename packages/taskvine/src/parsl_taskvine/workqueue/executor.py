@@ -5,6 +5,7 @@ import logging
 import os
 import shlex
 import socket
+import sys
 from typing import Any, Dict, List, Optional
 
 from parsl._validation import validate_init
@@ -38,9 +39,15 @@ class WorkQueueExecutor(CctoolsExecutor):
     ``worker_options`` and ``worker_executable`` (the provider's worker command line),
     ``full_debug`` (Work Queue debug log in the executor's run folder), ``function_dir``
     (where task and result files are kept; default the run folder) and
-    ``scaling_cores_per_worker``. ``source`` and ``coprocess`` are accepted and change
-    nothing: functions always travel by value (cloudpickle), and every task runs in its
-    own ``python3`` process. ``pack``/``extra_pkgs`` (conda-pack per app) are refused.
+    ``scaling_cores_per_worker``. ``source=True`` sends each plain function as its source
+    code, executed on the worker in a fresh namespace (so the app must import what it
+    uses inside its body, and its module need not be importable there); functions
+    without source, with a closure or wrapped (bash apps, walltime) still go by value.
+    ``coprocess=True`` starts workers with ``--coprocess``: a long-lived Python per worker
+    slot (:mod:`parsl_taskvine._coprocess`) runs the tasks, so none pays for a new
+    interpreter; Work Queue does not run the resource monitor on coprocess tasks, so their
+    memory and disk limits are not enforced (and ``autolabel`` is refused with it).
+    ``pack``/``extra_pkgs`` (conda-pack per app) are refused.
     """
 
     _kind = "workqueue"
@@ -89,9 +96,17 @@ class WorkQueueExecutor(CctoolsExecutor):
             raise bad("autolabel_window", autolabel_window, "an int >= 1")
         if scaling_cores_per_worker < 1:
             raise bad("scaling_cores_per_worker", scaling_cores_per_worker, "an int >= 1")
+        if coprocess and autolabel:
+            raise bad("coprocess", coprocess,
+                      "False when autolabel=True: autolabel needs Work Queue's resource "
+                      "monitor, which does not run coprocess tasks (they would all fail "
+                      "with MONITOR_ERROR)")
         if pack:
             raise bad("pack", pack, "False: packing a conda environment per app is not "
-                                    "supported by this WorkQueueExecutor")
+                                    "supported here (Parsl builds one per app with cctools' "
+                                    "poncho_package_create, which needs conda or micromamba "
+                                    "and conda-forge access); install the apps' packages in "
+                                    "the workers' Python instead")
         _cctools.load("work_queue", owner)
         if provider is None:
             from parsl.providers.local.local import LocalProvider
@@ -108,6 +123,7 @@ class WorkQueueExecutor(CctoolsExecutor):
         self.storage_access = storage_access
         self.use_cache = use_cache
         self.source = source
+        self._send_source = source
         self.pack = pack
         self.extra_pkgs = extra_pkgs or []
         self.autolabel = autolabel
@@ -156,9 +172,21 @@ class WorkQueueExecutor(CctoolsExecutor):
                                       "worker_executable")]
         if self.project_password_file:
             argv += ["--password", self.project_password_file]
+        if self.coprocess:
+            argv += ["--coprocess", self._coprocess_launcher()]
         if self.worker_options:
             argv += shlex.split(self.worker_options)
         return argv
+
+    def _coprocess_launcher(self) -> str:
+        """An executable that starts :mod:`parsl_taskvine._coprocess` with this Python
+        (``--coprocess`` takes a program path, not a command line)."""
+        path = os.path.join(os.path.abspath(self.executor_dir), "parsl_coprocess")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m parsl_taskvine._coprocess\n")
+        os.chmod(path, 0o755)
+        return path
 
     def _manager_config(self) -> Dict[str, Any]:
         config: Dict[str, Any] = {
@@ -171,6 +199,7 @@ class WorkQueueExecutor(CctoolsExecutor):
             "autolabel": self.autolabel,
             "autolabel_window": self.autolabel_window,
             "full_debug": self.full_debug,
+            "coprocess": self.coprocess,
             "cache_inputs": self.use_cache,
             "worker_address": self.worker_address,
         }
