@@ -26,7 +26,7 @@ from parsl.app.errors import RemoteExceptionWrapper
 from parsl.dataflow.leanfuture import LeanFuture
 from parsl.executors.base import submitting_task
 from parsl.executors.errors import InvalidResourceSpecification
-from parsl.executors.status_handling import BlockProviderExecutor
+from parsl.executors.status_handling import BlockProviderExecutor, OutstandingCount
 from parsl.providers.base import ExecutionProvider
 from parsl.serialize.errors import SerializationError
 from parsl_taskvine import _cctools, _spec, _staging
@@ -282,7 +282,7 @@ class CctoolsExecutor(BlockProviderExecutor):
 
     @property
     def outstanding(self) -> int:
-        return len(self._tasks)
+        return OutstandingCount(len(self._tasks))
 
     @property
     def workers_per_node(self) -> Union[int, float]:
