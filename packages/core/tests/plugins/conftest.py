@@ -91,8 +91,10 @@ def hide_distribution(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setattr(importlib.metadata, "distributions",
                             lambda: [d for d in real_all() if d.metadata["Name"] != name])
         monkeypatch.setattr(importlib.metadata, "distribution", one)
+        # Parsl-path aliases imported by earlier tests would still resolve.
         for module in [m for m in sys.modules if m.startswith(("parsl.executors.high_",
-                                                               "parsl.providers.slurm"))]:
+                                                               "parsl.providers.slurm",
+                                                               "parsl.monitoring."))]:
             monkeypatch.delitem(sys.modules, module)
         registry.refresh()
 

@@ -121,8 +121,9 @@ class WorkerMonitor:
             self._current = current
 
     def task_ended(self, htex_task_id: int, dfk_task_id: Optional[int], ok: bool) -> None:
-        now = time.time()
         with self._lock:
+            # Timed under the lock, so no periodic sample can carry a later time.
+            now = time.time()
             current = self._current
             self._current = None
             if self.resources and current is not None:
@@ -239,8 +240,8 @@ class WorkerMonitor:
         while not self._stopped.wait(max(0.0, next_tick - time.monotonic())):
             next_tick = max(next_tick + tick, time.monotonic())
             if self.resources and self.interval > 0:
-                now = time.time()
                 with self._lock:
+                    now = time.time()  # under the lock: before any final sample's time
                     current = self._current
                     if current is not None and not current.sampled:
                         # The try outlived a tick: its first sample, taken now.
