@@ -1,0 +1,177 @@
+"""The DFK's handling of many task tries failed at once by their executor.
+
+When an executor fails all its outstanding tasks for one reason (interchange lost,
+liveness timeout, shutdown with tasks outstanding, Ctrl-C), it does so through
+:func:`parsl.executors.base.fail_futures`, which collects the DFK's per-try callbacks into
+one :class:`~parsl.executors.base.FailureBatch`. :func:`fail_tries` then handles them
+together with the same outcome as the per-task path (``DataFlowKernel._try_failed``):
+a try with retries left is relaunched, any other task fails for good; fail history, try
+history, memo table, task events, hooks, task states and ``task_state_counts`` are
+updated as for one task. What it does not do per task is what made 100,000 failures
+take seconds: an INFO line with its string formatting, a ``repr`` of an exception that
+is a copy of the batch's reason, a ``time.time()`` call and a lock acquisition.
+Per-task log records are written only when DEBUG is enabled; the executor logs the
+batch once, with the counts kept here.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import InvalidStateError
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+from parsl.dataflow.states import States
+from parsl.dataflow.taskrecord import TaskRecord, TryRecord
+from parsl.executors.base import FailureBatch
+
+if TYPE_CHECKING:
+    from parsl.dataflow.dflow import DataFlowKernel
+
+logger = logging.getLogger(__name__)
+
+
+class _ReprCache:
+    """``repr`` of exceptions in a batch, computed once for all copies of its reason.
+
+    A copy made by :func:`parsl.errors.exception_copier` has the reason's type and the
+    very same ``args`` tuple; when that type keeps ``BaseException.__repr__`` (which
+    shows only the type name and args), the copy's repr is the reason's.
+    """
+
+    __slots__ = ("_reason", "_reason_repr")
+
+    def __init__(self, reason: BaseException) -> None:
+        plain = type(reason).__repr__ is BaseException.__repr__
+        self._reason: Optional[BaseException] = reason if plain else None
+        self._reason_repr: Optional[str] = None
+
+    def repr_of(self, exception: BaseException) -> str:
+        reason = self._reason
+        if (reason is not None and type(exception) is type(reason)
+                and exception.args is reason.args):
+            text = self._reason_repr
+            if text is None:
+                text = self._reason_repr = repr(reason)
+            return text
+        return repr(exception)
+
+
+def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
+               items: List[Tuple[TaskRecord, BaseException]]) -> None:
+    """Handle failed tries ``items`` (task record, exception) of one batch together."""
+    now = time.time()
+    reprs = _ReprCache(batch.reason)
+    hook_finished = dfk._hook_try_finished
+    retry_handler = dfk._retry_handler
+    retries = dfk._retries
+    may_retry = not dfk.cleanup_called
+    failing: List[Tuple[TaskRecord, BaseException]] = []
+    retrying: List[TaskRecord] = []
+    for record, error in items:
+        exception = error
+        if exception.__traceback__ is not None:
+            # Only for a relaunch refused by its executor: fail_futures' copies were
+            # never raised. Imported here as dflow imports this module.
+            from parsl.dataflow.dflow import _keep_app_traceback
+            _keep_app_traceback(exception)
+        record.fail_count += 1
+        record.fail_history.append(reprs.repr_of(exception))
+        history = record.try_history
+        if history is None:
+            history = record.try_history = []
+        history.append(TryRecord(record.try_id, record.executor,
+                                 record.try_time_launched or 0.0,
+                                 record.try_time_returned or now, exception))
+        if hook_finished is not None:
+            hook_finished(dfk=dfk, task_record=record, try_id=record.try_id,
+                          exception=exception)
+        cost = 1.0
+        if retry_handler is not None:
+            try:
+                cost = float(retry_handler(exception, record))  # type: ignore[arg-type]
+            except Exception as handler_error:
+                logger.exception("Task %s: retry_handler raised; not retrying", record.id,
+                                 extra={"task_id": record.id})
+                handler_error.__cause__ = exception
+                exception = handler_error
+                cost = float("inf")
+        record.fail_cost += cost
+        app_fu = record.app_fu
+        assert app_fu is not None
+        if record.fail_cost <= retries and may_retry and not app_fu.done():
+            retrying.append(record)
+        else:
+            failing.append((record, exception))
+    if failing:
+        _fail_for_good(dfk, batch, failing, now)
+    if retrying:
+        _retry(dfk, batch, retrying)
+
+
+def _fail_for_good(dfk: DataFlowKernel, batch: FailureBatch,
+                   failing: List[Tuple[TaskRecord, BaseException]], now: float) -> None:
+    """Record the memo entries, events and final states, then fail the app futures."""
+    memoizer = dfk.memoizer
+    for record, exception in failing:
+        if record.memoize and record.hashsum is not None:
+            try:
+                memoizer.update_memo_exception(record, exception)
+            except Exception:
+                logger.exception("Task %s: the memoizer could not record its exception",
+                                 record.id, extra={"task_id": record.id})
+    events = dfk._events
+    if events is not None:
+        for record, exception in failing:
+            events.add_at(now, "failed", record.id, try_id=record.try_id,
+                          exception=type(exception).__name__)
+    if logger.isEnabledFor(logging.DEBUG):
+        for record, exception in failing:
+            logger.debug("Task %s (app %s) failed after %s tries on %s: %s: %s", record.id,
+                         record.func_name, record.try_id + 1, record.executor,
+                         type(exception).__name__, exception,
+                         extra={"task_id": record.id, "try_id": record.try_id})
+    hook_state = dfk._hook_state
+    old_states: Dict[int, States] = {}
+    failed = States.failed
+    with dfk._final_lock:
+        for record, _ in failing:
+            if hook_state is not None:
+                old_states[record.id] = record.status
+            record.time_returned = now
+            record.status = failed
+        dfk._final_counts[failed] += len(failing)
+    if hook_state is not None:
+        for record, _ in failing:
+            hook_state(dfk=dfk, task_record=record, old_state=old_states[record.id],
+                       new_state=failed)
+    if dfk._garbage_collect:
+        tasks = dfk.tasks
+        for record, _ in failing:
+            tasks.pop(record.id, None)
+    batch.failed += len(failing)
+    for record, exception in failing:
+        app_fu: Any = record.app_fu
+        if not app_fu.done():
+            try:
+                app_fu.set_exception(exception)
+            except InvalidStateError:  # cancelled by the user meanwhile
+                continue
+
+
+def _retry(dfk: DataFlowKernel, batch: FailureBatch, retrying: List[TaskRecord]) -> None:
+    """Relaunch tries with retries left; a relaunch that fails at once (its executor is
+    in a bad state) joins the batch's next round."""
+    events = dfk._events
+    debug = logger.isEnabledFor(logging.DEBUG)
+    batch.retried += len(retrying)
+    for record in retrying:
+        if events is not None:
+            events.add("try_failed", record.id, try_id=record.try_id)
+        if debug:
+            logger.debug("Task %s (app %s) try %s failed on %s; retrying (cost so far %s "
+                         "of %s)", record.id, record.func_name, record.try_id,
+                         record.executor, record.fail_cost, dfk._retries,
+                         extra={"task_id": record.id, "try_id": record.try_id})
+        record.try_id += 1
+        dfk._set_state(record, States.fail_retryable)
+        dfk._launch_if_ready(record)
