@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import InvalidStateError
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 from parsl.dataflow.states import States
 from parsl.dataflow.taskrecord import TaskRecord, TryRecord
@@ -30,43 +30,24 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class _ReprCache:
-    """``repr`` of exceptions in a batch, computed once for all copies of its reason.
-
-    A copy made by :func:`parsl.errors.exception_copier` has the reason's type and the
-    very same ``args`` tuple; when that type keeps ``BaseException.__repr__`` (which
-    shows only the type name and args), the copy's repr is the reason's.
-    """
-
-    __slots__ = ("_reason", "_reason_repr")
-
-    def __init__(self, reason: BaseException) -> None:
-        plain = type(reason).__repr__ is BaseException.__repr__
-        self._reason: Optional[BaseException] = reason if plain else None
-        self._reason_repr: Optional[str] = None
-
-    def repr_of(self, exception: BaseException) -> str:
-        reason = self._reason
-        if (reason is not None and type(exception) is type(reason)
-                and exception.args is reason.args):
-            text = self._reason_repr
-            if text is None:
-                text = self._reason_repr = repr(reason)
-            return text
-        return repr(exception)
-
-
 def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
                items: List[Tuple[TaskRecord, BaseException]]) -> None:
     """Handle failed tries ``items`` (task record, exception) of one batch together."""
     now = time.time()
-    reprs = _ReprCache(batch.reason)
+    # A copy made by parsl.errors.exception_copier has the reason's type and the very
+    # same args tuple; when that type keeps BaseException.__repr__ (type name and args
+    # only), the copy's repr is the reason's, computed once here.
+    reason = batch.reason
+    reason_type = type(reason) if type(reason).__repr__ is BaseException.__repr__ else None
+    reason_args = reason.args
+    reason_repr = repr(reason)
     hook_finished = dfk._hook_try_finished
     retry_handler = dfk._retry_handler
     retries = dfk._retries
     may_retry = not dfk.cleanup_called
     failing: List[Tuple[TaskRecord, BaseException]] = []
     retrying: List[TaskRecord] = []
+    new_tuple = tuple.__new__
     for record, error in items:
         exception = error
         if exception.__traceback__ is not None:
@@ -75,13 +56,20 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
             from parsl.dataflow.dflow import _keep_app_traceback
             _keep_app_traceback(exception)
         record.fail_count += 1
-        record.fail_history.append(reprs.repr_of(exception))
+        text = (reason_repr if type(exception) is reason_type and exception.args is reason_args
+                else repr(exception))
+        fail_history = record._fail_history
+        if fail_history is None:
+            record._fail_history = [text]
+        else:
+            fail_history.append(text)
         history = record.try_history
         if history is None:
             history = record.try_history = []
-        history.append(TryRecord(record.try_id, record.executor,
-                                 record.try_time_launched or 0.0,
-                                 record.try_time_returned or now, exception))
+        # tuple.__new__ skips the namedtuple's Python-level __new__ (a call per task).
+        history.append(new_tuple(TryRecord, (record.try_id, record.executor,
+                                             record.try_time_launched or 0.0,
+                                             record.try_time_returned or now, exception)))
         if hook_finished is not None:
             hook_finished(dfk=dfk, task_record=record, try_id=record.try_id,
                           exception=exception)
@@ -101,6 +89,8 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
         if record.fail_cost <= retries and may_retry and not app_fu.done():
             retrying.append(record)
         else:
+            if record.memoize and record.hashsum is not None:
+                _memoize_exception(dfk, record, exception)
             failing.append((record, exception))
     if failing:
         _fail_for_good(dfk, batch, failing, now)
@@ -108,17 +98,18 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
         _retry(dfk, batch, retrying)
 
 
+def _memoize_exception(dfk: DataFlowKernel, record: TaskRecord,
+                       exception: BaseException) -> None:
+    try:
+        dfk.memoizer.update_memo_exception(record, exception)
+    except Exception:
+        logger.exception("Task %s: the memoizer could not record its exception",
+                         record.id, extra={"task_id": record.id})
+
+
 def _fail_for_good(dfk: DataFlowKernel, batch: FailureBatch,
                    failing: List[Tuple[TaskRecord, BaseException]], now: float) -> None:
-    """Record the memo entries, events and final states, then fail the app futures."""
-    memoizer = dfk.memoizer
-    for record, exception in failing:
-        if record.memoize and record.hashsum is not None:
-            try:
-                memoizer.update_memo_exception(record, exception)
-            except Exception:
-                logger.exception("Task %s: the memoizer could not record its exception",
-                                 record.id, extra={"task_id": record.id})
+    """Record the events and final states, then fail the app futures."""
     events = dfk._events
     if events is not None:
         for record, exception in failing:
@@ -144,18 +135,16 @@ def _fail_for_good(dfk: DataFlowKernel, batch: FailureBatch,
         for record, _ in failing:
             hook_state(dfk=dfk, task_record=record, old_state=old_states[record.id],
                        new_state=failed)
-    if dfk._garbage_collect:
-        tasks = dfk.tasks
-        for record, _ in failing:
-            tasks.pop(record.id, None)
     batch.failed += len(failing)
+    forget = dfk.tasks.pop if dfk._garbage_collect else None
     for record, exception in failing:
+        if forget is not None:
+            forget(record.id, None)
         app_fu: Any = record.app_fu
-        if not app_fu.done():
-            try:
-                app_fu.set_exception(exception)
-            except InvalidStateError:  # cancelled by the user meanwhile
-                continue
+        try:
+            app_fu.set_exception(exception)
+        except InvalidStateError:  # cancelled by the user meanwhile
+            continue
 
 
 def _retry(dfk: DataFlowKernel, batch: FailureBatch, retrying: List[TaskRecord]) -> None:

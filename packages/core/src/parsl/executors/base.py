@@ -135,8 +135,6 @@ def fail_futures(label: str, futures: Iterable[Future[Any]], exception: BaseExce
     count = 0
     try:
         for future in futures:
-            if future.done():
-                continue
             try:
                 future.set_exception(copy())
             except InvalidStateError:
