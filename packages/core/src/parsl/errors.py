@@ -117,7 +117,17 @@ def copy_exception(exception: BaseException) -> BaseException:
     copy. ``__init__`` is not called, so copies of exceptions with any constructor work;
     if the type cannot be copied at all the original is returned.
     """
-    return exception_copier(exception)()
+    cls = type(exception)
+    try:
+        new = cls.__new__(cls, *exception.args)
+        new.__dict__.update(exception.__dict__)
+        new.args = exception.args
+    except Exception:
+        return exception
+    new.__cause__ = exception.__cause__
+    new.__context__ = exception.__context__
+    new.__suppress_context__ = exception.__suppress_context__
+    return new
 
 
 def exception_copier(exception: BaseException) -> Callable[[], BaseException]:

@@ -34,13 +34,13 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
                items: List[Tuple[TaskRecord, BaseException]]) -> None:
     """Handle failed tries ``items`` (task record, exception) of one batch together."""
     now = time.time()
-    # A copy made by parsl.errors.exception_copier has the reason's type and the very
-    # same args tuple; when that type keeps BaseException.__repr__ (type name and args
-    # only), the copy's repr is the reason's, computed once here.
+    # A copy of the reason (parsl.errors.exception_copier: same type, the very same args
+    # tuple) has the reason's repr when its type keeps BaseException.__repr__ (type name
+    # and args only), so that is computed once here.
     reason = batch.reason
-    reason_type = type(reason) if type(reason).__repr__ is BaseException.__repr__ else None
+    reason_type = type(reason)
     reason_args = reason.args
-    reason_repr = repr(reason)
+    reason_repr = repr(reason) if reason_type.__repr__ is BaseException.__repr__ else None
     hook_finished = dfk._hook_try_finished
     retry_handler = dfk._retry_handler
     retries = dfk._retries
@@ -50,14 +50,15 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
     new_tuple = tuple.__new__
     for record, error in items:
         exception = error
-        if exception.__traceback__ is not None:
-            # Only for a relaunch refused by its executor: fail_futures' copies were
-            # never raised. Imported here as dflow imports this module.
-            from parsl.dataflow.dflow import _keep_app_traceback
+        copied = type(exception) is reason_type and exception.args is reason_args
+        if exception.__traceback__ is not None and not copied:
+            # An exception raised elsewhere joined the batch (fail_futures' copies were
+            # never raised, and copies an executor raises to refuse a relaunch show no
+            # app code): keep its traceback as _try_failed does.
+            from parsl.dataflow.dflow import _keep_app_traceback  # dflow imports this module
             _keep_app_traceback(exception)
         record.fail_count += 1
-        text = (reason_repr if type(exception) is reason_type and exception.args is reason_args
-                else repr(exception))
+        text = reason_repr if copied and reason_repr is not None else repr(exception)
         fail_history = record._fail_history
         if fail_history is None:
             record._fail_history = [text]

@@ -764,8 +764,10 @@ class DataFlowKernel:
             exec_fu = executor.submit(record.func, record.resource_specification,
                                       *record.args, **record.kwargs)
         except Exception as e:
-            logger.info("Task %s: executor %s refused try %s: %s", record.id, label,
-                        record.try_id, e, extra={"task_id": record.id})
+            # A relaunch refused during a bulk failure is counted in the batch's one line.
+            logger.log(logging.DEBUG if failing_in_bulk.get() is not None else logging.INFO,
+                       "Task %s: executor %s refused try %s: %s", record.id, label,
+                       record.try_id, e, extra={"task_id": record.id})
             exec_fu = Future()
             exec_fu.set_exception(e)
         finally:
