@@ -211,6 +211,27 @@ def test_state_change_hook_sees_every_task_of_a_batch_fail(run_dir):
     assert sorted(recorder.failed) == [(f.tid, States.launched) for f in futures]
 
 
+def test_a_raising_plugin_leaves_no_task_of_a_batch_unfinished(run_dir):
+    class Raising:
+        @hookimpl
+        def parsl_task_try_finished(self, dfk, task_record, try_id, exception):
+            if exception is not None:
+                raise RuntimeError("plugin bug")
+
+        @hookimpl
+        def parsl_task_state_change(self, dfk, task_record, old_state, new_state):
+            if new_state in (States.fail_retryable, States.failed):
+                raise RuntimeError("plugin bug")
+
+    def cost(exception: BaseException, record: Any) -> float:
+        return 1.0 if record.id % 2 == 0 else 5.0
+
+    futures, _, counts, _ = _run(run_dir, 100, retries=1, retry_handler=cost,
+                                 plugins=[Raising()])
+    assert all(f.done() for f in futures)
+    assert counts[States.exec_done] == counts[States.failed] == 50
+
+
 def test_memoized_task_failed_in_a_batch_is_replayed_like_one_failed_alone(run_dir):
     ex = HoldingExecutor()
     with parsl.load(Config(executors=[ex], run_dir=run_dir)):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import InvalidStateError
-from typing import TYPE_CHECKING, Any, Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, List, Tuple
 
 from parsl.dataflow.states import States
 from parsl.dataflow.taskrecord import TaskRecord, TryRecord
@@ -32,7 +32,12 @@ logger = logging.getLogger(__name__)
 
 def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
                items: List[Tuple[TaskRecord, BaseException]]) -> None:
-    """Handle failed tries ``items`` (task record, exception) of one batch together."""
+    """Handle failed tries ``items`` (task record, exception) of one batch together.
+
+    One pass over the records (each is far from the last in memory, so every extra pass
+    costs cache misses): the try's bookkeeping, the retry decision, and for a task with
+    no retries left its final state and failed future; relaunches come after the pass.
+    """
     now = time.time()
     # A copy of the reason (parsl.errors.exception_copier: same type, the very same args
     # tuple) has the reason's repr when its type keeps BaseException.__repr__ (type name
@@ -42,10 +47,17 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
     reason_args = reason.args
     reason_repr = repr(reason) if reason_type.__repr__ is BaseException.__repr__ else None
     hook_finished = dfk._hook_try_finished
+    hook_state = dfk._hook_state
     retry_handler = dfk._retry_handler
     retries = dfk._retries
     may_retry = not dfk.cleanup_called
-    failing: List[Tuple[TaskRecord, BaseException]] = []
+    events = dfk._events
+    debug = logger.isEnabledFor(logging.DEBUG)
+    final_lock = dfk._final_lock
+    final_counts = dfk._final_counts
+    forget = dfk.tasks.pop if dfk._garbage_collect else None
+    failed = States.failed
+    failed_count = 0
     retrying: List[TaskRecord] = []
     new_tuple = tuple.__new__
     for record, error in items:
@@ -72,8 +84,13 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
                                              record.try_time_launched or 0.0,
                                              record.try_time_returned or now, exception)))
         if hook_finished is not None:
-            hook_finished(dfk=dfk, task_record=record, try_id=record.try_id,
-                          exception=exception)
+            try:
+                hook_finished(dfk=dfk, task_record=record, try_id=record.try_id,
+                              exception=exception)
+            except Exception:
+                # One plugin's error must not leave the rest of the batch unfinished.
+                logger.exception("Task %s: a parsl_task_try_finished hook raised",
+                                 record.id, extra={"task_id": record.id})
         cost = 1.0
         if retry_handler is not None:
             try:
@@ -85,16 +102,41 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
                 exception = handler_error
                 cost = float("inf")
         record.fail_cost += cost
-        app_fu = record.app_fu
-        assert app_fu is not None
+        app_fu: Any = record.app_fu
         if record.fail_cost <= retries and may_retry and not app_fu.done():
             retrying.append(record)
-        else:
-            if record.memoize and record.hashsum is not None:
-                _memoize_exception(dfk, record, exception)
-            failing.append((record, exception))
-    if failing:
-        _fail_for_good(dfk, batch, failing, now)
+            continue
+        # No retries left: as DataFlowKernel._fail, without its INFO line.
+        if record.memoize and record.hashsum is not None:
+            _memoize_exception(dfk, record, exception)
+        if events is not None:
+            events.add_at(now, "failed", record.id, try_id=record.try_id,
+                          exception=type(exception).__name__)
+        if debug:
+            logger.debug("Task %s (app %s) failed after %s tries on %s: %s: %s", record.id,
+                         record.func_name, record.try_id + 1, record.executor,
+                         type(exception).__name__, exception,
+                         extra={"task_id": record.id, "try_id": record.try_id})
+        old_state = record.status
+        record.time_returned = now
+        with final_lock:
+            record.status = failed
+            final_counts[failed] += 1
+        if hook_state is not None:
+            try:
+                hook_state(dfk=dfk, task_record=record, old_state=old_state,
+                           new_state=failed)
+            except Exception:
+                logger.exception("Task %s: a parsl_task_state_change hook raised",
+                                 record.id, extra={"task_id": record.id})
+        if forget is not None:
+            forget(record.id, None)
+        failed_count += 1
+        try:
+            app_fu.set_exception(exception)
+        except InvalidStateError:  # cancelled by the user meanwhile
+            continue
+    batch.failed += failed_count
     if retrying:
         _retry(dfk, batch, retrying)
 
@@ -106,46 +148,6 @@ def _memoize_exception(dfk: DataFlowKernel, record: TaskRecord,
     except Exception:
         logger.exception("Task %s: the memoizer could not record its exception",
                          record.id, extra={"task_id": record.id})
-
-
-def _fail_for_good(dfk: DataFlowKernel, batch: FailureBatch,
-                   failing: List[Tuple[TaskRecord, BaseException]], now: float) -> None:
-    """Record the events and final states, then fail the app futures."""
-    events = dfk._events
-    if events is not None:
-        for record, exception in failing:
-            events.add_at(now, "failed", record.id, try_id=record.try_id,
-                          exception=type(exception).__name__)
-    if logger.isEnabledFor(logging.DEBUG):
-        for record, exception in failing:
-            logger.debug("Task %s (app %s) failed after %s tries on %s: %s: %s", record.id,
-                         record.func_name, record.try_id + 1, record.executor,
-                         type(exception).__name__, exception,
-                         extra={"task_id": record.id, "try_id": record.try_id})
-    hook_state = dfk._hook_state
-    old_states: Dict[int, States] = {}
-    failed = States.failed
-    with dfk._final_lock:
-        for record, _ in failing:
-            if hook_state is not None:
-                old_states[record.id] = record.status
-            record.time_returned = now
-            record.status = failed
-        dfk._final_counts[failed] += len(failing)
-    if hook_state is not None:
-        for record, _ in failing:
-            hook_state(dfk=dfk, task_record=record, old_state=old_states[record.id],
-                       new_state=failed)
-    batch.failed += len(failing)
-    forget = dfk.tasks.pop if dfk._garbage_collect else None
-    for record, exception in failing:
-        if forget is not None:
-            forget(record.id, None)
-        app_fu: Any = record.app_fu
-        try:
-            app_fu.set_exception(exception)
-        except InvalidStateError:  # cancelled by the user meanwhile
-            continue
 
 
 def _retry(dfk: DataFlowKernel, batch: FailureBatch, retrying: List[TaskRecord]) -> None:
@@ -163,5 +165,9 @@ def _retry(dfk: DataFlowKernel, batch: FailureBatch, retrying: List[TaskRecord])
                          record.executor, record.fail_cost, dfk._retries,
                          extra={"task_id": record.id, "try_id": record.try_id})
         record.try_id += 1
-        dfk._set_state(record, States.fail_retryable)
+        try:
+            dfk._set_state(record, States.fail_retryable)
+        except Exception:
+            logger.exception("Task %s: a parsl_task_state_change hook raised", record.id,
+                             extra={"task_id": record.id})
         dfk._launch_if_ready(record)

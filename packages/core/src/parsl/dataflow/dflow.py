@@ -909,15 +909,18 @@ class DataFlowKernel:
                                  record.id, extra={"task_id": record.id})
         # In a bulk failure the executor logged the reason once; a line per task would
         # cost more than failing the task.
-        if failing_in_bulk.get() is None:
+        batch = failing_in_bulk.get()
+        if batch is None:
             logger.info("Task %s (app %s) failed after %s tries on %s: %s: %s", record.id,
                         record.func_name, record.try_id + 1, record.executor,
                         type(exception).__name__, exception,
                         extra={"task_id": record.id, "try_id": record.try_id,
                                "event": "failed"})
-        elif self._events is not None:
-            self._events.add("failed", record.id, try_id=record.try_id,
-                             exception=type(exception).__name__)
+        else:
+            batch.failed += 1
+            if self._events is not None:
+                self._events.add("failed", record.id, try_id=record.try_id,
+                                 exception=type(exception).__name__)
         self._finalize(record, States.failed)
         assert record.app_fu is not None
         if not record.app_fu.done():
