@@ -115,16 +115,19 @@ def many_failed(tmp_path_factory) -> Iterator[Tuple[List[Any], Dict[States, int]
     yield futures, counts, records
 
 
+@pytest.mark.slow
 def test_every_future_of_a_100000_task_batch_fails_with_the_reason(many_failed):
     futures, _, _ = many_failed
     assert all(isinstance(f.exception(timeout=0), ExecutorLost) for f in futures)
 
 
+@pytest.mark.slow
 def test_each_failed_future_has_an_exception_object_of_its_own(many_failed):
     futures, _, _ = many_failed
     assert len({id(f.exception(timeout=0)) for f in futures}) == MANY
 
 
+@pytest.mark.slow
 def test_every_traceback_stays_short_however_many_futures_are_read(many_failed):
     futures, _, _ = many_failed
     longest = 0
@@ -136,6 +139,7 @@ def test_every_traceback_stays_short_however_many_futures_are_read(many_failed):
     assert longest <= 5, f"longest traceback {longest} frames"
 
 
+@pytest.mark.slow
 def test_task_state_counts_hold_every_failed_task(many_failed):
     _, counts, records = many_failed
     assert counts[States.failed] == MANY
@@ -143,6 +147,7 @@ def test_task_state_counts_hold_every_failed_task(many_failed):
     assert all(r.status == States.failed for r in records)
 
 
+@pytest.mark.slow
 def test_each_failed_task_records_its_one_try(many_failed):
     _, _, records = many_failed
     assert all(r.fail_count == 1 and len(r.try_history) == 1 for r in records)
@@ -249,3 +254,12 @@ def test_garbage_collector_is_enabled_again_after_a_batch(run_dir):
     assert gc.isenabled()
     _run(run_dir, 10)
     assert gc.isenabled()
+
+
+def test_garbage_collector_the_program_disabled_stays_disabled(run_dir):
+    gc.disable()
+    try:
+        _run(run_dir, 10)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
