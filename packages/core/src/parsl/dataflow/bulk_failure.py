@@ -9,9 +9,10 @@ a try with retries left is relaunched, any other task fails for good; fail histo
 history, memo table, task events, hooks, task states and ``task_state_counts`` are
 updated as for one task. What it does not do per task is what made 100,000 failures
 take seconds: an INFO line with its string formatting, a ``repr`` of an exception that
-is a copy of the batch's reason, a ``time.time()`` call and a lock acquisition.
-Per-task log records are written only when DEBUG is enabled; the executor logs the
-batch once, with the counts kept here.
+is a copy of the batch's reason, a ``time.time()`` call, a traceback walk, and a garbage
+collection over every live task (``fail_futures`` pauses the collector). Per-task log
+records are written only when DEBUG is enabled; the executor logs the batch once, with
+the counts kept here.
 """
 from __future__ import annotations
 
