@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import traceback
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
@@ -23,6 +24,7 @@ from parsl.dataflow.leanfuture import LeanFuture
 from parsl.dataflow.states import States
 from parsl.errors import ParslError
 from parsl.executors.base import ParslExecutor, fail_futures, submitting_task
+from parsl.executors.threads import ThreadPoolExecutor
 from parsl.plugins.hookspecs import hookimpl
 
 MANY = 100_000
@@ -263,3 +265,33 @@ def test_garbage_collector_the_program_disabled_stays_disabled(run_dir):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_cleanup_fails_queued_thread_tasks_as_one_batch_logged_once(run_dir):
+    release = threading.Event()
+
+    @parsl.python_app
+    def wait_for_release() -> None:
+        release.wait(30)
+
+    collect = Collect()
+    dfk = parsl.load(Config(executors=[ThreadPoolExecutor(label="pool", max_threads=1)],
+                            run_dir=run_dir))
+    try:
+        running = wait_for_release()
+        queued = [double(i) for i in range(1000)]
+        logging.getLogger("parsl").addHandler(collect)
+        try:
+            dfk.cleanup()
+        finally:
+            logging.getLogger("parsl").removeHandler(collect)
+    finally:
+        release.set()
+    running.result(timeout=30)
+    assert all(isinstance(f.exception(timeout=0), CancelledError) for f in queued)
+    per_task = [r.getMessage() for r in collect.records
+                if r.levelno >= logging.INFO and getattr(r, "task_id", None) is not None]
+    assert per_task == []
+    assert "ThreadPoolExecutor pool cancelled 1000 queued tasks at shutdown (1000 tasks " \
+           "failed, 0 retried, 0 dependent tasks failed)" in \
+           [r.getMessage() for r in collect.records]

@@ -804,11 +804,11 @@ class DataFlowKernel:
         # The exception is read, not re-raised: raising would add this frame to its
         # traceback, and an executor may have handed one exception to many futures.
         if future.cancelled():
-            self._try_failed(record, CancelledError(
+            error: Optional[BaseException] = CancelledError(
                 f"task {record.id} (app {record.func_name!r}) was cancelled by executor "
-                f"{record.executor!r}, which was shut down before the task ran"))
-            return
-        error = future.exception()
+                f"{record.executor!r}, which was shut down before the task ran")
+        else:
+            error = future.exception()
         if error is not None:
             batch = failing_in_bulk.get()
             if batch is not None:

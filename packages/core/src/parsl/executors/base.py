@@ -13,8 +13,19 @@ import logging
 import os
 from abc import ABCMeta, abstractmethod
 from concurrent.futures import Future, InvalidStateError
+from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, NamedTuple, Optional
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+)
 
 from typing_extensions import Self
 
@@ -112,6 +123,31 @@ failing_in_bulk: ContextVar[Optional[FailureBatch]] = ContextVar("parsl_failing_
                                                                  default=None)
 
 
+@contextmanager
+def failing_together(reason: BaseException) -> Iterator[FailureBatch]:
+    """Within the block, futures failed or cancelled in this thread are handled by their
+    owner (the DFK) as one :class:`FailureBatch`, at the end of the block.
+
+    The cyclic garbage collector is paused meanwhile: every object made stays referenced
+    by a future, so collections would find nothing, yet with 100,000 live tasks one full
+    collection alone costs about a second. A collector the program disabled stays so.
+    """
+    batch = FailureBatch(reason)
+    token = failing_in_bulk.set(batch)
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
+    try:
+        yield batch
+    finally:
+        try:
+            batch.flush()
+        finally:
+            failing_in_bulk.reset(token)
+            if collecting:
+                gc.enable()
+
+
 def fail_futures(label: str, futures: Iterable[Future[Any]], exception: BaseException) -> int:
     """Fail every future of ``futures`` not yet done, each with its own copy of
     ``exception``; log the reason and the count once; return the count.
@@ -119,32 +155,18 @@ def fail_futures(label: str, futures: Iterable[Future[Any]], exception: BaseExce
     Used when many tasks fail for one reason (an interchange lost, a liveness timeout, a
     shutdown): a shared exception object would gain frames with every reader, and the
     DFK's per-task failure path would dominate the time taken (100,000 tasks must fail
-    well within a second), so the futures' DFK callbacks are handled as one
-    :class:`FailureBatch`.
-
-    The cyclic garbage collector is paused meanwhile: every object made here stays
-    referenced by a future, so collections would find nothing, yet with 100,000 live
-    tasks one full collection alone costs about a second.
+    well within a second), so the futures' DFK callbacks are handled as one batch
+    (:func:`failing_together`).
     """
-    batch = FailureBatch(exception)
     copy = exception_copier(exception)
-    token = failing_in_bulk.set(batch)
-    collecting = gc.isenabled()
-    if collecting:
-        gc.disable()
     count = 0
-    try:
+    with failing_together(exception) as batch:
         for future in futures:
             try:
                 future.set_exception(copy())
             except InvalidStateError:
                 continue
             count += 1
-        batch.flush()
-    finally:
-        failing_in_bulk.reset(token)
-        if collecting:
-            gc.enable()
     if count:
         logger.info("Executor %s failed %d outstanding tasks%s: %s: %s", label, count,
                     batch.summary(), type(exception).__name__, exception)
