@@ -36,7 +36,7 @@ import zmq
 from parsl._validation import validate_init
 from parsl.data_provider.staging import Staging
 from parsl.dataflow.leanfuture import LeanFuture
-from parsl.errors import BadParameter
+from parsl.errors import BadParameter, copy_exception
 from parsl.executors.base import check_label, fail_futures, submitting_task
 from parsl.executors.errors import ExecutorError, InvalidResourceSpecification
 from parsl.executors.status_handling import BlockProviderExecutor, OutstandingCount
@@ -482,7 +482,12 @@ class HighThroughputExecutor(BlockProviderExecutor):
                *args: Any, **kwargs: Any) -> Future[Any]:
         """Queue ``func(*args, **kwargs)`` for a worker; return its future at once."""
         if self.bad_state_is_set:
-            raise self.executor_exception or ExecutorError(self, "the executor is in a bad state")
+            # A copy each time: raising the recorded exception itself would add this
+            # frame to its traceback at every refused submit (every retry of a bulk
+            # failure), and the DFK formats that traceback for each.
+            reason = self.executor_exception
+            raise copy_exception(reason) if reason is not None else \
+                ExecutorError(self, "the executor is in a bad state")
         if self._shut_down or not self._started:
             raise ExecutorError(self, "submit() called on an executor that is not running")
         if resource_specification:

@@ -31,7 +31,7 @@ from parsl.app.futures import DataFuture
 from parsl.config import Config
 from parsl.data_provider.data_manager import DataManager, staging_task_id
 from parsl.data_provider.files import File
-from parsl.dataflow import gc_policy, leanfuture, parsl_records
+from parsl.dataflow import bulk_failure, gc_policy, leanfuture, parsl_records
 from parsl.dataflow.dependency_resolvers import (
     SHALLOW_DEPENDENCY_RESOLVER,
     DependencyResolver,
@@ -52,7 +52,13 @@ from parsl.dataflow.rundirs import make_rundir
 from parsl.dataflow.states import FINAL_FAILURE_STATES, FINAL_STATES, States
 from parsl.dataflow.taskrecord import TaskRecord, TryRecord
 from parsl.errors import ConfigurationError, NoDataFlowKernelError
-from parsl.executors.base import ParslExecutor, TaskContext, failing_in_bulk, submitting_task
+from parsl.executors.base import (
+    FailureBatch,
+    ParslExecutor,
+    TaskContext,
+    failing_in_bulk,
+    submitting_task,
+)
 from parsl.executors.threads import ThreadPoolExecutor
 from parsl.log_context import TASK_EVENTS, TaskEvents, set_process_context
 from parsl.logconfigs.run import initialize_run_logging
@@ -743,10 +749,21 @@ class DataFlowKernel:
             # A future from outside Parsl is named by its repr, as Parsl does.
             tids.append((exc, f"task {tid}" if tid is not None else repr(fut)))
         error = DependencyError(tids, record.id, causes, record.func_name)
-        logger.info("Task %s (app %s) cannot run: %d dependencies failed; root cause: %s",
-                    record.id, record.func_name, len(failures),
-                    causes[0].describe().splitlines()[0] if causes else "unknown",
-                    extra={"task_id": record.id, "event": "dep_failed"})
+        message = "Task %s (app %s) cannot run: %d dependencies failed; root cause: %s"
+        batch = failing_in_bulk.get()
+        if batch is None:
+            logger.info(message, record.id, record.func_name, len(failures),
+                        causes[0].describe().splitlines()[0] if causes else "unknown",
+                        extra={"task_id": record.id, "event": "dep_failed"})
+        else:
+            # Part of an executor's bulk failure, which is logged once with a count.
+            batch.dependents_failed += 1
+            if self._events is not None:
+                self._events.add("dep_failed", record.id)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(message, record.id, record.func_name, len(failures),
+                             causes[0].describe().splitlines()[0] if causes else "unknown",
+                             extra={"task_id": record.id})
         record.fail_history.append(repr(error))
         self._finalize(record, States.dep_fail)
         assert record.app_fu is not None
@@ -764,8 +781,10 @@ class DataFlowKernel:
             exec_fu = executor.submit(record.func, record.resource_specification,
                                       *record.args, **record.kwargs)
         except Exception as e:
-            logger.info("Task %s: executor %s refused try %s: %s", record.id, label,
-                        record.try_id, e, extra={"task_id": record.id})
+            # A relaunch refused during a bulk failure is counted in the batch's one line.
+            logger.log(logging.DEBUG if failing_in_bulk.get() is not None else logging.INFO,
+                       "Task %s: executor %s refused try %s: %s", record.id, label,
+                       record.try_id, e, extra={"task_id": record.id})
             exec_fu = Future()
             exec_fu.set_exception(e)
         finally:
@@ -804,13 +823,17 @@ class DataFlowKernel:
         # The exception is read, not re-raised: raising would add this frame to its
         # traceback, and an executor may have handed one exception to many futures.
         if future.cancelled():
-            self._try_failed(record, CancelledError(
+            error: Optional[BaseException] = CancelledError(
                 f"task {record.id} (app {record.func_name!r}) was cancelled by executor "
-                f"{record.executor!r}, which was shut down before the task ran"))
-            return
-        error = future.exception()
+                f"{record.executor!r}, which was shut down before the task ran")
+        else:
+            error = future.exception()
         if error is not None:
-            self._try_failed(record, error)
+            batch = failing_in_bulk.get()
+            if batch is not None:
+                batch.defer(self._fail_tries_in_bulk, (record, error))
+            else:
+                self._try_failed(record, error)
             return
         result = future.result()
         if isinstance(result, RemoteExceptionWrapper):
@@ -856,6 +879,11 @@ class DataFlowKernel:
                                             record.try_time_returned or time.time(),
                                             exception))
 
+    def _fail_tries_in_bulk(self, batch: FailureBatch,
+                            items: List[Tuple[TaskRecord, BaseException]]) -> None:
+        """Handle the tries an executor failed in one :func:`fail_futures` call."""
+        bulk_failure.fail_tries(self, batch, items)
+
     def _try_failed(self, record: TaskRecord, exception: BaseException) -> None:
         _keep_app_traceback(exception)
         record.fail_count += 1
@@ -878,7 +906,7 @@ class DataFlowKernel:
         assert record.app_fu is not None
         if (record.fail_cost <= self._retries and not record.app_fu.done()
                 and not self.cleanup_called):
-            logger.log(logging.DEBUG if failing_in_bulk.get() else logging.INFO,
+            logger.log(logging.DEBUG if failing_in_bulk.get() is not None else logging.INFO,
                        "Task %s (app %s) try %s failed on %s with %s: %s; retrying "
                        "(cost so far %s of %s)", record.id, record.func_name, record.try_id,
                        record.executor, type(exception).__name__, exception,
@@ -900,15 +928,18 @@ class DataFlowKernel:
                                  record.id, extra={"task_id": record.id})
         # In a bulk failure the executor logged the reason once; a line per task would
         # cost more than failing the task.
-        if not failing_in_bulk.get():
+        batch = failing_in_bulk.get()
+        if batch is None:
             logger.info("Task %s (app %s) failed after %s tries on %s: %s: %s", record.id,
                         record.func_name, record.try_id + 1, record.executor,
                         type(exception).__name__, exception,
                         extra={"task_id": record.id, "try_id": record.try_id,
                                "event": "failed"})
-        elif self._events is not None:
-            self._events.add("failed", record.id, try_id=record.try_id,
-                             exception=type(exception).__name__)
+        else:
+            batch.failed += 1
+            if self._events is not None:
+                self._events.add("failed", record.id, try_id=record.try_id,
+                                 exception=type(exception).__name__)
         self._finalize(record, States.failed)
         assert record.app_fu is not None
         if not record.app_fu.done():

@@ -8,16 +8,28 @@ with an exception that says why the task could not run.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from abc import ABCMeta, abstractmethod
 from concurrent.futures import Future, InvalidStateError
+from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, NamedTuple, Optional
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+)
 
 from typing_extensions import Self
 
-from parsl.errors import BadParameter, copy_exception
+from parsl.errors import BadParameter, exception_copier
 
 if TYPE_CHECKING:
     from parsl.logconfigs.base import LogConfig
@@ -59,35 +71,105 @@ def check_label(owner: str, label: str) -> None:
                            f"a name usable as a folder name ({problem})")
 
 
-#: True while :func:`fail_futures` fails many tasks for one reason, which it logs once;
-#: the DFK then logs each of those task failures at DEBUG instead of INFO.
-failing_in_bulk: ContextVar[bool] = ContextVar("parsl_failing_in_bulk", default=False)
+class FailureBatch:
+    """The failures of one :func:`fail_futures` call, gathered so their owner handles
+    them together.
+
+    While :func:`fail_futures` fails the futures, a done-callback that can handle many
+    failures at once (the DFK's) hands its work to :meth:`defer` instead of doing it;
+    :func:`fail_futures` then calls each handler once with all its items. Handlers count
+    what they did in ``failed``, ``retried`` and ``dependents_failed`` for the one log
+    line of the batch.
+    """
+
+    __slots__ = ("_deferred", "dependents_failed", "failed", "reason", "retried")
+
+    def __init__(self, reason: BaseException) -> None:
+        self.reason = reason
+        self.failed = 0
+        self.retried = 0
+        self.dependents_failed = 0
+        self._deferred: Dict[Callable[[FailureBatch, List[Any]], None], List[Any]] = {}
+
+    def defer(self, handler: Callable[[FailureBatch, List[Any]], None], item: Any) -> None:
+        """Have ``handler(batch, items)`` called with ``item`` among its items."""
+        items = self._deferred.get(handler)
+        if items is None:
+            self._deferred[handler] = [item]
+        else:
+            items.append(item)
+
+    def flush(self) -> None:
+        """Run the deferred handlers, and again for anything they defer (a retry that
+        fails at once), until nothing is left."""
+        while self._deferred:
+            deferred, self._deferred = self._deferred, {}
+            for handler, items in deferred.items():
+                try:
+                    handler(self, items)
+                except Exception:
+                    logger.exception("handling %d failed tasks at once raised", len(items))
+
+    def summary(self) -> str:
+        """What the handlers did, for the batch's log line ("" if nothing was deferred)."""
+        if not (self.failed or self.retried or self.dependents_failed):
+            return ""
+        return (f" ({self.failed} tasks failed, {self.retried} retried, "
+                f"{self.dependents_failed} dependent tasks failed)")
+
+
+#: The batch :func:`fail_futures` is filling, in the thread running it (else None).
+failing_in_bulk: ContextVar[Optional[FailureBatch]] = ContextVar("parsl_failing_in_bulk",
+                                                                 default=None)
+
+
+@contextmanager
+def failing_together(reason: BaseException) -> Iterator[FailureBatch]:
+    """Within the block, futures failed or cancelled in this thread are handled by their
+    owner (the DFK) as one :class:`FailureBatch`, at the end of the block.
+
+    The cyclic garbage collector is paused meanwhile: every object made stays referenced
+    by a future, so collections would find nothing, yet with 100,000 live tasks one full
+    collection alone costs about a second. A collector the program disabled stays so.
+    """
+    batch = FailureBatch(reason)
+    token = failing_in_bulk.set(batch)
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
+    try:
+        yield batch
+    finally:
+        try:
+            batch.flush()
+        finally:
+            failing_in_bulk.reset(token)
+            if collecting:
+                gc.enable()
 
 
 def fail_futures(label: str, futures: Iterable[Future[Any]], exception: BaseException) -> int:
     """Fail every future of ``futures`` not yet done, each with its own copy of
     ``exception``; log the reason and the count once; return the count.
 
-    Used when many tasks fail for one reason (an interchange lost, a shutdown): a shared
-    exception object would gain frames with every reader, and one INFO line per task would
-    dominate the time taken (100,000 tasks must fail well within a second).
+    Used when many tasks fail for one reason (an interchange lost, a liveness timeout, a
+    shutdown): a shared exception object would gain frames with every reader, and the
+    DFK's per-task failure path would dominate the time taken (100,000 tasks must fail
+    well within a second), so the futures' DFK callbacks are handled as one batch
+    (:func:`failing_together`).
     """
-    token = failing_in_bulk.set(True)
+    copy = exception_copier(exception)
     count = 0
-    try:
+    with failing_together(exception) as batch:
         for future in futures:
-            if future.done():
-                continue
             try:
-                future.set_exception(copy_exception(exception))
+                future.set_exception(copy())
             except InvalidStateError:
                 continue
             count += 1
-    finally:
-        failing_in_bulk.reset(token)
     if count:
-        logger.info("Executor %s failed %d outstanding tasks: %s: %s", label, count,
-                    type(exception).__name__, exception)
+        logger.info("Executor %s failed %d outstanding tasks%s: %s: %s", label, count,
+                    batch.summary(), type(exception).__name__, exception)
     return count
 
 

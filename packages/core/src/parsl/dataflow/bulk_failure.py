@@ -1,0 +1,175 @@
+"""The DFK's handling of many task tries failed at once by their executor.
+
+When an executor fails all its outstanding tasks for one reason (interchange lost,
+liveness timeout, shutdown with tasks outstanding, Ctrl-C), it does so through
+:func:`parsl.executors.base.fail_futures`, which collects the DFK's per-try callbacks into
+one :class:`~parsl.executors.base.FailureBatch`. :func:`fail_tries` then handles them
+together with the same outcome as the per-task path (``DataFlowKernel._try_failed``):
+a try with retries left is relaunched, any other task fails for good; fail history, try
+history, memo table, task events, hooks, task states and ``task_state_counts`` are
+updated as for one task. What it does not do per task is what made 100,000 failures
+take seconds: an INFO line with its string formatting, a ``repr`` of an exception that
+is a copy of the batch's reason, a ``time.time()`` call, a traceback walk, and a garbage
+collection over every live task (``fail_futures`` pauses the collector). Per-task log
+records are written only when DEBUG is enabled; the executor logs the batch once, with
+the counts kept here.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import InvalidStateError
+from typing import TYPE_CHECKING, Any, List, Tuple
+
+from parsl.dataflow.states import States
+from parsl.dataflow.taskrecord import TaskRecord, TryRecord
+from parsl.executors.base import FailureBatch
+
+if TYPE_CHECKING:
+    from parsl.dataflow.dflow import DataFlowKernel
+
+logger = logging.getLogger(__name__)
+
+
+def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
+               items: List[Tuple[TaskRecord, BaseException]]) -> None:
+    """Handle failed tries ``items`` (task record, exception) of one batch together.
+
+    One pass over the records (each is far from the last in memory, so every extra pass
+    costs cache misses): the try's bookkeeping, the retry decision, and for a task with
+    no retries left its final state and failed future; relaunches come after the pass.
+    """
+    now = time.time()
+    # A copy of the reason (parsl.errors.exception_copier: same type, the very same args
+    # tuple) has the reason's repr when its type keeps BaseException.__repr__ (type name
+    # and args only), so that is computed once here.
+    reason = batch.reason
+    reason_type = type(reason)
+    reason_args = reason.args
+    reason_repr = repr(reason) if reason_type.__repr__ is BaseException.__repr__ else None
+    hook_finished = dfk._hook_try_finished
+    hook_state = dfk._hook_state
+    retry_handler = dfk._retry_handler
+    retries = dfk._retries
+    may_retry = not dfk.cleanup_called
+    events = dfk._events
+    debug = logger.isEnabledFor(logging.DEBUG)
+    final_lock = dfk._final_lock
+    final_counts = dfk._final_counts
+    forget = dfk.tasks.pop if dfk._garbage_collect else None
+    failed = States.failed
+    failed_count = 0
+    retrying: List[TaskRecord] = []
+    new_tuple = tuple.__new__
+    for record, error in items:
+        exception = error
+        copied = type(exception) is reason_type and exception.args is reason_args
+        if exception.__traceback__ is not None and not copied:
+            # An exception raised elsewhere joined the batch (fail_futures' copies were
+            # never raised, and copies an executor raises to refuse a relaunch show no
+            # app code): keep its traceback as _try_failed does.
+            from parsl.dataflow.dflow import _keep_app_traceback  # dflow imports this module
+            _keep_app_traceback(exception)
+        record.fail_count += 1
+        text = reason_repr if copied and reason_repr is not None else repr(exception)
+        fail_history = record._fail_history
+        if fail_history is None:
+            record._fail_history = [text]
+        else:
+            fail_history.append(text)
+        history = record.try_history
+        if history is None:
+            history = record.try_history = []
+        # tuple.__new__ skips the namedtuple's Python-level __new__ (a call per task).
+        history.append(new_tuple(TryRecord, (record.try_id, record.executor,
+                                             record.try_time_launched or 0.0,
+                                             record.try_time_returned or now, exception)))
+        if hook_finished is not None:
+            try:
+                hook_finished(dfk=dfk, task_record=record, try_id=record.try_id,
+                              exception=exception)
+            except Exception:
+                # One plugin's error must not leave the rest of the batch unfinished.
+                logger.exception("Task %s: a parsl_task_try_finished hook raised",
+                                 record.id, extra={"task_id": record.id})
+        cost = 1.0
+        if retry_handler is not None:
+            try:
+                cost = float(retry_handler(exception, record))  # type: ignore[arg-type]
+            except Exception as handler_error:
+                logger.exception("Task %s: retry_handler raised; not retrying", record.id,
+                                 extra={"task_id": record.id})
+                handler_error.__cause__ = exception
+                exception = handler_error
+                cost = float("inf")
+        record.fail_cost += cost
+        app_fu: Any = record.app_fu
+        if record.fail_cost <= retries and may_retry and not app_fu.done():
+            retrying.append(record)
+            continue
+        # No retries left: as DataFlowKernel._fail, without its INFO line.
+        if record.memoize and record.hashsum is not None:
+            _memoize_exception(dfk, record, exception)
+        if events is not None:
+            events.add_at(now, "failed", record.id, try_id=record.try_id,
+                          exception=type(exception).__name__)
+        if debug:
+            logger.debug("Task %s (app %s) failed after %s tries on %s: %s: %s", record.id,
+                         record.func_name, record.try_id + 1, record.executor,
+                         type(exception).__name__, exception,
+                         extra={"task_id": record.id, "try_id": record.try_id})
+        old_state = record.status
+        record.time_returned = now
+        record.exec_fu = None  # as DataFlowKernel._finalize: nothing more to read from it
+        with final_lock:
+            record.status = failed
+            final_counts[failed] += 1
+        if hook_state is not None:
+            try:
+                hook_state(dfk=dfk, task_record=record, old_state=old_state,
+                           new_state=failed)
+            except Exception:
+                logger.exception("Task %s: a parsl_task_state_change hook raised",
+                                 record.id, extra={"task_id": record.id})
+        if forget is not None:
+            forget(record.id, None)
+        failed_count += 1
+        try:
+            app_fu.set_exception(exception)
+        except InvalidStateError:  # cancelled by the user meanwhile
+            continue
+    batch.failed += failed_count
+    if retrying:
+        _retry(dfk, batch, retrying)
+
+
+def _memoize_exception(dfk: DataFlowKernel, record: TaskRecord,
+                       exception: BaseException) -> None:
+    try:
+        dfk.memoizer.update_memo_exception(record, exception)
+    except Exception:
+        logger.exception("Task %s: the memoizer could not record its exception",
+                         record.id, extra={"task_id": record.id})
+
+
+def _retry(dfk: DataFlowKernel, batch: FailureBatch, retrying: List[TaskRecord]) -> None:
+    """Relaunch tries with retries left; a relaunch that fails at once (its executor is
+    in a bad state) joins the batch's next round."""
+    events = dfk._events
+    debug = logger.isEnabledFor(logging.DEBUG)
+    batch.retried += len(retrying)
+    for record in retrying:
+        if events is not None:
+            events.add("try_failed", record.id, try_id=record.try_id)
+        if debug:
+            logger.debug("Task %s (app %s) try %s failed on %s; retrying (cost so far %s "
+                         "of %s)", record.id, record.func_name, record.try_id,
+                         record.executor, record.fail_cost, dfk._retries,
+                         extra={"task_id": record.id, "try_id": record.try_id})
+        record.try_id += 1
+        try:
+            dfk._set_state(record, States.fail_retryable)
+        except Exception:
+            logger.exception("Task %s: a parsl_task_state_change hook raised", record.id,
+                             extra={"task_id": record.id})
+        dfk._launch_if_ready(record)
