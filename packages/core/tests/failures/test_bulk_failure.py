@@ -188,7 +188,9 @@ def test_dependents_of_bulk_failed_tasks_fail_with_dependency_error(run_dir):
 def test_a_batch_is_logged_once_at_info_with_its_counts(run_dir):
     collect = Collect()
     _run(run_dir, 1000, dependents=10, log_to=collect)
-    assert [r.getMessage() for r in collect.records] == [
+    # Parsl's per-task records (parsl.task: written while pytest's root handler listens,
+    # see parsl.dataflow.parsl_records) aside, the batch is one record.
+    assert [r.getMessage() for r in collect.records if "parsl.task" not in r.__dict__] == [
         "Executor holding failed 1000 outstanding tasks (1000 tasks failed, 0 retried, 10 "
         "dependent tasks failed): ExecutorLost: executor 'holding' is gone: test: failing "
         "everything"]
