@@ -350,3 +350,18 @@ def test_adding_an_executor_logs_its_label_and_parsls_type_name(run_dir: str) ->
     added = {(r.__dict__["parsl.executor.label"], r.__dict__["parsl.executor.type"])
              for r in keep.records if "parsl.executor.label" in r.__dict__}
     assert ("threads", "parsl.executors.threads.ThreadPoolExecutor") in added
+
+
+def test_json_logging_on_the_root_logger_does_not_turn_on_parsls_per_task_records(
+        run_dir: str) -> None:
+    """JSONLogging's own root handler is not a listener outside parsl's logs: the run
+    keeps its batched events and makes no per-task records."""
+    saved = list(logging.root.handlers)  # pytest's, added for the test's call phase
+    logging.root.handlers.clear()
+    try:
+        folder = _run(run_dir, JSONLogging(level=TASK_EVENTS))
+    finally:
+        logging.root.handlers.extend(saved)
+    records = _json_lines(folder)
+    assert any("task_events" in r for r in records)
+    assert not [r for r in records if "parsl.task" in r]

@@ -370,7 +370,7 @@ class DataFlowKernel:
             # memo_hit) event carries the submission time instead (see log_context).
             self._events.add("submitted", task_id, app=func_name, executor=label,
                              depends=[getattr(d, "tid", None) for d in depends])
-        if _ROOT.handlers:
+        if _ROOT.handlers and parsl_records.listening():
             parsl_records.submitted(self.run_id, record, depends)
         self._set_state(record, States.pending)
         if depends:
@@ -592,7 +592,7 @@ class DataFlowKernel:
     def _set_state(self, record: TaskRecord, new_state: States) -> None:
         old_state = record.status
         record.status = new_state
-        if _ROOT.handlers:
+        if _ROOT.handlers and parsl_records.listening():
             parsl_records.state_changed(self.run_id, record, old_state, new_state)
         if self._hook_state is not None:
             self._hook_state(dfk=self, task_record=record, old_state=old_state,
@@ -792,7 +792,7 @@ class DataFlowKernel:
                 submitting_task.reset(token)
         record.exec_fu = exec_fu
         self._set_state(record, States.launched)
-        if _ROOT.handlers:
+        if _ROOT.handlers and parsl_records.listening():
             parsl_records.launched(self.run_id, record, exec_fu)
         if self._hook_try_launched is not None:
             self._hook_try_launched(dfk=self, task_record=record, try_id=record.try_id,

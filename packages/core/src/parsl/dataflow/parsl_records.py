@@ -15,6 +15,8 @@ import logging
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, List
 
+from parsl.logconfigs.base import PARSL_HANDLER_MARK
+
 if TYPE_CHECKING:
     from parsl.dataflow.states import States
     from parsl.dataflow.taskrecord import TaskRecord
@@ -22,8 +24,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger("parsl.dataflow.dflow")
 
 #: The root logger: the DFK writes Parsl's per-task records only while it has handlers
-#: (``ROOT.handlers``, read per task: some programs replace the list).
+#: (``ROOT.handlers``, read per task: some programs replace the list) other than the
+#: run's own (JSONLogging attaches its handler to the root logger).
 ROOT = logging.getLogger()
+
+
+def listening() -> bool:
+    """Whether a root handler other than the run's own logging's would get the records."""
+    for handler in ROOT.handlers:
+        if not getattr(handler, PARSL_HANDLER_MARK, False):
+            return True
+    return False
 
 
 def submitted(run_id: str, record: TaskRecord, depends: List[Future[Any]]) -> None:

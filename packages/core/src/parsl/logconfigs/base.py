@@ -133,11 +133,18 @@ def claim_level(logger_: logging.Logger, level: int) -> Callable[[], None]:
     return release
 
 
+#: Attribute set on the handlers a log configuration attaches.
+PARSL_HANDLER_MARK = "_parsl_log_config_handler"
+
+
 def add_handler(handler: logging.Handler, loggers: List[logging.Logger],
                 level: int) -> Callable[[], None]:
     """Attach ``handler`` to ``loggers`` at ``level``; return the undo callable, which
     also gives the loggers back the levels they had (see :func:`claim_level`)."""
     handler.setLevel(level)
+    # Marks a handler of the run's own logging (JSONLogging's is on the root logger), so
+    # it does not count as someone outside parsl.log listening (parsl_records).
+    setattr(handler, PARSL_HANDLER_MARK, True)
     releases = []
     for target in loggers:
         releases.append(claim_level(target, level))
