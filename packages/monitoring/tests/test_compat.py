@@ -131,3 +131,33 @@ def test_every_parsl_table_and_column_exists_in_the_database(tmp_path: Any) -> N
         ours = {c["name"] for c in inspector.get_columns(table)}
         assert set(columns.split()) <= ours, (table, set(columns.split()) - ours)
     engine.dispose()
+
+
+class _PathLike:
+    def __init__(self, path: Any) -> None:
+        self.path = path
+
+    def __fspath__(self) -> Any:
+        return self.path
+
+
+@pytest.mark.parametrize("given, stored", [
+    (None, ""),
+    ("hello.txt", "hello.txt"),
+    (("tuple.txt", "w"), "tuple.txt"),
+    (_PathLike(b"pl.txt"), "pl.txt"),
+    ((_PathLike("pl2.txt"), "w"), "pl2.txt"),
+])
+def test_task_stdout_and_stderr_are_stored_as_parsl_stores_them(given: Any,
+                                                                 stored: str) -> None:
+    from parsl_monitoring.hub import _stream
+
+    assert _stream(given) == stored
+
+
+def test_a_file_stream_is_stored_as_its_url_even_when_not_local() -> None:
+    from parsl.data_provider.files import File
+    from parsl_monitoring.hub import _stream
+
+    assert _stream(File("arbitrary:abc123")) == "arbitrary:abc123"
+    assert _stream(File("file:///tmp/pl5")) == "file:///tmp/pl5"

@@ -434,11 +434,20 @@ def _end_reason() -> str:
     return "cleanup"
 
 
-def _stream(value: Any) -> Optional[str]:
+def _stream(value: Any) -> str:
+    """A task's stdout/stderr as Parsl's task table holds it: '' when not redirected, the
+    path of a (path, mode) tuple or of a path-like, a File's URL."""
     if value is None:
-        return None
+        return ""
     if isinstance(value, tuple) and value:
         value = value[0]
+    url = getattr(value, "url", None)  # a parsl File, local or not
+    if isinstance(url, str):
+        return url
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
     return str(value)
 
 
