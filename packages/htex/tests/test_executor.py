@@ -33,7 +33,7 @@ def test_many_tasks_all_complete_with_their_own_results(make_htex):
     ex = make_htex()
     futures = [ex.submit(add, {}, i, i) for i in range(2000)]
     assert [f.result(timeout=60) for f in futures] == [2 * i for i in range(2000)]
-    assert ex.outstanding == 0
+    assert ex.outstanding == 0 and ex.outstanding() == 0  # Parsl 1.x and current Parsl
 
 
 def test_results_are_not_held_back_while_a_long_task_runs(make_htex):

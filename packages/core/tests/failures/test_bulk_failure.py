@@ -16,6 +16,7 @@ from concurrent.futures import CancelledError, Future
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
+from root_handlers import without_root_handlers
 
 import parsl
 from parsl.config import Config
@@ -94,20 +95,10 @@ def _run(run_dir: str, tasks: int, dependents: int = 0, log_to: Optional[Collect
     the dependents' futures, the state counts and the task records, all taken before
     cleanup."""
     ex = HoldingExecutor()
-    # pytest's root handlers would receive Parsl's per-task records (parsl_records):
-    # hundreds of thousands of them for the large batches; this test reads the DFK's own.
-    saved_root_handlers = list(logging.root.handlers)
-    logging.root.handlers.clear()
-    try:
-        return _run_without_root_handlers(ex, run_dir, tasks, dependents, log_to, **config)
-    finally:
-        logging.root.handlers.extend(saved_root_handlers)
-
-
-def _run_without_root_handlers(ex: HoldingExecutor, run_dir: str, tasks: int,
-                               dependents: int, log_to: Optional[Collect], **config: Any
-                               ) -> Tuple[List[Any], List[Any], Dict[States, int], List[Any]]:
-    with parsl.load(Config(executors=[ex], run_dir=run_dir, **config)) as dfk:
+    # Without pytest's root handlers, which would receive Parsl's per-task records
+    # (parsl_records): hundreds of thousands of them for the large batches.
+    with without_root_handlers(), \
+            parsl.load(Config(executors=[ex], run_dir=run_dir, **config)) as dfk:
         futures = [double(i) for i in range(tasks)]
         later = [double(futures[i]) for i in range(dependents)]
         parsl_logger = logging.getLogger("parsl")

@@ -8,6 +8,7 @@ import pickle
 from typing import Any, Dict, List
 
 import pytest
+from root_handlers import without_root_handlers
 
 import parsl
 from parsl.config import Config
@@ -327,14 +328,11 @@ def test_a_failed_task_reaches_parsls_failed_state_record(run_dir: str) -> None:
 def test_without_a_root_handler_no_per_task_records_are_made(run_dir: str) -> None:
     keep = _Keep()
     logging.getLogger("parsl").addHandler(keep)
-    saved = list(logging.root.handlers)  # pytest's, added for the test's call phase
-    logging.root.handlers.clear()
     try:
-        with parsl.load(Config(run_dir=run_dir)):
+        with without_root_handlers(), parsl.load(Config(run_dir=run_dir)):
             fut = double(1)
             assert fut.result(timeout=30) == 2
     finally:
-        logging.root.handlers.extend(saved)
         logging.getLogger("parsl").removeHandler(keep)
     assert _parsl_records(keep.records, fut.tid) == []
 
@@ -356,12 +354,8 @@ def test_json_logging_on_the_root_logger_does_not_turn_on_parsls_per_task_record
         run_dir: str) -> None:
     """JSONLogging's own root handler is not a listener outside parsl's logs: the run
     keeps its batched events and makes no per-task records."""
-    saved = list(logging.root.handlers)  # pytest's, added for the test's call phase
-    logging.root.handlers.clear()
-    try:
+    with without_root_handlers():
         folder = _run(run_dir, JSONLogging(level=TASK_EVENTS))
-    finally:
-        logging.root.handlers.extend(saved)
     records = _json_lines(folder)
     assert any("task_events" in r for r in records)
     assert not [r for r in records if "parsl.task" in r]
