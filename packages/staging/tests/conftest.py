@@ -110,17 +110,18 @@ def load(tmp_path: Any) -> Iterator[Callable[..., DataFlowKernel]]:
 
 @pytest.fixture
 def load_htex(tmp_path: Any) -> Iterator[Callable[..., DataFlowKernel]]:
-    """``load_htex(storage_access=..., working_dir=...)``: a DFK on a real local HTEX
-    (interchange, one LocalProvider block, 2 workers) whose workers import
-    staging_test_apps."""
+    """``load_htex(storage_access=..., working_dir=..., worker_init=...)``: a DFK on a real
+    local HTEX (interchange, one LocalProvider block, 2 workers) whose workers import
+    staging_test_apps; ``worker_init`` runs after that set-up."""
     pytest.importorskip("parsl_htex", reason="parsl-htex is not installed")
     from parsl.executors import HighThroughputExecutor
     from parsl.providers import LocalProvider
 
     loaded: List[DataFlowKernel] = []
 
-    def _load(**executor_kwargs: Any) -> DataFlowKernel:
-        provider = LocalProvider(init_blocks=1, max_blocks=1, worker_init=WORKER_INIT)
+    def _load(worker_init: str = "", **executor_kwargs: Any) -> DataFlowKernel:
+        provider = LocalProvider(init_blocks=1, max_blocks=1,
+                                 worker_init=f"{WORKER_INIT}\n{worker_init}")
         executor = HighThroughputExecutor(label="htex", max_workers_per_node=2,
                                           address="127.0.0.1", provider=provider,
                                           **executor_kwargs)
