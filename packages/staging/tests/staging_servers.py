@@ -168,7 +168,8 @@ class RunningFTP:
 
     Users: anonymous (read-only), ``reader``/``reader-pw`` (read-only) and
     ``writer``/``writer-pw`` (may upload, rename and delete). ``busy_once[name] = n`` makes
-    the next ``n`` downloads of a file called ``name`` get the temporary reply 450.
+    the next ``n`` downloads of a file called ``name`` get the temporary reply 450;
+    ``retrievals[name]`` counts the downloads (RETR) of a file called ``name`` served.
     """
 
     def __init__(self, root: str) -> None:
@@ -182,6 +183,8 @@ class RunningFTP:
         authorizer.add_user("writer", "writer-pw", root, perm="elradfmw")
         self.busy_once: Dict[str, int] = {}
         busy = self.busy_once
+        self.retrievals: Dict[str, int] = {}
+        retrievals = self.retrievals
 
         def ftp_RETR(handler: Any, file: str) -> Any:
             name = os.path.basename(file)
@@ -189,6 +192,7 @@ class RunningFTP:
                 busy[name] -= 1
                 handler.respond("450 File busy, try again later.")
                 return None
+            retrievals[name] = retrievals.get(name, 0) + 1
             return FTPHandler.ftp_RETR(handler, file)
 
         handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "timeout": 30,

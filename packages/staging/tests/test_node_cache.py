@@ -1,9 +1,10 @@
 """The per-node download cache, on by default, against real loopback servers.
 
 The HTTP server answers conditional GETs and counts full-body answers (200) apart from
-304s; the thread executor's workers are this process, whose temporary folder each test
-points at a fresh folder, so the default cache folder ``$TMPDIR/parsl-staging-cache-<uid>``
-starts empty. The HTEX test sets TMPDIR in the workers' environment instead.
+304s; the FTP server (pyftpdlib) counts the downloads (RETR) of each file. The thread
+executor's workers are this process, whose temporary folder each test points at a fresh
+folder, so the default cache folder ``$TMPDIR/parsl-staging-cache-<uid>`` starts empty.
+The HTEX test sets TMPDIR in the workers' environment instead.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from parsl.dataflow.errors import DependencyError
 from parsl_staging import (
     NODE_CACHE,
     CacheFolderError,
+    FTPInTaskStaging,
+    FTPSeparateTaskStaging,
     HTTPInTaskStaging,
     HTTPSeparateTaskStaging,
     Retry,
@@ -219,3 +222,34 @@ def test_node_cache_default_survives_pickling_as_itself() -> None:
 def test_bad_cache_dir_is_rejected_naming_the_field() -> None:
     with pytest.raises(TypeError, match="HTTPInTaskStaging: cache_dir must be a folder"):
         HTTPInTaskStaging(cache_dir=42)  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("ignore:The asyn.* module is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("provider", [FTPInTaskStaging, FTPSeparateTaskStaging])
+def test_ftp_unchanged_file_is_reused_and_a_changed_one_downloaded_again(
+        provider: Any, ftp_server: Any, load: Any, tmp_path: Path, node_tmp: Path) -> None:
+    """Revalidated with MDTM and SIZE; the change keeps the size and moves the mtime."""
+    name = f"cached-{provider.__name__}.txt"
+    source = Path(ftp_server.root) / "pub" / name
+    source.write_bytes(b"version 1\n")
+    os.utime(source, (1_700_000_000, 1_700_000_000))
+    url = ftp_server.url(f"/pub/{name}")
+    load(storage_access=[provider()], working_dir=str(tmp_path / "work"))
+    assert read_in_turn(url, 2) == [[b"version 1\n"]] * 2
+    assert ftp_server.retrievals[name] == 1
+    source.write_bytes(b"version 2\n")
+    os.utime(source, (1_700_000_100, 1_700_000_100))
+    assert read_in_turn(url, 2) == [[b"version 2\n"]] * 2
+    assert ftp_server.retrievals[name] == 2
+
+
+@pytest.mark.filterwarnings("ignore:The asyn.* module is deprecated:DeprecationWarning")
+def test_ftp_cache_dir_none_downloads_for_every_task(ftp_server: Any, load: Any,
+                                                     tmp_path: Path, node_tmp: Path) -> None:
+    source = Path(ftp_server.root) / "pub" / "uncached.txt"
+    source.write_bytes(b"every time\n")
+    load(storage_access=[FTPInTaskStaging(cache_dir=None)],
+         working_dir=str(tmp_path / "work"))
+    assert read_in_turn(ftp_server.url("/pub/uncached.txt"), 3) == [[b"every time\n"]] * 3
+    assert ftp_server.retrievals["uncached.txt"] == 3
+    assert "cache_dir=None)" in repr(FTPInTaskStaging(cache_dir=None))
