@@ -209,6 +209,19 @@ def test_a_new_version_leaves_earlier_links_with_their_data(http_server: Any,
     assert (tmp_path / "second.txt").read_bytes() == b"new"
 
 
+def test_an_unreadable_sidecar_means_download_again(http_server: Any,
+                                                   tmp_path: Path) -> None:
+    url = http_server.serve("/cache/corrupt.txt", versioned(b"intact"))
+    cache = tmp_path / "cache"
+    transport = HTTPTransport(10.0, Retry(attempts=1), True, str(cache))
+    transport.download(File(url), str(tmp_path / "first.txt"), None)
+    for sidecar in cache.glob("*.json"):
+        sidecar.write_text('{"url": ')
+    transport.download(File(url), str(tmp_path / "second.txt"), None)
+    assert (tmp_path / "second.txt").read_bytes() == b"intact"
+    assert http_server.full("/cache/corrupt.txt") == 2
+
+
 def test_repr_shows_the_cache_setting() -> None:
     assert "cache_dir=parsl_staging.NODE_CACHE)" in repr(HTTPInTaskStaging())
     assert "cache_dir=None)" in repr(HTTPSeparateTaskStaging(cache_dir=None))

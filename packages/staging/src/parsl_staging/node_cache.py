@@ -41,7 +41,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Optional, Union
 
-from parsl_staging.errors import CacheFolderError
+from parsl_staging.errors import CacheFolderError, StagingError
 from parsl_staging.transfer import CHUNK_SIZE, redact
 
 logger = logging.getLogger(__name__)
@@ -162,6 +162,8 @@ class _Record:
         except (OSError, ValueError, TypeError) as e:
             logger.debug("node cache: unreadable sidecar %s (%s), discarded", path, e)
             return None
+        if not isinstance(record.validators, dict) or not isinstance(record.digests, dict):
+            return None
         texts = (record.url, *record.validators.values(), *record.digests.values())
         numbers = (record.size, record.mtime_ns)
         if not all(isinstance(t, str) for t in texts) or \
@@ -179,7 +181,22 @@ class _Record:
 def stage_through_cache(folder: str, url: str, checksum: Optional[str], destination: str,
                         fetch: Fetch, task_id: Optional[int]) -> int:
     """Put the current content of ``url`` at ``destination`` through the cache in
-    ``folder``; returns the bytes downloaded (0 when the entry was reused)."""
+    ``folder``; returns the bytes downloaded (0 when the entry was reused).
+
+    Errors of the fetch are raised as they are; any other (a full disk, an unusable
+    checksum algorithm) as a StagingError naming the URL and the cache folder.
+    """
+    try:
+        return _stage_through_cache(folder, url, checksum, destination, fetch, task_id)
+    except StagingError:
+        raise
+    except Exception as e:
+        raise StagingError(redact(url), f"node cache {folder!r}: {type(e).__name__}: "
+                           f"{e}") from e
+
+
+def _stage_through_cache(folder: str, url: str, checksum: Optional[str],
+                         destination: str, fetch: Fetch, task_id: Optional[int]) -> int:
     import filelock
 
     entry = os.path.join(folder, hashlib.sha256(url.encode()).hexdigest())
