@@ -78,8 +78,9 @@ def check_cache_dir(cache_dir: Any, owner: str) -> CacheSetting:
     """A provider's ``cache_dir`` argument as a CacheSetting (paths as str)."""
     if cache_dir is None or isinstance(cache_dir, NodeCacheDefault):
         return cache_dir
-    if isinstance(cache_dir, (str, os.PathLike)) and os.fspath(cache_dir):
-        return str(os.fspath(cache_dir))
+    path = os.fspath(cache_dir) if isinstance(cache_dir, (str, os.PathLike)) else None
+    if isinstance(path, str) and path:
+        return path
     raise TypeError(f"{owner}: cache_dir must be a folder path, parsl_staging.NODE_CACHE "
                     f"(the default: a folder per node) or None (no cache), got "
                     f"{cache_dir!r}")
