@@ -38,6 +38,7 @@ import shutil
 import stat
 import tempfile
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Optional, Union
 
@@ -281,10 +282,8 @@ def _link(entry: str, destination: str) -> None:
     replacing whatever was there in one rename."""
     folder = os.path.dirname(os.path.abspath(destination))
     os.makedirs(folder, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(destination)}.",
-                                     suffix=".part", dir=folder)
-    os.close(fd)
-    os.unlink(temporary)
+    temporary = os.path.join(folder, f".{os.path.basename(destination)}."
+                                     f"{uuid.uuid4().hex[:16]}.part")
     try:
         os.link(entry, temporary)
     except OSError:
