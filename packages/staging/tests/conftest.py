@@ -11,6 +11,7 @@ import importlib.util
 import os
 import shutil
 import sys
+import tempfile
 from typing import Any, Callable, Iterator, List
 
 import pytest
@@ -40,6 +41,17 @@ def _load_hpc_conftest() -> Any:
 _hpc = _load_hpc_conftest()
 #: A real sshd on a free loopback port with a generated user key (providers-hpc's fixture).
 sshd = _hpc.sshd
+
+
+@pytest.fixture(autouse=True)
+def node_tmp(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fresh temporary folder for this process (the thread executor's workers), so
+    the default node cache (``$TMPDIR/parsl-staging-cache-<uid>``) of each test starts
+    empty and nothing is left in the machine's /tmp."""
+    folder = tmp_path / "node-tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="module")

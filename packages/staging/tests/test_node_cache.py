@@ -2,9 +2,10 @@
 
 The HTTP server answers conditional GETs and counts full-body answers (200) apart from
 304s; the FTP server (pyftpdlib) counts the downloads (RETR) of each file. The thread
-executor's workers are this process, whose temporary folder each test points at a fresh
-folder, so the default cache folder ``$TMPDIR/parsl-staging-cache-<uid>`` starts empty.
-The HTEX test sets TMPDIR in the workers' environment instead.
+executor's workers are this process, whose temporary folder conftest's ``node_tmp``
+points at a fresh folder for each test, so the default cache folder
+``$TMPDIR/parsl-staging-cache-<uid>`` starts empty. The HTEX test sets TMPDIR in the
+workers' environment instead.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import hashlib
 import os
 import pickle
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +35,6 @@ from parsl_staging.http import HTTPTransport
 
 read = python_app(read_inputs)
 overwrite = python_app(overwrite_inputs)
-
-
-@pytest.fixture
-def node_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The temporary folder of this process (the thread executor's workers)."""
-    folder = tmp_path / "node-tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def default_cache(node_tmp: Path) -> Path:
