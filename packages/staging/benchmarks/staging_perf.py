@@ -6,6 +6,7 @@
    ``HTTPInTaskStaging``. While it runs, the resident memory of every process involved
    (this submit process, the interchanges, the managers, the workers) is sampled every
    20 ms; the figure is each process's peak above its resident memory before the task.
+   The same download with ``cache_dir=None`` follows, for its rate.
 2. N tasks (default 1,000) each staging a different small file in, on the same HTEX,
    against N tasks of the same app without inputs: the difference per task is the staging
    overhead, for the in-task and the separate-task provider with the per-node cache (the
@@ -225,12 +226,18 @@ def main() -> None:
                 inputs=[File(f"{base}/big.bin")]).result(timeout=600))
         os.unlink(os.path.join(work, "big.bin"))
         curl_seconds = min(curl_seconds, curl())
+        uncached_seconds = timed(lambda: size_nocache(
+            inputs=[File(f"{base}/big.bin")]).result(timeout=600))
+        os.unlink(os.path.join(work, "big.bin"))
 
         print(f"1. {args.size_mib} MiB over HTTP from a loopback http.server")
         print(f"  curl (best of 2):  {curl_seconds:6.2f} s  {size / curl_seconds / 1e6:8.1f} MB/s")
         print(f"  HTTPInTaskStaging: {staged_seconds:6.2f} s  "
               f"{size / staged_seconds / 1e6:8.1f} MB/s  (task end to end; "
               f"{curl_seconds / staged_seconds:.2f} x curl's rate)")
+        print(f"  same, cache_dir=None: {uncached_seconds:6.2f} s  "
+              f"{size / uncached_seconds / 1e6:8.1f} MB/s  "
+              f"({curl_seconds / uncached_seconds:.2f} x curl's rate)")
         print("  peak extra resident memory per process during the staged task:")
         worst = memory.report()
         print(f"  worst: +{worst / 2**20:.1f} MiB")
