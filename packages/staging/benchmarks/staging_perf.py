@@ -6,13 +6,20 @@
    ``HTTPInTaskStaging``. While it runs, the resident memory of every process involved
    (this submit process, the interchanges, the managers, the workers) is sampled every
    20 ms; the figure is each process's peak above its resident memory before the task.
+   The same download with ``cache_dir=None`` follows, for its rate.
 2. N tasks (default 1,000) each staging a different small file in, on the same HTEX,
    against N tasks of the same app without inputs: the difference per task is the staging
-   overhead, for the in-task and the separate-task provider.
+   overhead, for the in-task and the separate-task provider with the per-node cache (the
+   default) and for the in-task provider without it (``cache_dir=None``).
+3. M tasks (default 20) all staging one file of S MiB (default 64) in, submitted at
+   once, with the node cache (one download, the other tasks revalidate: http.server
+   answers If-Modified-Since) and without it (every task downloads).
 
-Everything is deleted afterwards. Usage::
+The providers' cache folder is inside the benchmark's temporary folder, and everything
+is deleted afterwards. Usage::
 
-    python packages/staging/benchmarks/staging_perf.py [--size-mib 1024] [--tasks 1000]
+    python packages/staging/benchmarks/staging_perf.py [--size-mib 1024] [--tasks 1000] \
+        [--shared-mib 64] [--shared-tasks 20]
 """
 from __future__ import annotations
 
@@ -134,6 +141,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--shared-mib", type=int, default=64)
+    parser.add_argument("--shared-tasks", type=int, default=20)
     args = parser.parse_args()
 
     from parsl.executors import HighThroughputExecutor
@@ -148,6 +157,8 @@ def main() -> None:
         os.makedirs(os.path.dirname(big))
         with open(big, "wb") as handle:
             handle.truncate(args.size_mib * 2**20)
+        with open(os.path.join(folder, "serve", "shared.bin"), "wb") as handle:
+            handle.write(os.urandom(args.shared_mib * 2**20))
         for i in range(args.tasks):
             with open(os.path.join(folder, "serve", f"small{i}.txt"), "w") as handle:
                 handle.write(f"small file {i}\n")
@@ -177,9 +188,14 @@ def main() -> None:
             return seconds
 
         work = os.path.join(folder, "work")
-        in_task = HTTPInTaskStaging()
-        separate = HTTPSeparateTaskStaging()
+        cache = os.path.join(folder, "cache")
+        in_task = HTTPInTaskStaging(cache_dir=cache)
+        separate = HTTPSeparateTaskStaging(cache_dir=cache)
         config = Config(executors=[
+            HighThroughputExecutor(label="in_task_nocache", max_workers_per_node=2,
+                                   address="127.0.0.1", working_dir=work,
+                                   storage_access=[HTTPInTaskStaging(cache_dir=None)],
+                                   provider=LocalProvider(init_blocks=1, max_blocks=1)),
             HighThroughputExecutor(label="in_task", max_workers_per_node=2,
                                    address="127.0.0.1", working_dir=work,
                                    storage_access=[in_task],
@@ -193,10 +209,14 @@ def main() -> None:
         size_in_task = python_app(file_size, executors=["in_task"])
         noop_in_task = python_app(noop, executors=["in_task"])
         noop_separate = python_app(noop, executors=["separate"])
+        noop_nocache = python_app(noop, executors=["in_task_nocache"])
+        size_nocache = python_app(file_size, executors=["in_task_nocache"])
         # Warm up: workers started and connected, apps' code cached.
         noop_in_task().result(timeout=120)
         noop_separate().result(timeout=120)
+        noop_nocache().result(timeout=120)
         noop_in_task(inputs=[File(f"{base}/small0.txt")]).result(timeout=120)
+        noop_nocache(inputs=[File(f"{base}/small0.txt")]).result(timeout=120)
 
         # curl before and after the staged task; the faster run is the reference, so a
         # slow disk flush during one run does not flatter the staged rate.
@@ -206,12 +226,18 @@ def main() -> None:
                 inputs=[File(f"{base}/big.bin")]).result(timeout=600))
         os.unlink(os.path.join(work, "big.bin"))
         curl_seconds = min(curl_seconds, curl())
+        uncached_seconds = timed(lambda: size_nocache(
+            inputs=[File(f"{base}/big.bin")]).result(timeout=600))
+        os.unlink(os.path.join(work, "big.bin"))
 
         print(f"1. {args.size_mib} MiB over HTTP from a loopback http.server")
         print(f"  curl (best of 2):  {curl_seconds:6.2f} s  {size / curl_seconds / 1e6:8.1f} MB/s")
         print(f"  HTTPInTaskStaging: {staged_seconds:6.2f} s  "
               f"{size / staged_seconds / 1e6:8.1f} MB/s  (task end to end; "
               f"{curl_seconds / staged_seconds:.2f} x curl's rate)")
+        print(f"  same, cache_dir=None: {uncached_seconds:6.2f} s  "
+              f"{size / uncached_seconds / 1e6:8.1f} MB/s  "
+              f"({curl_seconds / uncached_seconds:.2f} x curl's rate)")
         print("  peak extra resident memory per process during the staged task:")
         worst = memory.report()
         print(f"  worst: +{worst / 2**20:.1f} MiB")
@@ -237,11 +263,23 @@ def main() -> None:
         print(f"2. {args.tasks} tasks, 2 workers, each staging one small file (for reference: "
               f"one small GET from this process takes {statistics.median(singles) * 1000:.2f}"
               " ms, median of 200)")
-        for label, app in (("in-task", noop_in_task), ("separate-task", noop_separate)):
+        for label, app in (("in-task", noop_in_task), ("separate-task", noop_separate),
+                           ("in-task no cache", noop_nocache)):
             plain = run(app, False)
             staged = run(app, True)
-            print(f"  {label:<14} without staging {plain:6.2f} s, with {staged:6.2f} s: "
+            print(f"  {label:<16} without staging {plain:6.2f} s, with {staged:6.2f} s: "
                   f"overhead {(staged - plain) / args.tasks * 1000:6.2f} ms per task")
+
+        print(f"3. {args.shared_tasks} tasks at once, all staging one {args.shared_mib} MiB "
+              "file in (2 workers)")
+        def shared(app: Any) -> None:
+            futures = [app(inputs=[File(f"{base}/shared.bin")])
+                       for _ in range(args.shared_tasks)]
+            for future in futures:
+                future.result(timeout=600)
+
+        for label, app in (("node cache", size_in_task), ("cache_dir=None", size_nocache)):
+            print(f"  {label:<16} {timed(lambda: shared(app)):6.2f} s")  # noqa: B023
     finally:
         if dfk is not None:
             dfk.cleanup()

@@ -11,6 +11,7 @@ import importlib.util
 import os
 import shutil
 import sys
+import tempfile
 from typing import Any, Callable, Iterator, List
 
 import pytest
@@ -40,6 +41,17 @@ def _load_hpc_conftest() -> Any:
 _hpc = _load_hpc_conftest()
 #: A real sshd on a free loopback port with a generated user key (providers-hpc's fixture).
 sshd = _hpc.sshd
+
+
+@pytest.fixture(autouse=True)
+def node_tmp(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fresh temporary folder for this process (the thread executor's workers), so
+    the default node cache (``$TMPDIR/parsl-staging-cache-<uid>``) of each test starts
+    empty and nothing is left in the machine's /tmp."""
+    folder = tmp_path / "node-tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -110,17 +122,18 @@ def load(tmp_path: Any) -> Iterator[Callable[..., DataFlowKernel]]:
 
 @pytest.fixture
 def load_htex(tmp_path: Any) -> Iterator[Callable[..., DataFlowKernel]]:
-    """``load_htex(storage_access=..., working_dir=...)``: a DFK on a real local HTEX
-    (interchange, one LocalProvider block, 2 workers) whose workers import
-    staging_test_apps."""
+    """``load_htex(storage_access=..., working_dir=..., worker_init=...)``: a DFK on a real
+    local HTEX (interchange, one LocalProvider block, 2 workers) whose workers import
+    staging_test_apps; ``worker_init`` runs after that set-up."""
     pytest.importorskip("parsl_htex", reason="parsl-htex is not installed")
     from parsl.executors import HighThroughputExecutor
     from parsl.providers import LocalProvider
 
     loaded: List[DataFlowKernel] = []
 
-    def _load(**executor_kwargs: Any) -> DataFlowKernel:
-        provider = LocalProvider(init_blocks=1, max_blocks=1, worker_init=WORKER_INIT)
+    def _load(worker_init: str = "", **executor_kwargs: Any) -> DataFlowKernel:
+        provider = LocalProvider(init_blocks=1, max_blocks=1,
+                                 worker_init=f"{WORKER_INIT}\n{worker_init}")
         executor = HighThroughputExecutor(label="htex", max_workers_per_node=2,
                                           address="127.0.0.1", provider=provider,
                                           **executor_kwargs)

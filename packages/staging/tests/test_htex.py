@@ -43,6 +43,8 @@ def htex(sshd: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataFl
     from parsl.providers import LocalProvider
 
     base = tmp_path_factory.mktemp("htex")
+    worker_tmp = base / "worker-tmp"  # the workers' node cache goes there, not to /tmp
+    worker_tmp.mkdir()
     ssh = (f"ssh -p {sshd.port} -i {sshd.user_key} -o UserKnownHostsFile={sshd.known_hosts} "
            "-o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=10")
 
@@ -50,7 +52,8 @@ def htex(sshd: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataFl
         return HighThroughputExecutor(
             label=label, max_workers_per_node=2, address="127.0.0.1",
             working_dir=str(base / label), storage_access=storage,
-            provider=LocalProvider(init_blocks=1, max_blocks=1, worker_init=WORKER_INIT))
+            provider=LocalProvider(init_blocks=1, max_blocks=1,
+                                   worker_init=f"{WORKER_INIT}\nexport TMPDIR={worker_tmp}"))
 
     config = Config(executors=[
         executor("separate", [HTTPSeparateTaskStaging(retry=NO_RETRY),

@@ -157,16 +157,6 @@ def test_checksum_mismatch_fails_and_leaves_no_file(http_server: Any, load: Any,
     assert leftovers(work) == []
 
 
-def test_node_cache_downloads_a_url_once_for_concurrent_tasks(
-        http_server: Any, load: Any, tmp_path: Any) -> None:
-    url = http_server.serve("/cached/big.bin", Answer(body=b"z" * 200_000, delay=0.3))
-    load(storage_access=[HTTPInTaskStaging(cache_dir=str(tmp_path / "cache"))],
-         working_dir=str(tmp_path / "work"), max_threads=6)
-    futures = [read(inputs=[File(url)]) for _ in range(6)]
-    assert all(f.result(timeout=60) == [b"z" * 200_000] for f in futures)
-    assert http_server.hits("/cached/big.bin") == 1
-
-
 def test_transfer_is_logged_with_bytes_rate_and_task_id(
         http_server: Any, load: Any, tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
     url = http_server.serve("/logged/in.txt", Answer(body=b"12345"))

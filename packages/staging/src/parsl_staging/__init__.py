@@ -10,17 +10,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, Dict
 
-__all__ = ["ChecksumMismatch", "FTPInTaskStaging", "FTPSeparateTaskStaging",
+__all__ = ["NODE_CACHE", "CacheFolderError", "ChecksumMismatch", "FTPInTaskStaging",
+           "FTPSeparateTaskStaging",
            "GlobusAuthorizationRequired", "GlobusStaging", "HTTPInTaskStaging",
            "HTTPSeparateTaskStaging", "RSyncStaging", "Retry", "StagingError",
            "ZipAuthorityError", "ZipFileStaging"]
 
 _WHERE: Dict[str, str] = {
+    "CacheFolderError": "parsl_staging.errors",
     "ChecksumMismatch": "parsl_staging.errors",
     "GlobusAuthorizationRequired": "parsl_staging.errors",
     "StagingError": "parsl_staging.errors",
     "ZipAuthorityError": "parsl_staging.errors",
     "Retry": "parsl_staging.transfer",
+    "NODE_CACHE": "parsl_staging.node_cache",
     "HTTPInTaskStaging": "parsl_staging.http",
     "HTTPSeparateTaskStaging": "parsl_staging.http",
     "FTPInTaskStaging": "parsl_staging.ftp",
@@ -31,6 +34,7 @@ _WHERE: Dict[str, str] = {
 }
 
 if TYPE_CHECKING:
+    from parsl_staging.errors import CacheFolderError as CacheFolderError
     from parsl_staging.errors import ChecksumMismatch as ChecksumMismatch
     from parsl_staging.errors import GlobusAuthorizationRequired as GlobusAuthorizationRequired
     from parsl_staging.errors import StagingError as StagingError
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     from parsl_staging.globus import GlobusStaging as GlobusStaging
     from parsl_staging.http import HTTPInTaskStaging as HTTPInTaskStaging
     from parsl_staging.http import HTTPSeparateTaskStaging as HTTPSeparateTaskStaging
+    from parsl_staging.node_cache import NODE_CACHE as NODE_CACHE
     from parsl_staging.rsync import RSyncStaging as RSyncStaging
     from parsl_staging.transfer import Retry as Retry
     from parsl_staging.zip import ZipFileStaging as ZipFileStaging

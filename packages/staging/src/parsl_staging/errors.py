@@ -27,6 +27,11 @@ class ChecksumMismatch(StagingError):
     """The transferred file's digest differs from the File's expected ``checksum``."""
 
 
+class CacheFolderError(StagingError):
+    """The node cache folder cannot be used (belongs to another user, is not a folder,
+    cannot be created); ``reason`` names the folder and what to do."""
+
+
 class GlobusAuthorizationRequired(StagingError):
     """No Globus tokens are stored and no client credentials are configured."""
 

@@ -24,12 +24,19 @@ from parsl.data_provider.files import File
 from parsl.data_provider.staging import Staging
 from parsl_staging import tasks
 from parsl_staging.errors import StagingError
+from parsl_staging.node_cache import (
+    NODE_CACHE,
+    CacheSetting,
+    Fetched,
+    cache_folder,
+    check_cache_dir,
+    stage_through_cache,
+)
 from parsl_staging.transfer import (
     CHUNK_SIZE,
     DEFAULT_RETRY,
     Retry,
     atomic_download,
-    cached_download,
     check_retry,
     check_timeout,
     executor_working_dir,
@@ -119,47 +126,60 @@ def _pool(url: str, verify: Union[bool, str]) -> Any:
 
 class HTTPTransport:
     """Downloads one URL with urllib3: status and length checked, streamed in 1 MiB chunks
-    to a temporary file, retried when transient. (urllib3 rather than requests: requests
-    costs several milliseconds per call, which a task staging many small files pays.)"""
+    to a temporary file, retried when transient, through the node cache unless
+    ``cache_dir`` is None. (urllib3 rather than requests: requests costs several
+    milliseconds per call, which a task staging many small files pays.)"""
 
     def __init__(self, timeout: float, retry: Retry, verify: Union[bool, str],
-                 cache_dir: Optional[str]) -> None:
+                 cache_dir: CacheSetting) -> None:
         self.timeout = timeout
         self.retry = retry
         self.verify = verify
         self.cache_dir = cache_dir
 
     def download(self, file: File, local_path: str, task_id: Optional[int]) -> int:
-        if self.cache_dir is None:
-            return self._download(file, local_path, task_id)
-        received = [0]
+        folder = cache_folder(self.cache_dir, file.url)
+        if folder is None:
+            fetched = self._download(file, local_path, task_id, None)
+            assert fetched is not None, "an unconditional GET always has a body"
+            return fetched.nbytes
 
-        def into_cache(entry: str) -> None:
-            received[0] = self._download(file, entry, task_id)
+        def fetch(path: str, known: Optional[Dict[str, str]]) -> Optional[Fetched]:
+            return self._download(file, path, task_id, known)
 
-        if not cached_download(self.cache_dir, file.url, local_path, into_cache):
-            logger.debug("task %s: %s taken from the node cache %s", task_id,
-                         redact(file.url), self.cache_dir, extra={"task_id": task_id})
-        return received[0]
+        return stage_through_cache(folder, file.url, file.checksum, local_path, fetch,
+                                   task_id)
 
-    def _download(self, file: File, local_path: str, task_id: Optional[int]) -> int:
+    def _download(self, file: File, local_path: str, task_id: Optional[int],
+                  known: Optional[Dict[str, str]]) -> Optional[Fetched]:
         try:
-            return with_retries(lambda: self._attempt(file, local_path), self.retry,
+            return with_retries(lambda: self._attempt(file, local_path, known), self.retry,
                                 _is_transient, file.url, task_id)
         except Exception as e:
             raise staging_error(file.url, _unwrapped(e)) from e
 
-    def _attempt(self, file: File, local_path: str) -> int:
+    def _attempt(self, file: File, local_path: str,
+                 known: Optional[Dict[str, str]]) -> Optional[Fetched]:
+        """One GET; conditional on the ``known`` validators (ETag, Last-Modified) when
+        given, in which case a 304 answer returns None."""
         import urllib3
 
         url = file.url
         policy = urllib3.Retry(total=None, connect=0, read=0, status=0, other=0,
                                redirect=10, raise_on_redirect=True, raise_on_status=False)
+        headers: Dict[str, str] = {}
+        if known:
+            if "etag" in known:
+                headers["If-None-Match"] = known["etag"]
+            if "last-modified" in known:
+                headers["If-Modified-Since"] = known["last-modified"]
         response = _pool(url, self.verify).request(
-            "GET", url, preload_content=False, retries=policy,
+            "GET", url, headers=headers, preload_content=False, retries=policy,
             timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout))
         try:
-            if response.status >= 400:
+            if response.status == 304 and headers:
+                return None
+            if response.status >= 300:
                 raise HTTPStatusError(redact(url), f"HTTP status {response.status} "
                                       f"{response.reason}", "in", response.status)
             expected = response.headers.get("Content-Length")
@@ -170,7 +190,9 @@ class HTTPTransport:
                 if expected is not None and not encoded and sink.bytes != int(expected):
                     raise StagingError(redact(url), f"body of {sink.bytes} bytes is shorter "
                                        f"than its Content-Length of {expected} bytes")
-                return sink.bytes
+            validators = {name.lower(): response.headers[name]
+                          for name in ("ETag", "Last-Modified") if name in response.headers}
+            return Fetched(sink.bytes, validators)
         finally:
             response.release_conn()
 
@@ -185,12 +207,16 @@ class _HTTPStaging(Staging):
     ``retry``: how transient failures are retried (:class:`parsl_staging.Retry`).
     ``verify``: TLS verification: True (the system's CAs, or ``REQUESTS_CA_BUNDLE``),
     False, or the path of a CA bundle.
-    ``cache_dir``: a folder on each worker node; when set, a URL staged by several tasks
-    on one node is downloaded once (see :func:`parsl_staging.transfer.cached_download`).
+    ``cache_dir``: the per-node download cache, so a URL staged by several tasks on one
+    node is downloaded once and then only revalidated with the server (see
+    :mod:`parsl_staging.node_cache`). The default, :data:`parsl_staging.NODE_CACHE`, is
+    ``$TMPDIR/parsl-staging-cache-<uid>`` on each worker node; a path names another
+    folder (on the workers); None turns the cache off.
     """
 
     def __init__(self, *, timeout: float = 60.0, retry: Retry = DEFAULT_RETRY,
-                 verify: Union[bool, str] = True, cache_dir: Optional[str] = None) -> None:
+                 verify: Union[bool, str] = True,
+                 cache_dir: Union[CacheSetting, os.PathLike[str]] = NODE_CACHE) -> None:
         owner = type(self).__name__
         self.timeout = check_timeout(timeout, owner)
         self.retry = check_retry(retry, owner)
@@ -198,9 +224,7 @@ class _HTTPStaging(Staging):
             raise TypeError(f"{owner}: verify must be a bool or a CA bundle path, "
                             f"got {verify!r}")
         self.verify = verify
-        if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
-            raise TypeError(f"{owner}: cache_dir must be a path or None, got {cache_dir!r}")
-        self.cache_dir = os.fspath(cache_dir) if cache_dir is not None else None
+        self.cache_dir = check_cache_dir(cache_dir, owner)
         self._transport = HTTPTransport(self.timeout, self.retry, self.verify,
                                         self.cache_dir)
 

@@ -38,7 +38,8 @@ class Transport(Protocol):
     """Moves one file between its URL and a local path, or fails with StagingError."""
 
     def download(self, file: File, local_path: str, task_id: Optional[int]) -> int:
-        """Fetch ``file`` to ``local_path``; return the number of bytes."""
+        """Fetch ``file`` to ``local_path``; return the number of bytes transferred (0
+        when the node cache's copy was reused)."""
 
     def upload(self, file: File, local_path: str, task_id: Optional[int]) -> int:
         """Store ``local_path`` at ``file``'s URL; return the number of bytes."""

@@ -17,7 +17,6 @@ import hashlib
 import logging
 import os
 import random
-import shutil
 import tempfile
 import threading
 import time
@@ -215,42 +214,6 @@ def local_path_for(working_dir: Optional[str], file: File) -> str:
 
 def executor_working_dir(dm: Any, executor: str) -> Optional[str]:
     return getattr(dm.dfk.executors[executor], "working_dir", None)
-
-
-# ---------------------------------------------------------------- per-node cache
-
-def cached_download(cache_dir: str, url: str, destination: str,
-                    download: Callable[[str], None]) -> bool:
-    """Put the content of ``url`` at ``destination`` through a per-node cache.
-
-    The first task on a node to ask for ``url`` downloads it (with ``download(path)``) into
-    ``cache_dir`` under a file lock; concurrent and later tasks wait for that lock and
-    reuse the file. ``destination`` is a hard link to the cached file (a copy when the
-    cache is on another file system), so a task must not modify a cached input in place.
-    Returns whether this call downloaded.
-    """
-    import filelock
-
-    digest = hashlib.sha256(url.encode()).hexdigest()
-    entry = os.path.join(cache_dir, digest)
-    os.makedirs(cache_dir, exist_ok=True)
-    downloaded = False
-    with filelock.FileLock(entry + ".lock"):
-        if not os.path.exists(entry):
-            download(entry)
-            downloaded = True
-    folder = os.path.dirname(os.path.abspath(destination))
-    os.makedirs(folder, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(destination)}.",
-                                     suffix=".part", dir=folder)
-    os.close(fd)
-    os.unlink(temporary)
-    try:
-        os.link(entry, temporary)
-    except OSError:
-        shutil.copyfile(entry, temporary)
-    os.replace(temporary, destination)
-    return downloaded
 
 
 def staging_error(url: str, error: BaseException, direction: str = "in") -> StagingError:
