@@ -133,3 +133,34 @@ def test_manager_drains_after_drain_period_and_tasks_continue_on_a_new_block(loa
              what="the drained manager to exit")
     manager_log = os.path.join(ex.logdir, "block-0", first["pool"], "manager.log")
     assert "Drain period of 2.0 s is over" in open(manager_log).read()
+
+
+def test_block_whose_workers_never_start_fails_its_tasks_instead_of_hanging(load_htex):
+    """A ``worker_init`` that ends the block script with exit code 0 before any worker
+    starts: the block is reported MISSING (Parsl's state for it), the block error handler
+    gives up, and the task fails with BadStateException carrying the exit code and the
+    script's output, instead of new blocks being launched forever while it waits."""
+    from parsl.executors.errors import BadStateException
+
+    ex = load_htex(strategy="htex_auto_scale",
+                   provider=LocalProvider(worker_init="echo no workers today >&2; exit 0",
+                                          init_blocks=0, min_blocks=0, max_blocks=2))
+    future = whereami()
+    with pytest.raises(BadStateException) as info:
+        future.result(timeout=120)
+    text = str(info.value)
+    assert "MISSING" in text and "EXIT CODE: 0" in text and "no workers today" in text
+    assert "no manager of this block ever registered" in text
+    assert all(state is JobState.MISSING for state in _states(ex).values())
+    assert ex.connected_blocks() == []
+
+
+def test_connected_blocks_keeps_blocks_that_were_scaled_in(load_htex):
+    """``connected_blocks()`` lists every block that ever had a manager registered, as in
+    Parsl, not only the blocks connected now."""
+    ex = load_htex(strategy="none", provider=_provider(init_blocks=1, max_blocks=2))
+    assert whereami().result(timeout=60)["block"] == "0"
+    assert ex.connected_blocks() == ["0"]
+    assert ex.scale_in(1) == ["0"]
+    wait_for(lambda: not ex.connected_managers(), what="block 0's manager to leave")
+    assert ex.connected_blocks() == ["0"]

@@ -91,7 +91,7 @@ def test_all_blocks_failing_fails_outstanding_tasks_with_the_block_error(
     assert str(error) == str(executor.executor_exception)
     assert "block 0" in str(error)
     assert "bad interchange address" in str(error)
-    assert "exit code: 3" in str(error)
+    assert "EXIT CODE: 3" in str(error)
 
 
 def test_a_running_block_keeps_the_executor_healthy(executor, local_provider, wait) -> None:

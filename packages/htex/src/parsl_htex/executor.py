@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import zmq
 
@@ -40,7 +40,7 @@ from parsl.errors import BadParameter, copy_exception
 from parsl.executors.base import check_label, fail_futures, submitting_task
 from parsl.executors.errors import ExecutorError, InvalidResourceSpecification
 from parsl.executors.status_handling import BlockProviderExecutor, OutstandingCount
-from parsl.jobs.states import JobStatus
+from parsl.jobs.states import JobState, JobStatus
 from parsl.providers.base import ExecutionProvider
 from parsl.serialize.errors import SerializationError
 from parsl_htex import _protocol as P
@@ -67,6 +67,9 @@ _BATCH_LIMIT = 1024
 _BATCH_BYTES = 16 * 2**20
 _INTERCHANGE_START_TIMEOUT = 60.0
 _COMMAND_TIMEOUT = 10.0
+#: Ends of a block that, when none of its managers ever registered, mean its workers
+#: never started; such a block is reported MISSING as Parsl does (see ``status``).
+_ENDED_UNREGISTERED = frozenset({JobState.COMPLETED, JobState.CANCELLED, JobState.FAILED})
 _LIVENESS_CHECK = 0.2
 _LIVENESS_CHECK_MS = int(_LIVENESS_CHECK * 1000)
 _SHUTDOWN_GRACE = 10.0
@@ -306,6 +309,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self.all_addresses: str = ""
         self._loopback_ip = loopback_address
         self.block_errors: Dict[str, str] = {}
+        #: Blocks at least one of whose managers registered with the interchange.
+        self._registered_blocks: Set[str] = set()
         self._ctx: Optional[zmq.Context[Any]] = None
         self._task_sock: Optional[zmq.Socket[Any]] = None
         self._result_sock: Optional[zmq.Socket[Any]] = None
@@ -708,6 +713,16 @@ class HighThroughputExecutor(BlockProviderExecutor):
         text = f"block {block_id} (job {job_id}) ended with state {js.state.name}"
         return f"{text}: {js.message}" if js.message else text
 
+    def _ever_registered(self, block_id: str) -> bool:
+        """Whether a manager of ``block_id`` registered; asks the interchange only when the
+        registration event has not been seen (it may still be on its way)."""
+        if block_id in self._registered_blocks:
+            return True
+        try:
+            return block_id in self.connected_blocks()
+        except (ExecutorError, CommandTimeout):
+            return True  # unknown: do not call the block a failure on a guess
+
     def _handle_event(self, body: bytes) -> None:
         try:
             event = json.loads(body)
@@ -717,7 +732,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
             return
         kind = event.get("kind")
         block = str(event.get("block_id"))
-        if kind == "manager_refused":
+        if kind == "manager_registered":
+            self._registered_blocks.add(block)
+            logger.info("Executor %s: %s", self.label, event)
+        elif kind == "manager_refused":
             self.block_errors[block] = event.get("reason", "")
             logger.error("Executor %s: block %s: %s", self.label, block, event.get("reason"))
         elif kind == "manager_lost":
@@ -851,7 +869,11 @@ class HighThroughputExecutor(BlockProviderExecutor):
         return result
 
     def connected_blocks(self) -> List[str]:
-        return sorted({m["block_id"] for m in self.connected_managers()})
+        """Every block any of whose managers registered, including blocks since scaled in
+        or ended (as Parsl reports them)."""
+        result: List[str] = self._command("connected_blocks")
+        self._registered_blocks.update(result)
+        return result
 
     def hold_worker(self, manager_id: str) -> None:
         """Stop sending tasks to one manager (used before scaling its block in)."""
@@ -900,8 +922,22 @@ class HighThroughputExecutor(BlockProviderExecutor):
         return chosen
 
     def status(self) -> Dict[str, JobStatus]:
-        """Block statuses; a failed block whose manager was refused says why."""
+        """Block statuses; a failed block whose manager was refused says why.
+
+        A block that ended without any of its managers ever registering (its job exited,
+        even with code 0, before workers connected: a broken ``worker_init``, a missing
+        interpreter) is reported MISSING, as in Parsl, so the block error handler counts
+        it as a failure instead of the strategy replacing it forever while tasks wait.
+        """
         statuses = super().status()
+        for block_id, js in statuses.items():
+            if js.state in _ENDED_UNREGISTERED and not self._ever_registered(block_id):
+                ended = js.state.name
+                js.state = JobState.MISSING
+                js.message = (f"{ended}: {js.message}; " if js.message else f"{ended}; ") + (
+                    "no manager of this block ever registered with the interchange: the "
+                    "workers failed to start or to connect; see the block's output in "
+                    f"{getattr(self.provider, 'script_dir', None) or 'the run folder'}")
         if self.block_errors:
             for block_id, js in statuses.items():
                 reason = self.block_errors.get(block_id)

@@ -139,6 +139,8 @@ class Interchange:
             raise
         self.worker_tasks.router_mandatory = 1
         self.managers: Dict[bytes, _Manager] = {}
+        #: Every block any of whose managers registered, including blocks since gone.
+        self.connected_block_history: Set[str] = set()
         self.lost: Set[bytes] = set()
         #: ``(key, task record)`` of tasks waiting for a manager, oldest first.
         self.pending: Deque[Tuple[bytes, memoryview]] = collections.deque()
@@ -371,6 +373,7 @@ class Interchange:
             return
         m = _Manager(mid, info)
         self.managers[mid] = m
+        self.connected_block_history.add(m.block_id)
         self._send_manager(mid, P.OK + json.dumps({"interchange": ours,
                                                    "run_id": self.config.get("run_id")}).encode())
         logger.info("Registered manager %s of block %s on %s (pid %s) with %d workers, "
@@ -511,6 +514,8 @@ class Interchange:
             return sum(m.worker_count for m in self.managers.values() if m.active)
         if op == "managers":
             return [m.describe(now) for m in self.managers.values()]
+        if op == "connected_blocks":
+            return sorted(self.connected_block_history)
         if op == "hold":
             held = []
             for mid in request.get("manager_ids", []):

@@ -84,8 +84,8 @@ def make_block_failure_error(executor: BlockProviderExecutor,
         if js.message:
             lines.append(f"  message: {js.message}")
         if js.exit_code is not None:
-            lines.append(f"  exit code: {js.exit_code}")
-        for name, text in (("stdout", js.stdout_summary), ("stderr", js.stderr_summary)):
+            lines.append(f"  EXIT CODE: {js.exit_code}")
+        for name, text in (("STDOUT", js.stdout_summary), ("STDERR", js.stderr_summary)):
             if text and text.strip():
                 indented = "\n".join("    " + line for line in text.strip().splitlines())
                 lines.append(f"  {name} (tail):\n{indented}")
