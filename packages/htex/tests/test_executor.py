@@ -186,3 +186,36 @@ def test_serialization_fallback_roundtrips_closures():
     payload = _serial.pack_apply_message(lambda: captured, (), {})
     func, args, kwargs, spec = _serial.unpack_apply_message(payload)
     assert func() == 5 and args == () and kwargs == {} and spec is None
+
+
+def test_connected_managers_reports_parsl_keys_and_versions(make_htex):
+    """Parsl's keys of connected_managers() (its tests and users' scripts read them)."""
+    import sys
+
+    import parsl
+
+    ex = make_htex()
+    assert ex.submit(add, {}, 1, 2).result(timeout=60) == 3
+    (manager,) = ex.connected_managers()
+    assert manager["manager"] == manager["manager_id"]
+    assert manager["block_id"] == "0" and manager["worker_count"] == 2
+    assert manager["parsl_version"] == parsl.__version__
+    v = sys.version_info
+    assert manager["python_version"] == f"{v.major}.{v.minor}.{v.micro}"
+    assert manager["active"] is True and manager["draining"] is False
+
+
+def test_connected_managers_packages_lists_each_managers_distributions(make_htex):
+    import importlib.metadata
+
+    import parsl
+
+    ex = make_htex()
+    assert ex.submit(add, {}, 1, 2).result(timeout=60) == 3
+    packages = ex.connected_managers_packages()
+    (manager,) = ex.connected_managers()
+    assert list(packages) == [manager["manager"]]
+    installed = packages[manager["manager"]]
+    assert installed["parsl"] == parsl.__version__
+    assert installed["pyzmq"] == importlib.metadata.version("pyzmq")
+    assert installed["parsl-htex"] == importlib.metadata.version("parsl-htex")

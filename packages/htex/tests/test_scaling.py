@@ -46,8 +46,10 @@ def load_htex(tmp_path: Any) -> Iterator[Any]:
     def factory(*, strategy: str, provider: LocalProvider,
                 **htex_kwargs: Any) -> HighThroughputExecutor:
         htex_kwargs.setdefault("max_workers_per_node", 1)
-        ex = HighThroughputExecutor(label="htex", address="127.0.0.1", heartbeat_period=1,
-                                    heartbeat_threshold=5, provider=provider, **htex_kwargs)
+        htex_kwargs.setdefault("heartbeat_period", 1)
+        htex_kwargs.setdefault("heartbeat_threshold", 5)
+        ex = HighThroughputExecutor(label="htex", address="127.0.0.1", provider=provider,
+                                    **htex_kwargs)
         parsl.load(Config(executors=[ex], run_dir=str(tmp_path / "runinfo"),
                           strategy=strategy, strategy_period=0.2, max_idletime=MAX_IDLETIME))
         loaded.append(ex)
@@ -164,3 +166,23 @@ def test_connected_blocks_keeps_blocks_that_were_scaled_in(load_htex):
     assert ex.scale_in(1) == ["0"]
     wait_for(lambda: not ex.connected_managers(), what="block 0's manager to leave")
     assert ex.connected_blocks() == ["0"]
+
+
+def test_manager_reports_draining_on_time_and_leaves_when_its_task_ends(load_htex):
+    """The drain deadline is kept to within a poll, not the next heartbeat-paced check
+    (heartbeat_period is 30 s by default), and a drained manager leaves as soon as its
+    last task is done."""
+    ex = load_htex(strategy="none", drain_period=3, heartbeat_period=30,
+                   heartbeat_threshold=120,
+                   provider=_provider(init_blocks=1, min_blocks=0, max_blocks=0))
+    wait_for(lambda: len(ex.connected_managers()) == 1, what="the manager to register")
+    registered = time.monotonic()
+    running = whereami(6)
+    wait_for(lambda: ex.connected_managers()[0]["draining"], timeout=10,
+             what="the manager to report draining")
+    assert time.monotonic() - registered < 4.5
+    assert not running.done()
+    running.result(timeout=60)
+    ended = time.monotonic()
+    wait_for(lambda: not ex.connected_managers(), timeout=10, what="the manager to leave")
+    assert time.monotonic() - ended < 2

@@ -19,6 +19,8 @@ MAX_TEXT = 1024
 MAX_WORKERS = 1_000_000
 #: Longest heartbeat body: the decimal count of tasks the manager has finished.
 MAX_HB_DIGITS = 20
+#: Most distributions a manager may list in its registration.
+MAX_PACKAGES = 100_000
 #: Largest monitoring batch a worker may send in one record.
 MAX_MONITORING_BYTES = 64 * 2**20
 
@@ -39,6 +41,8 @@ REGISTRATION_FIELDS: Dict[str, _Spec] = {
     "accelerators": (list, False, 0, MAX_WORKERS),
     "total_memory": (int, False, 0, 2**62),
     "os": (str, False, 0, MAX_TEXT),
+    "parsl_version": (str, False, 0, MAX_TEXT),
+    "packages": (dict, False, 0, MAX_PACKAGES),
 }
 
 
@@ -71,6 +75,10 @@ def registration_problem(info: Any) -> Optional[str]:
         if kind is list and not all(isinstance(a, str) and len(a) <= MAX_TEXT
                                     for a in value):
             return f"field {field!r} must be a list of strings"
+        if kind is dict and not all(isinstance(k, str) and isinstance(v, str)
+                                    and len(k) <= MAX_TEXT and len(v) <= MAX_TEXT
+                                    for k, v in value.items()):
+            return f"field {field!r} must map strings to strings"
     return None
 
 

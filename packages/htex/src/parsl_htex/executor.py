@@ -864,8 +864,17 @@ class HighThroughputExecutor(BlockProviderExecutor):
         return int(self._command("connected_workers"))
 
     def connected_managers(self) -> List[Dict[str, Any]]:
-        """Each connected manager as the interchange sees it (id, block, workers, tasks...)."""
+        """Each connected manager as the interchange sees it: Parsl's keys (``manager``,
+        ``block_id``, ``worker_count``, ``tasks``, ``idle_duration``, ``active``,
+        ``draining``, ``python_version``, ``parsl_version``) and ours (``manager_id``,
+        ``hostname``, ``pid``, ``python``, ``htex_version``)."""
         result: List[Dict[str, Any]] = self._command("managers")
+        return result
+
+    def connected_managers_packages(self) -> Dict[str, Dict[str, str]]:
+        """Manager id -> {distribution: version} of the Python packages each connected
+        manager's interpreter has (as Parsl's method of the same name)."""
+        result: Dict[str, Dict[str, str]] = self._command("manager_packages")
         return result
 
     def connected_blocks(self) -> List[str]:

@@ -106,7 +106,11 @@ class _Manager:
                 "idle_duration": (now - self.idle_since) if self.idle_since is not None else 0.0,
                 "active": self.active, "draining": self.draining,
                 "python": self.info.get("python"), "htex_version": self.info.get("htex_version"),
-                "pid": self.info.get("pid")}
+                "pid": self.info.get("pid"),
+                # Parsl's names for the same facts.
+                "manager": self.manager_id.decode(errors="replace"),
+                "python_version": self.info.get("python_full"),
+                "parsl_version": self.info.get("parsl_version")}
 
 
 def _ids(m: _Manager) -> Dict[str, Any]:
@@ -514,6 +518,9 @@ class Interchange:
             return sum(m.worker_count for m in self.managers.values() if m.active)
         if op == "managers":
             return [m.describe(now) for m in self.managers.values()]
+        if op == "manager_packages":
+            return {m.manager_id.decode(errors="replace"): m.info.get("packages", {})
+                    for m in self.managers.values()}
         if op == "connected_blocks":
             return sorted(self.connected_block_history)
         if op == "hold":

@@ -46,6 +46,8 @@ from parsl_htex.version import VERSION
 
 logger = logging.getLogger("parsl_htex.manager")
 _EVENT_FLUSH_MS = int(FLUSH_PERIOD * 1000)
+#: Poll interval of a draining manager, which exits as soon as its last task is done.
+_DRAINING_CHECK_MS = 50
 
 _RESTART_BACKOFF = 1.0
 #: How long a worker killed by SIGTERM waits for the manager to be signalled too.
@@ -90,6 +92,31 @@ class StartupError(Exception):
 
 def python_version() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def installed_packages() -> Dict[str, str]:
+    """Distribution name -> version of what this interpreter can import, for
+    ``HighThroughputExecutor.connected_managers_packages()``.
+
+    Read from the ``*.dist-info`` folder names on ``sys.path`` (a few milliseconds)
+    rather than from each distribution's metadata (a quarter of a second at start-up of
+    every manager). ``parsl`` maps to the version of the parsl package, as in Parsl.
+    """
+    import parsl
+
+    found: Dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            listing = os.scandir(entry or ".")
+        except OSError:
+            continue
+        with listing:
+            for item in listing:
+                if item.name.endswith(".dist-info"):
+                    name, _, version = item.name[:-len(".dist-info")].partition("-")
+                    found.setdefault(name.replace("_", "-").lower(), version)
+    found["parsl"] = parsl.__version__
+    return found
 
 
 def compute_worker_count(max_workers_per_node: float, cores_per_worker: float,
@@ -215,6 +242,7 @@ class Manager:
         """Register with the interchange; raise StartupError if refused or unanswered."""
         self.task_sock = self._connect(addr, self.args.task_port)
         self.result_sock = self._connect(addr, self.args.result_port)
+        installed = installed_packages()
         info = {
             "manager_id": self.uid, "block_id": self.block_id, "hostname": self.hostname,
             "pid": os.getpid(), "worker_count": self.worker_count,
@@ -222,6 +250,7 @@ class Manager:
             "python_full": platform.python_version(), "htex_version": VERSION,
             "cpu_count": len(self.cpus), "accelerators": self.accelerators,
             "total_memory": psutil.virtual_memory().total, "os": platform.platform(),
+            "parsl_version": installed["parsl"], "packages": installed,
         }
         self.task_sock.send(P.REG + json.dumps(info).encode())
         wait = max(self.args.address_probe_timeout, self.hb_threshold)
@@ -606,8 +635,19 @@ class Manager:
         hk_ms = max(10, int(min(self.hb_period, self.hb_threshold) * 1000 / 2))
         next_hk = 0.0
         next_event_flush = 0.0
+        # The drain deadline and a draining manager's exit are checked on time rather than
+        # at the next heartbeat-paced housekeeping (up to hb_period / 2 later).
+        drain = self.args.drain_period
+        drain_at = self.start_time + drain if drain is not None else None
         while not self.stopping:
             timeout = hk_ms if not self.results else 0
+            if self.draining:
+                timeout = min(timeout, _DRAINING_CHECK_MS)
+                next_hk = 0.0
+            elif drain_at is not None:
+                until_drain = int((drain_at - time.monotonic()) * 1000) + 1
+                timeout = max(0, min(timeout, until_drain))
+                next_hk = min(next_hk, drain_at)
             if self.task_events:  # buffered events are written within FLUSH_PERIOD
                 timeout = min(timeout, _EVENT_FLUSH_MS)
             events = self.poller.poll(timeout)
