@@ -219,3 +219,11 @@ def test_connected_managers_packages_lists_each_managers_distributions(make_htex
     assert installed["parsl"] == parsl.__version__
     assert installed["pyzmq"] == importlib.metadata.version("pyzmq")
     assert installed["parsl-htex"] == importlib.metadata.version("parsl-htex")
+
+
+def test_validate_resource_spec_is_public_as_in_parsl():
+    ex = HighThroughputExecutor(label="unstarted")
+    assert ex.validate_resource_spec({}) is None
+    assert ex.validate_resource_spec({"priority": 2}) is None
+    with pytest.raises(InvalidResourceSpecification, match="num_nodes"):
+        ex.validate_resource_spec({"num_nodes": 2})

@@ -496,7 +496,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         if self._shut_down or not self._started:
             raise ExecutorError(self, "submit() called on an executor that is not running")
         if resource_specification:
-            self._validate_resource_spec(resource_specification)
+            self.validate_resource_spec(resource_specification)
         ctx = submitting_task.get()
         dfk_id = ctx.task_id if ctx is not None else None
         payload = _serial.pack_apply_message(func, args, kwargs, resource_specification, task=ctx)
@@ -516,7 +516,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
                                 "executor": self.label})
         return fut
 
-    def _validate_resource_spec(self, spec: Dict[str, Any]) -> None:
+    def validate_resource_spec(self, spec: Dict[str, Any]) -> None:
+        """Raise InvalidResourceSpecification for keys this executor cannot honour (Parsl's
+        method: only ``priority`` without MPI mode, MPI's keys with it); return None for
+        an acceptable specification."""
         if self.enable_mpi_mode:
             from parsl_htex.mpi import validate_mpi_resource_spec
 
