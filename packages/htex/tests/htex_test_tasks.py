@@ -63,3 +63,8 @@ def start_orphaned_sleep() -> Dict[str, int]:
     out = subprocess.run("sleep 300 > /dev/null 2>&1 & echo $!", shell=True,
                          capture_output=True, text=True, check=True).stdout
     return {"worker": os.getpid(), "sleep": int(out)}
+
+
+def finish_time() -> float:
+    """When the task ran (wall clock), to compare execution order across tasks."""
+    return time.time()

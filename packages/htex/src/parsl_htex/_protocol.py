@@ -28,6 +28,7 @@ Executor <-> interchange (commands):  request-id json (multipart; rare)
 """
 from __future__ import annotations
 
+import math
 import struct
 from typing import Any, Iterator, List, Optional, Tuple
 
@@ -38,6 +39,8 @@ HB = b"H"
 DRAIN = b"D"
 BYE = b"B"
 TASKS = b"T"
+#: A batch of tasks sharing one priority: tag, the priority (a big-endian double), records.
+PRIORITY_TASKS = b"P"
 RESULTS = b"R"
 STOP = b"S"
 EVENT = b"E"
@@ -112,6 +115,25 @@ def split_tasks(body: memoryview, start: int = 1) -> List[Tuple[bytes, memoryvie
     """
     return [(bytes(body[pos:pos + KEY_SIZE]), body[pos:stop])
             for _, pos, stop in _records(body, start, TASK_HEADER, "task")]
+
+
+_PRIORITY = struct.Struct("!d")
+
+
+def prioritized_tasks(priority: float, records: bytes) -> bytes:
+    """The message of task records (header + payload each) that share ``priority``."""
+    return PRIORITY_TASKS + _PRIORITY.pack(priority) + records
+
+
+def split_prioritized_tasks(body: memoryview) -> Tuple[float, List[Tuple[bytes, memoryview]]]:
+    """``(priority, [(key, record)...])`` of a PRIORITY_TASKS message; a priority that is
+    not a number (NaN) is MalformedMessage."""
+    if len(body) < 1 + _PRIORITY.size:
+        raise MalformedMessage("a prioritized task batch without its priority")
+    (priority,) = _PRIORITY.unpack_from(body, 1)
+    if math.isnan(priority):
+        raise MalformedMessage("a prioritized task batch whose priority is NaN")
+    return priority, split_tasks(body, 1 + _PRIORITY.size)
 
 
 def iter_results(body: memoryview, start: int = 1) -> Iterator[Tuple[int, int, memoryview,

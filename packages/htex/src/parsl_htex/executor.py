@@ -18,6 +18,7 @@ import base64
 import itertools
 import json
 import logging
+import math
 import os
 import pickle
 import queue
@@ -67,6 +68,7 @@ _BATCH_LIMIT = 1024
 _BATCH_BYTES = 16 * 2**20
 _INTERCHANGE_START_TIMEOUT = 60.0
 _COMMAND_TIMEOUT = 10.0
+_Outgoing = Union[Tuple[bytes, bytes], Tuple[bytes, bytes, float]]
 #: Ends of a block that, when none of its managers ever registered, mean its workers
 #: never started; such a block is reported MISSING as Parsl does (see ``status``).
 _ENDED_UNREGISTERED = frozenset({JobState.COMPLETED, JobState.CANCELLED, JobState.FAILED})
@@ -320,7 +322,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self._command_lock = threading.Lock()
         self._command_ids = itertools.count()
         self._task_ids = itertools.count(1)  # as in Parsl, HTEX task ids start at 1
-        self._outgoing: queue.SimpleQueue[Optional[Tuple[bytes, bytes]]] = queue.SimpleQueue()
+        #: (header, payload), or (header, payload, priority) for a prioritized task.
+        self._outgoing: queue.SimpleQueue[Optional[_Outgoing]] = queue.SimpleQueue()
         self._threads: List[threading.Thread] = []
         self._stop = threading.Event()
         self._started = False
@@ -495,8 +498,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 ExecutorError(self, "the executor is in a bad state")
         if self._shut_down or not self._started:
             raise ExecutorError(self, "submit() called on an executor that is not running")
+        priority = None
         if resource_specification:
             self.validate_resource_spec(resource_specification)
+            priority = resource_specification.get("priority")
         ctx = submitting_task.get()
         dfk_id = ctx.task_id if ctx is not None else None
         payload = _serial.pack_apply_message(func, args, kwargs, resource_specification, task=ctx)
@@ -509,7 +514,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
         fut: Future[Any] = LeanFuture()
         fut.parsl_executor_task_id = htex_id  # type: ignore[attr-defined]
         self._tasks[htex_id] = fut
-        self._outgoing.put((P.task_header(htex_id, dfk_id, len(payload)), payload))
+        header = P.task_header(htex_id, dfk_id, len(payload))
+        self._outgoing.put((header, payload) if priority is None
+                           else (header, payload, float(priority)))
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("Submitted task %s bytes=%d", dfk_id, len(payload),
                          extra={"task_id": dfk_id, "executor_task_id": htex_id,
@@ -525,6 +532,13 @@ class HighThroughputExecutor(BlockProviderExecutor):
 
             validate_mpi_resource_spec(spec)
             return
+        priority = spec.get("priority")
+        if priority is not None and (isinstance(priority, bool)
+                                     or not isinstance(priority, (int, float))
+                                     or math.isnan(priority)):
+            raise InvalidResourceSpecification(
+                {"priority"}, f"parsl_resource_specification['priority'] must be a number "
+                f"(lower runs first), got {priority!r}")
         unknown = set(spec) - _ALLOWED_SPEC_KEYS
         if unknown:
             raise InvalidResourceSpecification(
@@ -545,10 +559,16 @@ class HighThroughputExecutor(BlockProviderExecutor):
             item = q.get()
             if item is None:
                 return
+            if len(item) == 3:  # a task with a priority travels in a message of its own
+                if not self._send_tasks(sock, P.prioritized_tasks(item[2], item[0] + item[1]),
+                                        [item[0]]):
+                    return
+                continue
             parts = [P.TASKS, *item]
             count = 1
             size = len(item[1])
             stop = False
+            held = None
             while count < _BATCH_LIMIT and size < _BATCH_BYTES:
                 try:
                     item = q.get_nowait()
@@ -557,20 +577,31 @@ class HighThroughputExecutor(BlockProviderExecutor):
                 if item is None:
                     stop = True
                     break
+                if len(item) == 3:
+                    held = item
+                    break
                 parts += item
                 count += 1
                 size += len(item[1])
-            try:
-                sock.send(b"".join(parts), copy=False)
-            except zmq.ZMQError as e:
-                if self._stop.is_set():
-                    return
-                logger.error("Executor %s could not send %d tasks to the interchange: %s",
-                             self.label, count, e)
-                self._fail_keys(parts[1::2], InterchangeLost(self.label,
-                                                             f"sending tasks failed: {e}"))
+            if not self._send_tasks(sock, b"".join(parts), parts[1::2]):
+                return
+            if held is not None and not self._send_tasks(
+                    sock, P.prioritized_tasks(held[2], held[0] + held[1]), [held[0]]):
+                return
             if stop:
                 return
+
+    def _send_tasks(self, sock: zmq.Socket[Any], message: bytes, keys: List[bytes]) -> bool:
+        """Send one task message; fail its tasks if it cannot go. False once stopping."""
+        try:
+            sock.send(message, copy=False)
+        except zmq.ZMQError as e:
+            if self._stop.is_set():
+                return False
+            logger.error("Executor %s could not send %d tasks to the interchange: %s",
+                         self.label, len(keys), e)
+            self._fail_keys(keys, InterchangeLost(self.label, f"sending tasks failed: {e}"))
+        return True
 
     def _fail_keys(self, keys: List[bytes], exc: BaseException) -> None:
         futures = (self._tasks.pop(P.key_ids(key)[0], None) for key in keys)

@@ -44,6 +44,7 @@ from parsl_htex import _security, _serial
 from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._messages import heartbeat_problem, monitoring_problem, registration_problem
 from parsl_htex._net import tcp_url
+from parsl_htex._pending import PendingTasks
 from parsl_htex._zmq import DRAIN_BATCH, ready_frames, ready_messages
 from parsl_htex.errors import ManagerLost
 from parsl_htex.manager_selector import ManagerSelector, RandomManagerSelector
@@ -147,7 +148,7 @@ class Interchange:
         self.connected_block_history: Set[str] = set()
         self.lost: Set[bytes] = set()
         #: ``(key, task record)`` of tasks waiting for a manager, oldest first.
-        self.pending: Deque[Tuple[bytes, memoryview]] = collections.deque()
+        self.pending = PendingTasks()
         self.result_backlog: Deque[bytes] = collections.deque()
         #: Result records (or runs of them) not yet forwarded to the executor.
         self.out_records: List[Any] = [P.RESULTS]
@@ -295,15 +296,27 @@ class Interchange:
         events = self.task_events
         for frame in ready_messages(self.client_tasks):
             body = frame.buffer
-            if body[:1] != P.TASKS:
-                self._warn_dropped("a message that is not a task batch from the executor")
-                continue
+            kind = body[:1]
+            priority: Optional[float] = None
             try:
-                tasks = P.split_tasks(body)
+                if kind == P.TASKS:
+                    tasks = P.split_tasks(body)
+                elif kind == P.PRIORITY_TASKS:
+                    priority, tasks = P.split_prioritized_tasks(body)
+                else:
+                    self._warn_dropped("a message that is not a task batch from the executor")
+                    continue
             except P.MalformedMessage as e:
                 self._warn_dropped("a malformed task batch from the executor: %s", e)
                 continue
-            self.pending.extend(tasks)
+            if priority is None:
+                self.pending.extend(tasks)
+            else:
+                self.pending.extend_prioritized(priority, tasks)
+            if logger.isEnabledFor(logging.DEBUG):
+                for key, _ in tasks:
+                    logger.debug("Put task %s onto pending_task_queue (priority %s)",
+                                 P.key_ids(key)[0], priority)
             if events is not None:
                 for key, _ in tasks:
                     htex_id, dfk_id = P.key_ids(key)
@@ -570,9 +583,9 @@ class Interchange:
             n = min(m.capacity - len(m.tasks), len(pending), _MAX_TASKS_PER_MESSAGE)
             if n <= 0:
                 continue
-            batch = [pending.popleft() for _ in range(n)]
+            batch, places = pending.take(n)
             if not self._send_manager(mid, b"".join([P.TASKS, *(r for _, r in batch)])):
-                pending.extendleft(reversed(batch))
+                pending.put_back(batch, places)
                 continue
             for k, _ in batch:
                 m.tasks[k] = None
