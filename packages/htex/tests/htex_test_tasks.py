@@ -68,3 +68,10 @@ def start_orphaned_sleep() -> Dict[str, int]:
 def finish_time() -> float:
     """When the task ran (wall clock), to compare execution order across tasks."""
     return time.time()
+
+
+def exit_worker(code: int) -> None:
+    """A task that calls sys.exit(code)."""
+    import sys
+
+    sys.exit(code)

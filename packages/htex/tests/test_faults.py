@@ -11,7 +11,7 @@ import psutil
 import pytest
 import zmq
 from htex_support import manager_process, wait_for, worker_processes
-from htex_test_tasks import add, kill_own_worker, sleep_then_return, worker_pid
+from htex_test_tasks import add, exit_worker, kill_own_worker, sleep_then_return, worker_pid
 
 from parsl_htex import _protocol as P
 from parsl_htex.errors import InterchangeLost, ManagerLost, WorkerLost
@@ -32,6 +32,17 @@ def test_killed_worker_fails_its_task_with_worker_lost_and_is_replaced(make_htex
     worker_processes(ex, 2)
     after = {f.result(timeout=60) for f in [ex.submit(worker_pid, {}) for _ in range(20)]}
     assert after - before, "a replacement worker should have served tasks"
+
+
+def test_sys_exit_in_a_task_ends_its_worker_with_worker_lost_naming_the_code(make_htex):
+    """As in Parsl: sys.exit() ends the worker process; the task fails with WorkerLost
+    carrying the exit code, and a new worker serves the next tasks."""
+    ex = make_htex()
+    with pytest.raises(WorkerLost) as info:
+        ex.submit(exit_worker, {}, 3).result(timeout=60)
+    assert "exited with code 3" in str(info.value)
+    worker_processes(ex, 2)
+    assert ex.submit(add, {}, 2, 2).result(timeout=60) == 4
 
 
 def test_killed_manager_fails_its_tasks_with_manager_lost(make_htex):

@@ -204,7 +204,12 @@ def _execute(task: Any, mpi_launcher: Optional[str]) -> Tuple[int, bytes]:
         os.environ.update(mpi_environment(spec, mpi_launcher))
     try:
         result = func(*args, **kwargs)
-    except BaseException as e:  # the task's own failure, SystemExit included, is its result
+    except SystemExit as e:
+        # sys.exit() in a task ends this worker, as in Parsl: the manager reports the task
+        # as WorkerLost with the exit code and starts a new worker.
+        logger.warning("Task called sys.exit(%r); the worker exits", e.code)
+        raise
+    except BaseException as e:  # the task's own failure is its result
         return _serial.RESULT_TASK_ERROR, _serial.serialize_exception(e)
     finally:
         if saved is not None:
