@@ -114,3 +114,23 @@ def test_close_cancels_blocks_of_an_executor_in_bad_state(pollers, block_executo
 def test_non_positive_strategy_period_is_rejected() -> None:
     with pytest.raises(BadParameter):
         JobStatusPoller(strategy="simple", max_idletime=60, strategy_period=0)
+
+
+def test_callback_is_what_each_round_calls_and_can_be_wrapped(pollers, block_executor_cls,
+                                                              fake_provider_cls, wait) -> None:
+    """Parsl's ``JobStatusPoller.callback``: wrapping it observes every round, and the
+    wrapped round still scales."""
+    executor = block_executor_cls(fake_provider_cls(init_blocks=0))
+    poller = new_poller(pollers)
+    rounds = threading.Event()
+    original = poller.callback
+
+    def observed() -> None:
+        original()
+        rounds.set()
+
+    poller.callback = observed
+    poller.add_executors([executor])
+    executor.pending_tasks = 1
+    assert rounds.wait(10), "the polling thread never called the callback"
+    wait(lambda: len(executor.provider.submitted) == 1, what="the wrapped round to scale out")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 
 from parsl.jobs.strategy import Strategy
 
@@ -46,6 +46,9 @@ class JobStatusPoller:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._closed = False
+        #: What the polling thread calls each period (Parsl's attribute: tools and tests
+        #: wrap it to observe or extend each round).
+        self.callback: Callable[[], None] = self.poll
 
     @property
     def executors(self) -> List[BlockProviderExecutor]:
@@ -84,7 +87,7 @@ class JobStatusPoller:
     def _run(self) -> None:
         logger.debug("Job status poller started with period %s s", self._strategy_period)
         while not self._stop.wait(self._strategy_period):
-            self.poll()
+            self.callback()
         logger.debug("Job status poller stopped")
 
     def poll(self) -> None:
