@@ -93,9 +93,22 @@ def test_python_app_sees_the_mpi_environment_of_its_specification(mpi_dfk):
     assert env["PARSL_MPI_PREFIX"] == "mpiexec -n 2 -v"
 
 
-def test_mpi_environment_does_not_leak_into_the_next_task(mpi_dfk):
-    mpi_variables(parsl_resource_specification={"num_ranks": 2}).result(timeout=60)
-    assert "PARSL_MPI_PREFIX" not in mpi_variables().result(timeout=60)
+def test_each_task_gets_the_environment_of_its_own_specification(mpi_dfk):
+    first = {"num_ranks": 2, "launcher_options": "-v"}
+    assert mpi_variables(parsl_resource_specification=first).result(
+        timeout=60)["PARSL_MPI_PREFIX"] == "mpiexec -n 2 -v"
+    env = mpi_variables(parsl_resource_specification={"num_ranks": 1}).result(timeout=60)
+    assert env["PARSL_MPI_PREFIX"] == "mpiexec -n 1" and env["PARSL_NUM_RANKS"] == "1"
+
+
+def test_task_without_resource_specification_is_refused(mpi_dfk):
+    """As in Parsl: MPI mode needs every task's resource specification."""
+    from parsl.executors.high_throughput.mpi_prefix_composer import (
+        MissingResourceSpecification,
+    )
+
+    with pytest.raises(MissingResourceSpecification, match="parsl_resource_specification"):
+        mpi_variables().result(timeout=60)
 
 
 def test_inconsistent_rank_counts_are_refused(mpi_dfk):

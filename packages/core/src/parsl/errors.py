@@ -16,10 +16,11 @@ class ConfigurationError(ParslError):
     """A configuration value is wrong in a way only detectable once it is combined."""
 
 
-class BadParameter(ConfigurationError, TypeError):
+class BadParameter(ConfigurationError, TypeError, ValueError):
     """A constructor parameter has the wrong type or value.
 
-    Subclasses TypeError so code that catches the conventional exception still works.
+    Subclasses TypeError and ValueError so code that catches the conventional exception
+    (Parsl raises one or the other, depending on the parameter) still works.
     """
 
     def __init__(self, owner: str, parameter: str, value: Any, expected: str,

@@ -187,8 +187,6 @@ class HighThroughputExecutor(BlockProviderExecutor):
                  manager_selector: ManagerSelector = RandomManagerSelector(),  # noqa: B008
                  block_error_handler: Union[bool, Callable[..., None]] = True,
                  encrypted: bool = True,
-                 enable_mpi_mode: bool = False,
-                 mpi_launcher: str = "mpiexec",
                  remote_monitoring_radio: Optional[Any] = None,
                  worker_ports: Optional[Tuple[int, int]] = None,
                  interchange_liveness_timeout: Union[int, float] = 120) -> None:
@@ -259,8 +257,6 @@ class HighThroughputExecutor(BlockProviderExecutor):
             accelerators = [str(i) for i in range(available_accelerators)]
         else:
             accelerators = [str(a) for a in available_accelerators]
-        if enable_mpi_mode and mpi_launcher not in ("mpiexec", "srun", "aprun"):
-            raise bad("mpi_launcher", mpi_launcher, "one of 'mpiexec', 'srun', 'aprun'")
 
         self.label = label
         self.launch_cmd = launch_cmd
@@ -290,8 +286,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
         self.worker_logdir_root = worker_logdir_root
         self.manager_selector = manager_selector
         self.encrypted = encrypted
-        self.enable_mpi_mode = enable_mpi_mode
-        self.mpi_launcher = mpi_launcher
+        #: MPI mode is MPIExecutor's (current Parsl has no enable_mpi_mode parameter).
+        self.enable_mpi_mode = False
+        self.mpi_launcher = "mpiexec"
         #: How workers send monitoring events (a monitoring radio; None: the monitoring
         #: plugin's default). Only read by a monitoring plugin.
         self.remote_monitoring_radio = remote_monitoring_radio
@@ -499,7 +496,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         if self._shut_down or not self._started:
             raise ExecutorError(self, "submit() called on an executor that is not running")
         priority = None
-        if resource_specification:
+        if resource_specification or self.enable_mpi_mode:
             self.validate_resource_spec(resource_specification)
             priority = resource_specification.get("priority")
         ctx = submitting_task.get()
@@ -528,7 +525,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
         method: only ``priority`` without MPI mode, MPI's keys with it); return None for
         an acceptable specification."""
         if self.enable_mpi_mode:
-            from parsl_htex.mpi import validate_mpi_resource_spec
+            from parsl_htex.mpi_nodes import validate_mpi_resource_spec
 
             validate_mpi_resource_spec(spec)
             return
@@ -544,7 +541,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
             raise InvalidResourceSpecification(
                 unknown, f"HighThroughputExecutor {self.label!r} does not support resource "
                 f"specification keys {sorted(unknown)} (supported: "
-                f"{sorted(_ALLOWED_SPEC_KEYS)}); MPI keys need enable_mpi_mode=True or "
+                f"{sorted(_ALLOWED_SPEC_KEYS)}); MPI keys need "
                 "MPIExecutor")
 
     # ------------------------------------------------------------------ threads

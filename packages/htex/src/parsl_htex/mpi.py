@@ -1,79 +1,65 @@
-"""MPI applications on HTEX: ``MPIExecutor`` and the ``PARSL_MPI_PREFIX`` environment.
-
-In MPI mode each task's ``parsl_resource_specification`` says how large an MPI job the
-task launches (``num_nodes``, ``ranks_per_node``, ``num_ranks``, ``launcher_options``).
-The worker exports, for the duration of the task, ``PARSL_NUM_NODES``,
-``PARSL_RANKS_PER_NODE``, ``PARSL_NUM_RANKS`` and ``PARSL_MPI_PREFIX`` - the launcher
-command line to put in front of the application in a bash app
-(``f"$PARSL_MPI_PREFIX ./my_mpi_app"``).
-"""
+"""MPI applications on HTEX: ``MPIExecutor`` (see :mod:`parsl_htex.mpi_nodes` for what a
+task sees: its nodes and the ``PARSL_*_PREFIX`` launch prefixes)."""
 from __future__ import annotations
 
-import logging
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from parsl._validation import validate_init
 from parsl.data_provider.staging import Staging
-from parsl.executors.errors import InvalidResourceSpecification
 from parsl.providers.base import ExecutionProvider
 from parsl_htex.executor import HighThroughputExecutor
+from parsl_htex.mpi_nodes import (
+    MPI_SPEC_KEYS,
+    VALID_LAUNCHERS,
+    MissingResourceSpecification,
+    allocate_mpi_environment,
+    batch_job_nodes,
+    compose_all,
+    compose_aprun_launch_cmd,
+    compose_mpiexec_launch_cmd,
+    compose_srun_launch_cmd,
+    mpi_environment,
+    validate_mpi_resource_spec,
+)
 
-logger = logging.getLogger(__name__)
-
-__all__ = ["MPIExecutor", "mpi_environment", "validate_mpi_resource_spec"]
-
-MPI_SPEC_KEYS = frozenset({"num_nodes", "ranks_per_node", "num_ranks", "launcher_options",
-                           "priority"})
-
-
-def validate_mpi_resource_spec(spec: Dict[str, Any]) -> None:
-    """Raise InvalidResourceSpecification for unknown keys or inconsistent counts."""
-    unknown = set(spec) - MPI_SPEC_KEYS
-    if unknown:
-        raise InvalidResourceSpecification(
-            unknown, f"unknown MPI resource specification keys {sorted(unknown)}; "
-            f"supported: {sorted(MPI_SPEC_KEYS)}")
-    for key in ("num_nodes", "ranks_per_node", "num_ranks"):
-        value = spec.get(key)
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise InvalidResourceSpecification(
-                {key}, f"parsl_resource_specification[{key!r}] must be an int >= 1, "
-                f"got {value!r}")
-    nodes, per_node, ranks = (spec.get("num_nodes"), spec.get("ranks_per_node"),
-                              spec.get("num_ranks"))
-    if nodes and per_node and ranks and nodes * per_node != ranks:
-        raise InvalidResourceSpecification(
-            {"num_ranks"}, f"num_ranks={ranks} but num_nodes*ranks_per_node={nodes * per_node}")
-
-
-def mpi_environment(spec: Dict[str, Any], launcher: str) -> Dict[str, str]:
-    """The environment an MPI task's bash app sees, for ``launcher`` (mpiexec/srun/aprun)."""
-    nodes = int(spec.get("num_nodes") or 1)
-    ranks = spec.get("num_ranks")
-    per_node = spec.get("ranks_per_node")
-    if ranks is None:
-        ranks = nodes * int(per_node or 1)
-    if per_node is None:
-        per_node = max(1, int(ranks) // nodes)
-    options = str(spec.get("launcher_options", "")).strip()
-    if launcher == "srun":
-        prefix = f"srun -N {nodes} -n {ranks} --ntasks-per-node {per_node}"
-    elif launcher == "aprun":
-        prefix = f"aprun -n {ranks} -N {per_node}"
-    else:
-        prefix = f"mpiexec -n {ranks}"
-    if options:
-        prefix = f"{prefix} {options}"
-    return {"PARSL_NUM_NODES": str(nodes), "PARSL_RANKS_PER_NODE": str(per_node),
-            "PARSL_NUM_RANKS": str(ranks), "PARSL_MPI_PREFIX": prefix,
-            "PARSL_MPI_LAUNCHER": launcher}
+__all__ = [
+    "MPI_SPEC_KEYS",
+    "VALID_LAUNCHERS",
+    "MPIExecutor",
+    "MissingResourceSpecification",
+    "allocate_mpi_environment",
+    "batch_job_nodes",
+    "compose_all",
+    "compose_aprun_launch_cmd",
+    "compose_mpiexec_launch_cmd",
+    "compose_srun_launch_cmd",
+    "mpi_environment",
+    "validate_mpi_resource_spec",
+]
 
 
 class MPIExecutor(HighThroughputExecutor):
-    """HighThroughputExecutor in MPI mode: one task at a time per block, launching MPI.
+    """HighThroughputExecutor in MPI mode: each task launches an MPI application on nodes
+    of its block that it holds for its duration.
 
-    ``max_workers_per_block`` tasks run at once in each block (each launches its own MPI
-    job with the prefix from its resource specification).
+    Parameters (HighThroughputExecutor's, without its per-node worker settings: cores,
+    memory, worker count, CPU affinity, accelerators and manager selection):
+
+    label, provider, launch_cmd, interchange_launch_cmd, address, loopback_address,
+    worker_port, worker_port_range, interchange_port_range, storage_access, working_dir,
+    worker_debug, prefetch_capacity, heartbeat_threshold, heartbeat_period, drain_period,
+    poll_period, address_probe_timeout, worker_logdir_root, block_error_handler,
+    encrypted, remote_monitoring_radio, worker_ports, interchange_liveness_timeout:
+        as for HighThroughputExecutor.
+    max_workers_per_block: int
+        How many tasks (MPI applications) run at once in each block (default 1).
+    mpi_launcher: str
+        ``mpiexec``, ``srun`` or ``aprun``: which launcher's prefix is
+        ``PARSL_MPI_PREFIX`` (all three are exported).
+
+    The provider must start one manager per block, so its launcher must be a
+    ``SimpleLauncher`` (or a ``SingleNodeLauncher`` on a one-node block): the MPI
+    launcher, not the block launcher, spreads each application over the nodes.
     """
 
     @validate_init
@@ -90,13 +76,24 @@ class MPIExecutor(HighThroughputExecutor):
                  working_dir: Optional[str] = None,
                  worker_debug: bool = False,
                  max_workers_per_block: int = 1,
+                 prefetch_capacity: int = 0,
+                 heartbeat_threshold: Union[int, float] = 120,
+                 heartbeat_period: Union[int, float] = 30,
+                 drain_period: Optional[Union[int, float]] = None,
+                 poll_period: int = 10,
+                 address_probe_timeout: Optional[Union[int, float]] = None,
+                 worker_logdir_root: Optional[str] = None,
                  mpi_launcher: str = "mpiexec",
                  block_error_handler: Union[bool, Callable[..., None]] = True,
-                 heartbeat_threshold: float = 120,
-                 heartbeat_period: float = 30,
-                 worker_logdir_root: Optional[str] = None,
                  encrypted: bool = True,
-                 worker_ports: Optional[Tuple[int, int]] = None) -> None:
+                 remote_monitoring_radio: Optional[Any] = None,
+                 worker_ports: Optional[Tuple[int, int]] = None,
+                 interchange_liveness_timeout: Union[int, float] = 120) -> None:
+        from parsl.errors import BadParameter
+
+        if mpi_launcher not in VALID_LAUNCHERS:
+            raise BadParameter("MPIExecutor", "mpi_launcher", mpi_launcher,
+                               f"one of {', '.join(VALID_LAUNCHERS)}")
         HighThroughputExecutor.__init__(
             self, label=label, provider=provider, launch_cmd=launch_cmd,
             interchange_launch_cmd=interchange_launch_cmd, address=address,
@@ -105,8 +102,27 @@ class MPIExecutor(HighThroughputExecutor):
             worker_port_range=worker_port_range, interchange_port_range=interchange_port_range,
             storage_access=storage_access, working_dir=working_dir,
             worker_debug=worker_debug, max_workers_per_node=max_workers_per_block,
+            prefetch_capacity=prefetch_capacity, drain_period=drain_period,
+            poll_period=poll_period, address_probe_timeout=address_probe_timeout,
             block_error_handler=block_error_handler,
             heartbeat_threshold=heartbeat_threshold, heartbeat_period=heartbeat_period,
             worker_logdir_root=worker_logdir_root, encrypted=encrypted,
-            enable_mpi_mode=True, mpi_launcher=mpi_launcher)
+            remote_monitoring_radio=remote_monitoring_radio,
+            interchange_liveness_timeout=interchange_liveness_timeout)
+        _check_block_launcher(self.provider)
+        self.enable_mpi_mode = True
+        self.mpi_launcher = mpi_launcher
         self.max_workers_per_block = max_workers_per_block
+
+
+def _check_block_launcher(provider: Optional[ExecutionProvider]) -> None:
+    from parsl.launchers import SimpleLauncher, SingleNodeLauncher
+
+    launcher = getattr(provider, "launcher", None)
+    if isinstance(launcher, SimpleLauncher):
+        return
+    if isinstance(launcher, SingleNodeLauncher) and getattr(provider, "nodes_per_block", 1) == 1:
+        return
+    raise TypeError(f"MPIExecutor needs one manager per block, so its provider's launcher "
+                    f"must be a SimpleLauncher (got {launcher!r}): the MPI launcher "
+                    "(mpi_launcher) places each application on the block's nodes")

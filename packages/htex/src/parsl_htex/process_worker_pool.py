@@ -42,6 +42,7 @@ from parsl_htex._net import probe, tcp_url
 from parsl_htex._pipes import MessageReader, MessageWriter
 from parsl_htex._zmq import ready_messages
 from parsl_htex.errors import WorkerLost
+from parsl_htex.mpi_nodes import NODE_LOCKS_ENV
 from parsl_htex.version import VERSION
 
 logger = logging.getLogger("parsl_htex.manager")
@@ -308,6 +309,7 @@ class Manager:
         cmd += ["--context", json.dumps(self.log_context)]
         if self.args.enable_mpi_mode:
             cmd += ["--mpi-launcher", self.args.mpi_launcher]
+            env[NODE_LOCKS_ENV] = os.path.join(self.logdir, "mpi-nodes")
         if self.args.task_observer:
             cmd += ["--task-observer", self.args.task_observer]
         try:

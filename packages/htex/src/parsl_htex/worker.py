@@ -197,11 +197,16 @@ def _execute(task: Any, mpi_launcher: Optional[str]) -> Tuple[int, bytes]:
         logger.exception("Could not deserialize a task")
         return _serial.RESULT_TASK_ERROR, _serial.serialize_exception(e)
     saved = None
+    release = None
     if spec and mpi_launcher:
-        from parsl_htex.mpi import mpi_environment
+        from parsl_htex.mpi_nodes import allocate_mpi_environment
 
+        try:
+            env, release = allocate_mpi_environment(spec, mpi_launcher)
+        except Exception as e:
+            return _serial.RESULT_TASK_ERROR, _serial.serialize_exception(e)
         saved = dict(os.environ)
-        os.environ.update(mpi_environment(spec, mpi_launcher))
+        os.environ.update(env)
     try:
         result = func(*args, **kwargs)
     except SystemExit as e:
@@ -215,6 +220,8 @@ def _execute(task: Any, mpi_launcher: Optional[str]) -> Tuple[int, bytes]:
         if saved is not None:
             os.environ.clear()
             os.environ.update(saved)
+        if release is not None:
+            release()
     return _serial.serialize_result(result)
 
 
