@@ -21,14 +21,27 @@ import time
 from concurrent.futures import InvalidStateError
 from typing import TYPE_CHECKING, Any, List, Tuple
 
+from parsl.dataflow.leanfuture import LeanFuture, all_stripes_held
 from parsl.dataflow.states import States
 from parsl.dataflow.taskrecord import TaskRecord, TryRecord
-from parsl.executors.base import FailureBatch
+from parsl.executors.base import FailureBatch, handle_failures_in_bulk
 
 if TYPE_CHECKING:
     from parsl.dataflow.dflow import DataFlowKernel
 
 logger = logging.getLogger(__name__)
+
+#: Failed tasks are added to ``task_state_counts`` this many at a time: a lock per task
+#: would cost more than the rest of its bookkeeping, while a reader of the counts sees
+#: at most this many failed tasks missing for a moment (as it may miss one task that
+#: ``DataFlowKernel._finalize`` is finishing).
+_COUNT_EVERY = 256
+
+
+def fail_records(batch: FailureBatch, items: List[Tuple[TaskRecord, BaseException]]) -> None:
+    """The batch handler of the DFK's executor-future callback: fail the tries ``items``
+    (task record, exception), each with its own task's DFK (almost always one for all)."""
+    fail_tries(items[0][0].dfk, batch, items)
 
 
 def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
@@ -58,32 +71,44 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
     final_counts = dfk._final_counts
     forget = dfk.tasks.pop if dfk._garbage_collect else None
     failed = States.failed
-    failed_count = 0
+    uncounted = 0
     retrying: List[TaskRecord] = []
+    finishing: List[Tuple[Any, BaseException]] = []  # app future, its exception
+    strangers: List[Tuple[TaskRecord, BaseException]] = []  # tasks of another DFK
     new_tuple = tuple.__new__
     for record, error in items:
+        if record.dfk is not dfk:
+            strangers.append((record, error))
+            continue
         exception = error
-        copied = type(exception) is reason_type and exception.args is reason_args
-        if exception.__traceback__ is not None and not copied:
-            # An exception raised elsewhere joined the batch (fail_futures' copies were
-            # never raised, and copies an executor raises to refuse a relaunch show no
-            # app code): keep its traceback as _try_failed does.
-            from parsl.dataflow.dflow import _keep_app_traceback  # dflow imports this module
-            _keep_app_traceback(exception)
+        if type(exception) is reason_type and exception.args is reason_args:
+            text = reason_repr or repr(exception)
+        else:
+            if exception.__traceback__ is not None:
+                # An exception raised elsewhere joined the batch (fail_futures' copies
+                # were never raised, and copies an executor raises to refuse a relaunch
+                # show no app code): keep its traceback as _try_failed does.
+                from parsl.dataflow.dflow import _keep_app_traceback  # dflow imports us
+                _keep_app_traceback(exception)
+            text = repr(exception)
         record.fail_count += 1
-        text = reason_repr if copied and reason_repr is not None else repr(exception)
         fail_history = record._fail_history
         if fail_history is None:
             record._fail_history = [text]
         else:
             fail_history.append(text)
+        returned = record.try_time_returned
+        if returned is None:
+            returned = record.try_time_returned = now
         history = record.try_history
-        if history is None:
-            history = record.try_history = []
         # tuple.__new__ skips the namedtuple's Python-level __new__ (a call per task).
-        history.append(new_tuple(TryRecord, (record.try_id, record.executor,
-                                             record.try_time_launched or 0.0,
-                                             record.try_time_returned or now, exception)))
+        try_record = new_tuple(TryRecord, (record.try_id, record.executor,
+                                           record.try_time_launched or 0.0, returned,
+                                           exception))
+        if history is None:
+            record.try_history = [try_record]
+        else:
+            history.append(try_record)
         if hook_finished is not None:
             try:
                 hook_finished(dfk=dfk, task_record=record, try_id=record.try_id,
@@ -92,8 +117,9 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
                 # One plugin's error must not leave the rest of the batch unfinished.
                 logger.exception("Task %s: a parsl_task_try_finished hook raised",
                                  record.id, extra={"task_id": record.id})
-        cost = 1.0
-        if retry_handler is not None:
+        if retry_handler is None:
+            record.fail_cost += 1.0
+        else:
             try:
                 cost = float(retry_handler(exception, record))  # type: ignore[arg-type]
             except Exception as handler_error:
@@ -102,7 +128,7 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
                 handler_error.__cause__ = exception
                 exception = handler_error
                 cost = float("inf")
-        record.fail_cost += cost
+            record.fail_cost += cost
         app_fu: Any = record.app_fu
         if record.fail_cost <= retries and may_retry and not app_fu.done():
             retrying.append(record)
@@ -118,29 +144,55 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
                          record.func_name, record.try_id + 1, record.executor,
                          type(exception).__name__, exception,
                          extra={"task_id": record.id, "try_id": record.try_id})
-        old_state = record.status
         record.time_returned = now
         record.exec_fu = None  # as DataFlowKernel._finalize: nothing more to read from it
-        with final_lock:
+        if hook_state is None:
             record.status = failed
-            final_counts[failed] += 1
-        if hook_state is not None:
+        else:
+            old_state = record.status
+            record.status = failed
             try:
                 hook_state(dfk=dfk, task_record=record, old_state=old_state,
                            new_state=failed)
             except Exception:
                 logger.exception("Task %s: a parsl_task_state_change hook raised",
                                  record.id, extra={"task_id": record.id})
+        uncounted += 1
+        if uncounted == _COUNT_EVERY:
+            with final_lock:
+                final_counts[failed] += uncounted
+            uncounted = 0
         if forget is not None:
             forget(record.id, None)
-        failed_count += 1
-        try:
-            app_fu.set_exception(exception)
-        except InvalidStateError:  # cancelled by the user meanwhile
-            continue
-    batch.failed += failed_count
+        finishing.append((app_fu, exception))
+    if uncounted:
+        with final_lock:
+            final_counts[failed] += uncounted
+    batch.failed += len(finishing)
+    _fail_app_futures(finishing)
     if retrying:
-        _retry(dfk, batch, retrying)
+        # After the batch's every failure, as when each was handled alone: a relaunch
+        # an executor accepts must not be failed again by the batch failing it now.
+        batch.defer_many(_retry, retrying)
+    if strangers:
+        fail_records(batch, strangers)
+
+
+def _fail_app_futures(finishing: List[Tuple[Any, BaseException]]) -> None:
+    """Fail each app future with its exception (skipping one the user cancelled
+    meanwhile), then run their callbacks (the user's, and dependents' launches)."""
+    to_run = []
+    with all_stripes_held() as held:
+        fail = LeanFuture._fail_while_held if held else LeanFuture._fail_keeping_callbacks
+        for app_fu, exception in finishing:
+            try:
+                callbacks = fail(app_fu, exception)
+            except InvalidStateError:  # cancelled by the user meanwhile
+                continue
+            if callbacks:
+                to_run.append((app_fu, callbacks))
+    for app_fu, callbacks in to_run:
+        app_fu._run_callbacks(callbacks)
 
 
 def _memoize_exception(dfk: DataFlowKernel, record: TaskRecord,
@@ -152,15 +204,15 @@ def _memoize_exception(dfk: DataFlowKernel, record: TaskRecord,
                          record.id, extra={"task_id": record.id})
 
 
-def _retry(dfk: DataFlowKernel, batch: FailureBatch, retrying: List[TaskRecord]) -> None:
+def _retry(batch: FailureBatch, retrying: List[TaskRecord]) -> None:
     """Relaunch tries with retries left; a relaunch that fails at once (its executor is
     in a bad state) joins the batch's next round."""
-    events = dfk._events
     debug = logger.isEnabledFor(logging.DEBUG)
     batch.retried += len(retrying)
     for record in retrying:
-        if events is not None:
-            events.add("try_failed", record.id, try_id=record.try_id)
+        dfk = record.dfk
+        if dfk._events is not None:
+            dfk._events.add("try_failed", record.id, try_id=record.try_id)
         if debug:
             logger.debug("Task %s (app %s) try %s failed on %s; retrying (cost so far %s "
                          "of %s)", record.id, record.func_name, record.try_id,
@@ -173,3 +225,7 @@ def _retry(dfk: DataFlowKernel, batch: FailureBatch, retrying: List[TaskRecord])
             logger.exception("Task %s: a parsl_task_state_change hook raised", record.id,
                              extra={"task_id": record.id})
         dfk._launch_if_ready(record)
+
+
+# The DFK's executor-future callback need not run per future in a bulk failure.
+handle_failures_in_bulk(TaskRecord._on_exec_done, fail_records)
