@@ -76,104 +76,107 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
     finishing: List[Tuple[Any, BaseException]] = []  # app future, its exception
     strangers: List[Tuple[TaskRecord, BaseException]] = []  # tasks of another DFK
     new_tuple = tuple.__new__
-    for record, error in items:
-        if record.dfk is not dfk:
-            strangers.append((record, error))
-            continue
-        exception = error
-        if type(exception) is reason_type and exception.args is reason_args:
-            text = reason_repr or repr(exception)
-        else:
-            if exception.__traceback__ is not None:
-                # An exception raised elsewhere joined the batch (fail_futures' copies
-                # were never raised, and copies an executor raises to refuse a relaunch
-                # show no app code): keep its traceback as _try_failed does.
-                from parsl.dataflow.dflow import _keep_app_traceback  # dflow imports us
-                _keep_app_traceback(exception)
-            text = repr(exception)
-        record.fail_count += 1
-        fail_history = record._fail_history
-        if fail_history is None:
-            record._fail_history = [text]
-        else:
-            fail_history.append(text)
-        returned = record.try_time_returned
-        if returned is None:
-            returned = record.try_time_returned = now
-        history = record.try_history
-        # tuple.__new__ skips the namedtuple's Python-level __new__ (a call per task).
-        try_record = new_tuple(TryRecord, (record.try_id, record.executor,
-                                           record.try_time_launched or 0.0, returned,
-                                           exception))
-        if history is None:
-            record.try_history = [try_record]
-        else:
-            history.append(try_record)
-        if hook_finished is not None:
-            try:
-                hook_finished(dfk=dfk, task_record=record, try_id=record.try_id,
-                              exception=exception)
-            except Exception:
-                # One plugin's error must not leave the rest of the batch unfinished.
-                logger.exception("Task %s: a parsl_task_try_finished hook raised",
-                                 record.id, extra={"task_id": record.id})
-        if retry_handler is None:
-            record.fail_cost += 1.0
-        else:
-            try:
-                cost = float(retry_handler(exception, record))  # type: ignore[arg-type]
-            except Exception as handler_error:
-                logger.exception("Task %s: retry_handler raised; not retrying", record.id,
-                                 extra={"task_id": record.id})
-                handler_error.__cause__ = exception
-                exception = handler_error
-                cost = float("inf")
-            record.fail_cost += cost
-        app_fu: Any = record.app_fu
-        if record.fail_cost <= retries and may_retry and not app_fu.done():
-            retrying.append(record)
-            continue
-        # No retries left: as DataFlowKernel._fail, without its INFO line.
-        if record.memoize and record.hashsum is not None:
-            _memoize_exception(dfk, record, exception)
-        if events is not None:
-            events.add_at(now, "failed", record.id, try_id=record.try_id,
-                          exception=type(exception).__name__)
-        if debug:
-            logger.debug("Task %s (app %s) failed after %s tries on %s: %s: %s", record.id,
-                         record.func_name, record.try_id + 1, record.executor,
-                         type(exception).__name__, exception,
-                         extra={"task_id": record.id, "try_id": record.try_id})
-        record.time_returned = now
-        record.exec_fu = None  # as DataFlowKernel._finalize: nothing more to read from it
-        if hook_state is None:
-            record.status = failed
-        else:
-            old_state = record.status
-            record.status = failed
-            try:
-                hook_state(dfk=dfk, task_record=record, old_state=old_state,
-                           new_state=failed)
-            except Exception:
-                logger.exception("Task %s: a parsl_task_state_change hook raised",
-                                 record.id, extra={"task_id": record.id})
-        uncounted += 1
-        if uncounted == _COUNT_EVERY:
+    try:
+        for record, error in items:
+            if record.dfk is not dfk:
+                strangers.append((record, error))
+                continue
+            exception = error
+            if type(exception) is reason_type and exception.args is reason_args:
+                text = reason_repr or repr(exception)
+            else:
+                if exception.__traceback__ is not None:
+                    # An exception raised elsewhere joined the batch (fail_futures' copies
+                    # were never raised, and copies an executor raises to refuse a relaunch
+                    # show no app code): keep its traceback as _try_failed does.
+                    from parsl.dataflow.dflow import _keep_app_traceback  # dflow imports us
+                    _keep_app_traceback(exception)
+                text = repr(exception)
+            record.fail_count += 1
+            fail_history = record._fail_history
+            if fail_history is None:
+                record._fail_history = [text]
+            else:
+                fail_history.append(text)
+            returned = record.try_time_returned
+            if returned is None:
+                returned = record.try_time_returned = now
+            history = record.try_history
+            # tuple.__new__ skips the namedtuple's Python-level __new__ (a call per task).
+            try_record = new_tuple(TryRecord, (record.try_id, record.executor,
+                                               record.try_time_launched or 0.0, returned,
+                                               exception))
+            if history is None:
+                record.try_history = [try_record]
+            else:
+                history.append(try_record)
+            if hook_finished is not None:
+                try:
+                    hook_finished(dfk=dfk, task_record=record, try_id=record.try_id,
+                                  exception=exception)
+                except Exception:
+                    # One plugin's error must not leave the rest of the batch unfinished.
+                    logger.exception("Task %s: a parsl_task_try_finished hook raised",
+                                     record.id, extra={"task_id": record.id})
+            if retry_handler is None:
+                record.fail_cost += 1.0
+            else:
+                try:
+                    cost = float(retry_handler(exception, record))  # type: ignore[arg-type]
+                except Exception as handler_error:
+                    logger.exception("Task %s: retry_handler raised; not retrying", record.id,
+                                     extra={"task_id": record.id})
+                    handler_error.__cause__ = exception
+                    exception = handler_error
+                    cost = float("inf")
+                record.fail_cost += cost
+            app_fu: Any = record.app_fu
+            if record.fail_cost <= retries and may_retry and not app_fu.done():
+                retrying.append(record)
+                continue
+            # No retries left: as DataFlowKernel._fail, without its INFO line.
+            if record.memoize and record.hashsum is not None:
+                _memoize_exception(dfk, record, exception)
+            if events is not None:
+                events.add_at(now, "failed", record.id, try_id=record.try_id,
+                              exception=type(exception).__name__)
+            if debug:
+                logger.debug("Task %s (app %s) failed after %s tries on %s: %s: %s", record.id,
+                             record.func_name, record.try_id + 1, record.executor,
+                             type(exception).__name__, exception,
+                             extra={"task_id": record.id, "try_id": record.try_id})
+            record.time_returned = now
+            record.exec_fu = None  # as DataFlowKernel._finalize: nothing more to read from it
+            if hook_state is None:
+                record.status = failed
+            else:
+                old_state = record.status
+                record.status = failed
+                try:
+                    hook_state(dfk=dfk, task_record=record, old_state=old_state,
+                               new_state=failed)
+                except Exception:
+                    logger.exception("Task %s: a parsl_task_state_change hook raised",
+                                     record.id, extra={"task_id": record.id})
+            uncounted += 1
+            if uncounted == _COUNT_EVERY:
+                with final_lock:
+                    final_counts[failed] += uncounted
+                uncounted = 0
+            if forget is not None:
+                forget(record.id, None)
+            finishing.append((app_fu, exception))
+    finally:
+        # Also when interrupted: the tasks handled so far are finished.
+        if uncounted:
             with final_lock:
                 final_counts[failed] += uncounted
-            uncounted = 0
-        if forget is not None:
-            forget(record.id, None)
-        finishing.append((app_fu, exception))
-    if uncounted:
-        with final_lock:
-            final_counts[failed] += uncounted
-    batch.failed += len(finishing)
-    _fail_app_futures(finishing)
-    if retrying:
-        # After the batch's every failure, as when each was handled alone: a relaunch
-        # an executor accepts must not be failed again by the batch failing it now.
-        batch.defer_many(_retry, retrying)
+        batch.failed += len(finishing)
+        _fail_app_futures(finishing)
+        if retrying:
+            # After the batch's every failure, as when each was handled alone: a
+            # relaunch an executor accepts must not be failed again by this batch.
+            batch.defer_many(_retry, retrying)
     if strangers:
         fail_records(batch, strangers)
 

@@ -241,40 +241,45 @@ def _fail_chunk(futures: List[Future[Any]], copy: Callable[[], BaseException],
     last_items: List[Any] = []
     to_run: List[Any] = []  # callbacks no handler takes, with their future
     others: List[Future[Any]] = []
-    with all_stripes_held() as held:
-        fail = LeanFuture._fail_while_held if held else LeanFuture._fail_keeping_callbacks
-        for future in futures:
-            if not isinstance(future, LeanFuture):
-                others.append(future)
-                continue
-            error = copy()
+    try:
+        with all_stripes_held() as held:
+            fail = (LeanFuture._fail_while_held if held
+                    else LeanFuture._fail_keeping_callbacks)
+            for future in futures:
+                if not isinstance(future, LeanFuture):
+                    others.append(future)
+                    continue
+                error = copy()
+                try:
+                    callbacks = fail(future, error)
+                except InvalidStateError:
+                    continue
+                count += 1
+                if callbacks is None:
+                    continue
+                for callback in callbacks:
+                    function = getattr(callback, "__func__", None)
+                    if function is not last_function:
+                        handler = handlers.get(function)  # type: ignore[arg-type]
+                        if handler is None:
+                            to_run.append((callback, future))
+                            continue
+                        last_function = function
+                        last_items = gathered.setdefault(handler, [])
+                    last_items.append((callback.__self__, error))  # type: ignore[attr-defined]
+        for future in others:
             try:
-                callbacks = fail(future, error)
+                future.set_exception(copy())
             except InvalidStateError:
                 continue
             count += 1
-            if callbacks is None:
-                continue
-            for callback in callbacks:
-                function = getattr(callback, "__func__", None)
-                if function is not last_function:
-                    handler = handlers.get(function)  # type: ignore[arg-type]
-                    if handler is None:
-                        to_run.append((callback, future))
-                        continue
-                    last_function = function
-                    last_items = gathered.setdefault(handler, [])
-                last_items.append((callback.__self__, error))  # type: ignore[attr-defined]
-    for callback, future in to_run:
-        _run_callback(callback, future)
-    for future in others:
-        try:
-            future.set_exception(copy())
-        except InvalidStateError:
-            continue
-        count += 1
-    for handler, items in gathered.items():
-        _run_handler(handler, batch, items)
+    finally:
+        # Even when interrupted (Ctrl-C): a future failed here has no callbacks left, so
+        # its owner must hear of it now or never.
+        for callback, future in to_run:
+            _run_callback(callback, future)
+        for handler, items in gathered.items():
+            _run_handler(handler, batch, items)
     return count
 
 
