@@ -2,17 +2,21 @@
 
 When an executor fails all its outstanding tasks for one reason (interchange lost,
 liveness timeout, shutdown with tasks outstanding, Ctrl-C), it does so through
-:func:`parsl.executors.base.fail_futures`, which collects the DFK's per-try callbacks into
-one :class:`~parsl.executors.base.FailureBatch`. :func:`fail_tries` then handles them
+:func:`parsl.executors.base.fail_futures`. The DFK's callback on each executor future is
+registered there (:func:`~parsl.executors.base.handle_failures_in_bulk`), so instead of
+running it per future, ``fail_futures`` calls :func:`fail_records` with the failed tries
+of up to 1,024 futures at a time (a thread executor's shutdown collects its cancelled
+tries into the batch through that callback instead). :func:`fail_tries` handles them
 together with the same outcome as the per-task path (``DataFlowKernel._try_failed``):
-a try with retries left is relaunched, any other task fails for good; fail history, try
-history, memo table, task events, hooks, task states and ``task_state_counts`` are
-updated as for one task. What it does not do per task is what made 100,000 failures
-take seconds: an INFO line with its string formatting, a ``repr`` of an exception that
-is a copy of the batch's reason, a ``time.time()`` call, a traceback walk, and a garbage
-collection over every live task (``fail_futures`` pauses the collector). Per-task log
-records are written only when DEBUG is enabled; the executor logs the batch once, with
-the counts kept here.
+a try with retries left is relaunched (after the whole batch), any other task fails for
+good; fail history, try history, memo table, task events, hooks, task states and
+``task_state_counts`` are updated as for one task, then the app futures are failed
+together (waiters wake, their callbacks run). What it does not do per task is what made
+100,000 failures take seconds: an INFO line with its string formatting, a ``repr`` of an
+exception that is a copy of the batch's reason, a ``time.time()`` call, a traceback
+walk, a lock per future and per count, and garbage collections over every live task
+(``fail_futures`` pauses the collector). Per-task log records are written only when
+DEBUG is enabled; the executor logs the batch once, with the counts kept here.
 """
 from __future__ import annotations
 
@@ -50,7 +54,8 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
 
     One pass over the records (each is far from the last in memory, so every extra pass
     costs cache misses): the try's bookkeeping, the retry decision, and for a task with
-    no retries left its final state and failed future; relaunches come after the pass.
+    no retries left its final state; then its app future fails. Relaunches are deferred
+    to the end of the batch.
     """
     now = time.time()
     # A copy of the reason (parsl.errors.exception_copier: same type, the very same args
