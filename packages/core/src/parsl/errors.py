@@ -151,23 +151,28 @@ def exception_copier(exception: BaseException) -> Callable[[], BaseException]:
     context = exception.__context__
     suppress = exception.__suppress_context__
     new = cls.__new__
+    # BaseException.__new__ needs no arguments (``args`` is set on the copy anyway), and
+    # passing none saves building a tuple per copy.
+    new_args = () if new is BaseException.__new__ else args
     if cause is None and context is None and not suppress:
         if state:
+            copy_state = state.copy
+
             def copy_with_state() -> BaseException:
-                copy = new(cls, *args)
-                copy.__dict__.update(state)
+                copy = new(cls, *new_args)
+                copy.__dict__ = copy_state()
                 copy.args = args
                 return copy
             return copy_with_state
 
         def copy_plain() -> BaseException:
-            copy = new(cls, *args)
+            copy = new(cls, *new_args)
             copy.args = args
             return copy
         return copy_plain
 
     def copy_chained() -> BaseException:
-        copy = new(cls, *args)
+        copy = new(cls, *new_args)
         copy.__dict__.update(state)
         copy.args = args
         copy.__cause__ = cause

@@ -8,6 +8,7 @@ with a killed interchange). Everything else is the real DFK. The time taken is h
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import gc
 import logging
 import threading
@@ -16,10 +17,13 @@ from concurrent.futures import CancelledError, Future
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
+from polling import wait_for
 from root_handlers import without_root_handlers
 
 import parsl
 from parsl.config import Config
+from parsl.dataflow import leanfuture
+from parsl.dataflow.dflow import DataFlowKernel
 from parsl.dataflow.errors import DependencyError
 from parsl.dataflow.leanfuture import LeanFuture
 from parsl.dataflow.states import States
@@ -299,3 +303,220 @@ def test_cleanup_fails_queued_thread_tasks_as_one_batch_logged_once(run_dir):
     assert "ThreadPoolExecutor pool cancelled 1000 queued tasks at shutdown (1000 tasks " \
            "failed, 0 retried, 0 dependent tasks failed)" in \
            [r.getMessage() for r in collect.records]
+
+
+# ---------------------------------------------------------------- what still runs and wakes
+#
+# fail_futures does not run the DFK's callback on each executor future: it fails them
+# with every future lock held once, hands the DFK's callbacks to one handler per chunk,
+# and the DFK fails the app futures the same way. These tests hold that everything
+# else a user relies on still happens.
+
+
+def test_callbacks_a_user_added_to_app_futures_run_when_a_batch_fails(run_dir):
+    ex = HoldingExecutor()
+    seen: List[Any] = []
+    with without_root_handlers(), parsl.load(Config(executors=[ex], run_dir=run_dir)):
+        futures = [double(i) for i in range(3000)]
+        for fut in futures:
+            fut.add_done_callback(seen.append)
+        ex.fail_all("test")
+    assert sorted(seen, key=id) == sorted(futures, key=id)
+    assert all(isinstance(f.exception(timeout=0), ExecutorLost) for f in seen)
+
+
+def test_threads_waiting_on_app_futures_wake_when_a_batch_fails(run_dir):
+    ex = HoldingExecutor()
+    woke: Dict[str, Any] = {}
+    with without_root_handlers(), parsl.load(Config(executors=[ex], run_dir=run_dir)):
+        futures = [double(i) for i in range(3000)]
+
+        def on_result() -> None:
+            try:
+                futures[5].result(timeout=60)
+            except ExecutorLost as e:
+                woke["result"] = e
+
+        def on_wait() -> None:
+            woke["wait"] = cf.wait(futures, timeout=60)
+
+        def on_as_completed() -> None:
+            woke["as_completed"] = list(cf.as_completed(futures, timeout=60))
+
+        threads = [threading.Thread(target=t) for t in (on_result, on_wait, on_as_completed)]
+        for t in threads:
+            t.start()
+        # Every waiter is registered: result() built the condition of futures[5], wait()
+        # and as_completed() put a waiter on every future.
+        wait_for(lambda: futures[5]._cond is not None
+                 and all(len(f._waiter_list or ()) == 2 for f in futures),
+                 timeout=30, what="the three threads to wait on the futures")
+        ex.fail_all("test")
+        for t in threads:
+            t.join(timeout=30)
+        assert not any(t.is_alive() for t in threads)
+    assert isinstance(woke["result"], ExecutorLost)
+    assert len(woke["wait"].done) == 3000 and not woke["wait"].not_done
+    assert len(woke["as_completed"]) == 3000
+
+
+def test_other_callbacks_on_executor_futures_still_run_in_a_batch(run_dir):
+    ex = HoldingExecutor()
+    seen: List[Any] = []
+    with without_root_handlers(), parsl.load(Config(executors=[ex], run_dir=run_dir)):
+        fut = double(1)
+        exec_fu = ex.outstanding[0]
+        exec_fu.add_done_callback(lambda f: seen.append(f.exception(timeout=0)))
+        ex.fail_all("test")
+        assert len(seen) == 1 and isinstance(seen[0], ExecutorLost)
+        assert fut.exception(timeout=10) is seen[0]
+
+
+def test_a_thread_waiting_on_an_executor_future_wakes_in_a_batch(run_dir):
+    ex = HoldingExecutor()
+    woke: List[BaseException] = []
+    with without_root_handlers(), parsl.load(Config(executors=[ex], run_dir=run_dir)):
+        double(1)
+        exec_fu = ex.outstanding[0]
+
+        def waiter() -> None:
+            try:
+                exec_fu.result(timeout=60)
+            except ExecutorLost as e:
+                woke.append(e)
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        wait_for(lambda: exec_fu._cond is not None, timeout=30,
+                 what="the thread to wait on the executor future")
+        ex.fail_all("test")
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    assert len(woke) == 1
+
+
+class LiveHoldingExecutor(HoldingExecutor):
+    """Holds every try outstanding, retries too, and fails what it holds by taking it
+    from its live table one by one, as HTEX does: a try relaunched while the batch runs
+    would be taken and failed by the same batch if the DFK relaunched it too early."""
+
+    def __init__(self) -> None:
+        super().__init__("live")
+        self.table: Dict[int, Future[Any]] = {}
+
+    def submit(self, func: Callable[..., Any], resource_specification: Dict[str, Any],
+               *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = LeanFuture()
+        self.table[len(self.table) + 1_000_000 * len(self.outstanding)] = future
+        self.outstanding.append(future)
+        return future
+
+    def fail_all(self, detail: str) -> int:
+        def take_all() -> Iterator[Future[Any]]:
+            while self.table:
+                yield self.table.popitem()[1]
+
+        return fail_futures(self.label, take_all(), ExecutorLost(self.label, detail))
+
+
+def test_a_relaunch_the_executor_accepts_is_not_failed_by_the_same_batch(run_dir):
+    ex = LiveHoldingExecutor()
+    with without_root_handlers(), \
+            parsl.load(Config(executors=[ex], run_dir=run_dir, retries=1)):
+        futures = [double(i) for i in range(3000)]
+        assert ex.fail_all("first") == 3000
+        assert not any(f.done() for f in futures)
+        assert all(f.task_record.try_id == 1 for f in futures)
+        assert ex.fail_all("second") == 3000
+        assert all(isinstance(f.exception(timeout=0), ExecutorLost) for f in futures)
+        assert all(f.task_record.fail_count == 2 for f in futures)
+
+
+def test_tasks_of_two_dfks_failed_in_one_batch_fail_each_in_its_own_dfk(run_dir, tmp_path):
+    first, second = HoldingExecutor("first"), HoldingExecutor("second")
+    with without_root_handlers(), \
+            parsl.load(Config(executors=[first], run_dir=run_dir)) as dfk1:
+        dfk2 = DataFlowKernel(Config(executors=[second], run_dir=str(tmp_path / "two")))
+        try:
+            double2 = parsl.python_app(double.func, data_flow_kernel=dfk2)
+            futures1 = [double(i) for i in range(1500)]
+            futures2 = [double2(i) for i in range(1500)]
+            mixed = [f for pair in zip(first.outstanding, second.outstanding) for f in pair]
+            assert fail_futures("both", mixed, ExecutorLost("both", "test")) == 3000
+            assert all(isinstance(f.exception(timeout=0), ExecutorLost)
+                       for f in futures1 + futures2)
+            assert dfk1.task_state_counts[States.failed] == 1500
+            assert dfk2.task_state_counts[States.failed] == 1500
+        finally:
+            dfk2.cleanup()
+
+
+def test_no_stripe_is_held_for_a_batch_while_another_thread_holds_one():
+    taken, release = threading.Event(), threading.Event()
+
+    def hold_one() -> None:
+        with leanfuture._STRIPES[3]:
+            taken.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_one)
+    holder.start()
+    try:
+        assert taken.wait(30)
+        free: List[bool] = []
+        with leanfuture.all_stripes_held() as held:
+            # Another thread can take any other stripe: this one holds none.
+            probe = threading.Thread(target=lambda: free.append(
+                leanfuture._STRIPES[0].acquire(blocking=False)
+                and not leanfuture._STRIPES[0].release()))
+            probe.start()
+            probe.join(30)
+        assert held is False
+        assert free == [True]
+    finally:
+        release.set()
+        holder.join(30)
+
+
+def test_a_batch_fails_every_future_while_another_thread_holds_a_future_lock(run_dir):
+    ex = HoldingExecutor()
+    with without_root_handlers(), parsl.load(Config(executors=[ex], run_dir=run_dir)):
+        futures = [double(i) for i in range(3000)]
+        taken, release = threading.Event(), threading.Event()
+
+        def hold_one() -> None:
+            with leanfuture._STRIPES[7]:
+                taken.set()
+                release.wait(30)
+
+        holder = threading.Thread(target=hold_one)
+        holder.start()
+        assert taken.wait(30)
+        # The batch takes locks one future at a time and waits for that one stripe.
+        threading.Timer(0.2, release.set).start()
+        ex.fail_all("test")
+        holder.join(30)
+    assert all(isinstance(f.exception(timeout=0), ExecutorLost) for f in futures)
+
+
+def test_a_batch_leaves_no_young_objects_for_the_next_collection_to_walk(run_dir):
+    ex = HoldingExecutor()
+    with without_root_handlers(), parsl.load(Config(executors=[ex], run_dir=run_dir)):
+        futures = [double(i) for i in range(3000)]
+        ex.fail_all("test")
+        young = gc.get_count()[0]
+    # Thousands of exceptions and histories were made; none waits in the young generation.
+    assert young < 700, f"{young} objects left in the young generation"
+    assert len(futures) == 3000
+
+
+def test_a_batch_leaves_objects_the_program_froze_frozen(run_dir):
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        _run(run_dir, 100)
+        # Still frozen (a few frozen objects may have been freed meanwhile); an unfreeze
+        # would have left none.
+        assert gc.get_freeze_count() > frozen * 0.9
+    finally:
+        gc.unfreeze()

@@ -53,7 +53,6 @@ from parsl.dataflow.states import FINAL_FAILURE_STATES, FINAL_STATES, States
 from parsl.dataflow.taskrecord import TaskRecord, TryRecord
 from parsl.errors import ConfigurationError, NoDataFlowKernelError
 from parsl.executors.base import (
-    FailureBatch,
     ParslExecutor,
     TaskContext,
     failing_in_bulk,
@@ -831,7 +830,7 @@ class DataFlowKernel:
         if error is not None:
             batch = failing_in_bulk.get()
             if batch is not None:
-                batch.defer(self._fail_tries_in_bulk, (record, error))
+                batch.defer(bulk_failure.fail_records, (record, error))
             else:
                 self._try_failed(record, error)
             return
@@ -878,11 +877,6 @@ class DataFlowKernel:
                                             record.try_time_launched or 0.0,
                                             record.try_time_returned or time.time(),
                                             exception))
-
-    def _fail_tries_in_bulk(self, batch: FailureBatch,
-                            items: List[Tuple[TaskRecord, BaseException]]) -> None:
-        """Handle the tries an executor failed in one :func:`fail_futures` call."""
-        bulk_failure.fail_tries(self, batch, items)
 
     def _try_failed(self, record: TaskRecord, exception: BaseException) -> None:
         _keep_app_traceback(exception)

@@ -23,7 +23,8 @@ from concurrent.futures._base import (
     PENDING,
     RUNNING,
 )
-from typing import Any, Callable, List, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, Optional
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,35 @@ _STRIPE_COUNT = 64
 _STRIPES = tuple(threading.RLock() for _ in range(_STRIPE_COUNT))
 _DONE_STATES = frozenset((CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED))
 _CANCELLED_STATES = frozenset((CANCELLED, CANCELLED_AND_NOTIFIED))
+
+
+@contextmanager
+def all_stripes_held() -> Iterator[bool]:
+    """Hold every stripe lock for the block if none is held by another thread now, so
+    that many futures can be failed with :meth:`LeanFuture._fail_while_held` without a
+    lock operation each (yields True); else hold none (yields False).
+
+    Never waits for a lock: ``concurrent.futures.wait`` in another thread takes several
+    stripes in an order of its own, so waiting here could deadlock. The block must run
+    no code that could wait for another thread (no callbacks, no hooks): every other
+    thread touching a LeanFuture waits for it.
+    """
+    taken = 0
+    try:
+        for lock in _STRIPES:
+            if not lock.acquire(blocking=False):
+                break
+            taken += 1
+        if taken < _STRIPE_COUNT:
+            for lock in _STRIPES[:taken]:
+                lock.release()
+            taken = 0
+            yield False
+        else:
+            yield True
+    finally:
+        for lock in _STRIPES[:taken]:
+            lock.release()
 
 
 class LeanFuture(Future):  # type: ignore[type-arg]
@@ -110,6 +140,34 @@ class LeanFuture(Future):  # type: ignore[type-arg]
             self._callbacks = None
         if callbacks:
             self._run_callbacks(callbacks)
+
+    def _fail_keeping_callbacks(self, exception: BaseException) -> Optional[
+            List[Callable[[Any], Any]]]:
+        """Fail the future as :meth:`set_exception` does (waiters wake), but return its
+        done-callbacks instead of running them; InvalidStateError if it is done already.
+
+        For failing many futures at once (:func:`parsl.executors.base.fail_futures`),
+        where the caller hands the callbacks it knows (the DFK's) to one handler for the
+        whole batch and runs the others itself.
+        """
+        with _STRIPES[(id(self) >> 4) % _STRIPE_COUNT]:
+            return self._fail_while_held(exception)
+
+    def _fail_while_held(self, exception: BaseException) -> Optional[
+            List[Callable[[Any], Any]]]:
+        """:meth:`_fail_keeping_callbacks` for a caller holding the future's stripe (see
+        :func:`all_stripes_held`)."""
+        if self._state in _DONE_STATES:
+            raise InvalidStateError(f"{self._state}: {self!r}")
+        self._exception = exception
+        self._state = FINISHED
+        if self._cond is not None:
+            for waiter in self._waiter_list or ():
+                waiter.add_exception(self)
+            self._cond.notify_all()
+        callbacks = self._callbacks
+        self._callbacks = None
+        return callbacks
 
     def _run_callbacks(self, callbacks: List[Callable[[Any], Any]]) -> None:
         for callback in callbacks:
