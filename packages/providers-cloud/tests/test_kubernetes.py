@@ -34,8 +34,9 @@ def pod_of(provider: KubernetesProvider, job_id: str) -> str:
 
 def test_pod_runs_worker_init_then_command_and_completes(kube_api, tmp_path, wait):
     provider = KubernetesProvider(image="parsl:test", worker_init=f"echo init > {tmp_path}/a")
-    job = provider.submit(f"cat {tmp_path}/a > {tmp_path}/b; echo ran >> {tmp_path}/b", 1,
-                          "parsl.htex.block-0.1")
+    # Parsl's keyword names for KubernetesProvider.submit.
+    job = provider.submit(cmd_string=f"cat {tmp_path}/a > {tmp_path}/b; echo ran >> {tmp_path}/b",
+                          tasks_per_node=1, job_name="parsl.htex.block-0.1")
 
     status = wait(lambda: (s := provider.status([job])[0]).terminal and s, timeout=30,
                   what="the pod to finish")

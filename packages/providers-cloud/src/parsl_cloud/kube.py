@@ -216,8 +216,9 @@ class KubernetesProvider(ExecutionProvider):
 
     # -- submit --------------------------------------------------------------------------
 
-    def submit(self, command: str, tasks_per_node: int, job_name: str = "parsl.kube") -> str:
-        """Create one pod running ``worker_init`` then ``command``; return its job id.
+    def submit(self, cmd_string: str, tasks_per_node: int, job_name: str = "parsl.kube") -> str:
+        """Create one pod running ``worker_init`` then ``cmd_string`` (Parsl's parameter
+        name); return its job id.
 
         Raises SubmitException with the API server's own message when it refuses the pod
         (403 forbidden, 404 no such namespace, 409 name taken, 422 invalid pod) or cannot
@@ -227,7 +228,7 @@ class KubernetesProvider(ExecutionProvider):
         prefix = sanitize_pod_name(self.pod_name or job_name)
         prefix = prefix[:_MAX_POD_NAME - len(job_id) - 1].rstrip(".-")
         pod_name = f"{prefix}-{job_id}"
-        pod = self._pod_manifest(pod_name, job_id, f"{self.worker_init}\n{command}\n")
+        pod = self._pod_manifest(pod_name, job_id, f"{self.worker_init}\n{cmd_string}\n")
         logger.debug("Creating pod %s in namespace %s for %s", pod_name, self.namespace,
                      job_name)
         try:
