@@ -227,3 +227,19 @@ def test_validate_resource_spec_is_public_as_in_parsl():
     assert ex.validate_resource_spec({"priority": 2}) is None
     with pytest.raises(InvalidResourceSpecification, match="num_nodes"):
         ex.validate_resource_spec({"num_nodes": 2})
+
+
+def test_command_client_answers_parsls_interchange_commands(make_htex):
+    ex = make_htex()
+    assert ex.submit(add, {}, 1, 2).result(timeout=60) == 3
+    cc = ex.command_client
+    (manager,) = cc.run("MANAGERS")
+    assert manager["block_id"] == "0"
+    assert cc.run("CONNECTED_BLOCKS") == ["0"]
+    assert cc.run("WORKERS") == 2
+    assert cc.run("OUTSTANDING_C") == 0
+    assert cc.run("WORKER_BINDS") == ex.worker_task_port
+    assert list(cc.run("MANAGERS_PACKAGES")) == [manager["manager"]]
+    assert cc.run("NO_SUCH_COMMAND") == {"reason": "unknown command"}
+    cc.run(f"HOLD_WORKER;{manager['manager']}")
+    assert ex.connected_managers()[0]["active"] is False

@@ -30,7 +30,19 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+)
 
 import zmq
 
@@ -48,6 +60,9 @@ from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial
 from parsl_htex.errors import CommandTimeout, InterchangeLost, ManagerLost
 from parsl_htex.manager_selector import ManagerSelector, RandomManagerSelector
+
+if TYPE_CHECKING:
+    from parsl_htex.command_client import CommandClient
 
 logger = logging.getLogger(__name__)
 
@@ -889,6 +904,13 @@ class HighThroughputExecutor(BlockProviderExecutor):
             limits.append(len(self.available_accelerators))
         value = min(limits)
         return value if value == float("inf") else int(value)
+
+    @property
+    def command_client(self) -> CommandClient:
+        """Parsl's command interface to the interchange (``run("CONNECTED_BLOCKS")``...)."""
+        from parsl_htex.command_client import CommandClient
+
+        return CommandClient(self)
 
     @property
     def connected_workers(self) -> int:
