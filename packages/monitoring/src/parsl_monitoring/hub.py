@@ -26,7 +26,18 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from parsl.errors import BadParameter
 from parsl.plugins.hookspecs import hookimpl
 from parsl_monitoring import kinds as W
-from parsl_monitoring.radios import FilesystemRadio, HTEXRadio, MonitoringRadio, Receiver, UDPRadio
+from parsl_monitoring.radios import (
+    FilesystemRadio,
+    HTEXRadio,
+    MultiprocessingQueueRadio,
+    RadioConfig,
+    Receiver,
+    UDPRadio,
+    make_sender,
+    start_executor_receiver,
+    start_receiver,
+)
+from parsl_monitoring.remote import ThreadTaskObserver
 
 if TYPE_CHECKING:
     from parsl.dataflow.dflow import DataFlowKernel
@@ -118,6 +129,7 @@ class MonitoringHub:
         self.run_id: Optional[str] = None
         self._put: Any = None
         self._receivers: List[Receiver] = []
+        self._observers: List[Tuple[Any, ThreadTaskObserver]] = []
         self._node_executors: List[Any] = []
         self._nodes: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self._stop_nodes = threading.Event()
@@ -166,40 +178,49 @@ class MonitoringHub:
         self.writer.start()
         logger.info("Monitoring run %s into %s", dfk.run_id, self.logging_endpoint)
 
-    def _radio_for(self, executor: Any) -> MonitoringRadio:
+    def _radio_for(self, executor: Any) -> RadioConfig:
         radio = getattr(executor, "remote_monitoring_radio", None)
-        if (radio is None or isinstance(radio, HTEXRadio)) and \
-                hasattr(executor, "monitoring_message_handler"):
-            return radio or HTEXRadio()  # HTEX: over the executor's own connections
-        if radio is not None and not isinstance(radio, HTEXRadio):
-            if not isinstance(radio, MonitoringRadio):
-                raise BadParameter(type(executor).__name__, "remote_monitoring_radio", radio,
-                                   "a monitoring radio such as UDPRadio() or "
-                                   "FilesystemRadio()")
-            if isinstance(radio, UDPRadio) and radio.address is None and self.hub_address:
-                radio.address = self.hub_address
-            return radio
-        provider = getattr(executor, "provider", None)
-        if provider is None or type(provider).__name__ == "LocalProvider":
-            return FilesystemRadio(poll_period=min(0.2, self.flush_period))
-        return UDPRadio(address=self.hub_address)
+        if radio is None:
+            if hasattr(executor, "monitoring_message_handler"):
+                return HTEXRadio()  # HTEX: over the executor's own connections
+            if hasattr(executor, "task_observer"):
+                return MultiprocessingQueueRadio()  # tasks run in this process
+            provider = getattr(executor, "provider", None)
+            if provider is None or type(provider).__name__ == "LocalProvider":
+                return FilesystemRadio(poll_period=min(0.2, self.flush_period))
+            return UDPRadio(address=self.hub_address)
+        if not isinstance(radio, RadioConfig):
+            raise BadParameter(type(executor).__name__, "remote_monitoring_radio", radio,
+                               "a monitoring radio such as UDPRadio() or FilesystemRadio()")
+        if isinstance(radio, UDPRadio) and radio.address is None and self.hub_address:
+            radio.address = self.hub_address
+        return radio
 
     @hookimpl
     def parsl_prepare_executor(self, dfk: DataFlowKernel, executor: Any) -> None:
         self._start(dfk)
         if hasattr(executor, "connected_managers"):
             self._node_executors.append(executor)
-        if not hasattr(executor, "worker_task_observer"):
+        in_process = hasattr(executor, "task_observer")
+        if not in_process and not hasattr(executor, "worker_task_observer"):
             return
         radio = self._radio_for(executor)
         receiver: Receiver
         if isinstance(radio, HTEXRadio) and hasattr(executor, "monitoring_message_handler"):
-            receiver = radio.start_executor_receiver(executor, self._on_worker_payload,
-                                                     self._on_loss)
+            receiver = start_executor_receiver(executor, self._on_worker_payload)
         else:
-            receiver = radio.start_receiver(executor.label, dfk.run_dir,
-                                            self._on_worker_batch, self._on_loss)
+            receiver = start_receiver(radio, executor.label, dfk.run_dir,
+                                      self._on_worker_batch, self._on_loss)
         self._receivers.append(receiver)
+        if in_process:
+            # Tasks run on threads of this process: observed here, no resource rows (as
+            # in Parsl), events sent through the radio all the same.
+            observer = ThreadTaskObserver(make_sender(receiver.worker_config),
+                                          self.flush_period)
+            executor.task_observer = observer
+            self._observers.append((executor, observer))
+            logger.info("Monitoring executor %s through %r", executor.label, radio)
+            return
         resources = (self.resource_monitoring_enabled and executor.monitor_resources())
         config = {"radio": receiver.worker_config,
                   "resource_interval": self.resource_monitoring_interval if resources else None,
@@ -227,7 +248,10 @@ class MonitoringHub:
         tid = task_record.id
         name = new_state.name
         now = time.time()
-        put((W.STATUS, tid, task_record.try_id, name, now))
+        # A try is dated when it was handed to the executor, as its try row is: its worker
+        # may already report it running before the DFK marks it launched.
+        put((W.STATUS, tid, task_record.try_id, name,
+             (task_record.try_time_launched or now) if name == "launched" else now))
         if name == "pending":
             kwargs = task_record.kwargs
             put((W.TASK, tid, {
@@ -383,6 +407,9 @@ class MonitoringHub:
         if self._node_thread is not None:
             self._node_thread.join(10)
             self._record_nodes_gone()
+        for executor, observer in self._observers:
+            executor.task_observer = None  # tasks submitted from now on run unobserved
+            observer.close()
         for receiver in self._receivers:
             receiver.stop()
         writer.put((W.END_EVENTS,))
@@ -409,6 +436,7 @@ class MonitoringHub:
         self._put = None
         self.writer = None  # a later parsl.load() of the same config starts a new run
         self._receivers = []
+        self._observers = []
         self._node_executors = []
         self._node_thread = None
         self._stop_nodes = threading.Event()
