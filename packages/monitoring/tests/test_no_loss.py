@@ -56,7 +56,7 @@ def test_sqlite_locked_by_another_connection_for_10s_loses_nothing(tmp_path: Any
     assert query(url, "SELECT count(*) AS n FROM task WHERE run_id = :r",
                  r=run_id)[0]["n"] == 201
     assert query(url, "SELECT count(*) AS n FROM status WHERE run_id = :r",
-                 r=run_id)[0]["n"] == 201 * 3
+                 r=run_id)[0]["n"] == 201 * 5  # pending launched running running_ended exec_done
     assert query(url, "SELECT journal_mode AS m FROM pragma_journal_mode")[0]["m"] == "wal"
 
 

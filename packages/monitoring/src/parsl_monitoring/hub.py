@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 _OBSERVER_FACTORY = "parsl_monitoring.remote:task_observer"
 _FINAL = frozenset({"exec_done", "memo_done", "failed", "dep_fail"})
+#: A state change whose task row gets only its new state (shared: the writer never
+#: changes it).
+_NO_FIELDS: Dict[str, Any] = {}
 
 
 def _default_workflow_name() -> str:
@@ -242,48 +245,50 @@ class MonitoringHub:
     @hookimpl
     def parsl_task_state_change(self, dfk: DataFlowKernel, task_record: TaskRecord,
                                 old_state: States, new_state: States) -> None:
+        """One flat message per state change: its status row and, where the task row
+        changes, the new columns (see ``kinds.STATE``)."""
         put = self._put
         if put is None:
             return
-        tid = task_record.id
         name = new_state.name
+        if name == "launched":
+            # A try is dated when it was handed to the executor, as its try row is: its
+            # worker may already report it running before the DFK marks it launched. The
+            # task row changes on the first try only; a retry's status row says it.
+            launch_fields: Optional[Dict[str, Any]] = None
+            if old_state.name == "pending":
+                launch_fields = _depends(task_record) if task_record.depends else _NO_FIELDS
+            put((W.STATE, task_record.id, task_record.try_id, name,
+                 task_record.try_time_launched or time.time(), launch_fields))
+            return
         now = time.time()
-        # A try is dated when it was handed to the executor, as its try row is: its worker
-        # may already report it running before the DFK marks it launched.
-        put((W.STATUS, tid, task_record.try_id, name,
-             (task_record.try_time_launched or now) if name == "launched" else now))
         if name == "pending":
             kwargs = task_record.kwargs
-            put((W.TASK, tid, {
+            fields: Dict[str, Any] = {
                 "task_func_name": task_record.func_name,
                 "task_memoize": str(bool(task_record.memoize)),
                 "task_time_invoked": task_record.time_invoked,
                 "task_executor": task_record.executor,
-                "task_status_name": name,
                 "task_stdout": _stream(kwargs.get("stdout")),
                 "task_stderr": _stream(kwargs.get("stderr")),
                 "task_stdin": _stream(kwargs.get("stdin")),
                 "task_inputs": _files(kwargs.get("inputs")),
                 "task_outputs": _files(kwargs.get("outputs")),
-            }))
-            return
-        if name == "launched" and old_state.name != "pending":
-            return  # a retry: the status row says it; the task row changes at the end
-        fields: Dict[str, Any] = {"task_status_name": name}
-        if old_state.name == "pending" and task_record.depends:
-            fields["task_depends"] = ",".join(
-                str(getattr(d, "tid", "")) for d in task_record.depends
-                if getattr(d, "tid", None) is not None)
-        if name in _FINAL:
-            fields["task_time_returned"] = task_record.time_returned or now
-            fields["task_fail_count"] = task_record.fail_count
-            fields["task_fail_cost"] = task_record.fail_cost
-            fields["task_hashsum"] = task_record.hashsum
+            }
+        elif name in _FINAL:
+            fields = {"task_time_returned": task_record.time_returned or now,
+                      "task_fail_count": task_record.fail_count,
+                      "task_fail_cost": task_record.fail_cost,
+                      "task_hashsum": task_record.hashsum}
             if name in ("dep_fail", "failed") and task_record.fail_history:
                 fields["task_fail_history"] = task_record.fail_history[-1]
         elif name == "joining":
-            fields["task_joins"] = _joins(task_record.joins)
-        put((W.TASK, tid, fields))
+            fields = {"task_joins": _joins(task_record.joins)}
+        else:
+            fields = {}
+        if old_state.name == "pending" and task_record.depends:
+            fields.update(_depends(task_record))
+        put((W.STATE, task_record.id, task_record.try_id, name, now, fields))
 
     @hookimpl
     def parsl_task_try_launched(self, dfk: DataFlowKernel, task_record: TaskRecord,
@@ -291,12 +296,9 @@ class MonitoringHub:
         put = self._put
         if put is None:
             return
-        put((W.TRY, task_record.id, try_id, {
-            "task_executor": executor_label,
-            "task_try_time_launched": task_record.try_time_launched or time.time()}))
-        executor_id = getattr(task_record.exec_fu, "parsl_executor_task_id", None)
-        if executor_id is not None:
-            put((W.EXEC_ID, executor_label, executor_id, task_record.id, try_id))
+        put((W.TRY_LAUNCHED, task_record.id, try_id, executor_label,
+             task_record.try_time_launched or time.time(),
+             getattr(task_record.exec_fu, "parsl_executor_task_id", None)))
 
     @hookimpl
     def parsl_task_try_finished(self, dfk: DataFlowKernel, task_record: TaskRecord,
@@ -304,14 +306,11 @@ class MonitoringHub:
         put = self._put
         if put is None:
             return
-        fields: Dict[str, Any] = {"task_try_time_returned": task_record.try_time_returned
-                                  or time.time()}
-        if exception is not None:
-            fields["task_fail_history"] = _describe_failure(exception)
-        put((W.TRY, task_record.id, try_id, fields))
-        executor_id = getattr(task_record.exec_fu, "parsl_executor_task_id", None)
-        if executor_id is not None:
-            put((W.TRY_DONE, task_record.executor, executor_id))
+        put((W.TRY_FINISHED, task_record.id, try_id,
+             task_record.try_time_returned or time.time(),
+             None if exception is None else _describe_failure(exception),
+             task_record.executor,
+             getattr(task_record.exec_fu, "parsl_executor_task_id", None)))
 
     @hookimpl
     def parsl_block_status_change(self, dfk: DataFlowKernel, executor_label: str,
@@ -460,6 +459,11 @@ def _end_reason() -> str:
     if exc is not None:
         return f"exception: {type(exc).__name__}"
     return "cleanup"
+
+
+def _depends(task_record: TaskRecord) -> Dict[str, Any]:
+    return {"task_depends": ",".join(str(getattr(d, "tid", "")) for d in task_record.depends
+                                     if getattr(d, "tid", None) is not None)}
 
 
 def _stream(value: Any) -> str:

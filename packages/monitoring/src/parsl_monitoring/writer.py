@@ -28,6 +28,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from parsl_monitoring import schema
 from parsl_monitoring.fields import SAMPLE_FIELDS
 from parsl_monitoring.kinds import (
+    BATCH,
     BLOCK,
     END_EVENTS,
     EXEC_ID,
@@ -37,11 +38,14 @@ from parsl_monitoring.kinds import (
     PROBE,
     RESOURCE,
     SAMPLE,
+    STATE,
     STATUS,
     SYNC,
     TASK,
     TRY,
     TRY_DONE,
+    TRY_FINISHED,
+    TRY_LAUNCHED,
     WORKER_EVENTS,
     WORKER_PAYLOAD,
     WORKFLOW,
@@ -202,7 +206,43 @@ class DatabaseWriter(threading.Thread):
 
     def _merge(self, message: Tuple[Any, ...]) -> None:
         kind = message[0]
-        if kind == STATUS:
+        # The DFK's three per-task kinds first: they are most of the traffic.
+        if kind == STATE:
+            _, task_id, try_id, state, epoch, fields = message
+            self._append("status", (task_id, try_id, state, epoch, self.run_id))
+            if fields is not None:
+                tasks = self._merged["task"]
+                row = tasks.get(task_id)
+                if row is None:
+                    tasks[task_id] = row = {}
+                row.update(fields)
+                row["task_status_name"] = state
+        elif kind == TRY_LAUNCHED:
+            _, task_id, try_id, label, epoch, executor_id = message
+            tries = self._merged["try"]
+            row = tries.get((task_id, try_id))
+            if row is None:
+                tries[(task_id, try_id)] = row = {}
+            row["task_executor"] = label
+            row["task_try_time_launched"] = epoch
+            if executor_id is not None:
+                self.worker_events.launched(label, executor_id, task_id, try_id)
+        elif kind == TRY_FINISHED:
+            _, task_id, try_id, epoch, fail_history, label, executor_id = message
+            tries = self._merged["try"]
+            row = tries.get((task_id, try_id))
+            if row is None:
+                tries[(task_id, try_id)] = row = {}
+            row["task_try_time_returned"] = epoch
+            if fail_history is not None:
+                row["task_fail_history"] = fail_history
+            if executor_id is not None:
+                self.worker_events.finished(label, executor_id)
+        elif kind == BATCH:
+            merge = self._merge
+            for one in message[1]:
+                merge(one)
+        elif kind == STATUS:
             _, task_id, try_id, state, epoch = message
             self._append("status", (task_id, try_id, state, epoch, self.run_id))
         elif kind == SAMPLE:
