@@ -125,6 +125,7 @@ def test_a_workers_running_event_before_the_dfks_launch_is_kept(tmp_path: Any,
     hub._on_worker_batch("htex", [["ended", 41, 7, t + 0.5, True]])
     hub.parsl_task_try_finished(dfk, record, 0, None)
     hub.parsl_dfk_cleanup(dfk)
+    hub.parsl_dfk_executors_shutdown(dfk)
     statuses = [r["task_status_name"] for r in query(
         db_url, "SELECT task_status_name FROM status WHERE run_id = 'run-3' ORDER BY timestamp")]
     assert statuses == ["running", "running_ended"]

@@ -388,7 +388,8 @@ class MonitoringHub:
 
     @hookimpl
     def parsl_dfk_cleanup(self, dfk: DataFlowKernel) -> None:
-        """Wait (bounded) for workers' last events, then close the run's workflow row."""
+        """Wait (bounded) for workers' last events; the rest waits for the executors'
+        shutdown (:meth:`parsl_dfk_executors_shutdown`), whose block states it records."""
         writer = self.writer
         if writer is None:
             return
@@ -405,10 +406,18 @@ class MonitoringHub:
         self._stop_nodes.set()
         if self._node_thread is not None:
             self._node_thread.join(10)
-            self._record_nodes_gone()
         for executor, observer in self._observers:
             executor.task_observer = None  # tasks submitted from now on run unobserved
             observer.close()
+
+    @hookimpl
+    def parsl_dfk_executors_shutdown(self, dfk: DataFlowKernel) -> None:
+        """Executors are shut down (their last block states are in): record the nodes as
+        gone, close the run's workflow row and stop the writer."""
+        writer = self.writer
+        if writer is None:
+            return
+        self._record_nodes_gone()
         for receiver in self._receivers:
             receiver.stop()
         writer.put((W.END_EVENTS,))
