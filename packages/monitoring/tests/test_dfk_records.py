@@ -165,3 +165,27 @@ def test_one_hub_used_by_two_runs_records_both(tmp_path: Any) -> None:
     rows = query(url, "SELECT run_id, tasks_completed_count FROM workflow")
     assert sorted((r["run_id"], r["tasks_completed_count"]) for r in rows) == \
         sorted((r, 1) for r in run_ids)
+
+
+@python_app
+def first_input(inputs: Any = ()) -> Any:
+    return inputs[0]
+
+
+def test_task_inputs_are_stored_as_parsl_does_with_futures_resolved(tmp_path: Any) -> None:
+    """Parsl stores str() of the inputs list, after the futures in it resolved ('None'
+    without inputs); its test_monitoring/test_incomplete_futures.py checks this."""
+    from concurrent.futures import Future
+
+    url = f"sqlite:///{tmp_path}/monitoring.db"
+    with parsl.load(threads_config(str(tmp_path / "runinfo"), url)) as dfk:
+        gate: Future[int] = Future()
+        waiting = first_input(inputs=[gate])
+        gate.set_result(424242)
+        assert waiting.result(timeout=60) == 424242
+        plain = double(1)
+        plain.result(timeout=60)
+        run_id = dfk.run_id
+    rows = {r["task_id"]: r["task_inputs"] for r in query(
+        url, "SELECT task_id, task_inputs FROM task WHERE run_id = :r", r=run_id)}
+    assert rows == {waiting.tid: "[424242]", plain.tid: "None"}

@@ -272,8 +272,9 @@ class MonitoringHub:
                 "task_stdout": _stream(kwargs.get("stdout")),
                 "task_stderr": _stream(kwargs.get("stderr")),
                 "task_stdin": _stream(kwargs.get("stdin")),
-                "task_inputs": _files(kwargs.get("inputs")),
-                "task_outputs": _files(kwargs.get("outputs")),
+                # As Parsl stores them: str() of the lists ('None' without one).
+                "task_inputs": str(kwargs.get("inputs")),
+                "task_outputs": str(kwargs.get("outputs")),
             }
         elif name in _FINAL:
             fields = {"task_time_returned": task_record.time_returned or now,
@@ -471,8 +472,13 @@ def _end_reason() -> str:
 
 
 def _depends(task_record: TaskRecord) -> Dict[str, Any]:
-    return {"task_depends": ",".join(str(getattr(d, "tid", "")) for d in task_record.depends
-                                     if getattr(d, "tid", None) is not None)}
+    """The columns a task with dependencies gets once they resolved: the ids it waited
+    for and its inputs with the futures among them replaced by their results (as Parsl)."""
+    fields = {"task_depends": ",".join(str(getattr(d, "tid", "")) for d in task_record.depends
+                                       if getattr(d, "tid", None) is not None)}
+    if "inputs" in task_record.kwargs:
+        fields["task_inputs"] = str(task_record.kwargs["inputs"])
+    return fields
 
 
 def _stream(value: Any) -> str:
@@ -490,12 +496,6 @@ def _stream(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return str(value)
-
-
-def _files(value: Any) -> Optional[str]:
-    if not value:
-        return None
-    return ",".join(str(getattr(f, "filepath", f)) for f in value)
 
 
 def _joins(value: Any) -> Optional[str]:
