@@ -99,7 +99,8 @@ def _try_rows(url: str, run_id: str) -> List[Dict[str, Any]]:
                  r=run_id)
 
 
-@pytest.mark.parametrize("radio", ["default", "udp", "filesystem"])
+@pytest.mark.parametrize("radio", ["default", pytest.param("udp", marks=pytest.mark.slow),
+                                   pytest.param("filesystem", marks=pytest.mark.slow)])
 def test_thread_tasks_record_running_and_running_ended_through_any_radio(
         tmp_path: Any, radio: str) -> None:
     """Parsl's thread config (test_monitoring/test_basic.py) uses UDPRadio; the default is
