@@ -170,3 +170,14 @@ def test_thread_executor_without_monitoring_runs_tasks_unobserved() -> None:
         assert not hasattr(future, "parsl_executor_task_id")
     finally:
         executor.shutdown(block=True)
+
+
+def test_thread_executor_udp_radio_without_address_stays_on_loopback() -> None:
+    """The thread executor's senders run in the submitting process: no need to listen on
+    every interface or to resolve this host's name."""
+    from parsl.executors import ThreadPoolExecutor
+    from parsl.monitoring import MonitoringHub, UDPRadio
+
+    chosen = UDPRadio()
+    radio = MonitoringHub()._radio_for(ThreadPoolExecutor(remote_monitoring_radio=chosen))
+    assert radio is chosen and chosen.address == "127.0.0.1"

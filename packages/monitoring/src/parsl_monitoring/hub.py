@@ -195,8 +195,11 @@ class MonitoringHub:
         if not isinstance(radio, RadioConfig):
             raise BadParameter(type(executor).__name__, "remote_monitoring_radio", radio,
                                "a monitoring radio such as UDPRadio() or FilesystemRadio()")
-        if isinstance(radio, UDPRadio) and radio.address is None and self.hub_address:
-            radio.address = self.hub_address
+        if isinstance(radio, UDPRadio) and radio.address is None:
+            if self.hub_address:
+                radio.address = self.hub_address
+            elif hasattr(executor, "task_observer"):
+                radio.address = "127.0.0.1"  # its senders run in this process
         return radio
 
     @hookimpl
