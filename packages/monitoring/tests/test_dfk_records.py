@@ -57,13 +57,15 @@ def test_every_state_change_is_a_status_row(tmp_path: Any, db_url: str) -> None:
         with pytest.raises(DependencyError):
             dep.result()
         run_id = dfk.run_id
-    assert _statuses(db_url, run_id, ok.tid) == ["pending", "launched", "exec_done"]
-    assert _statuses(db_url, run_id, bad.tid) == ["pending", "launched", "fail_retryable",
-                                                  "launched", "failed"]
+    assert _statuses(db_url, run_id, ok.tid) == ["pending", "launched", "running",
+                                                 "running_ended", "exec_done"]
+    assert _statuses(db_url, run_id, bad.tid) == [
+        "pending", "launched", "running", "running_ended", "fail_retryable",
+        "launched", "running", "running_ended", "failed"]
     assert _statuses(db_url, run_id, dep.tid) == ["pending", "dep_fail"]
     assert _statuses(db_url, run_id, memo.tid) == ["pending", "memo_done"]
-    assert _statuses(db_url, run_id, joined.tid) == ["pending", "launched", "joining",
-                                                     "exec_done"]
+    assert _statuses(db_url, run_id, joined.tid) == [
+        "pending", "launched", "running", "running_ended", "joining", "exec_done"]
 
 
 def test_task_and_try_rows_use_parsls_columns(tmp_path: Any, db_url: str) -> None:
@@ -147,7 +149,7 @@ def test_ten_thousand_tasks_leave_every_task_and_status_row(tmp_path: Any,
     assert query(db_url, "SELECT count(*) AS n FROM task WHERE run_id = :r",
                  r=run_id)[0]["n"] == 10_000
     assert query(db_url, "SELECT count(*) AS n FROM status WHERE run_id = :r",
-                 r=run_id)[0]["n"] == 30_000
+                 r=run_id)[0]["n"] == 50_000  # pending launched running running_ended done
 
 
 def test_one_hub_used_by_two_runs_records_both(tmp_path: Any) -> None:
@@ -163,3 +165,27 @@ def test_one_hub_used_by_two_runs_records_both(tmp_path: Any) -> None:
     rows = query(url, "SELECT run_id, tasks_completed_count FROM workflow")
     assert sorted((r["run_id"], r["tasks_completed_count"]) for r in rows) == \
         sorted((r, 1) for r in run_ids)
+
+
+@python_app
+def first_input(inputs: Any = ()) -> Any:
+    return inputs[0]
+
+
+def test_task_inputs_are_stored_as_parsl_does_with_futures_resolved(tmp_path: Any) -> None:
+    """Parsl stores str() of the inputs list, after the futures in it resolved ('None'
+    without inputs); its test_monitoring/test_incomplete_futures.py checks this."""
+    from concurrent.futures import Future
+
+    url = f"sqlite:///{tmp_path}/monitoring.db"
+    with parsl.load(threads_config(str(tmp_path / "runinfo"), url)) as dfk:
+        gate: Future[int] = Future()
+        waiting = first_input(inputs=[gate])
+        gate.set_result(424242)
+        assert waiting.result(timeout=60) == 424242
+        plain = double(1)
+        plain.result(timeout=60)
+        run_id = dfk.run_id
+    rows = {r["task_id"]: r["task_inputs"] for r in query(
+        url, "SELECT task_id, task_inputs FROM task WHERE run_id = :r", r=run_id)}
+    assert rows == {waiting.tid: "[424242]", plain.tid: "None"}

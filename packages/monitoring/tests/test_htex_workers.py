@@ -177,3 +177,14 @@ def test_udp_radio_delivers_every_worker_event(tmp_path: Any) -> None:
         db_url, "SELECT task_status_name, count(*) AS n FROM status WHERE run_id = :r "
         "GROUP BY task_status_name", r=run_id)}
     assert counts["running"] == counts["running_ended"] == 30
+
+
+def test_block_rows_end_with_the_state_the_executor_left_the_block_in(
+        recorded: RecordedRun) -> None:
+    """Blocks cancelled while the executor shuts down are recorded too (Parsl's
+    test_monitoring/test_basic.py wants at least two block rows for a one-task run)."""
+    rows = query(recorded.url, "SELECT status FROM block WHERE run_id = :r ORDER BY timestamp",
+                 r=recorded.run_id)
+    states = [r["status"] for r in rows]
+    assert "RUNNING" in states
+    assert states[-1] == "SCALED_IN"

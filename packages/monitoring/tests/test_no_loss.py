@@ -56,7 +56,7 @@ def test_sqlite_locked_by_another_connection_for_10s_loses_nothing(tmp_path: Any
     assert query(url, "SELECT count(*) AS n FROM task WHERE run_id = :r",
                  r=run_id)[0]["n"] == 201
     assert query(url, "SELECT count(*) AS n FROM status WHERE run_id = :r",
-                 r=run_id)[0]["n"] == 201 * 3
+                 r=run_id)[0]["n"] == 201 * 5  # pending launched running running_ended exec_done
     assert query(url, "SELECT journal_mode AS m FROM pragma_journal_mode")[0]["m"] == "wal"
 
 
@@ -125,6 +125,7 @@ def test_a_workers_running_event_before_the_dfks_launch_is_kept(tmp_path: Any,
     hub._on_worker_batch("htex", [["ended", 41, 7, t + 0.5, True]])
     hub.parsl_task_try_finished(dfk, record, 0, None)
     hub.parsl_dfk_cleanup(dfk)
+    hub.parsl_dfk_executors_shutdown(dfk)
     statuses = [r["task_status_name"] for r in query(
         db_url, "SELECT task_status_name FROM status WHERE run_id = 'run-3' ORDER BY timestamp")]
     assert statuses == ["running", "running_ended"]

@@ -54,6 +54,7 @@ from parsl.executors.base import check_label, fail_futures, submitting_task
 from parsl.executors.errors import ExecutorError, InvalidResourceSpecification
 from parsl.executors.status_handling import BlockProviderExecutor, OutstandingCount
 from parsl.jobs.states import JobState, JobStatus
+from parsl.monitoring.radio_config import HTEXRadio, RadioConfig
 from parsl.providers.base import ExecutionProvider
 from parsl.serialize.errors import SerializationError
 from parsl_htex import _protocol as P
@@ -202,7 +203,7 @@ class HighThroughputExecutor(BlockProviderExecutor):
                  manager_selector: ManagerSelector = RandomManagerSelector(),  # noqa: B008
                  block_error_handler: Union[bool, Callable[..., None]] = True,
                  encrypted: bool = True,
-                 remote_monitoring_radio: Optional[Any] = None,
+                 remote_monitoring_radio: Optional[RadioConfig] = None,
                  worker_ports: Optional[Tuple[int, int]] = None,
                  interchange_liveness_timeout: Union[int, float] = 120) -> None:
         owner = type(self).__name__
@@ -304,9 +305,10 @@ class HighThroughputExecutor(BlockProviderExecutor):
         #: MPI mode is MPIExecutor's (current Parsl has no enable_mpi_mode parameter).
         self.enable_mpi_mode = False
         self.mpi_launcher = "mpiexec"
-        #: How workers send monitoring events (a monitoring radio; None: the monitoring
-        #: plugin's default). Only read by a monitoring plugin.
-        self.remote_monitoring_radio = remote_monitoring_radio
+        #: How workers send monitoring events (default ``HTEXRadio()``: over this
+        #: executor's own connections, as in Parsl). Only read by a monitoring plugin.
+        self.remote_monitoring_radio: RadioConfig = \
+            remote_monitoring_radio if remote_monitoring_radio is not None else HTEXRadio()
         #: Set by a monitoring plugin before ``start()``: an opaque token that every
         #: worker passes to :func:`parsl_htex.worker.load_task_observer`.
         self.worker_task_observer: Optional[str] = None

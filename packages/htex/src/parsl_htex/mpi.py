@@ -2,10 +2,11 @@
 task sees: its nodes and the ``PARSL_*_PREFIX`` launch prefixes)."""
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from parsl._validation import validate_init
 from parsl.data_provider.staging import Staging
+from parsl.monitoring.radio_config import RadioConfig
 from parsl.providers.base import ExecutionProvider
 from parsl_htex.executor import HighThroughputExecutor
 from parsl_htex.mpi_nodes import (
@@ -86,7 +87,7 @@ class MPIExecutor(HighThroughputExecutor):
                  mpi_launcher: str = "mpiexec",
                  block_error_handler: Union[bool, Callable[..., None]] = True,
                  encrypted: bool = True,
-                 remote_monitoring_radio: Optional[Any] = None,
+                 remote_monitoring_radio: Optional[RadioConfig] = None,
                  worker_ports: Optional[Tuple[int, int]] = None,
                  interchange_liveness_timeout: Union[int, float] = 120) -> None:
         from parsl.errors import BadParameter

@@ -26,7 +26,18 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from parsl.errors import BadParameter
 from parsl.plugins.hookspecs import hookimpl
 from parsl_monitoring import kinds as W
-from parsl_monitoring.radios import FilesystemRadio, HTEXRadio, MonitoringRadio, Receiver, UDPRadio
+from parsl_monitoring.radios import (
+    FilesystemRadio,
+    HTEXRadio,
+    MultiprocessingQueueRadio,
+    RadioConfig,
+    Receiver,
+    UDPRadio,
+    make_sender,
+    start_executor_receiver,
+    start_receiver,
+)
+from parsl_monitoring.remote import ThreadTaskObserver
 
 if TYPE_CHECKING:
     from parsl.dataflow.dflow import DataFlowKernel
@@ -38,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 _OBSERVER_FACTORY = "parsl_monitoring.remote:task_observer"
 _FINAL = frozenset({"exec_done", "memo_done", "failed", "dep_fail"})
+#: A state change whose task row gets only its new state (shared: the writer never
+#: changes it).
+_NO_FIELDS: Dict[str, Any] = {}
 
 
 def _default_workflow_name() -> str:
@@ -118,6 +132,7 @@ class MonitoringHub:
         self.run_id: Optional[str] = None
         self._put: Any = None
         self._receivers: List[Receiver] = []
+        self._observers: List[Tuple[Any, ThreadTaskObserver]] = []
         self._node_executors: List[Any] = []
         self._nodes: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self._stop_nodes = threading.Event()
@@ -166,40 +181,52 @@ class MonitoringHub:
         self.writer.start()
         logger.info("Monitoring run %s into %s", dfk.run_id, self.logging_endpoint)
 
-    def _radio_for(self, executor: Any) -> MonitoringRadio:
+    def _radio_for(self, executor: Any) -> RadioConfig:
         radio = getattr(executor, "remote_monitoring_radio", None)
-        if (radio is None or isinstance(radio, HTEXRadio)) and \
-                hasattr(executor, "monitoring_message_handler"):
-            return radio or HTEXRadio()  # HTEX: over the executor's own connections
-        if radio is not None and not isinstance(radio, HTEXRadio):
-            if not isinstance(radio, MonitoringRadio):
-                raise BadParameter(type(executor).__name__, "remote_monitoring_radio", radio,
-                                   "a monitoring radio such as UDPRadio() or "
-                                   "FilesystemRadio()")
-            if isinstance(radio, UDPRadio) and radio.address is None and self.hub_address:
+        if radio is None:
+            if hasattr(executor, "monitoring_message_handler"):
+                return HTEXRadio()  # HTEX: over the executor's own connections
+            if hasattr(executor, "task_observer"):
+                return MultiprocessingQueueRadio()  # tasks run in this process
+            provider = getattr(executor, "provider", None)
+            if provider is None or type(provider).__name__ == "LocalProvider":
+                return FilesystemRadio(poll_period=min(0.2, self.flush_period))
+            return UDPRadio(address=self.hub_address)
+        if not isinstance(radio, RadioConfig):
+            raise BadParameter(type(executor).__name__, "remote_monitoring_radio", radio,
+                               "a monitoring radio such as UDPRadio() or FilesystemRadio()")
+        if isinstance(radio, UDPRadio) and radio.address is None:
+            if self.hub_address:
                 radio.address = self.hub_address
-            return radio
-        provider = getattr(executor, "provider", None)
-        if provider is None or type(provider).__name__ == "LocalProvider":
-            return FilesystemRadio(poll_period=min(0.2, self.flush_period))
-        return UDPRadio(address=self.hub_address)
+            elif hasattr(executor, "task_observer"):
+                radio.address = "127.0.0.1"  # its senders run in this process
+        return radio
 
     @hookimpl
     def parsl_prepare_executor(self, dfk: DataFlowKernel, executor: Any) -> None:
         self._start(dfk)
         if hasattr(executor, "connected_managers"):
             self._node_executors.append(executor)
-        if not hasattr(executor, "worker_task_observer"):
+        in_process = hasattr(executor, "task_observer")
+        if not in_process and not hasattr(executor, "worker_task_observer"):
             return
         radio = self._radio_for(executor)
         receiver: Receiver
         if isinstance(radio, HTEXRadio) and hasattr(executor, "monitoring_message_handler"):
-            receiver = radio.start_executor_receiver(executor, self._on_worker_payload,
-                                                     self._on_loss)
+            receiver = start_executor_receiver(executor, self._on_worker_payload)
         else:
-            receiver = radio.start_receiver(executor.label, dfk.run_dir,
-                                            self._on_worker_batch, self._on_loss)
+            receiver = start_receiver(radio, executor.label, dfk.run_dir,
+                                      self._on_worker_batch, self._on_loss)
         self._receivers.append(receiver)
+        if in_process:
+            # Tasks run on threads of this process: observed here, no resource rows (as
+            # in Parsl), events sent through the radio all the same.
+            observer = ThreadTaskObserver(make_sender(receiver.worker_config),
+                                          self.flush_period)
+            executor.task_observer = observer
+            self._observers.append((executor, observer))
+            logger.info("Monitoring executor %s through %r", executor.label, radio)
+            return
         resources = (self.resource_monitoring_enabled and executor.monitor_resources())
         config = {"radio": receiver.worker_config,
                   "resource_interval": self.resource_monitoring_interval if resources else None,
@@ -221,45 +248,51 @@ class MonitoringHub:
     @hookimpl
     def parsl_task_state_change(self, dfk: DataFlowKernel, task_record: TaskRecord,
                                 old_state: States, new_state: States) -> None:
+        """One flat message per state change: its status row and, where the task row
+        changes, the new columns (see ``kinds.STATE``)."""
         put = self._put
         if put is None:
             return
-        tid = task_record.id
         name = new_state.name
+        if name == "launched":
+            # A try is dated when it was handed to the executor, as its try row is: its
+            # worker may already report it running before the DFK marks it launched. The
+            # task row changes on the first try only; a retry's status row says it.
+            launch_fields: Optional[Dict[str, Any]] = None
+            if old_state.name == "pending":
+                launch_fields = _depends(task_record) if task_record.depends else _NO_FIELDS
+            put((W.STATE, task_record.id, task_record.try_id, name,
+                 task_record.try_time_launched or time.time(), launch_fields))
+            return
         now = time.time()
-        put((W.STATUS, tid, task_record.try_id, name, now))
         if name == "pending":
             kwargs = task_record.kwargs
-            put((W.TASK, tid, {
+            fields: Dict[str, Any] = {
                 "task_func_name": task_record.func_name,
                 "task_memoize": str(bool(task_record.memoize)),
                 "task_time_invoked": task_record.time_invoked,
                 "task_executor": task_record.executor,
-                "task_status_name": name,
                 "task_stdout": _stream(kwargs.get("stdout")),
                 "task_stderr": _stream(kwargs.get("stderr")),
                 "task_stdin": _stream(kwargs.get("stdin")),
-                "task_inputs": _files(kwargs.get("inputs")),
-                "task_outputs": _files(kwargs.get("outputs")),
-            }))
-            return
-        if name == "launched" and old_state.name != "pending":
-            return  # a retry: the status row says it; the task row changes at the end
-        fields: Dict[str, Any] = {"task_status_name": name}
-        if old_state.name == "pending" and task_record.depends:
-            fields["task_depends"] = ",".join(
-                str(getattr(d, "tid", "")) for d in task_record.depends
-                if getattr(d, "tid", None) is not None)
-        if name in _FINAL:
-            fields["task_time_returned"] = task_record.time_returned or now
-            fields["task_fail_count"] = task_record.fail_count
-            fields["task_fail_cost"] = task_record.fail_cost
-            fields["task_hashsum"] = task_record.hashsum
+                # As Parsl stores them: str() of the lists ('None' without one).
+                "task_inputs": str(kwargs.get("inputs")),
+                "task_outputs": str(kwargs.get("outputs")),
+            }
+        elif name in _FINAL:
+            fields = {"task_time_returned": task_record.time_returned or now,
+                      "task_fail_count": task_record.fail_count,
+                      "task_fail_cost": task_record.fail_cost,
+                      "task_hashsum": task_record.hashsum}
             if name in ("dep_fail", "failed") and task_record.fail_history:
                 fields["task_fail_history"] = task_record.fail_history[-1]
         elif name == "joining":
-            fields["task_joins"] = _joins(task_record.joins)
-        put((W.TASK, tid, fields))
+            fields = {"task_joins": _joins(task_record.joins)}
+        else:
+            fields = {}
+        if old_state.name == "pending" and task_record.depends:
+            fields.update(_depends(task_record))
+        put((W.STATE, task_record.id, task_record.try_id, name, now, fields))
 
     @hookimpl
     def parsl_task_try_launched(self, dfk: DataFlowKernel, task_record: TaskRecord,
@@ -267,12 +300,9 @@ class MonitoringHub:
         put = self._put
         if put is None:
             return
-        put((W.TRY, task_record.id, try_id, {
-            "task_executor": executor_label,
-            "task_try_time_launched": task_record.try_time_launched or time.time()}))
-        executor_id = getattr(task_record.exec_fu, "parsl_executor_task_id", None)
-        if executor_id is not None:
-            put((W.EXEC_ID, executor_label, executor_id, task_record.id, try_id))
+        put((W.TRY_LAUNCHED, task_record.id, try_id, executor_label,
+             task_record.try_time_launched or time.time(),
+             getattr(task_record.exec_fu, "parsl_executor_task_id", None)))
 
     @hookimpl
     def parsl_task_try_finished(self, dfk: DataFlowKernel, task_record: TaskRecord,
@@ -280,14 +310,11 @@ class MonitoringHub:
         put = self._put
         if put is None:
             return
-        fields: Dict[str, Any] = {"task_try_time_returned": task_record.try_time_returned
-                                  or time.time()}
-        if exception is not None:
-            fields["task_fail_history"] = _describe_failure(exception)
-        put((W.TRY, task_record.id, try_id, fields))
-        executor_id = getattr(task_record.exec_fu, "parsl_executor_task_id", None)
-        if executor_id is not None:
-            put((W.TRY_DONE, task_record.executor, executor_id))
+        put((W.TRY_FINISHED, task_record.id, try_id,
+             task_record.try_time_returned or time.time(),
+             None if exception is None else _describe_failure(exception),
+             task_record.executor,
+             getattr(task_record.exec_fu, "parsl_executor_task_id", None)))
 
     @hookimpl
     def parsl_block_status_change(self, dfk: DataFlowKernel, executor_label: str,
@@ -365,7 +392,8 @@ class MonitoringHub:
 
     @hookimpl
     def parsl_dfk_cleanup(self, dfk: DataFlowKernel) -> None:
-        """Wait (bounded) for workers' last events, then close the run's workflow row."""
+        """Wait (bounded) for workers' last events; the rest waits for the executors'
+        shutdown (:meth:`parsl_dfk_executors_shutdown`), whose block states it records."""
         writer = self.writer
         if writer is None:
             return
@@ -382,7 +410,18 @@ class MonitoringHub:
         self._stop_nodes.set()
         if self._node_thread is not None:
             self._node_thread.join(10)
-            self._record_nodes_gone()
+        for executor, observer in self._observers:
+            executor.task_observer = None  # tasks submitted from now on run unobserved
+            observer.close()
+
+    @hookimpl
+    def parsl_dfk_executors_shutdown(self, dfk: DataFlowKernel) -> None:
+        """Executors are shut down (their last block states are in): record the nodes as
+        gone, close the run's workflow row and stop the writer."""
+        writer = self.writer
+        if writer is None:
+            return
+        self._record_nodes_gone()
         for receiver in self._receivers:
             receiver.stop()
         writer.put((W.END_EVENTS,))
@@ -409,6 +448,7 @@ class MonitoringHub:
         self._put = None
         self.writer = None  # a later parsl.load() of the same config starts a new run
         self._receivers = []
+        self._observers = []
         self._node_executors = []
         self._node_thread = None
         self._stop_nodes = threading.Event()
@@ -434,6 +474,16 @@ def _end_reason() -> str:
     return "cleanup"
 
 
+def _depends(task_record: TaskRecord) -> Dict[str, Any]:
+    """The columns a task with dependencies gets once they resolved: the ids it waited
+    for and its inputs with the futures among them replaced by their results (as Parsl)."""
+    fields = {"task_depends": ",".join(str(getattr(d, "tid", "")) for d in task_record.depends
+                                       if getattr(d, "tid", None) is not None)}
+    if "inputs" in task_record.kwargs:
+        fields["task_inputs"] = str(task_record.kwargs["inputs"])
+    return fields
+
+
 def _stream(value: Any) -> str:
     """A task's stdout/stderr as Parsl's task table holds it: '' when not redirected, the
     path of a (path, mode) tuple or of a path-like, a File's URL."""
@@ -449,12 +499,6 @@ def _stream(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return str(value)
-
-
-def _files(value: Any) -> Optional[str]:
-    if not value:
-        return None
-    return ",".join(str(getattr(f, "filepath", f)) for f in value)
 
 
 def _joins(value: Any) -> Optional[str]:

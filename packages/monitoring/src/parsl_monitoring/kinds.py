@@ -5,6 +5,15 @@ workers can name them without loading SQLAlchemy.
 from __future__ import annotations
 
 #: Message kinds (first element of every message tuple).
+# The DFK side's per-task messages, few and flat (tuples of scalars pickle fastest):
+STATE = "state"        # (STATE, task_id, try_id, state_name, epoch, {column: value} or None)
+#                        a status row; a dict is also merged into the task row (with the
+#                        state as task_status_name); None: the task row stays as it is
+TRY_LAUNCHED = "try_launched"  # (TRY_LAUNCHED, task_id, try_id, executor_label, epoch,
+#                                executor_task_id or None)
+TRY_FINISHED = "try_finished"  # (TRY_FINISHED, task_id, try_id, epoch, fail_history or None,
+#                                executor_label, executor_task_id or None)
+BATCH = "batch"        # (BATCH, [messages])                        each merged in order
 TASK = "task"          # (TASK, task_id, {column: value})           merged into a task row
 TRY = "try"            # (TRY, task_id, try_id, {column: value})    merged into a try row
 STATUS = "status"      # (STATUS, task_id, try_id, state_name, epoch_seconds)

@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 import typing
-from typing import Any, Callable, Dict, Hashable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -28,6 +28,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from parsl_monitoring import schema
 from parsl_monitoring.fields import SAMPLE_FIELDS
 from parsl_monitoring.kinds import (
+    BATCH,
     BLOCK,
     END_EVENTS,
     EXEC_ID,
@@ -37,11 +38,14 @@ from parsl_monitoring.kinds import (
     PROBE,
     RESOURCE,
     SAMPLE,
+    STATE,
     STATUS,
     SYNC,
     TASK,
     TRY,
     TRY_DONE,
+    TRY_FINISHED,
+    TRY_LAUNCHED,
     WORKER_EVENTS,
     WORKER_PAYLOAD,
     WORKFLOW,
@@ -202,7 +206,43 @@ class DatabaseWriter(threading.Thread):
 
     def _merge(self, message: Tuple[Any, ...]) -> None:
         kind = message[0]
-        if kind == STATUS:
+        # The DFK's three per-task kinds first: they are most of the traffic.
+        if kind == STATE:
+            _, task_id, try_id, state, epoch, fields = message
+            self._append("status", (task_id, try_id, state, epoch, self.run_id))
+            if fields is not None:
+                tasks = self._merged["task"]
+                row = tasks.get(task_id)
+                if row is None:
+                    tasks[task_id] = row = {}
+                row.update(fields)
+                row["task_status_name"] = state
+        elif kind == TRY_LAUNCHED:
+            _, task_id, try_id, label, epoch, executor_id = message
+            tries = self._merged["try"]
+            row = tries.get((task_id, try_id))
+            if row is None:
+                tries[(task_id, try_id)] = row = {}
+            row["task_executor"] = label
+            row["task_try_time_launched"] = epoch
+            if executor_id is not None:
+                self.worker_events.launched(label, executor_id, task_id, try_id)
+        elif kind == TRY_FINISHED:
+            _, task_id, try_id, epoch, fail_history, label, executor_id = message
+            tries = self._merged["try"]
+            row = tries.get((task_id, try_id))
+            if row is None:
+                tries[(task_id, try_id)] = row = {}
+            row["task_try_time_returned"] = epoch
+            if fail_history is not None:
+                row["task_fail_history"] = fail_history
+            if executor_id is not None:
+                self.worker_events.finished(label, executor_id)
+        elif kind == BATCH:
+            merge = self._merge
+            for one in message[1]:
+                merge(one)
+        elif kind == STATUS:
             _, task_id, try_id, state, epoch = message
             self._append("status", (task_id, try_id, state, epoch, self.run_id))
         elif kind == SAMPLE:
@@ -303,23 +343,28 @@ class DatabaseWriter(threading.Thread):
             with self.engine.begin() as conn:
                 sql = _Statements(conn, self._count_lost if salvage else None)
                 for table_name in ("workflow", "task", "try"):
+                    merged = self._merged[table_name]
+                    if not merged:
+                        continue
+                    inserted = self._inserted[table_name]
+                    key_names = _KEYS[table_name]
                     inserts: List[Dict[str, Any]] = []
                     updates: Dict[Tuple[str, ...], List[Tuple[Any, ...]]] = {}
-                    for key, values in self._merged[table_name].items():
-                        if key in self._inserted[table_name]:
+                    for key, values in merged.items():
+                        if key in inserted:
                             columns = tuple(values)
-                            updates.setdefault(columns, []).append(
-                                tuple(sql.value(c, values[c]) for c in columns)
-                                + self._key_values(table_name, key))
+                            params = sql.values(table_name, columns, values)
+                            params.extend(self._key_values(table_name, key))
+                            updates.setdefault(columns, []).append(tuple(params))
                         else:
-                            row = dict(_NOT_NULL_DEFAULTS.get(table_name, {}))
-                            row.update(values)
-                            row.update(zip(_KEYS[table_name], self._key_values(table_name, key)))
-                            inserts.append(row)
+                            # The key columns join the merged dict itself: it is dropped
+                            # once this transaction commits.
+                            values.update(zip(key_names, self._key_values(table_name, key)))
+                            inserts.append(values)
                             inserted_now.append((table_name, key))
                     written += sql.insert(table_name, inserts)
-                    for columns, params in updates.items():
-                        written += sql.update(table_name, columns, params)
+                    for columns, update_params in updates.items():
+                        written += sql.update(table_name, columns, update_params)
                 status_rows = self._appended["status"]
                 if status_rows:
                     written += sql.execute(sql.insert_sql("status", _STATUS_COLUMNS),
@@ -400,6 +445,23 @@ def _sqlite_time(epoch: Optional[float]) -> Optional[str]:
     return f"{text}.{int((epoch - second) * 1e6):06d}"
 
 
+_layouts: Dict[str, Tuple[Tuple[str, ...], List[int], List[Tuple[int, Any]]]] = {}
+
+
+def _insert_layout(table_name: str) -> Tuple[Tuple[str, ...], List[int], List[Tuple[int, Any]]]:
+    """A table's INSERT columns, the indexes of its time columns and of its NOT NULL
+    columns with their defaults (computed once per table)."""
+    layout = _layouts.get(table_name)
+    if layout is None:
+        columns = tuple(c.name for c in schema.TABLES[table_name].columns
+                        if not (c.primary_key and c.autoincrement is True))
+        defaults = _NOT_NULL_DEFAULTS.get(table_name, {})
+        layout = (columns, [i for i, c in enumerate(columns) if c in _EPOCH_COLUMNS],
+                  [(i, defaults[c]) for i, c in enumerate(columns) if c in defaults])
+        _layouts[table_name] = layout
+    return layout
+
+
 class _Statements:
     """Driver-level INSERT/UPDATE statements for one connection's dialect (cached SQL)."""
 
@@ -433,25 +495,30 @@ class _Statements:
     def insert(self, table_name: str, rows: List[Dict[str, Any]]) -> int:
         if not rows:
             return 0
-        columns = tuple(c.name for c in schema.TABLES[table_name].columns
-                        if not (c.primary_key and c.autoincrement is True))
-        times = [c in _EPOCH_COLUMNS for c in columns]
+        columns, time_indexes, defaults = _insert_layout(table_name)
         to_time = self.time
-        defaults = _NOT_NULL_DEFAULTS.get(table_name)
-        if defaults:
-            rows = [row if all(row.get(c) is not None for c in defaults)
-                    else {**row, **{c: v for c, v in defaults.items() if row.get(c) is None}}
-                    for row in rows]
-        time_indexes = [i for i, is_time in enumerate(times) if is_time]
         params = []
         for row in rows:
-            values = [row.get(c) for c in columns]
+            values = list(map(row.get, columns))
             for i in time_indexes:
-                values[i] = to_time(values[i])
-            params.append(tuple(values))
+                if values[i] is not None:
+                    values[i] = to_time(values[i])
+            for i, default in defaults:
+                if values[i] is None:
+                    values[i] = default
+            params.append(tuple(values))  # SQLAlchemy takes executemany rows as tuples
         return self.execute(self.insert_sql(table_name, columns), params, table_name)
 
-    def execute(self, sql: str, params: List[Tuple[Any, ...]], table_name: str) -> int:
+    def values(self, table_name: str, columns: Tuple[str, ...],
+               row: Dict[str, Any]) -> List[Any]:
+        """``row``'s values of ``columns``, times converted, for an UPDATE."""
+        values = list(map(row.__getitem__, columns))
+        for i, column in enumerate(columns):
+            if column in _EPOCH_COLUMNS and values[i] is not None:
+                values[i] = self.time(values[i])
+        return values
+
+    def execute(self, sql: str, params: Sequence[Tuple[Any, ...]], table_name: str) -> int:
         """executemany ``sql``; in salvage mode row by row. Returns the rows written."""
         if self.on_refused is None:
             self.conn.exec_driver_sql(sql, params)
@@ -469,7 +536,7 @@ class _Statements:
         return written
 
     def update(self, table_name: str, columns: Tuple[str, ...],
-               params: List[Tuple[Any, ...]]) -> int:
+               params: Sequence[Tuple[Any, ...]]) -> int:
         key = (self.name, "update:" + table_name, columns)
         sql = self._cache.get(key)
         if sql is None:

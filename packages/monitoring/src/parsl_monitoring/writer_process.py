@@ -350,7 +350,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     package_logger.setLevel(logging.INFO)
     package_logger.propagate = False
     try:
-        from parsl_monitoring.kinds import NOTE, PROBE, SYNC
+        from parsl_monitoring.kinds import BATCH, NOTE, PROBE, SYNC
         from parsl_monitoring.writer import DatabaseWriter
 
         writer = DatabaseWriter(settings["url"], settings["run_id"],
@@ -359,17 +359,21 @@ def main(argv: Optional[List[str]] = None) -> int:
                                 retry_timeout=settings["retry_timeout"])
         writer.start()
         put = writer.queue.put
+        control = {_ACK, _SYNC, _PROBE}
         for batch in _read_batches(sys.stdin.buffer):
-            for message in batch:
+            # One queue item per batch: a hand-over between threads per message cost more
+            # than merging it. Control messages (a few per batch) become writer events.
+            for index, message in enumerate(batch):
                 kind = message[0]
+                if kind not in control:
+                    continue
                 if kind == _ACK:
-                    put((NOTE, _Ack(replies, writer, committed=message[1])))
+                    batch[index] = (NOTE, _Ack(replies, writer, committed=message[1]))
                 elif kind == _SYNC:
-                    put((SYNC, _Ack(replies, writer, sync=message[1])))
-                elif kind == _PROBE:
-                    put((PROBE, _Ack(replies, writer, sync=message[1])))
+                    batch[index] = (SYNC, _Ack(replies, writer, sync=message[1]))
                 else:
-                    put(message)
+                    batch[index] = (PROBE, _Ack(replies, writer, sync=message[1]))
+            put((BATCH, batch))
         writer.stop(settings["retry_timeout"] + 15)
         _Ack(replies, writer).set()
     except Exception:

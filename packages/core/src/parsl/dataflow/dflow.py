@@ -1048,6 +1048,10 @@ class DataFlowKernel:
             except Exception:
                 logger.exception("error shutting down executor %s", label)
         try:
+            self.plugin_manager.hook.parsl_dfk_executors_shutdown(dfk=self)
+        except Exception:
+            logger.exception("a parsl_dfk_executors_shutdown hook raised")
+        try:
             atexit.unregister(self._atexit_cleanup)
         except Exception:
             logger.exception("could not unregister the atexit handler")

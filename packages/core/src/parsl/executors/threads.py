@@ -8,12 +8,13 @@ future and no work-item object, submitting costs a fraction of
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
 import threading
 from concurrent.futures import CancelledError
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from parsl._validation import validate_init
 from parsl.data_provider.staging import Staging
@@ -21,6 +22,7 @@ from parsl.dataflow.leanfuture import LeanFuture
 from parsl.errors import BadParameter
 from parsl.executors.base import ParslExecutor, failing_together
 from parsl.executors.errors import InvalidResourceSpecification
+from parsl.monitoring.radio_config import MultiprocessingQueueRadio, RadioConfig
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,31 @@ def _work(items: queue.SimpleQueue[Optional[_WorkItem]]) -> None:
         del item, future, func, args, kwargs
 
 
+class TaskObserver(Protocol):
+    """Told when each task starts and ends on its thread (a monitoring plugin's worker
+    side); both calls run on that thread and must be quick. The same contract as an
+    HTEX worker's observer, with ``dfk_task_id`` None: the plugin matches tries by the
+    ``parsl_executor_task_id`` of the future :meth:`ThreadPoolExecutor.submit` returns."""
+
+    def task_started(self, executor_task_id: int, dfk_task_id: Optional[int]) -> None: ...
+
+    def task_ended(self, executor_task_id: int, dfk_task_id: Optional[int],
+                   ok: bool) -> None: ...
+
+
+def _observed(observer: TaskObserver, executor_task_id: int, func: Callable[..., Any], /,
+              *args: Any, **kwargs: Any) -> Any:
+    """Run a task between its observer's two calls (only when a plugin observes)."""
+    observer.task_started(executor_task_id, None)
+    ok = False
+    try:
+        result = func(*args, **kwargs)
+        ok = True
+        return result
+    finally:
+        observer.task_ended(executor_task_id, None, ok)
+
+
 class ThreadPoolExecutor(ParslExecutor):
     """Run tasks on a pool of ``max_threads`` threads, with Parsl's parameters.
 
@@ -56,7 +83,7 @@ class ThreadPoolExecutor(ParslExecutor):
     def __init__(self, label: str = "threads", max_threads: Optional[int] = 2,
                  thread_name_prefix: str = "", storage_access: Optional[List[Staging]] = None,
                  working_dir: Optional[str] = None,
-                 remote_monitoring_radio: Optional[Any] = None) -> None:
+                 remote_monitoring_radio: Optional[RadioConfig] = None) -> None:
         super().__init__()
         if max_threads is not None and max_threads < 1:
             raise BadParameter("ThreadPoolExecutor", "max_threads", max_threads,
@@ -66,9 +93,15 @@ class ThreadPoolExecutor(ParslExecutor):
         self.thread_name_prefix = thread_name_prefix
         self.storage_access = storage_access
         self.working_dir = working_dir
-        #: A monitoring radio for in-process senders (as in Parsl); only a monitoring
-        #: plugin reads it (None: its default, ``MultiprocessingQueueRadio``).
-        self.remote_monitoring_radio = remote_monitoring_radio
+        #: How a monitoring plugin carries the tasks' events (as in Parsl; default
+        #: ``MultiprocessingQueueRadio()``, a queue inside this process).
+        self.remote_monitoring_radio: RadioConfig = \
+            remote_monitoring_radio if remote_monitoring_radio is not None \
+            else MultiprocessingQueueRadio()
+        #: Set by a monitoring plugin before ``start()``: told when each task starts and
+        #: ends on its thread. None (no plugin) costs submit one test and nothing else.
+        self.task_observer: Optional[TaskObserver] = None
+        self._task_ids = itertools.count(1)
         self._queue: queue.SimpleQueue[Optional[_WorkItem]] = queue.SimpleQueue()
         self._threads: List[threading.Thread] = []
         self._started = False
@@ -98,6 +131,12 @@ class ThreadPoolExecutor(ParslExecutor):
             state = "shut down" if self._shutdown else "not been started"
             raise RuntimeError(f"ThreadPoolExecutor {self.label!r} has {state}")
         future = LeanFuture()
+        observer = self.task_observer
+        if observer is not None:
+            executor_task_id = next(self._task_ids)
+            future.parsl_executor_task_id = executor_task_id  # type: ignore[attr-defined]
+            args = (observer, executor_task_id, func, *args)
+            func = _observed
         self._queue.put((future, func, args, kwargs))
         return future
 

@@ -54,6 +54,16 @@ def parsl_dfk_cleanup(dfk: DataFlowKernel) -> None:
 
 
 @hookspec
+def parsl_dfk_executors_shutdown(dfk: DataFlowKernel) -> None:
+    """Called by the DFK in ``dfk.cleanup()`` once every executor has been shut down,
+    before the run's log closes. Called once per DFK. Results are ignored.
+
+    Lets a plugin record what happened while executors shut down (e.g. monitoring's final
+    block states) and then release what it holds.
+    """
+
+
+@hookspec
 def parsl_task_state_change(dfk: DataFlowKernel, task_record: TaskRecord,
                             old_state: States, new_state: States) -> None:
     """Called by the DFK on every task state transition, on the thread that caused it.

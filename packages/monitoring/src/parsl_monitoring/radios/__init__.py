@@ -18,7 +18,11 @@ append, not a network send or a file.
   manager -> interchange -> the executor's result thread), as monitoring records beside
   the results: no extra socket, file or process. HTEX's default.
 - :class:`MultiprocessingQueueRadio`: a queue in the submitting process, for senders that
-  run there (the thread executor's kind, as in Parsl).
+  run there (the thread executor's default, as in Parsl).
+
+The last two are defined in core (:mod:`parsl.monitoring.radio_config`), because
+HighThroughputExecutor and ThreadPoolExecutor take instances of them as defaults even
+without this package; :func:`start_receiver` gives them their behaviour.
 """
 from __future__ import annotations
 
@@ -35,6 +39,12 @@ import threading
 import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
+
+from parsl.monitoring.radio_config import HTEXRadio, MultiprocessingQueueRadio, RadioConfig
+
+__all__ = ["FilesystemRadio", "HTEXRadio", "MonitoringRadio", "MultiprocessingQueueRadio",
+           "RadioConfig", "Receiver", "Sender", "UDPRadio", "make_sender",
+           "start_executor_receiver", "start_receiver"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,15 +78,15 @@ class Sender(Protocol):
         """Send one batch (JSON bytes); must not raise for transient trouble."""
 
 
-class MonitoringRadio:
-    """Base of monitoring radios (registry kind ``monitoring_radio``)."""
+class MonitoringRadio(RadioConfig):
+    """Base of the radios defined here (registry kind ``monitoring_radio``); use
+    :func:`start_receiver`, which also knows core's :class:`HTEXRadio` and
+    :class:`MultiprocessingQueueRadio`."""
 
     def start_receiver(self, label: str, run_dir: str, on_batch: BatchCallback,
                        on_loss: LossCallback) -> Receiver:
         raise NotImplementedError
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
 
 def _decode(payload: bytes, label: str, on_batch: BatchCallback, on_loss: LossCallback,
@@ -309,31 +319,41 @@ class _UDPSender:
             self.sock.sendto(_sign(self.key, body), self.target)
 
 
-class HTEXRadio(MonitoringRadio):
-    """Workers send their batches over the HighThroughputExecutor's own connections.
+def start_executor_receiver(executor: Any, on_payload: PayloadCallback) -> Receiver:
+    """Receive an :class:`HTEXRadio`'s batches through ``executor`` (it must have
+    ``monitoring_message_handler``, as HighThroughputExecutor has).
 
     Each batch is a monitoring record on the worker's result pipe; the manager and the
     interchange pass it on with the results (the interchange checks it), and the
-    executor's result thread hands it to the handler this radio registers
-    (``executor.monitoring_message_handler``). Nothing else is opened: no socket, no file,
-    no process. For an executor without that route (not HTEX), :meth:`start_receiver`
-    falls back to the filesystem radio.
+    executor's result thread hands it to the handler registered here. Nothing else is
+    opened: no socket, no file, no process. ``on_payload`` gets each batch still encoded
+    (JSON bytes of event lists): it runs on the executor's result thread, so decoding is
+    left to the consumer.
     """
+    if not hasattr(executor, "monitoring_message_handler"):
+        raise ValueError(f"HTEXRadio needs a HighThroughputExecutor; executor "
+                         f"{getattr(executor, 'label', executor)!r} of type "
+                         f"{type(executor).__name__} has no monitoring route")
+    return _ExecutorReceiver(executor, on_payload)
 
-    def start_executor_receiver(self, executor: Any, on_payload: PayloadCallback,
-                                on_loss: LossCallback) -> Receiver:
-        """Receive through ``executor`` (it must have ``monitoring_message_handler``).
-        ``on_payload`` gets each batch still encoded (JSON bytes of event lists): it
-        runs on the executor's result thread, so decoding is left to the consumer."""
-        if not hasattr(executor, "monitoring_message_handler"):
-            raise ValueError(f"HTEXRadio needs a HighThroughputExecutor; executor "
-                             f"{getattr(executor, 'label', executor)!r} of type "
-                             f"{type(executor).__name__} has no monitoring route")
-        return _ExecutorReceiver(executor, on_payload)
 
-    def start_receiver(self, label: str, run_dir: str, on_batch: BatchCallback,
-                       on_loss: LossCallback) -> Receiver:
+def start_receiver(radio: RadioConfig, label: str, run_dir: str, on_batch: BatchCallback,
+                   on_loss: LossCallback) -> Receiver:
+    """Start the submit-side half of ``radio`` for the executor ``label``.
+
+    The two radios that core and parsl-htex use as defaults are plain configuration
+    classes of core (:mod:`parsl.monitoring.radio_config`); their behaviour is here.
+    An :class:`HTEXRadio` outside an HTEX executor falls back to the filesystem radio.
+    """
+    if isinstance(radio, MultiprocessingQueueRadio):
+        return _QueueReceiver(label, on_batch, on_loss)
+    if isinstance(radio, HTEXRadio):
         return FilesystemRadio().start_receiver(label, run_dir, on_batch, on_loss)
+    if isinstance(radio, MonitoringRadio):
+        return radio.start_receiver(label, run_dir, on_batch, on_loss)
+    raise ValueError(f"not a monitoring radio: {radio!r} ({type(radio).__name__}); "
+                     "expected UDPRadio, FilesystemRadio, HTEXRadio or "
+                     "MultiprocessingQueueRadio")
 
 
 class _ExecutorReceiver:
@@ -370,18 +390,6 @@ class _ResultChannelSender:
 
 
 # ---------------------------------------------------------------------- in process
-
-
-class MultiprocessingQueueRadio(MonitoringRadio):
-    """A queue in the submitting process (Parsl's radio for the thread executor).
-
-    Senders must run in the submitting process: :func:`make_sender` finds this run's
-    queue by the id in ``worker_config``. A thread delivers the batches in order.
-    """
-
-    def start_receiver(self, label: str, run_dir: str, on_batch: BatchCallback,
-                       on_loss: LossCallback) -> Receiver:
-        return _QueueReceiver(label, on_batch, on_loss)
 
 
 #: Queues of the in-process receivers that are running, by id.
