@@ -186,3 +186,13 @@ def test_manager_reports_draining_on_time_and_leaves_when_its_task_ends(load_hte
     ended = time.monotonic()
     wait_for(lambda: not ex.connected_managers(), timeout=10, what="the manager to leave")
     assert time.monotonic() - ended < 2
+
+
+def test_auto_scale_keeps_a_starting_block_that_tasks_wait_for(load_htex):
+    """init_blocks=1 with max_blocks=0 (Parsl's test_htex_init_blocks_vs_monitoring): the
+    strategy sees more slots than tasks, but the only block, still starting, must not be
+    cancelled while the task waits for it (no other block can ever come)."""
+    ex = load_htex(strategy="htex_auto_scale",
+                   provider=_provider(init_blocks=1, min_blocks=0, max_blocks=0))
+    assert whereami().result(timeout=60)["block"] == "0"
+    assert _states(ex)["0"] is not JobState.SCALED_IN

@@ -946,7 +946,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
     def scale_in(self, blocks: int, max_idletime: Optional[float] = None) -> List[str]:
         """Cancel up to ``blocks`` blocks whose managers are all idle.
 
-        With ``max_idletime`` only blocks idle for at least that many seconds qualify;
+        A block whose managers have not registered yet counts as idle only while no task
+        is waiting. With ``max_idletime`` only blocks idle for at least that many seconds
+        qualify;
         the longest-idle blocks go first. Their managers are held first so no task is
         sent to a block being cancelled.
         """
@@ -965,12 +967,17 @@ class HighThroughputExecutor(BlockProviderExecutor):
         for m in managers:
             by_block.setdefault(str(m["block_id"]), []).append(m)
         status = self.status()
+        work_waiting = bool(self._tasks)
         candidates: List[Tuple[float, str]] = []
         for block_id, js in status.items():
             if js.terminal or block_id not in self.blocks_to_job_id:
                 continue
             ms = by_block.get(block_id, [])
             if any(m["tasks"] for m in ms):
+                continue
+            if not ms and work_waiting:
+                # Still starting, with tasks waiting for it (with max_blocks=0 it is the
+                # only block there will ever be): cancelling it would strand them.
                 continue
             idle = min((m["idle_duration"] for m in ms), default=float("inf"))
             if max_idletime is not None and idle < max_idletime:
