@@ -42,11 +42,14 @@ class LeanFuture(Future):  # type: ignore[type-arg]
         self._result: Any = None
         self._exception: Optional[BaseException] = None
         self._cond: Optional[threading.Condition] = None
-        self._callbacks: Optional[List[Callable[[Any], Any]]] = None
+        # None, one callback (the usual case: the DFK's), or a list of several.
+        self._callbacks: Any = None
         self._waiter_list: Optional[List[Any]] = None
+        #: This future's stripe, picked once: every state change takes it.
+        self._lock = _STRIPES[(id(self) >> 4) % _STRIPE_COUNT]
 
     def _stripe(self) -> threading.RLock:
-        return _STRIPES[(id(self) >> 4) % _STRIPE_COUNT]
+        return self._lock
 
     @property
     def _condition(self) -> threading.Condition:  # type: ignore[override]
@@ -71,7 +74,10 @@ class LeanFuture(Future):  # type: ignore[type-arg]
 
     @property
     def _done_callbacks(self) -> List[Callable[[Any], Any]]:
-        return self._callbacks or []
+        callbacks = self._callbacks
+        if callbacks is None:
+            return []
+        return callbacks if type(callbacks) is list else [callbacks]
 
     def __repr__(self) -> str:
         state = self._state
@@ -93,7 +99,7 @@ class LeanFuture(Future):  # type: ignore[type-arg]
         return self._state == RUNNING
 
     def _finish(self, result: Any, exception: Optional[BaseException]) -> None:
-        with self._stripe():
+        with self._lock:
             if self._state in _DONE_STATES:
                 raise InvalidStateError(f"{self._state}: {self!r}")
             self._result = result
@@ -111,7 +117,9 @@ class LeanFuture(Future):  # type: ignore[type-arg]
         if callbacks:
             self._run_callbacks(callbacks)
 
-    def _run_callbacks(self, callbacks: List[Callable[[Any], Any]]) -> None:
+    def _run_callbacks(self, callbacks: Any) -> None:
+        if type(callbacks) is not list:
+            callbacks = (callbacks,)
         for callback in callbacks:
             try:
                 callback(self)
@@ -126,12 +134,16 @@ class LeanFuture(Future):  # type: ignore[type-arg]
 
     def add_done_callback(self, fn: Callable[[Any], Any]) -> None:
         if self._state not in _DONE_STATES:
-            with self._stripe():
+            with self._lock:
                 if self._state not in _DONE_STATES:
-                    if self._callbacks is None:
-                        self._callbacks = [fn]
+                    # A lone callback is stored as is: no list per future.
+                    callbacks = self._callbacks
+                    if callbacks is None:
+                        self._callbacks = fn
+                    elif type(callbacks) is list:
+                        callbacks.append(fn)
                     else:
-                        self._callbacks.append(fn)
+                        self._callbacks = [callbacks, fn]
                     return
         try:
             fn(self)
@@ -192,7 +204,7 @@ class LeanFuture(Future):  # type: ignore[type-arg]
         return self._mark_cancelled()
 
     def set_running_or_notify_cancel(self) -> bool:
-        with self._stripe():
+        with self._lock:
             if self._state == CANCELLED:
                 self._state = CANCELLED_AND_NOTIFIED
                 for waiter in self._waiter_list or ():
