@@ -691,7 +691,7 @@ class DataFlowKernel:
     def _launch_now(self, record: TaskRecord) -> None:
         app_fu = record.app_fu
         assert app_fu is not None
-        if app_fu.done():
+        if app_fu._state in leanfuture.DONE_STATES:  # cancelled or failed meanwhile
             if app_fu.cancelled() and record.status not in FINAL_STATES:
                 record.fail_history.append("cancelled")
                 self._finalize(record, States.failed)
@@ -701,7 +701,7 @@ class DataFlowKernel:
             if failures:
                 self._dependency_failed(record, failures)
                 return
-        elif record.has_depends:
+        elif record._depends:
             failures = self._unwrap_dependencies(record)
             if failures:
                 self._dependency_failed(record, failures)
@@ -860,7 +860,11 @@ class DataFlowKernel:
             if not (record.join or self._hook_try_finished is not None
                     or record.try_history is not None
                     or isinstance(result, RemoteExceptionWrapper)):
-                self._complete(record, result)
+                if record.memoize or self._events is not None:
+                    self._complete(record, result)
+                else:
+                    self._finalize(record, States.exec_done)
+                    record.app_fu.set_result(result)  # type: ignore[union-attr]
                 return
         # The exception is read, not re-raised: raising would add this frame to its
         # traceback, and an executor may have handed one exception to many futures.

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 _STRIPE_COUNT = 64
 _STRIPES = tuple(threading.RLock() for _ in range(_STRIPE_COUNT))
 _DONE_STATES = frozenset((CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED))
+#: The states in which a future is done (for callers reading ``_state`` directly).
+DONE_STATES = _DONE_STATES
 _CANCELLED_STATES = frozenset((CANCELLED, CANCELLED_AND_NOTIFIED))
 
 
@@ -114,8 +116,14 @@ class LeanFuture(Future):  # type: ignore[type-arg]
                 self._cond.notify_all()
             callbacks = self._callbacks
             self._callbacks = None
-        if callbacks:
-            self._run_callbacks(callbacks)
+        if callbacks is not None:
+            if type(callbacks) is list:
+                self._run_callbacks(callbacks)
+                return
+            try:
+                callbacks(self)
+            except Exception:
+                logger.exception("exception calling callback for %r", self)
 
     def _run_callbacks(self, callbacks: Any) -> None:
         if type(callbacks) is not list:
@@ -170,7 +178,11 @@ class LeanFuture(Future):  # type: ignore[type-arg]
                 raise FutureTimeoutError()
 
     def result(self, timeout: Optional[float] = None) -> Any:
-        if self._state != FINISHED:
+        state = self._state
+        if state == FINISHED:
+            if self._exception is None:
+                return self._result
+        else:
             self._wait_done(timeout)
         return self._outcome()
 
