@@ -34,7 +34,8 @@ class AppFuture(LeanFuture):
     """
 
     def __init__(self, task_record: TaskRecord) -> None:
-        super().__init__()
+        # Named rather than super(): no super object per task.
+        LeanFuture.__init__(self)
         self.task_record = task_record
         self._outputs: Optional[List[DataFuture]] = None
         self._stdout_future: Optional[DataFuture] = None
