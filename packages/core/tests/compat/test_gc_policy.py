@@ -23,7 +23,8 @@ def default_thresholds() -> Iterator[None]:
 def test_default_thresholds_are_relaxed_while_a_dfk_runs_and_restored_after(
         default_thresholds, run_dir: str) -> None:
     with parsl.load(Config(run_dir=run_dir)):
-        assert gc.get_threshold() == (700, 10, gc_policy.FULL_COLLECTION_EVERY)
+        assert gc.get_threshold() == (gc_policy.YOUNG_COLLECTION_EVERY, 10,
+                                      gc_policy.FULL_COLLECTION_EVERY)
     assert gc.get_threshold() == gc_policy.PYTHON_DEFAULT_THRESHOLDS
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Literal, Optional, Sequen
 
 from parsl.app.app import AppBase
 from parsl.app.errors import AppTimeout
+from parsl.dataflow.dflow import DataFlowKernelLoader
 
 if TYPE_CHECKING:
     from parsl.dataflow.dflow import DataFlowKernel
@@ -78,7 +79,7 @@ class PythonApp(AppBase):
         walltime = invocation_kwargs.get("walltime") if invocation_kwargs else None
         if walltime is not None:
             func = timeout(func, walltime)
-        dfk = self.data_flow_kernel or self._dfk()
+        dfk = self.data_flow_kernel or DataFlowKernelLoader._dfk or self._dfk()
         return dfk.submit(func, args, executors=self.executors, cache=self.cache,
                           ignore_for_cache=self.ignore_for_cache, app_kwargs=invocation_kwargs,
                           join=self.join, func_name=self.__name__,

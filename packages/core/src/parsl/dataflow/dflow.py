@@ -24,6 +24,7 @@ import uuid
 import weakref
 from collections import deque
 from concurrent.futures import CancelledError, Future
+from concurrent.futures._base import FINISHED as _FINISHED
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from parsl.app.errors import RemoteExceptionWrapper
@@ -50,7 +51,7 @@ from parsl.dataflow.memoization import BasicMemoizer, Memoizer
 from parsl.dataflow.queue_metrics import QueueMetrics, log_state_changes
 from parsl.dataflow.rundirs import make_rundir
 from parsl.dataflow.states import FINAL_FAILURE_STATES, FINAL_STATES, States
-from parsl.dataflow.taskrecord import TaskRecord, TryRecord
+from parsl.dataflow.taskrecord import EMPTY_DICT, TaskRecord, TryRecord
 from parsl.errors import ConfigurationError, NoDataFlowKernelError
 from parsl.executors.base import (
     ParslExecutor,
@@ -176,6 +177,8 @@ def _custom_resolver(resolver: Any) -> Optional[DependencyResolver]:
 _STAGED_OUT_KWARGS = frozenset({"outputs", "stdout", "stderr"})
 #: Task arguments the DataManager may stage in.
 _STAGEABLE = (File, DataFuture)
+#: Arguments that may make a task wait or be staged (DataFuture is a Future).
+_FUTURE_OR_FILE = (Future, File)
 
 
 def _log_failed_stage_out(task_id: int, file: File, transfer: Future[Any]) -> None:
@@ -340,15 +343,18 @@ class DataFlowKernel:
             raise NoDataFlowKernelError(
                 "cannot submit a task to a DataFlowKernel that has been cleaned up; "
                 "call parsl.load() again")
-        if app_kwargs is None:
-            app_kwargs = {}
-        label = self._choose_executor(executors, join)
+        if not app_kwargs:
+            app_kwargs = EMPTY_DICT
+        if executors == "all" and not join and len(self._user_labels) == 1:
+            label = self._user_labels[0]
+        else:
+            label = self._choose_executor(executors, join)
         task_id = next(self._task_counter)
         if func_name is None:
             func_name = getattr(func, "__name__", type(func).__name__)
         record = TaskRecord(self, task_id, func, func_name, app_args, app_kwargs, label,
                             cache and self._memo_enabled, ignore_for_cache or (), join,
-                            app_kwargs.get("parsl_resource_specification") or {},
+                            app_kwargs.get("parsl_resource_specification") or EMPTY_DICT,
                             time.time(), app_kind)
         record.fn_hash = fn_hash
         app_fu = AppFuture(record)
@@ -356,9 +362,17 @@ class DataFlowKernel:
         self.tasks[task_id] = record
 
         try:
-            if app_kwargs:
-                self._prepare_special_kwargs(record, app_kwargs)
-            depends = self._gather_dependencies(record)
+            if app_kwargs or self._resolver is not None:
+                if app_kwargs:
+                    self._prepare_special_kwargs(record, app_kwargs)
+                depends = self._gather_dependencies(record)
+            else:
+                # Only positional arguments: most often none can make the task wait.
+                depends = []
+                for arg in app_args:
+                    if isinstance(arg, _FUTURE_OR_FILE):
+                        depends = self._gather_dependencies(record)
+                        break
         except BaseException:
             # The app call raises (bad outputs, no staging provider for a file): the task
             # never existed, so nothing may wait for it.
@@ -369,9 +383,14 @@ class DataFlowKernel:
             # memo_hit) event carries the submission time instead (see log_context).
             self._events.add("submitted", task_id, app=func_name, executor=label,
                              depends=[getattr(d, "tid", None) for d in depends])
-        if _ROOT.handlers and parsl_records.listening():
-            parsl_records.submitted(self.run_id, record, depends)
-        self._set_state(record, States.pending)
+        if _ROOT.handlers:
+            if parsl_records.listening():
+                parsl_records.submitted(self.run_id, record, depends)
+            self._set_state(record, States.pending)
+        elif self._hook_state is not None:
+            self._set_state(record, States.pending)
+        else:
+            record.status = States.pending
         if depends:
             record.depends = depends
             record.pending_deps = len(depends)
@@ -605,7 +624,10 @@ class DataFlowKernel:
         """
         record.time_returned = time.time()
         record.exec_fu = None
-        self._set_state(record, state)
+        if _ROOT.handlers or self._hook_state is not None:
+            self._set_state(record, state)
+        else:
+            record.status = state
         with self._final_lock:
             self._final_counts[state] += 1
         if self._garbage_collect:
@@ -642,27 +664,33 @@ class DataFlowKernel:
         dependency failure) makes more ready. Running them from a queue instead of
         recursively keeps the stack flat for chains of any length.
         """
-        queue: Optional[Deque[TaskRecord]] = getattr(self._launching, "queue", None)
-        if queue is not None:
-            queue.append(record)
+        # One deque per thread, kept: the record being launched stays at its head, so a
+        # non-empty deque means this call is inside a cascade.
+        try:
+            queue: Deque[TaskRecord] = self._launching.queue
+        except AttributeError:
+            queue = self._launching.queue = deque()
+        queue.append(record)
+        if len(queue) > 1:
             return
-        queue = self._launching.queue = deque((record,))
         try:
             while queue:
-                current = queue.popleft()
+                current = queue[0]
                 try:
                     self._launch_now(current)
                 except Exception as e:
                     logger.exception("Task %s: internal error while launching",
                                      current.id, extra={"task_id": current.id})
                     self._fail(current, e)
-        finally:
-            self._launching.queue = None
+                queue.popleft()
+        except BaseException:
+            queue.clear()
+            raise
 
     def _launch_now(self, record: TaskRecord) -> None:
         app_fu = record.app_fu
         assert app_fu is not None
-        if app_fu.done():
+        if app_fu._state in leanfuture.DONE_STATES:  # cancelled or failed meanwhile
             if app_fu.cancelled() and record.status not in FINAL_STATES:
                 record.fail_history.append("cancelled")
                 self._finalize(record, States.failed)
@@ -672,7 +700,7 @@ class DataFlowKernel:
             if failures:
                 self._dependency_failed(record, failures)
                 return
-        elif record.has_depends:
+        elif record._depends:
             failures = self._unwrap_dependencies(record)
             if failures:
                 self._dependency_failed(record, failures)
@@ -790,9 +818,14 @@ class DataFlowKernel:
             if token is not None:
                 submitting_task.reset(token)
         record.exec_fu = exec_fu
-        self._set_state(record, States.launched)
-        if _ROOT.handlers and parsl_records.listening():
-            parsl_records.launched(self.run_id, record, exec_fu)
+        if _ROOT.handlers:
+            self._set_state(record, States.launched)
+            if parsl_records.listening():
+                parsl_records.launched(self.run_id, record, exec_fu)
+        elif self._hook_state is not None:
+            self._set_state(record, States.launched)
+        else:
+            record.status = States.launched
         if self._hook_try_launched is not None:
             self._hook_try_launched(dfk=self, task_record=record, try_id=record.try_id,
                                     executor_label=label)
@@ -803,7 +836,7 @@ class DataFlowKernel:
                                 record.id, executor_task_id=getattr(
                                     exec_fu, "parsl_executor_task_id", None),
                                 **self._event_ids(record))
-        exec_fu.add_done_callback(record._on_exec_done)
+        exec_fu.add_done_callback(record)
 
     @staticmethod
     def _event_ids(record: TaskRecord) -> Dict[str, Any]:
@@ -819,6 +852,19 @@ class DataFlowKernel:
 
     def _handle_exec_update(self, record: TaskRecord, future: Future[Any]) -> None:
         record.try_time_returned = time.time()
+        # The common case read straight from the future's state (every Future has these
+        # attributes): a try that returned a plain result, with no hook or history.
+        if future._state == _FINISHED and future._exception is None:
+            result = future._result
+            if not (record.join or self._hook_try_finished is not None
+                    or record.try_history is not None
+                    or isinstance(result, RemoteExceptionWrapper)):
+                if record.memoize or self._events is not None:
+                    self._complete(record, result)
+                else:
+                    self._finalize(record, States.exec_done)
+                    record.app_fu.set_result(result)  # type: ignore[union-attr]
+                return
         # The exception is read, not re-raised: raising would add this frame to its
         # traceback, and an executor may have handed one exception to many futures.
         if future.cancelled():

@@ -33,12 +33,17 @@ class AppFuture(LeanFuture):
     ``result.attr``, so they can be passed on to other apps before the task finishes.
     """
 
+    # Set on the instance only for tasks with output files or File std streams: class
+    # defaults keep them out of every other task's instance (fewer values for the garbage
+    # collector to walk).
+    _outputs: Optional[List[DataFuture]] = None
+    _stdout_future: Optional[DataFuture] = None
+    _stderr_future: Optional[DataFuture] = None
+
     def __init__(self, task_record: TaskRecord) -> None:
-        super().__init__()
+        # Named rather than super(): no super object per task.
+        LeanFuture.__init__(self)
         self.task_record = task_record
-        self._outputs: Optional[List[DataFuture]] = None
-        self._stdout_future: Optional[DataFuture] = None
-        self._stderr_future: Optional[DataFuture] = None
 
     @property
     def tid(self) -> int:

@@ -9,13 +9,22 @@ thousand tasks, and it made the per-task cost grow with the number of tasks aliv
 thread executor's rate at 300,000 tasks per batch was about half its rate at 10,000).
 
 While a DFK is loaded, and only if the program still runs with CPython's default
-thresholds, the third threshold is raised from 10 to :data:`FULL_COLLECTION_EVERY`: a full
-collection is considered after that many generation-1 collections (about 700,000 net
-object allocations) instead of 10. Young collections are untouched, so short-lived cycles
-are still reclaimed as fast as before; cycles that survive into the oldest generation wait
-longer, which bounds the extra memory to the objects allocated in that window. A program
-that set its own thresholds (``gc.set_threshold``) or disabled the collector is left
-alone, and the previous thresholds come back when the last DFK is cleaned up.
+thresholds, two thresholds are raised:
+
+* the first from 700 to :data:`YOUNG_COLLECTION_EVERY` net allocations. A task allocates
+  a handful of tracked objects on its way (its executor future, the queue entry, argument
+  tuples) that die when it completes a moment later; with 700 most of them were still
+  alive at the next young collection, so each was walked once or twice for nothing.
+  A young collection still comes after a few hundred tasks, so short-lived cycles are
+  reclaimed soon (at most a few thousand objects wait).
+* the third from 10 to :data:`FULL_COLLECTION_EVERY`: a full collection is considered
+  after that many generation-1 collections (about two million net allocations) instead
+  of 10. Cycles that survive into the oldest generation wait longer, which bounds the
+  extra memory to the objects allocated in that window; CPython's own rule (a full
+  collection only once the long-lived objects grew by a quarter) still applies.
+
+A program that set its own thresholds (``gc.set_threshold``) or disabled the collector is
+left alone, and the previous thresholds come back when the last DFK is cleaned up.
 """
 from __future__ import annotations
 
@@ -29,8 +38,15 @@ logger = logging.getLogger(__name__)
 #: CPython's default ``gc.get_threshold()``; only this setting is ever changed.
 PYTHON_DEFAULT_THRESHOLDS = (700, 10, 10)
 
+#: Net allocations of tracked objects between two young collections while a DFK is loaded.
+YOUNG_COLLECTION_EVERY = 2000
+
 #: Generation-1 collections between two full collections while a DFK is loaded.
 FULL_COLLECTION_EVERY = 100
+
+#: The thresholds while a DFK is loaded.
+RELAXED_THRESHOLDS = (YOUNG_COLLECTION_EVERY, PYTHON_DEFAULT_THRESHOLDS[1],
+                      FULL_COLLECTION_EVERY)
 
 _lock = threading.Lock()
 _holders = 0
@@ -51,11 +67,11 @@ def relax_full_collections() -> bool:
                          current)
             return False
         _saved = current
-        _applied = (current[0], current[1], FULL_COLLECTION_EVERY)
+        _applied = RELAXED_THRESHOLDS
         gc.set_threshold(*_applied)
         _holders = 1
-        logger.debug("full garbage collections every %d generation-1 collections while "
-                     "the DFK runs (was %d)", FULL_COLLECTION_EVERY, current[2])
+        logger.debug("garbage collector thresholds %s while the DFK runs (were %s)",
+                     _applied, current)
         return True
 
 

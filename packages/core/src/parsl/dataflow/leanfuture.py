@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 _STRIPE_COUNT = 64
 _STRIPES = tuple(threading.RLock() for _ in range(_STRIPE_COUNT))
 _DONE_STATES = frozenset((CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED))
+#: The states in which a future is done (for callers reading ``_state`` directly).
+DONE_STATES = _DONE_STATES
 _CANCELLED_STATES = frozenset((CANCELLED, CANCELLED_AND_NOTIFIED))
 
 
@@ -72,11 +74,14 @@ class LeanFuture(Future):  # type: ignore[type-arg]
         self._result: Any = None
         self._exception: Optional[BaseException] = None
         self._cond: Optional[threading.Condition] = None
-        self._callbacks: Optional[List[Callable[[Any], Any]]] = None
+        # None, one callback (the usual case: the DFK's), or a list of several.
+        self._callbacks: Any = None
         self._waiter_list: Optional[List[Any]] = None
+        #: This future's stripe, picked once: every state change takes it.
+        self._lock = _STRIPES[(id(self) >> 4) % _STRIPE_COUNT]
 
     def _stripe(self) -> threading.RLock:
-        return _STRIPES[(id(self) >> 4) % _STRIPE_COUNT]
+        return self._lock
 
     @property
     def _condition(self) -> threading.Condition:  # type: ignore[override]
@@ -101,7 +106,10 @@ class LeanFuture(Future):  # type: ignore[type-arg]
 
     @property
     def _done_callbacks(self) -> List[Callable[[Any], Any]]:
-        return self._callbacks or []
+        callbacks = self._callbacks
+        if callbacks is None:
+            return []
+        return callbacks if type(callbacks) is list else [callbacks]
 
     def __repr__(self) -> str:
         state = self._state
@@ -123,7 +131,7 @@ class LeanFuture(Future):  # type: ignore[type-arg]
         return self._state == RUNNING
 
     def _finish(self, result: Any, exception: Optional[BaseException]) -> None:
-        with self._stripe():
+        with self._lock:
             if self._state in _DONE_STATES:
                 raise InvalidStateError(f"{self._state}: {self!r}")
             self._result = result
@@ -138,8 +146,14 @@ class LeanFuture(Future):  # type: ignore[type-arg]
                 self._cond.notify_all()
             callbacks = self._callbacks
             self._callbacks = None
-        if callbacks:
-            self._run_callbacks(callbacks)
+        if callbacks is not None:
+            if type(callbacks) is list:
+                self._run_callbacks(callbacks)
+                return
+            try:
+                callbacks(self)
+            except Exception:
+                logger.exception("exception calling callback for %r", self)
 
     def _fail_keeping_callbacks(self, exception: BaseException) -> Optional[
             List[Callable[[Any], Any]]]:
@@ -167,9 +181,14 @@ class LeanFuture(Future):  # type: ignore[type-arg]
             self._cond.notify_all()
         callbacks = self._callbacks
         self._callbacks = None
-        return callbacks
+        # A single callback is stored without a list (see add_done_callback).
+        if callbacks is None or type(callbacks) is list:
+            return callbacks
+        return [callbacks]
 
-    def _run_callbacks(self, callbacks: List[Callable[[Any], Any]]) -> None:
+    def _run_callbacks(self, callbacks: Any) -> None:
+        if type(callbacks) is not list:
+            callbacks = (callbacks,)
         for callback in callbacks:
             try:
                 callback(self)
@@ -184,12 +203,16 @@ class LeanFuture(Future):  # type: ignore[type-arg]
 
     def add_done_callback(self, fn: Callable[[Any], Any]) -> None:
         if self._state not in _DONE_STATES:
-            with self._stripe():
+            with self._lock:
                 if self._state not in _DONE_STATES:
-                    if self._callbacks is None:
-                        self._callbacks = [fn]
+                    # A lone callback is stored as is: no list per future.
+                    callbacks = self._callbacks
+                    if callbacks is None:
+                        self._callbacks = fn
+                    elif type(callbacks) is list:
+                        callbacks.append(fn)
                     else:
-                        self._callbacks.append(fn)
+                        self._callbacks = [callbacks, fn]
                     return
         try:
             fn(self)
@@ -216,7 +239,11 @@ class LeanFuture(Future):  # type: ignore[type-arg]
                 raise FutureTimeoutError()
 
     def result(self, timeout: Optional[float] = None) -> Any:
-        if self._state != FINISHED:
+        state = self._state
+        if state == FINISHED:
+            if self._exception is None:
+                return self._result
+        else:
             self._wait_done(timeout)
         return self._outcome()
 
@@ -250,7 +277,7 @@ class LeanFuture(Future):  # type: ignore[type-arg]
         return self._mark_cancelled()
 
     def set_running_or_notify_cancel(self) -> bool:
-        with self._stripe():
+        with self._lock:
             if self._state == CANCELLED:
                 self._state = CANCELLED_AND_NOTIFIED
                 for waiter in self._waiter_list or ():

@@ -26,6 +26,31 @@ if TYPE_CHECKING:
     from parsl.dataflow.futures import AppFuture
 
 
+class _SharedEmptyDict(Dict[str, Any]):
+    """An empty dict shared by many tasks, and therefore read-only.
+
+    A task called without keyword arguments, or without a resource specification, gets
+    this instead of a new dict of its own: one object fewer per task for the garbage
+    collector to count. Mutating it raises; copies and pickles are plain dicts.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("this empty dict is shared by every task that was given none "
+                        "and is read-only; assign a new dict instead")
+
+    __setitem__ = __delitem__ = _read_only
+    update = setdefault = pop = popitem = clear = __ior__ = _read_only
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (dict, ())
+
+
+#: The ``kwargs`` and ``resource_specification`` of a task that was given none.
+EMPTY_DICT: Dict[str, Any] = _SharedEmptyDict()
+
+
 class TryRecord(NamedTuple):
     """One attempt at running a task."""
 
@@ -146,6 +171,10 @@ class TaskRecord:
 
     def _on_exec_done(self, future: Future[Any]) -> None:
         self.dfk._handle_exec_update(self, future)
+
+    #: The record is itself the done callback of its executor future: a bound method
+    #: would be one more garbage-collected object allocated per try.
+    __call__ = _on_exec_done
 
     def __getitem__(self, key: str) -> Any:
         try:

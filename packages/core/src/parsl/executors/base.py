@@ -184,7 +184,8 @@ _HANDLE_EVERY = 1024
 BulkHandler = Callable[[FailureBatch, List[Any]], None]
 
 #: Done-callback functions whose owner handles failures in bulk (see
-#: :func:`handle_failures_in_bulk`), by the function a bound-method callback wraps.
+#: :func:`handle_failures_in_bulk`), by the function a bound-method callback wraps (or,
+#: for a callable object, its class's ``__call__``).
 _bulk_handlers: Dict[Callable[..., Any], BulkHandler] = {}
 
 
@@ -258,15 +259,22 @@ def _fail_chunk(futures: List[Future[Any]], copy: Callable[[], BaseException],
                 if callbacks is None:
                     continue
                 for callback in callbacks:
+                    # A bound method, or a callable object (the DFK's TaskRecord is its
+                    # executor future's callback): either way, keyed by the function run.
                     function = getattr(callback, "__func__", None)
+                    if function is None:
+                        function = vars(type(callback)).get("__call__")
+                        owner = callback
+                    else:
+                        owner = callback.__self__  # type: ignore[attr-defined]
                     if function is not last_function:
-                        handler = handlers.get(function)  # type: ignore[arg-type]
+                        handler = handlers.get(function)
                         if handler is None:
                             to_run.append((callback, future))
                             continue
                         last_function = function
                         last_items = gathered.setdefault(handler, [])
-                    last_items.append((callback.__self__, error))  # type: ignore[attr-defined]
+                    last_items.append((owner, error))
         for future in others:
             try:
                 future.set_exception(copy())
