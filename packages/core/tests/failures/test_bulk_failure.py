@@ -520,3 +520,26 @@ def test_a_batch_leaves_objects_the_program_froze_frozen(run_dir):
         assert gc.get_freeze_count() > frozen * 0.9
     finally:
         gc.unfreeze()
+
+
+def test_the_dfks_executor_future_callbacks_are_handled_as_one_batch(run_dir, monkeypatch):
+    """The DFK's per-future callback is not run 1,000 times: its registered bulk handler
+    gets every failed try (a callback the bulk path does not recognise would silently
+    fall back to the slow per-future route)."""
+    from parsl.dataflow.taskrecord import TaskRecord
+    from parsl.executors import base
+
+    key = next(k for k in base._bulk_handlers
+               if k in (vars(TaskRecord).get("__call__"), TaskRecord._on_exec_done))
+    handler = base._bulk_handlers[key]
+    received: List[int] = []
+
+    def counting(batch: Any, items: List[Any]) -> None:
+        received.append(len(items))
+        handler(batch, items)
+
+    monkeypatch.setitem(base._bulk_handlers, key, counting)
+    futures, _, counts, _ = _run(run_dir, 1000)
+    assert sum(received) == 1000 and len(received) == 1
+    assert counts[States.failed] == 1000
+    assert all(isinstance(f.exception(), ExecutorLost) for f in futures)
