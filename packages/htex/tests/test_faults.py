@@ -198,3 +198,20 @@ def test_manager_exits_when_the_interchange_is_gone(make_htex):
     os.kill(ex.interchange_proc.pid, signal.SIGKILL)
     wait_for(lambda: not manager.is_running() or manager.status() == psutil.STATUS_ZOMBIE,
              timeout=20, what="the manager to exit after missing heartbeats")
+
+
+def test_stop_signal_after_the_task_loop_does_not_cut_shutdown_short(monkeypatch):
+    """The block's cancel sends SIGTERM to the whole group right as the interchange stops
+    the manager: a SIGTERM after the loop must not raise (it could interrupt shutdown
+    before the workers, which die with the manager, have written their last records);
+    before the loop it still ends the manager at once."""
+    from parsl_htex import process_worker_pool as pool
+
+    monkeypatch.setattr(pool, "_running", None)
+    monkeypatch.setattr(pool, "_stop_signal", None)
+    monkeypatch.setattr(pool, "_past_loop", True)
+    pool._on_stop_signal(15, None)
+    assert pool._stop_signal == 15
+    monkeypatch.setattr(pool, "_past_loop", False)
+    with pytest.raises(SystemExit):
+        pool._on_stop_signal(15, None)

@@ -621,11 +621,12 @@ class Manager:
         signal.set_wakeup_fd(wake_w.fileno())
         wake_fd = wake_r.fileno()
         self.poller.register(wake_fd, zmq.POLLIN)
-        global _running
+        global _running, _past_loop
         _running = self
         try:
             return self._loop(wake_r)
         finally:
+            _past_loop = True
             _running = None
             signal.set_wakeup_fd(-1)
             self.poller.unregister(wake_fd)
@@ -797,15 +798,22 @@ def main(argv: Optional[List[str]] = None) -> int:
 _running: Optional[Manager] = None
 #: The stop signal received, if any.
 _stop_signal: Optional[int] = None
+#: Set when the task loop has ended: shutdown follows and must not be cut short.
+_past_loop = False
 
 
 def _on_stop_signal(signum: int, _frame: Any) -> None:
-    """Ask a running manager to stop; before (or after) its loop, just exit."""
+    """Ask a running manager to stop; before its loop, just exit; after it, only record
+    the signal: raising then could land inside ``shutdown`` before it ignores SIGTERM,
+    and a manager exiting there takes its workers with it (PR_SET_PDEATHSIG) before they
+    have written their last records (the block's cancel sends SIGTERM to the whole group
+    right as the interchange stops the manager)."""
     global _stop_signal
     _stop_signal = signum
-    if _running is None:
+    if _running is not None:
+        _running.request_stop()
+    elif not _past_loop:
         raise SystemExit(128 + signum)
-    _running.request_stop()
 
 
 if __name__ == "__main__":
