@@ -161,3 +161,25 @@ def test_a_file_stream_is_stored_as_its_url_even_when_not_local() -> None:
 
     assert _stream(File("arbitrary:abc123")) == "arbitrary:abc123"
     assert _stream(File("file:///tmp/pl5")) == "file:///tmp/pl5"
+
+
+@pytest.mark.parametrize("log_config, filename", [(None, "database_manager.log"),
+                                                  ("json", "database_manager.jsonlog")])
+def test_database_writer_logs_to_the_run_directory_as_parsls_database_manager(
+        tmp_path, log_config, filename) -> None:
+    """Parsl's file layout: ``<run_dir>/database_manager.log``, or the run's LogConfig's
+    file of that name (Parsl's test_monitoring/test_log_config)."""
+    import os
+
+    from monitoring_support import threads_config
+
+    import parsl
+    from parsl.logconfigs import JSONLogging
+
+    extra = {} if log_config is None else {"initialize_logging": JSONLogging()}
+    url = f"sqlite:///{tmp_path}/monitoring.db"
+    with parsl.load(threads_config(str(tmp_path / "runinfo"), url, **extra)) as dfk:
+        run_dir = dfk.run_dir
+    path = os.path.join(run_dir, filename)
+    assert os.path.exists(path)
+    assert "monitoring database writer" in open(path).read()

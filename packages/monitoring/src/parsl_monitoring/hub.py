@@ -166,9 +166,16 @@ class MonitoringHub:
         # it as __main__ after the package itself is imported.
         from parsl_monitoring.writer_process import WriterProcess
 
+        # Parsl's database manager writes database_manager.log in the run directory (or
+        # the run's LogConfig's file of that name); so does the writer process.
+        run_logging = getattr(getattr(dfk, "config", None), "initialize_logging", True)
         self.writer = WriterProcess(self.logging_endpoint, dfk.run_id,
                                     flush_period=self.flush_period,
-                                    retry_timeout=self.database_retry_timeout)
+                                    retry_timeout=self.database_retry_timeout,
+                                    log_dir=run_dir if run_logging is not False else None,
+                                    log_config=None if isinstance(run_logging, bool)
+                                    else run_logging,
+                                    debug=self.monitoring_debug)
         self._put = self.writer.put
         began = dfk.time_began.timestamp() if hasattr(dfk, "time_began") else time.time()
         self._put((W.WORKFLOW, {

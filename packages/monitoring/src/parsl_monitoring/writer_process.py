@@ -19,11 +19,13 @@ after a clean ``stop``, or when the submitting process dies, it writes what it h
 """
 from __future__ import annotations
 
+import base64
 import collections
 import itertools
 import json
 import logging
 import os
+import pathlib
 import pickle
 import signal
 import struct
@@ -52,12 +54,17 @@ class WriterProcess:
     ``rows_written`` counters, and ``unended`` as of the last reply."""
 
     def __init__(self, url: str, run_id: str, *, flush_period: float = 0.5,
-                 busy_timeout: float = 30.0, retry_timeout: float = 30.0) -> None:
+                 busy_timeout: float = 30.0, retry_timeout: float = 30.0,
+                 log_dir: Optional[str] = None, log_config: Any = None,
+                 debug: bool = False) -> None:
         self.url = url
         self.run_id = run_id
         self.flush_period = flush_period
+        encoded = (base64.b64encode(pickle.dumps(log_config)).decode()
+                   if log_config is not None else None)
         self.settings = {"url": url, "run_id": run_id, "flush_period": flush_period,
-                         "busy_timeout": busy_timeout, "retry_timeout": retry_timeout}
+                         "busy_timeout": busy_timeout, "retry_timeout": retry_timeout,
+                         "log_dir": log_dir, "log_config": encoded, "debug": debug}
         self._pending: Deque[Tuple[Any, ...]] = collections.deque()
         #: Appends a message: a bound C method, the only cost producers pay.
         self.put = self._pending.append
@@ -321,6 +328,40 @@ class _ForwardLogs(logging.Handler):
             self.handleError(record)
 
 
+_LOG_FORMAT = ("%(asctime)s.%(msecs)03d %(name)s:%(lineno)d %(processName)s(%(process)d) "
+               "%(threadName)s %(funcName)s [%(levelname)s] %(message)s")
+
+
+def _log_to_run_dir(package_logger: logging.Logger, settings: Dict[str, Any]) -> None:
+    """Write this process's records to the run directory as Parsl's database manager does:
+    ``database_manager.log``, or the file the run's LogConfig names ``database_manager``
+    (``database_manager.jsonlog`` with JSONLogging). Errors still go to parsl.log too,
+    through the parent."""
+    log_dir = settings.get("log_dir")
+    if not log_dir:
+        return
+    try:
+        os.makedirs(log_dir, exist_ok=True)
+        encoded = settings.get("log_config")
+        if encoded:
+            from parsl.logconfigs.base import oneshot_initialize_logging
+
+            log_config = pickle.loads(base64.b64decode(encoded))
+            oneshot_initialize_logging(log_config=log_config, log_dir=pathlib.Path(log_dir),
+                                       log_name="database_manager")
+            for handler in logging.getLogger().handlers:
+                package_logger.addHandler(handler)
+            return
+        from parsl.log_utils import DATE_FORMAT, ParslFormatter
+
+        handler = logging.FileHandler(os.path.join(log_dir, "database_manager.log"))
+        handler.setFormatter(ParslFormatter(_LOG_FORMAT, datefmt=DATE_FORMAT))
+        package_logger.addHandler(handler)
+    except Exception as e:  # a log file must never stop the database writer
+        package_logger.warning("monitoring: cannot write database_manager logs in %s: %s: %s",
+                               log_dir, type(e).__name__, e)
+
+
 def _read_batches(stdin: BinaryIO) -> Any:
     while True:
         head = stdin.read(_LENGTH.size)
@@ -347,8 +388,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     settings = json.loads(args[1])
     package_logger = logging.getLogger("parsl_monitoring")
     package_logger.addHandler(_ForwardLogs(replies))
-    package_logger.setLevel(logging.INFO)
+    package_logger.setLevel(logging.DEBUG if settings.get("debug") else logging.INFO)
     package_logger.propagate = False
+    _log_to_run_dir(package_logger, settings)
     try:
         from parsl_monitoring.kinds import BATCH, NOTE, PROBE, SYNC
         from parsl_monitoring.writer import DatabaseWriter
@@ -358,6 +400,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                                 busy_timeout=settings["busy_timeout"],
                                 retry_timeout=settings["retry_timeout"])
         writer.start()
+        logging.getLogger("parsl_monitoring.writer_process").info(
+            "monitoring database writer (pid %d) writing run %s to %s", os.getpid(),
+            settings["run_id"], settings["url"])
         put = writer.queue.put
         control = {_ACK, _SYNC, _PROBE}
         for batch in _read_batches(sys.stdin.buffer):
