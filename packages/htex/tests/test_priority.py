@@ -39,6 +39,15 @@ def test_pending_tasks_put_back_restores_each_task_to_its_place() -> None:
     assert [P.key_ids(key)[0] for key, _ in again] == [3, 1, 2]
 
 
+def test_pending_tasks_put_back_of_an_unprioritized_batch_keeps_fifo_order() -> None:
+    pending = PendingTasks()
+    pending.extend([_task(1), _task(2), _task(3)])
+    batch, places = pending.take(2)
+    pending.put_back(batch, places)
+    again, _ = pending.take(3)
+    assert [P.key_ids(key)[0] for key, _ in again] == [1, 2, 3]
+
+
 def test_nan_priority_message_is_malformed() -> None:
     record = P.task_header(1, 1, 0)
     with pytest.raises(P.MalformedMessage, match="NaN"):

@@ -38,12 +38,13 @@ class PendingTasks:
         for task in tasks:
             heapq.heappush(self._heap, (priority, next(self._arrival), task))
 
-    def take(self, n: int) -> Tuple[List[Task], List[Optional[Tuple[float, int]]]]:
+    def take(self, n: int) -> Tuple[List[Task], Optional[List[Optional[Tuple[float, int]]]]]:
         """Up to ``n`` tasks in dispatch order, and for each its place in the priority
-        order (None for an unprioritized task) so :meth:`put_back` can restore it."""
+        order (None for an unprioritized task; no list at all when none was prioritized)
+        so :meth:`put_back` can restore it."""
         fifo, heap = self._fifo, self._heap
         if not heap:
-            return [fifo.popleft() for _ in range(min(n, len(fifo)))], [None] * min(n, len(fifo))
+            return [fifo.popleft() for _ in range(min(n, len(fifo)))], None
         batch: List[Task] = []
         places: List[Optional[Tuple[float, int]]] = []
         while heap and len(batch) < n:
@@ -56,8 +57,11 @@ class PendingTasks:
         return batch, places
 
     def put_back(self, batch: Sequence[Task],
-                 places: Sequence[Optional[Tuple[float, int]]]) -> None:
+                 places: Optional[Sequence[Optional[Tuple[float, int]]]]) -> None:
         """Return a batch that could not be sent, each task to where it was."""
+        if places is None:
+            self._fifo.extendleft(reversed(batch))
+            return
         unprioritized = [task for task, place in zip(batch, places) if place is None]
         self._fifo.extendleft(reversed(unprioritized))
         for task, place in zip(batch, places):

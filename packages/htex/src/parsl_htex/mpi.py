@@ -9,34 +9,9 @@ from parsl.data_provider.staging import Staging
 from parsl.monitoring.radio_config import RadioConfig
 from parsl.providers.base import ExecutionProvider
 from parsl_htex.executor import HighThroughputExecutor
-from parsl_htex.mpi_nodes import (
-    MPI_SPEC_KEYS,
-    VALID_LAUNCHERS,
-    MissingResourceSpecification,
-    allocate_mpi_environment,
-    batch_job_nodes,
-    compose_all,
-    compose_aprun_launch_cmd,
-    compose_mpiexec_launch_cmd,
-    compose_srun_launch_cmd,
-    mpi_environment,
-    validate_mpi_resource_spec,
-)
+from parsl_htex.mpi_nodes import VALID_LAUNCHERS
 
-__all__ = [
-    "MPI_SPEC_KEYS",
-    "VALID_LAUNCHERS",
-    "MPIExecutor",
-    "MissingResourceSpecification",
-    "allocate_mpi_environment",
-    "batch_job_nodes",
-    "compose_all",
-    "compose_aprun_launch_cmd",
-    "compose_mpiexec_launch_cmd",
-    "compose_srun_launch_cmd",
-    "mpi_environment",
-    "validate_mpi_resource_spec",
-]
+__all__ = ["MPIExecutor"]
 
 
 class MPIExecutor(HighThroughputExecutor):

@@ -44,7 +44,6 @@ __all__ = [
     "get_pbs_hosts_list",
     "get_slurm_hosts_list",
     "identify_scheduler",
-    "mpi_environment",
     "validate_mpi_resource_spec",
 ]
 
@@ -150,13 +149,6 @@ def compose_all(mpi_launcher: str, resource_spec: Dict[str, Any],
                   "PARSL_NUM_RANKS": str(ranks),
                   "PARSL_MPI_NODELIST": ",".join(node_hostnames)})
     return table
-
-
-def mpi_environment(spec: Dict[str, Any], launcher: str) -> Dict[str, str]:
-    """The environment of an MPI task given the block's first ``num_nodes`` nodes (no
-    allocation; :func:`allocate_mpi_environment` is what workers use)."""
-    nodes, from_scheduler = batch_job_nodes()
-    return compose_all(launcher, spec, nodes[:_counts(spec)[0]], hosts_flag=from_scheduler)
 
 
 class Scheduler(enum.Enum):

@@ -62,7 +62,31 @@ class _Try:
         self.sampled = False
 
 
-class WorkerMonitor:
+class _BufferedEvents:
+    """Events appended under a lock and sent as one JSON batch by :meth:`flush`; a batch
+    that cannot be sent goes back in front of the buffer for the next flush."""
+
+    sender: Sender
+    _buffer: List[List[Any]]
+    _lock: threading.Lock
+    #: What the events are, for the warning when a batch cannot be sent.
+    _what = "events"
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        try:
+            self.sender.send(json.dumps(batch).encode())
+        except Exception as e:
+            logger.warning("monitoring: could not send %d %s (%s); will retry",
+                           len(batch), self._what, e)
+            with self._lock:
+                self._buffer[:0] = batch
+
+
+class WorkerMonitor(_BufferedEvents):
     """A task observer for one worker process (see the module docstring)."""
 
     def __init__(self, config: Dict[str, Any]) -> None:
@@ -253,19 +277,6 @@ class WorkerMonitor:
                         self._sample(current, now, children=True, final=False)
             self.flush()
 
-    def flush(self) -> None:
-        with self._lock:
-            batch, self._buffer = self._buffer, []
-        if not batch:
-            return
-        try:
-            self.sender.send(json.dumps(batch).encode())
-        except Exception as e:
-            logger.warning("monitoring: could not send %d events (%s); will retry",
-                           len(batch), e)
-            with self._lock:
-                self._buffer[:0] = batch
-
     def close(self) -> None:
         self._stopped.set()
         self.flush()
@@ -275,7 +286,7 @@ class WorkerMonitor:
         raise SystemExit(128 + signum)
 
 
-class ThreadTaskObserver:
+class ThreadTaskObserver(_BufferedEvents):
     """The observer of an executor whose tasks run on threads of the submitting process
     (ThreadPoolExecutor's ``task_observer``): ``running`` and ``running_ended`` events,
     no resource samples (as in Parsl), sent as one batch every ``flush_period`` through
@@ -284,6 +295,8 @@ class ThreadTaskObserver:
     Events name the try by the executor's task id (the DFK's is not known on the thread)
     and the worker by the thread's name.
     """
+
+    _what = "thread task events"
 
     def __init__(self, sender: Sender, flush_period: float) -> None:
         self.sender = sender
@@ -310,19 +323,6 @@ class ThreadTaskObserver:
     def _loop(self) -> None:
         while not self._stopped.wait(self.flush_period):
             self.flush()
-
-    def flush(self) -> None:
-        with self._lock:
-            batch, self._buffer = self._buffer, []
-        if not batch:
-            return
-        try:
-            self.sender.send(json.dumps(batch).encode())
-        except Exception as e:
-            logger.warning("monitoring: could not send %d thread task events (%s); will "
-                           "retry", len(batch), e)
-            with self._lock:
-                self._buffer[:0] = batch
 
     def close(self) -> None:
         """Stop the sending thread and send what is buffered."""

@@ -26,6 +26,7 @@ from concurrent.futures import InvalidStateError
 from typing import TYPE_CHECKING, Any, List, Tuple
 
 from parsl.dataflow.leanfuture import LeanFuture, all_stripes_held
+from parsl.dataflow.retries import try_cost
 from parsl.dataflow.states import States
 from parsl.dataflow.taskrecord import TaskRecord, TryRecord
 from parsl.executors.base import FailureBatch, handle_failures_in_bulk
@@ -123,18 +124,8 @@ def fail_tries(dfk: DataFlowKernel, batch: FailureBatch,
                     # One plugin's error must not leave the rest of the batch unfinished.
                     logger.exception("Task %s: a parsl_task_try_finished hook raised",
                                      record.id, extra={"task_id": record.id})
-            if retry_handler is None:
-                record.fail_cost += 1.0
-            else:
-                try:
-                    cost = float(retry_handler(exception, record))  # type: ignore[arg-type]
-                except Exception as handler_error:
-                    logger.exception("Task %s: retry_handler raised; not retrying", record.id,
-                                     extra={"task_id": record.id})
-                    handler_error.__cause__ = exception
-                    exception = handler_error
-                    cost = float("inf")
-                record.fail_cost += cost
+            cost, exception = try_cost(retry_handler, exception, record)
+            record.fail_cost += cost
             app_fu: Any = record.app_fu
             if record.fail_cost <= retries and may_retry and not app_fu.done():
                 retrying.append(record)

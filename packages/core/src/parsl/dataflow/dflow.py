@@ -49,6 +49,7 @@ from parsl.dataflow.errors import (
 from parsl.dataflow.futures import AppFuture
 from parsl.dataflow.memoization import BasicMemoizer, Memoizer
 from parsl.dataflow.queue_metrics import QueueMetrics, log_state_changes
+from parsl.dataflow.retries import try_cost
 from parsl.dataflow.rundirs import make_rundir
 from parsl.dataflow.states import FINAL_FAILURE_STATES, FINAL_STATES, States
 from parsl.dataflow.taskrecord import EMPTY_DICT, TaskRecord, TryRecord
@@ -932,16 +933,7 @@ class DataFlowKernel:
         if self._hook_try_finished is not None:
             self._hook_try_finished(dfk=self, task_record=record, try_id=record.try_id,
                                     exception=exception)
-        cost = 1.0
-        if self._retry_handler is not None:
-            try:
-                cost = float(self._retry_handler(exception, record))  # type: ignore[arg-type]
-            except Exception as handler_error:
-                logger.exception("Task %s: retry_handler raised; not retrying", record.id,
-                                 extra={"task_id": record.id})
-                handler_error.__cause__ = exception
-                exception = handler_error
-                cost = float("inf")
+        cost, exception = try_cost(self._retry_handler, exception, record)
         record.fail_cost += cost
         assert record.app_fu is not None
         if (record.fail_cost <= self._retries and not record.app_fu.done()
