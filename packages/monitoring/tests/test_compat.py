@@ -183,3 +183,13 @@ def test_database_writer_logs_to_the_run_directory_as_parsls_database_manager(
     path = os.path.join(run_dir, filename)
     assert os.path.exists(path)
     assert "monitoring database writer" in open(path).read()
+
+
+def test_every_task_state_has_a_plot_colour_at_parsls_dashboard_path() -> None:
+    """Parsl's test_viz_colouring imports its dashboard's colour tables by module path."""
+    from parsl.dataflow.states import States
+    from parsl.monitoring.visualization.plots.default import workflow_plots
+
+    for state in States:
+        assert state.name in workflow_plots.gantt_colors
+        assert state.name in workflow_plots.dag_state_colors

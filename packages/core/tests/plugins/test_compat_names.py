@@ -119,6 +119,16 @@ def test_submodule_of_aliased_package_is_not_imported_twice(fake_dist) -> None:
     assert via_alias is importlib.import_module("fakeplug_pkg.inner")
 
 
+def test_module_declared_deep_below_an_aliased_package_imports_through_parsl_packages(
+        fake_dist) -> None:
+    fake_dist("parsl-fake", entry_points={"parsl.compat_modules": {
+        "parsl.executors.fake_viz": "fakeplug_viz",
+        "parsl.executors.fake_viz.plots.default.colours": "fakeplug_viz.palette"}},
+        modules={"fakeplug_viz.__init__": "", "fakeplug_viz.palette": "RED = 1\n"})
+    deep = importlib.import_module("parsl.executors.fake_viz.plots.default.colours")
+    assert deep is importlib.import_module("fakeplug_viz.palette")
+
+
 def test_compat_module_of_known_missing_distribution_raises_naming_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(known.KNOWN_MODULES, "parsl.providers.fake_missing", "parsl-fake-batch")

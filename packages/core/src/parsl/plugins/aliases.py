@@ -27,7 +27,7 @@ import logging
 import sys
 import threading
 from types import ModuleType
-from typing import Dict, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence
 
 from parsl.errors import PluginNotInstalled
 
@@ -81,6 +81,15 @@ def _alias_spec(fullname: str, real_name: str) -> importlib.machinery.ModuleSpec
     return importlib.machinery.ModuleSpec(fullname, _AliasLoader(real_name))
 
 
+def _declares_below(declared: Mapping[str, object], fullname: str) -> bool:
+    below = fullname + "."
+    return any(alias.startswith(below) for alias in declared)
+
+
+def _synthetic_package_spec(fullname: str) -> importlib.machinery.ModuleSpec:
+    return importlib.machinery.ModuleSpec(fullname, _SyntheticPackageLoader(), is_package=True)
+
+
 class _AliasedPackageChildFinder(importlib.abc.MetaPathFinder):
     """First on ``sys.meta_path``: submodules of an aliased package map into the real one.
 
@@ -100,9 +109,15 @@ class _AliasedPackageChildFinder(importlib.abc.MetaPathFinder):
             return None
         from parsl.plugins import registry
 
-        declared = registry.compat_modules().get(fullname)
-        real_name = declared.value.strip() if declared is not None else f"{real_parent}.{child}"
-        return _alias_spec(fullname, real_name)
+        modules = registry.compat_modules()
+        declared = modules.get(fullname)
+        if declared is not None:
+            return _alias_spec(fullname, declared.value.strip())
+        if _declares_below(modules, fullname):
+            # A Parsl package path between an aliased package and a module declared
+            # deeper (parsl.monitoring.visualization.plots above ...workflow_plots).
+            return _synthetic_package_spec(fullname)
+        return _alias_spec(fullname, f"{real_parent}.{child}")
 
 
 class _CompatModuleFinder(importlib.abc.MetaPathFinder):
@@ -122,10 +137,8 @@ class _CompatModuleFinder(importlib.abc.MetaPathFinder):
         component = declared.get(fullname)
         if component is not None:
             return _alias_spec(fullname, component.value.strip())
-        below = fullname + "."
-        if any(alias.startswith(below) for alias in declared):
-            return importlib.machinery.ModuleSpec(fullname, _SyntheticPackageLoader(),
-                                                  is_package=True)
+        if _declares_below(declared, fullname):
+            return _synthetic_package_spec(fullname)
         distribution = known.distribution_for_module(fullname)
         if distribution is None:
             return None

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Connection, Engine
 
 from parsl_monitoring.visualize import queries
+from parsl_monitoring.visualize.colors import STATE_COLORS
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ def create_app(db_url: str) -> Flask:
     app = Flask(__name__)
     app.config["DB_URL"] = db_url
     js_path = plotly_js_path()
+
+    @app.context_processor
+    def page_globals() -> Dict[str, Any]:
+        return {"state_colors": STATE_COLORS}
 
     def with_db(fn: Callable[[Connection], Any]) -> Any:
         with engine.connect() as conn:

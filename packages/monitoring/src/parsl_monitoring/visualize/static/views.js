@@ -1,11 +1,8 @@
 /* Plots of the parsl-visualize pages, drawn with the plotly.js this server serves. */
 "use strict";
 var ParslViews = (function () {
-  var STATE_COLORS = {
-    pending: "#9fb3c8", launched: "#f0b429", running: "#2186eb", running_ended: "#6cb2f0",
-    joining: "#a368fc", fail_retryable: "#f7a072", exec_done: "#3ebd93", memo_done: "#8ded8e",
-    failed: "#e12d39", dep_fail: "#ab091e", unknown: "#bbbbbb"
-  };
+  // The table of parsl_monitoring/visualize/colors.py, put on the page by base.html.
+  var STATE_COLORS = JSON.parse(document.getElementById("state-colors").textContent);
   var layoutBase = { margin: { t: 20, r: 20, b: 50, l: 70 }, legend: { orientation: "h" } };
   var config = { responsive: true, displaylogo: false };
 
