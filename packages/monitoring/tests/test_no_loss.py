@@ -231,6 +231,34 @@ def test_run_finishes_and_reports_loss_when_the_writer_process_is_killed(
     assert f"{writer.lost} monitoring messages of run" in log
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_writer_stopped_by_a_signal_writes_what_it_holds_and_the_run_goes_on(
+        tmp_path: Any, sig: int) -> None:
+    """A SIGINT or SIGTERM sent to the writer process (Parsl's ``dbm_proc``) ends it after
+    it has written its rows; later tasks still run, cleanup is quick, and the rows sent
+    after it stopped are counted lost."""
+    url = f"sqlite:///{tmp_path}/monitoring.db"
+    dfk = parsl.load(threads_config(str(tmp_path / "runinfo"), url))
+    try:
+        assert dfk.monitoring is dfk.config.monitoring
+        sleepy(0).result()
+        proc = writer = dfk.monitoring.dbm_proc
+        assert proc.is_alive()
+        assert writer.sync(30)
+        os.kill(proc.pid, sig)
+        wait_for(lambda: not proc.is_alive(), what="the writer to exit")
+        futures = [sleepy(0) for _ in range(20)]
+        assert [f.result() for f in futures] == [0] * 20
+    finally:
+        started = time.monotonic()
+        dfk.cleanup()
+        cleanup_seconds = time.monotonic() - started
+    assert cleanup_seconds < 30
+    assert query(url, "SELECT count(*) AS n FROM task")[0]["n"] >= 1
+    assert writer.lost >= 20
+
+
 def test_writer_process_writes_everything_put_before_stop(db_url: str) -> None:
     from parsl_monitoring.writer_process import WriterProcess
 

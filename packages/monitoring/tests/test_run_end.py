@@ -29,17 +29,23 @@ SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_ctrl_c_still_records_the_end_of_the_run(tmp_path: Any) -> None:
+@pytest.mark.parametrize("whole_group", [False, True], ids=["to-the-script", "terminal"])
+def test_ctrl_c_still_records_the_end_of_the_run(tmp_path: Any, whole_group: bool) -> None:
+    """Ctrl-C in a terminal signals the whole foreground process group; the writer process
+    lives in its own session, so it is still there to record the end of the run."""
     url = f"sqlite:///{tmp_path}/monitoring.db"
     support = os.path.join(TESTS_DIR, "..", "..", "core", "tests", "_support")
     script = SCRIPT.format(tests=TESTS_DIR, support=support,
                            run_dir=str(tmp_path / "runinfo"), url=url)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
-        proc.send_signal(signal.SIGINT)
+        if whole_group:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:

@@ -107,6 +107,11 @@ def test_dfk_cleanup_called_is_set_by_cleanup(run_dir) -> None:
     assert dfk.cleanup_called is True
 
 
+def test_dfk_monitoring_is_none_without_a_monitoring_hub(run_dir) -> None:
+    with parsl.load(Config(run_dir=run_dir)) as dfk:
+        assert dfk.monitoring is None
+
+
 @python_app
 def limited(duration: float, walltime: float = 1) -> int:
     return 7

@@ -139,6 +139,12 @@ class MonitoringHub:
         self._node_thread: Optional[threading.Thread] = None
         self._log_handler: Optional[logging.Handler] = None
 
+    @property
+    def dbm_proc(self) -> Optional[WriterProcess]:
+        """The database writer process under Parsl's name (``pid``, ``is_alive()``);
+        None until the DFK starts monitoring."""
+        return self.writer
+
     def __repr__(self) -> str:
         return (f"MonitoringHub(logging_endpoint={self.logging_endpoint!r}, "
                 f"resource_monitoring_interval={self.resource_monitoring_interval!r})")

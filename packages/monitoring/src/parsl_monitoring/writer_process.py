@@ -33,7 +33,10 @@ import subprocess
 import sys
 import threading
 import time
-from typing import IO, Any, BinaryIO, Callable, Deque, Dict, List, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Callable, Deque, Dict, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from parsl_monitoring.writer import DatabaseWriter
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +101,7 @@ class WriterProcess:
                 [sys.executable, "-m", "parsl_monitoring.writer_process", str(replies_w),
                  json.dumps(self.settings)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(replies_w,),
-                close_fds=True, env=env)
+                close_fds=True, env=env, start_new_session=True)
         finally:
             os.close(replies_w)
         replies = os.fdopen(replies_r, "rb")
@@ -109,6 +112,14 @@ class WriterProcess:
         self._sender = threading.Thread(target=self._send_loop, daemon=True,
                                         name="parsl-monitoring-db-sender")
         self._sender.start()
+
+    @property
+    def pid(self) -> Optional[int]:
+        return None if self.proc is None else self.proc.pid
+
+    def is_alive(self) -> bool:
+        """Whether the writer process runs (``multiprocessing.Process``'s name for it)."""
+        return self.proc is not None and self.proc.poll() is None
 
     def sync(self, timeout: float) -> bool:
         """Wait until everything put before this call is committed; False on timeout.
@@ -374,10 +385,27 @@ def _read_batches(stdin: BinaryIO) -> Any:
         yield pickle.loads(body)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+class _Stopped(BaseException):
+    """SIGINT or SIGTERM sent to the writer itself."""
+
+
+def _stop_on_signal(signum: int, _frame: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise _Stopped(signum)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Write the batches arriving on stdin until it closes.
+
+    The writer runs in its own session, so a Ctrl-C in the user's terminal reaches only the
+    workflow, which then records the run's end through it. A SIGINT or SIGTERM sent to the
+    writer itself stops it: it writes what it holds and exits, and the hub counts whatever
+    it sends afterwards as lost.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     # Below the workflow's own processes: on a busy node the rows wait (in memory, safe),
     # not the tasks.
     try:
@@ -392,7 +420,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     package_logger.propagate = False
     _log_to_run_dir(package_logger, settings)
     try:
-        from parsl_monitoring.kinds import BATCH, NOTE, PROBE, SYNC
         from parsl_monitoring.writer import DatabaseWriter
 
         writer = DatabaseWriter(settings["url"], settings["run_id"],
@@ -403,29 +430,44 @@ def main(argv: Optional[List[str]] = None) -> int:
         logging.getLogger("parsl_monitoring.writer_process").info(
             "monitoring database writer (pid %d) writing run %s to %s", os.getpid(),
             settings["run_id"], settings["url"])
-        put = writer.queue.put
-        control = {_ACK, _SYNC, _PROBE}
-        for batch in _read_batches(sys.stdin.buffer):
-            # One queue item per batch: a hand-over between threads per message cost more
-            # than merging it. Control messages (a few per batch) become writer events.
-            for index, message in enumerate(batch):
-                kind = message[0]
-                if kind not in control:
-                    continue
-                if kind == _ACK:
-                    batch[index] = (NOTE, _Ack(replies, writer, committed=message[1]))
-                elif kind == _SYNC:
-                    batch[index] = (SYNC, _Ack(replies, writer, sync=message[1]))
-                else:
-                    batch[index] = (PROBE, _Ack(replies, writer, sync=message[1]))
-            put((BATCH, batch))
+        stopped_by = 0
+        try:
+            _write_batches(writer, replies)
+        except _Stopped as stop:
+            stopped_by = stop.args[0]
+            logging.getLogger("parsl_monitoring.writer_process").warning(
+                "monitoring database writer stopped by signal %d: writing the rows it "
+                "holds and exiting; later rows of run %s are not written", stopped_by,
+                settings["run_id"])
         writer.stop(settings["retry_timeout"] + 15)
         _Ack(replies, writer).set()
     except Exception:
         logging.getLogger("parsl_monitoring.writer_process").exception(
             "monitoring database writer process failed")
         return 1
-    return 0
+    # A stop by signal exits as a shell reports one (128 + signal number).
+    return 128 + stopped_by if stopped_by else 0
+
+
+def _write_batches(writer: DatabaseWriter, replies: _Replies) -> None:
+    from parsl_monitoring.kinds import BATCH, NOTE, PROBE, SYNC
+
+    put = writer.queue.put
+    control = {_ACK, _SYNC, _PROBE}
+    for batch in _read_batches(sys.stdin.buffer):
+        # One queue item per batch: a hand-over between threads per message cost more
+        # than merging it. Control messages (a few per batch) become writer events.
+        for index, message in enumerate(batch):
+            kind = message[0]
+            if kind not in control:
+                continue
+            if kind == _ACK:
+                batch[index] = (NOTE, _Ack(replies, writer, committed=message[1]))
+            elif kind == _SYNC:
+                batch[index] = (SYNC, _Ack(replies, writer, sync=message[1]))
+            else:
+                batch[index] = (PROBE, _Ack(replies, writer, sync=message[1]))
+        put((BATCH, batch))
 
 
 if __name__ == "__main__":

@@ -237,6 +237,8 @@ class DataFlowKernel:
         self._retry_handler = config.retry_handler
         self._resolver = _custom_resolver(config.dependency_resolver)
 
+        #: The config's MonitoringHub (or None), as Parsl's DFK exposes it.
+        self.monitoring: Any = config.monitoring
         extra_plugins = list(config.plugins)
         if config.monitoring is not None:
             extra_plugins.append(config.monitoring)
