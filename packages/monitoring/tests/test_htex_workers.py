@@ -188,3 +188,42 @@ def test_block_rows_end_with_the_state_the_executor_left_the_block_in(
     states = [r["status"] for r in rows]
     assert "RUNNING" in states
     assert states[-1] == "SCALED_IN"
+
+
+@pytest.mark.slow
+def test_garbage_sent_to_the_monitoring_port_does_not_disturb_the_run(tmp_path: Any) -> None:
+    """Parsl's test_htex_fuzz_zmq: raw bytes and a stray ZMQ message sent to the port the
+    interchange's monitoring records travel through (``hub_zmq_port``) change nothing:
+    later tasks run and every task and try is recorded."""
+    import socket
+
+    import zmq
+
+    url = f"sqlite:///{tmp_path}/monitoring.db"
+    with parsl.load(htex_config(str(tmp_path / "runinfo"), url)) as dfk:
+        executor = dfk.executors["htex"]
+        assert [square(i).result(timeout=120) for i in (1, 2)] == [1, 4]
+        port = executor.hub_zmq_port
+        assert isinstance(port, int)
+        with socket.create_connection((executor.loopback_address, port), timeout=10) as raw:
+            raw.sendall(b"fuzzing\r")
+        ctx = zmq.Context()
+        try:
+            stray = ctx.socket(zmq.DEALER)
+            stray.linger = 0
+            stray.connect(f"tcp://{executor.loopback_address}:{port}")
+            stray.send(b"FuzzyByte\rSTREAM", flags=zmq.NOBLOCK)
+            assert [square(i).result(timeout=120) for i in (3, 4)] == [9, 16]
+            stray.close()
+        finally:
+            ctx.term()
+        run_id = dfk.run_id
+    assert query(url, "SELECT count(*) AS n FROM task WHERE run_id = :r", r=run_id)[0]["n"] == 4
+    assert query(url, "SELECT count(*) AS n FROM try WHERE run_id = :r AND "
+                 "task_try_time_returned IS NOT NULL", r=run_id)[0]["n"] == 4
+
+
+def test_hub_zmq_port_is_none_without_monitoring() -> None:
+    from parsl.executors import HighThroughputExecutor
+
+    assert HighThroughputExecutor().hub_zmq_port is None

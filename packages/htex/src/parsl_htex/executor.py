@@ -315,6 +315,9 @@ class HighThroughputExecutor(BlockProviderExecutor):
         #: Set by a monitoring plugin: called on the result thread with the payload of
         #: each monitoring record workers send over the executor's own connections.
         self.monitoring_message_handler: Optional[Callable[[bytes], None]] = None
+        #: With monitoring over the executor's connections: the loopback port through
+        #: which the interchange's monitoring records reach this process (Parsl's name).
+        self.hub_zmq_port: Optional[int] = None
         self.interchange_liveness_timeout = interchange_liveness_timeout
 
         self.cert_dir: Optional[str] = None
@@ -380,6 +383,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
         ports = self._start_interchange(loopback, bind)
         self.worker_task_port = ports["worker_task"]
         self.worker_result_port = ports["worker_result"]
+        if self.monitoring_message_handler is not None:
+            self.hub_zmq_port = ports["client_results"]
         self._connect(ports)
         for name, target in (("sender", self._sender), ("receiver", self._receiver)):
             t = threading.Thread(target=target, name=f"htex-{self.label}-{name}", daemon=True)
