@@ -3,9 +3,11 @@
 ``Config(monitoring=MonitoringHub(...))`` registers the hub as a pluggy plugin. It records
 the DFK's side of every task (states, tries, failures, blocks) from the hooks, and the
 workers' side (``running``, ``running_ended``, resource samples) from a radio per executor.
-Everything goes to one :class:`~parsl_monitoring.writer.DatabaseWriter` thread that
-batches writes to SQLite or PostgreSQL. There are no extra processes: the hooks cost a
-tuple and a queue put per state change.
+Everything goes to the database writer process
+(:class:`~parsl_monitoring.writer_process.WriterProcess`), which batches writes to SQLite
+or PostgreSQL. Per state change the hooks cost a tuple and a deque append; with the hub
+as the only plugin, core calls them directly, without pluggy's dispatch
+(:func:`parsl.plugins.manager.hook_if_implemented`).
 """
 from __future__ import annotations
 
@@ -260,13 +262,15 @@ class MonitoringHub:
         put = self._put
         if put is None:
             return
-        name = new_state.name
+        # ``_name_`` is the plain attribute behind Enum's ``name`` property (a descriptor
+        # call, measurable at a few calls per task).
+        name = new_state._name_
         if name == "launched":
             # A try is dated when it was handed to the executor, as its try row is: its
             # worker may already report it running before the DFK marks it launched. The
             # task row changes on the first try only; a retry's status row says it.
             launch_fields: Optional[Dict[str, Any]] = None
-            if old_state.name == "pending":
+            if old_state._name_ == "pending":
                 launch_fields = _depends(task_record) if task_record.depends else _NO_FIELDS
             put((W.STATE, task_record.id, task_record.try_id, name,
                  task_record.try_time_launched or time.time(), launch_fields))
@@ -297,7 +301,7 @@ class MonitoringHub:
             fields = {"task_joins": _joins(task_record.joins)}
         else:
             fields = {}
-        if old_state.name == "pending" and task_record.depends:
+        if task_record.depends and old_state._name_ == "pending":
             fields.update(_depends(task_record))
         put((W.STATE, task_record.id, task_record.try_id, name, now, fields))
 

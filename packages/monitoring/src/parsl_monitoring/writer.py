@@ -13,7 +13,6 @@ logged (parsl.log) and stored in the workflow row if the database comes back in 
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import queue
 import threading
@@ -26,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from parsl_monitoring import schema
+from parsl_monitoring.batches import decode_batch
 from parsl_monitoring.fields import SAMPLE_FIELDS
 from parsl_monitoring.kinds import (
     BATCH,
@@ -265,9 +265,7 @@ class DatabaseWriter(threading.Thread):
             self._count_lost(message[1], message[2])
         elif kind == WORKER_PAYLOAD:
             try:
-                events = json.loads(message[2])
-                if not isinstance(events, list):
-                    raise ValueError(f"expected a JSON list, got {type(events).__name__}")
+                events = decode_batch(message[2])
             except ValueError as e:
                 logger.error("monitoring: unreadable worker batch from executor %s: %s",
                              message[1], e)
