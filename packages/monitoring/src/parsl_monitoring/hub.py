@@ -277,26 +277,31 @@ class MonitoringHub:
             return
         now = time.time()
         if name == "pending":
+            # Flat, in kinds.PENDING_COLUMNS order (see there why).
             kwargs = task_record.kwargs
-            fields: Dict[str, Any] = {
-                "task_func_name": task_record.func_name,
-                "task_memoize": str(bool(task_record.memoize)),
-                "task_time_invoked": task_record.time_invoked,
-                "task_executor": task_record.executor,
-                "task_stdout": _stream(kwargs.get("stdout")),
-                "task_stderr": _stream(kwargs.get("stderr")),
-                "task_stdin": _stream(kwargs.get("stdin")),
-                # As Parsl stores them: str() of the lists ('None' without one).
-                "task_inputs": str(kwargs.get("inputs")),
-                "task_outputs": str(kwargs.get("outputs")),
-            }
-        elif name in _FINAL:
+            put((W.PENDING, task_record.id, task_record.try_id, now, task_record.func_name,
+                 "True" if task_record.memoize else "False", task_record.time_invoked,
+                 task_record.executor, _stream(kwargs.get("stdout")),
+                 _stream(kwargs.get("stderr")), _stream(kwargs.get("stdin")),
+                 # As Parsl stores them: str() of the lists ('None' without one).
+                 str(kwargs.get("inputs")), str(kwargs.get("outputs"))))
+            return
+        fields: Dict[str, Any]
+        if name in _FINAL:
+            fail_history = (task_record.fail_history[-1] if name in ("dep_fail", "failed")
+                            and task_record.fail_history else None)
+            if not (task_record.depends and old_state._name_ == "pending"):
+                # Flat, in kinds.FINAL_COLUMNS order.
+                put((W.FINAL, task_record.id, task_record.try_id, name, now,
+                     task_record.time_returned or now, task_record.fail_count,
+                     task_record.fail_cost, task_record.hashsum, fail_history))
+                return
             fields = {"task_time_returned": task_record.time_returned or now,
                       "task_fail_count": task_record.fail_count,
                       "task_fail_cost": task_record.fail_cost,
                       "task_hashsum": task_record.hashsum}
-            if name in ("dep_fail", "failed") and task_record.fail_history:
-                fields["task_fail_history"] = task_record.fail_history[-1]
+            if fail_history is not None:
+                fields["task_fail_history"] = fail_history
         elif name == "joining":
             fields = {"task_joins": _joins(task_record.joins)}
         else:

@@ -32,9 +32,13 @@ from parsl_monitoring.kinds import (
     BLOCK,
     END_EVENTS,
     EXEC_ID,
+    FINAL,
+    FINAL_COLUMNS,
     LOST,
     NODE,
     NOTE,
+    PENDING,
+    PENDING_COLUMNS,
     PROBE,
     RESOURCE,
     SAMPLE,
@@ -217,6 +221,26 @@ class DatabaseWriter(threading.Thread):
                     tasks[task_id] = row = {}
                 row.update(fields)
                 row["task_status_name"] = state
+        elif kind == PENDING:
+            task_id = message[1]
+            self._append("status", (task_id, message[2], "pending", message[3], self.run_id))
+            tasks = self._merged["task"]
+            row = tasks.get(task_id)
+            if row is None:
+                tasks[task_id] = row = {}
+            row.update(zip(PENDING_COLUMNS, message[4:]))
+            row["task_status_name"] = "pending"
+        elif kind == FINAL:
+            _, task_id, try_id, state, epoch = message[:5]
+            self._append("status", (task_id, try_id, state, epoch, self.run_id))
+            tasks = self._merged["task"]
+            row = tasks.get(task_id)
+            if row is None:
+                tasks[task_id] = row = {}
+            row.update(zip(FINAL_COLUMNS, message[5:9]))
+            if message[9] is not None:
+                row["task_fail_history"] = message[9]
+            row["task_status_name"] = state
         elif kind == TRY_LAUNCHED:
             _, task_id, try_id, label, epoch, executor_id = message
             tries = self._merged["try"]
