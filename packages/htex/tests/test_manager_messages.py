@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import pickle
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
@@ -124,13 +125,13 @@ def test_bad_heartbeats_drains_goodbyes_and_result_tags_are_dropped(make_htex):
 
 def test_monitoring_records_are_checked_and_good_ones_reach_the_handler(make_htex):
     """A monitoring record (see _protocol.MONITORING) must carry the monitoring key and a
-    JSON list of event lists; others are dropped and logged, good ones are handed to the
-    executor's monitoring_message_handler with nothing else disturbed."""
+    pickled batch; others are dropped and logged, good ones are handed to the executor's
+    monitoring_message_handler, undecoded, with nothing else disturbed."""
     ex = make_htex(encrypted=False)
     received: List[bytes] = []
     ex.monitoring_message_handler = received.append
     assert ex.submit(add, {}, 1, 1).result(timeout=60) == 2
-    good = json.dumps([["running", 1, 1, 0.0, "host", "0", "w"]]).encode()
+    good = pickle.dumps([["running", 1, 1, 0.0, "host", "0", "w"]], protocol=4)
     ctx = zmq.Context()
     try:
         tasks = _rogue(ctx, ex.worker_task_port)
@@ -140,16 +141,14 @@ def test_monitoring_records_are_checked_and_good_ones_reach_the_handler(make_hte
         results.connect(f"tcp://127.0.0.1:{ex.worker_result_port}")
         tasks.send(P.REG + json.dumps(_valid_registration()).encode())
         assert tasks.poll(10_000) and tasks.recv()[:1] == P.OK
-        for key, payload in ((P.make_key(7, 7), good), (P.MONITORING_KEY, b"not json"),
+        for key, payload in ((P.make_key(7, 7), good), (P.MONITORING_KEY, b"not a pickle"),
                              (P.MONITORING_KEY, b'{"running": 1}')):
             results.send(P.RESULTS + P.result_record(key, P.MONITORING, payload))
         results.send(P.RESULTS + P.result_record(P.MONITORING_KEY, P.MONITORING, good))
         wait_for(lambda: received, what="the good monitoring record to reach the executor")
-        wait_for(lambda: "list of event lists" in _interchange_log(ex),
+        wait_for(lambda: _interchange_log(ex).count("is not a pickled batch") >= 2,
                  what="the bad monitoring records to be logged")
-        log = _interchange_log(ex)
-        for text in ("must carry the monitoring key", "is not JSON"):
-            assert text in log, text
+        assert "must carry the monitoring key" in _interchange_log(ex)
         results.send(P.BYE)
     finally:
         ctx.destroy(linger=0)

@@ -33,6 +33,41 @@ def noop() -> None:
     return None
 
 
+def _role(proc: Any, roles: Dict[int, str]) -> str:
+    """What a process of the run is, from its command line (workers: a pool's children)."""
+    try:
+        cmdline = " ".join(proc.cmdline())
+    except Exception:
+        return "other"
+    if "writer_process" in cmdline:
+        return "writer"
+    if "interchange" in cmdline:
+        return "interchange"
+    if roles.get(proc.ppid()) in ("pool", "worker"):
+        return "worker"
+    if "process_worker_pool" in cmdline:
+        return "pool"
+    return "other"
+
+
+def cpu_by_role() -> Dict[str, float]:
+    """CPU seconds so far of this process and of each role among its descendants: a
+    figure that a shared machine's load disturbs much less than a rate does."""
+    import psutil
+
+    me = psutil.Process()
+    totals: Dict[str, float] = {"submit": sum(me.cpu_times()[:2])}
+    roles: Dict[int, str] = {me.pid: "submit"}
+    for proc in me.children(recursive=True):  # parents come before their children
+        try:
+            role = _role(proc, roles)
+            roles[proc.pid] = role
+            totals[role] = totals.get(role, 0.0) + sum(proc.cpu_times()[:2])
+        except Exception:  # the process ended while we looked
+            continue
+    return totals
+
+
 def child(mode: str, tasks: int, folder: str, check: bool) -> Dict[str, Any]:
     import parsl
     from parsl.config import Config
@@ -54,13 +89,19 @@ def child(mode: str, tasks: int, folder: str, check: bool) -> Dict[str, Any]:
     with parsl.load(config) as dfk:
         for f in [app() for _ in range(200)]:
             f.result()
+        cpu_before = cpu_by_role()
         start = time.perf_counter()
         futures = [app() for _ in range(tasks)]
         for f in futures:
             f.result()
         elapsed = time.perf_counter() - start
+        cpu_after = cpu_by_role()
         run_id = dfk.run_id
-    result: Dict[str, Any] = {"rate": tasks / elapsed, "seconds": elapsed}
+    # CPU microseconds per task, by process role, while the tasks ran (the writer's
+    # backlog after the last result is not in it).
+    cpu_us = {role: round((cpu_after[role] - cpu_before.get(role, 0.0)) / tasks * 1e6)
+              for role in cpu_after}
+    result: Dict[str, Any] = {"rate": tasks / elapsed, "seconds": elapsed, "cpu_us": cpu_us}
     if check and monitoring is not None:
         import sqlite3
 

@@ -189,3 +189,30 @@ def test_task_inputs_are_stored_as_parsl_does_with_futures_resolved(tmp_path: An
     rows = {r["task_id"]: r["task_inputs"] for r in query(
         url, "SELECT task_id, task_inputs FROM task WHERE run_id = :r", r=run_id)}
     assert rows == {waiting.tid: "[424242]", plain.tid: "None"}
+
+
+def test_task_rows_record_each_tasks_outcome(tmp_path: Any, db_url: str) -> None:
+    """The task row of a success, a failure and a dependency failure: final state, return
+    time, fail count and the failure text (each through the compact per-state messages)."""
+    with parsl.load(threads_config(str(tmp_path / "runinfo"), db_url)) as dfk:
+        good = double(2)
+        bad = fail("kaput")
+        orphan = take(bad)
+        assert good.result() == 4
+        with pytest.raises(DependencyError):
+            orphan.result()
+        run_id = dfk.run_id
+    rows = {r["task_id"]: r for r in query(db_url, "SELECT * FROM task WHERE run_id = :r",
+                                           r=run_id)}
+    assert rows[good.tid]["task_status_name"] == "exec_done"
+    assert rows[good.tid]["task_fail_count"] == 0
+    assert rows[good.tid]["task_fail_history"] is None
+    assert rows[good.tid]["task_memoize"] == "False"
+    assert rows[bad.tid]["task_status_name"] == "failed"
+    assert rows[bad.tid]["task_fail_count"] == 1
+    assert "kaput" in rows[bad.tid]["task_fail_history"]
+    assert rows[orphan.tid]["task_status_name"] == "dep_fail"
+    assert rows[orphan.tid]["task_depends"] == str(bad.tid)
+    for task_id in (good.tid, bad.tid, orphan.tid):
+        assert rows[task_id]["task_time_returned"] is not None
+        assert rows[task_id]["task_time_returned"] >= rows[task_id]["task_time_invoked"]

@@ -2,7 +2,6 @@
 any order, UDP batches larger than a datagram, forged datagrams, a database that dies."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -18,6 +17,7 @@ from monitoring_support import PostgresServer, query, query_when_ready, threads_
 import parsl
 from parsl.app.app import python_app
 from parsl_monitoring import writer as W
+from parsl_monitoring.batches import encode_batch
 from parsl_monitoring.hub import MonitoringHub
 from parsl_monitoring.radios import UDPRadio, make_sender
 
@@ -146,8 +146,11 @@ def _udp_receiver() -> Tuple[Any, List[Tuple[str, Any]], List[Tuple[int, str]]]:
 def test_udp_batch_larger_than_a_datagram_arrives_whole() -> None:
     receiver, batches, losses = _udp_receiver()
     try:
-        big: List[List[Any]] = [["resource", i, i, {"blob": "x" * 1000}] for i in range(300)]
-        make_sender(receiver.worker_config).send(json.dumps(big).encode())
+        big: List[List[Any]] = [["resource", i, i, {"blob": f"{i}" + "x" * 1000}]
+                                for i in range(300)]
+        payload = encode_batch(big)
+        assert len(payload) > 2 * 65_536  # three datagrams at least
+        make_sender(receiver.worker_config).send(payload)
         wait_for(lambda: batches, what="the reassembled batch")
     finally:
         receiver.stop()
@@ -278,3 +281,22 @@ def test_writer_process_writes_everything_put_before_stop(db_url: str) -> None:
         == 2000
     assert query(db_url, "SELECT time_completed FROM workflow WHERE run_id = 'run-5'"
                  )[0]["time_completed"] is not None
+
+
+def test_writer_process_runs_below_the_workflow_at_batch_priority(tmp_path: Any) -> None:
+    """The writer must not take the CPU from tasks: lowest niceness and SCHED_BATCH (its
+    wake-ups do not preempt the workflow's processes); its rows still get written."""
+    from parsl_monitoring.writer_process import WriterProcess
+
+    url = f"sqlite:///{tmp_path}/monitoring.db"
+    writer = WriterProcess(url, "run-6", flush_period=0.05)
+    writer.start()
+    try:
+        assert writer.proc is not None
+        writer.put((W.STATUS, 1, 0, "pending", time.time()))
+        assert writer.sync(60)
+        assert os.getpriority(os.PRIO_PROCESS, writer.proc.pid) == 19
+        assert os.sched_getscheduler(writer.proc.pid) == os.SCHED_BATCH
+    finally:
+        writer.stop(60)
+    assert query(url, "SELECT count(*) AS n FROM status WHERE run_id = 'run-6'")[0]["n"] == 1

@@ -2,7 +2,6 @@
 executor): a queue in the submitting process, found through the registry."""
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any, Dict, List, Tuple
 
@@ -11,6 +10,7 @@ from monitoring_support import query, threads_config
 
 import parsl
 from parsl.app.app import python_app
+from parsl_monitoring.batches import encode_batch
 
 
 def test_in_process_radio_resolves_through_the_registry_and_parsls_path() -> None:
@@ -32,13 +32,13 @@ def test_in_process_radio_delivers_every_batch_in_order_before_stop_returns() ->
         lambda n, _why: lost.append(n))
     sender = make_sender(receiver.worker_config)
     senders = [threading.Thread(target=lambda k=k: [
-        sender.send(json.dumps([["ended", k, i]]).encode()) for i in range(500)])
+        sender.send(encode_batch([["ended", k, i]])) for i in range(500)])
         for k in range(4)]
     for t in senders:
         t.start()
     for t in senders:
         t.join(30)
-    sender.send(b"this is not JSON")
+    sender.send(b"this is not a batch")
     receiver.stop()
     assert lost == [1]
     assert len(got) == 2000 and {label for label, _ in got} == {"threads"}
@@ -181,3 +181,35 @@ def test_thread_executor_udp_radio_without_address_stays_on_loopback() -> None:
     chosen = UDPRadio()
     radio = MonitoringHub()._radio_for(ThreadPoolExecutor(remote_monitoring_radio=chosen))
     assert radio is chosen and chosen.address == "127.0.0.1"
+
+
+def test_worker_batch_round_trips_through_its_encoding() -> None:
+    from parsl_monitoring.batches import decode_batch
+
+    events = [["running", 3, 7, 1.5, "host", "0", "pool-1"],
+              ["resource", 3, 7, [1.5, 30.0, 12, 0.25, None, "running", True]],
+              ["ended", 3, 7, 2.5, False]]
+    assert decode_batch(encode_batch(events)) == events
+
+
+def test_payload_naming_a_python_global_is_refused_not_run() -> None:
+    """A forged batch that would call a function when unpickled (here os.system) is
+    refused before anything runs."""
+    import os
+    import pickle
+
+    from parsl_monitoring.batches import decode_batch
+
+    class Forged:
+        def __reduce__(self) -> Any:
+            return (os.system, ("echo forged",))
+
+    with pytest.raises(ValueError, match=r"plain data, not posix\.system"):
+        decode_batch(pickle.dumps([Forged()]))
+
+
+def test_payload_that_is_not_a_list_is_refused_naming_its_type() -> None:
+    from parsl_monitoring.batches import decode_batch
+
+    with pytest.raises(ValueError, match="must be a list of events, got dict"):
+        decode_batch(encode_batch({"running": 1}))  # type: ignore[arg-type]

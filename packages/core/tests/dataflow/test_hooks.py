@@ -110,3 +110,38 @@ def test_every_hookspec_is_documented():
     for spec in specs:
         doc = inspect.getdoc(spec) or ""
         assert "Called" in doc and "by" in doc.split(".")[0], spec.__name__
+
+
+def test_single_plugin_per_task_hook_is_called_without_pluggy_dispatch(run_dir):
+    recorder = Recorder()
+    with parsl.load(Config(run_dir=run_dir, plugins=[recorder])) as dfk:
+        assert dfk._hook_state == recorder.parsl_task_state_change
+        assert dfk._hook_try_launched == recorder.parsl_task_try_launched
+        assert dfk._hook_try_finished == recorder.parsl_task_try_finished
+
+
+def test_plugin_taking_fewer_hook_arguments_still_observes_state_changes(run_dir):
+    class Partial:
+        def __init__(self):
+            self.states = []
+
+        @hookimpl
+        def parsl_task_state_change(self, task_record, new_state):
+            self.states.append((task_record.id, new_state))
+
+    partial = Partial()
+    with parsl.load(Config(run_dir=run_dir, plugins=[partial])):
+        fut = ok(1)
+        fut.result(timeout=10)
+    assert [s for tid, s in partial.states if tid == fut.tid] == [
+        States.pending, States.launched, States.exec_done]
+
+
+def test_two_plugins_both_observe_every_state_change(run_dir):
+    first, second = Recorder(), Recorder()
+    with parsl.load(Config(run_dir=run_dir, plugins=[first, second])):
+        fut = ok(1)
+        fut.result(timeout=10)
+    expected = [States.pending, States.launched, States.exec_done]
+    assert [new for _, new in first.transitions[fut.tid]] == expected
+    assert [new for _, new in second.transitions[fut.tid]] == expected

@@ -8,7 +8,6 @@ each refusal with the sender and keeps serving everyone else.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, Optional, Tuple, Type
 
 from parsl_htex._protocol import MONITORING_KEY
@@ -91,17 +90,18 @@ def heartbeat_problem(body: bytes) -> Optional[str]:
 
 def monitoring_problem(key: bytes, payload: Any) -> Optional[str]:
     """Why a monitoring record (key and payload) is not acceptable, or None if it is:
-    the key must be the monitoring key and the payload a JSON list of lists within
-    MAX_MONITORING_BYTES."""
+    the key must be the monitoring key and the payload, at most MAX_MONITORING_BYTES, must
+    be framed as a pickle (protocol 2 or later: it starts with PROTO and ends with STOP).
+
+    The payload is not decoded here: the monitoring plugin decodes it (with an unpickler
+    that refuses every global), so the interchange only forwards the bytes.
+    """
     if key != MONITORING_KEY:
         return "a monitoring record must carry the monitoring key, not a task's"
     if len(payload) > MAX_MONITORING_BYTES:
         return (f"monitoring payload is {len(payload)} bytes; expected at most "
                 f"{MAX_MONITORING_BYTES}")
-    try:
-        events = json.loads(bytes(payload))
-    except ValueError as e:
-        return f"monitoring payload is not JSON: {e}"
-    if not isinstance(events, list) or not all(isinstance(e, list) for e in events):
-        return "monitoring payload must be a JSON list of event lists"
+    if len(payload) < 3 or payload[0] != 0x80 or payload[-1] != 0x2E:
+        return (f"monitoring payload {bytes(payload[:16])!r}... is not a pickled batch "
+                f"(expected PROTO 0x80 first and STOP '.' last)")
     return None

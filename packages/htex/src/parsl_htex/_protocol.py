@@ -20,8 +20,8 @@ Interchange -> manager:               OK json | NO json | TASKS records | HB | S
 Manager -> interchange (result port): RESULTS records | BYE (after the last results)
 
 A result record with tag ``MONITORING`` and key ``MONITORING_KEY`` belongs to no task: its
-payload is a batch of monitoring events a worker's task observer sent (JSON, opaque to
-HTEX), which the executor hands to its ``monitoring_message_handler``.
+payload is a batch of monitoring events a worker's task observer sent (a pickle of plain
+data, opaque to HTEX), which the executor hands to its ``monitoring_message_handler``.
 Executor -> interchange (tasks):      TASKS records
 Interchange -> executor (results):    RESULTS records | EVENT json
 Executor <-> interchange (commands):  request-id json (multipart; rare)

@@ -1,4 +1,4 @@
-"""The order of the values in a worker's resource sample (a JSON list, not an object: the
+"""The order of the values in a worker's resource sample (a list, not a dict: the
 keys would cost more than the values to encode, send, decode and insert, for every task).
 Each name is a column of the ``resource`` table. Imports nothing, so workers load it fast.
 """

@@ -3,9 +3,11 @@
 ``Config(monitoring=MonitoringHub(...))`` registers the hub as a pluggy plugin. It records
 the DFK's side of every task (states, tries, failures, blocks) from the hooks, and the
 workers' side (``running``, ``running_ended``, resource samples) from a radio per executor.
-Everything goes to one :class:`~parsl_monitoring.writer.DatabaseWriter` thread that
-batches writes to SQLite or PostgreSQL. There are no extra processes: the hooks cost a
-tuple and a queue put per state change.
+Everything goes to the database writer process
+(:class:`~parsl_monitoring.writer_process.WriterProcess`), which batches writes to SQLite
+or PostgreSQL. Per state change the hooks cost a tuple and a deque append; with the hub
+as the only plugin, core calls them directly, without pluggy's dispatch
+(:func:`parsl.plugins.manager.hook_if_implemented`).
 """
 from __future__ import annotations
 
@@ -266,44 +268,51 @@ class MonitoringHub:
         put = self._put
         if put is None:
             return
-        name = new_state.name
+        # ``_name_`` is the plain attribute behind Enum's ``name`` property (a descriptor
+        # call, measurable at a few calls per task).
+        name = new_state._name_
         if name == "launched":
             # A try is dated when it was handed to the executor, as its try row is: its
             # worker may already report it running before the DFK marks it launched. The
             # task row changes on the first try only; a retry's status row says it.
             launch_fields: Optional[Dict[str, Any]] = None
-            if old_state.name == "pending":
+            if old_state._name_ == "pending":
                 launch_fields = _depends(task_record) if task_record.depends else _NO_FIELDS
             put((W.STATE, task_record.id, task_record.try_id, name,
                  task_record.try_time_launched or time.time(), launch_fields))
             return
         now = time.time()
         if name == "pending":
+            # Flat, in kinds.PENDING_COLUMNS order (see there why).
             kwargs = task_record.kwargs
-            fields: Dict[str, Any] = {
-                "task_func_name": task_record.func_name,
-                "task_memoize": str(bool(task_record.memoize)),
-                "task_time_invoked": task_record.time_invoked,
-                "task_executor": task_record.executor,
-                "task_stdout": _stream(kwargs.get("stdout")),
-                "task_stderr": _stream(kwargs.get("stderr")),
-                "task_stdin": _stream(kwargs.get("stdin")),
-                # As Parsl stores them: str() of the lists ('None' without one).
-                "task_inputs": str(kwargs.get("inputs")),
-                "task_outputs": str(kwargs.get("outputs")),
-            }
-        elif name in _FINAL:
+            put((W.PENDING, task_record.id, task_record.try_id, now, task_record.func_name,
+                 "True" if task_record.memoize else "False", task_record.time_invoked,
+                 task_record.executor, _stream(kwargs.get("stdout")),
+                 _stream(kwargs.get("stderr")), _stream(kwargs.get("stdin")),
+                 # As Parsl stores them: str() of the lists ('None' without one).
+                 str(kwargs.get("inputs")), str(kwargs.get("outputs"))))
+            return
+        fields: Dict[str, Any]
+        if name in _FINAL:
+            fail_history = (task_record.fail_history[-1] if name in ("dep_fail", "failed")
+                            and task_record.fail_history else None)
+            if not (task_record.depends and old_state._name_ == "pending"):
+                # Flat, in kinds.FINAL_COLUMNS order.
+                put((W.FINAL, task_record.id, task_record.try_id, name, now,
+                     task_record.time_returned or now, task_record.fail_count,
+                     task_record.fail_cost, task_record.hashsum, fail_history))
+                return
             fields = {"task_time_returned": task_record.time_returned or now,
                       "task_fail_count": task_record.fail_count,
                       "task_fail_cost": task_record.fail_cost,
                       "task_hashsum": task_record.hashsum}
-            if name in ("dep_fail", "failed") and task_record.fail_history:
-                fields["task_fail_history"] = task_record.fail_history[-1]
+            if fail_history is not None:
+                fields["task_fail_history"] = fail_history
         elif name == "joining":
             fields = {"task_joins": _joins(task_record.joins)}
         else:
             fields = {}
-        if old_state.name == "pending" and task_record.depends:
+        if task_record.depends and old_state._name_ == "pending":
             fields.update(_depends(task_record))
         put((W.STATE, task_record.id, task_record.try_id, name, now, fields))
 

@@ -21,14 +21,14 @@ CPU times include children that have been waited for. CPU percent is computed fr
 CPU-time delta between two samples of the same try; peak memory is the highest resident
 size seen in the try.
 
-Message shapes (JSON lists): ``["running", htex_id, dfk_id, epoch, hostname, block_id,
-worker_id]``, ``["ended", htex_id, dfk_id, epoch, ok]``, ``["resource", htex_id, dfk_id,
-[values in parsl_monitoring.fields.SAMPLE_FIELDS order]]``.
+Message shapes (lists, sent in batches encoded by :mod:`parsl_monitoring.batches`):
+``["running", htex_id, dfk_id, epoch, hostname, block_id, worker_id]``,
+``["ended", htex_id, dfk_id, epoch, ok]``,
+``["resource", htex_id, dfk_id, [values in parsl_monitoring.fields.SAMPLE_FIELDS order]]``.
 """
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import resource
@@ -38,6 +38,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
+from parsl_monitoring.batches import encode_batch
 from parsl_monitoring.fields import SAMPLE_FIELDS
 from parsl_monitoring.radios import Sender, _ResultChannelSender, make_sender
 
@@ -63,7 +64,7 @@ class _Try:
 
 
 class _BufferedEvents:
-    """Events appended under a lock and sent as one JSON batch by :meth:`flush`; a batch
+    """Events appended under a lock and sent as one batch by :meth:`flush`; a batch
     that cannot be sent goes back in front of the buffer for the next flush."""
 
     sender: Sender
@@ -78,7 +79,7 @@ class _BufferedEvents:
         if not batch:
             return
         try:
-            self.sender.send(json.dumps(batch).encode())
+            self.sender.send(encode_batch(batch))
         except Exception as e:
             logger.warning("monitoring: could not send %d %s (%s); will retry",
                            len(batch), self._what, e)

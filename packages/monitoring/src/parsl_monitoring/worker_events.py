@@ -6,7 +6,7 @@ in whatever order they happen: a worker's ``running`` often arrives before the D
 launch hook has run. Events of a try not known yet are parked under its executor id and
 recorded, in their original order, the moment the try is reported.
 
-Worker events (JSON lists, see :mod:`parsl_monitoring.remote`): ``["running", htex_id,
+Worker events (lists, see :mod:`parsl_monitoring.remote`): ``["running", htex_id,
 dfk_id, epoch, hostname, block_id, worker_id]``, ``["ended", htex_id, dfk_id, epoch, ok]``,
 ``["resource", htex_id, dfk_id, [sample values]]``.
 """

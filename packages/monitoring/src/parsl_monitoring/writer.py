@@ -13,7 +13,6 @@ logged (parsl.log) and stored in the workflow row if the database comes back in 
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import queue
 import threading
@@ -26,15 +25,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from parsl_monitoring import schema
+from parsl_monitoring.batches import decode_batch
 from parsl_monitoring.fields import SAMPLE_FIELDS
 from parsl_monitoring.kinds import (
     BATCH,
     BLOCK,
     END_EVENTS,
     EXEC_ID,
+    FINAL,
+    FINAL_COLUMNS,
     LOST,
     NODE,
     NOTE,
+    PENDING,
+    PENDING_COLUMNS,
     PROBE,
     RESOURCE,
     SAMPLE,
@@ -217,6 +221,26 @@ class DatabaseWriter(threading.Thread):
                     tasks[task_id] = row = {}
                 row.update(fields)
                 row["task_status_name"] = state
+        elif kind == PENDING:
+            task_id = message[1]
+            self._append("status", (task_id, message[2], "pending", message[3], self.run_id))
+            tasks = self._merged["task"]
+            row = tasks.get(task_id)
+            if row is None:
+                tasks[task_id] = row = {}
+            row.update(zip(PENDING_COLUMNS, message[4:]))
+            row["task_status_name"] = "pending"
+        elif kind == FINAL:
+            _, task_id, try_id, state, epoch = message[:5]
+            self._append("status", (task_id, try_id, state, epoch, self.run_id))
+            tasks = self._merged["task"]
+            row = tasks.get(task_id)
+            if row is None:
+                tasks[task_id] = row = {}
+            row.update(zip(FINAL_COLUMNS, message[5:9]))
+            if message[9] is not None:
+                row["task_fail_history"] = message[9]
+            row["task_status_name"] = state
         elif kind == TRY_LAUNCHED:
             _, task_id, try_id, label, epoch, executor_id = message
             tries = self._merged["try"]
@@ -265,9 +289,7 @@ class DatabaseWriter(threading.Thread):
             self._count_lost(message[1], message[2])
         elif kind == WORKER_PAYLOAD:
             try:
-                events = json.loads(message[2])
-                if not isinstance(events, list):
-                    raise ValueError(f"expected a JSON list, got {type(events).__name__}")
+                events = decode_batch(message[2])
             except ValueError as e:
                 logger.error("monitoring: unreadable worker batch from executor %s: %s",
                              message[1], e)

@@ -47,8 +47,10 @@ _SYNC = "sync"  # (_SYNC, sync id): confirm a caller's sync
 _PROBE = "probe"  # (_PROBE, sync id): confirm once everything before it is merged
 
 _CONFIRMS = (_SYNC, _PROBE)
-#: How much lower than the submitting process the writer runs (see ``nice(1)``).
-_NICENESS = 10
+#: How much lower than the submitting process the writer runs (see ``nice(1)``): the
+#: lowest, so while the workflow's processes want the CPU the writer gets little of it
+#: (yet never none: rows are delayed, not starved).
+_NICENESS = 19
 
 
 class WriterProcess:
@@ -407,11 +409,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGINT, _stop_on_signal)
     signal.signal(signal.SIGTERM, _stop_on_signal)
     # Below the workflow's own processes: on a busy node the rows wait (in memory, safe),
-    # not the tasks.
+    # not the tasks. SCHED_BATCH also stops the writer's wake-ups from preempting them.
     try:
         os.nice(_NICENESS)
     except OSError:
         pass
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_BATCH"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        except OSError:
+            pass
     replies = _Replies(int(args[0]))
     settings = json.loads(args[1])
     package_logger = logging.getLogger("parsl_monitoring")

@@ -5,7 +5,7 @@ A radio object is what users put in an executor's ``remote_monitoring_radio``. I
 halves: :meth:`MonitoringRadio.start_receiver` runs in the submitting process and feeds
 decoded batches to a callback; :func:`make_sender` rebuilds the sending half on a worker
 from the plain-dict ``worker_config`` the receiver returns. Workers send *batches* (one
-JSON document per flush, see :mod:`parsl_monitoring.remote`), so a no-op task costs a list
+encoded list per flush, see :mod:`parsl_monitoring.batches`), so a no-op task costs a list
 append, not a network send or a file.
 
 - :class:`FilesystemRadio`: each batch is a file in ``run_dir/monitor-fs-radio/<label>``,
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import os
 import queue
@@ -41,6 +40,7 @@ import uuid
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 from parsl.monitoring.radio_config import HTEXRadio, MultiprocessingQueueRadio, RadioConfig
+from parsl_monitoring.batches import decode_batch
 
 __all__ = ["FilesystemRadio", "HTEXRadio", "MonitoringRadio", "MultiprocessingQueueRadio",
            "RadioConfig", "Receiver", "Sender", "UDPRadio", "make_sender",
@@ -75,7 +75,8 @@ class Sender(Protocol):
     """The worker-side half of a radio."""
 
     def send(self, payload: bytes) -> None:
-        """Send one batch (JSON bytes); must not raise for transient trouble."""
+        """Send one batch (see :mod:`parsl_monitoring.batches`); must not raise for
+        transient trouble."""
 
 
 class MonitoringRadio(RadioConfig):
@@ -92,9 +93,7 @@ class MonitoringRadio(RadioConfig):
 def _decode(payload: bytes, label: str, on_batch: BatchCallback, on_loss: LossCallback,
             where: str) -> None:
     try:
-        messages = json.loads(payload)
-        if not isinstance(messages, list):
-            raise ValueError(f"expected a JSON list, got {type(messages).__name__}")
+        messages = decode_batch(payload)
     except ValueError as e:
         logger.error("monitoring: unreadable batch from %s for executor %s: %s", where, label, e)
         on_loss(1, f"unreadable batch ({where})")
@@ -175,7 +174,7 @@ class _FilesystemSender:
 
     def send(self, payload: bytes) -> None:
         self.count += 1
-        name = f"{time.time_ns():020d}-{self.prefix}-{self.count:08d}.json"
+        name = f"{time.time_ns():020d}-{self.prefix}-{self.count:08d}.batch"
         tmp_path = os.path.join(self.tmp, name)
         with open(tmp_path, "wb") as f:
             f.write(payload)
@@ -327,7 +326,7 @@ def start_executor_receiver(executor: Any, on_payload: PayloadCallback) -> Recei
     interchange pass it on with the results (the interchange checks it), and the
     executor's result thread hands it to the handler registered here. Nothing else is
     opened: no socket, no file, no process. ``on_payload`` gets each batch still encoded
-    (JSON bytes of event lists): it runs on the executor's result thread, so decoding is
+    (see :mod:`parsl_monitoring.batches`): it runs on the executor's result thread, so decoding is
     left to the consumer.
     """
     if not hasattr(executor, "monitoring_message_handler"):
