@@ -6,9 +6,10 @@ twice per call (each a system call into the socket's mailbox), which cost more t
 rest of a pass through the interchange's loop. The descriptor only says that the socket's
 state *may* have changed, and only once the socket has been found empty, so a socket
 polled this way must be drained until ZeroMQ says it is empty (every drain here ends that
-way, or records the socket in ``backlog`` when it stops at its ``limit``), and any send on
-it must be followed by a drain: the interchange and the manager poll this way only the
-sockets they do not send on between drains.
+way, or records the socket in ``backlog`` when it stops at its ``limit``), and a send on
+it must be followed by a drain, since a send may take in the news of waiting messages
+(the manager's rare heartbeats on its task socket do this). The interchange's socket to
+the managers, which it sends on after every result batch, stays with ``zmq_poll``.
 """
 from __future__ import annotations
 
