@@ -660,8 +660,9 @@ class Interchange:
         poller = zmq.Poller()
         # zmq_poll reports ready sockets in registration order: results come first, and
         # the tasks they free capacity for are sent before a large batch of new tasks from
-        # the executor is parsed. The sockets this loop only receives from are polled by
-        # descriptor (see parsl_htex._zmq); the managers' task socket, which it also
+        # the executor is parsed. The sockets nothing is sent on between drains (results,
+        # client tasks, and commands, whose replies go out inside the drain) are polled by
+        # descriptor (see parsl_htex._zmq); the managers' task socket, which dispatch
         # sends on, stays a ZeroMQ socket to zmq_poll.
         fd_of = {sock: notification_fd(sock)
                  for sock in (self.worker_results, self.client_tasks, self.command)}
