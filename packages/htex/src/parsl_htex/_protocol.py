@@ -107,14 +107,33 @@ def _records(body: memoryview, start: int, header: struct.Struct,
         pos = stop
 
 
+#: Where a task record's payload length sits, and where its payload starts.
+_TASK_LENGTH = struct.Struct("<I")
+_TASK_LENGTH_AT = KEY_SIZE
+_TASK_PAYLOAD_AT = TASK_HEADER.size
+
+
 def split_tasks(body: memoryview, start: int = 1) -> List[Tuple[bytes, memoryview]]:
     """``(key, record)`` of each task record in ``body[start:]``; the records are views.
 
     Raises MalformedMessage, before returning anything, if the records do not exactly
-    fill the body.
+    fill the body. (A plain loop rather than :func:`_records`: this runs for every task,
+    twice, and a generator step per record costs more than the slicing.)
     """
-    return [(bytes(body[pos:pos + KEY_SIZE]), body[pos:stop])
-            for _, pos, stop in _records(body, start, TASK_HEADER, "task")]
+    found: List[Tuple[bytes, memoryview]] = []
+    append = found.append
+    length_at = _TASK_LENGTH.unpack_from
+    end = len(body)
+    pos = start
+    while pos < end:
+        if end - pos < _TASK_PAYLOAD_AT:
+            raise MalformedMessage(f"truncated task record header at byte {pos}")
+        stop = pos + _TASK_PAYLOAD_AT + length_at(body, pos + _TASK_LENGTH_AT)[0]
+        if stop > end:
+            raise MalformedMessage(f"task record at byte {pos} runs past the message end")
+        append((body[pos:pos + KEY_SIZE].tobytes(), body[pos:stop]))
+        pos = stop
+    return found
 
 
 _PRIORITY = struct.Struct("!d")
@@ -134,6 +153,35 @@ def split_prioritized_tasks(body: memoryview) -> Tuple[float, List[Tuple[bytes, 
     if math.isnan(priority):
         raise MalformedMessage("a prioritized task batch whose priority is NaN")
     return priority, split_tasks(body, 1 + _PRIORITY.size)
+
+
+_RESULT_TAIL_AT = KEY_SIZE
+_RESULT_PAYLOAD_AT = RESULT_HEADER.size
+
+
+def result_spans(body: memoryview, start: int = 1) -> Tuple[List[Tuple[int, int, int]],
+                                                            Optional[str]]:
+    """``(tag, record_start, record_end)`` of each result record in ``body[start:]``, and
+    why the rest of the body is not a record (None when every byte was one).
+
+    The records before a bad one are returned. A plain loop, for the interchange, which
+    checks every result record it forwards (see :func:`split_tasks`).
+    """
+    spans: List[Tuple[int, int, int]] = []
+    append = spans.append
+    tail_at = RESULT_TAIL.unpack_from
+    end = len(body)
+    pos = start
+    while pos < end:
+        if end - pos < _RESULT_PAYLOAD_AT:
+            return spans, f"truncated result record header at byte {pos}"
+        tag, length = tail_at(body, pos + _RESULT_TAIL_AT)
+        stop = pos + _RESULT_PAYLOAD_AT + length
+        if stop > end:
+            return spans, f"result record at byte {pos} runs past the message end"
+        append((tag, pos, stop))
+        pos = stop
+    return spans, None
 
 
 def iter_results(body: memoryview, start: int = 1) -> Iterator[Tuple[int, int, memoryview,

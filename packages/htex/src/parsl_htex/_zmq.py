@@ -1,7 +1,19 @@
-"""Draining ZeroMQ sockets without blocking, shared by the interchange and the manager."""
+"""Draining ZeroMQ sockets without blocking, shared by the interchange and the manager.
+
+Receive-only sockets are polled through their notification descriptor (``ZMQ_FD``) as
+plain file descriptors: ``zmq_poll`` asks every ZeroMQ socket it is given for its events
+twice per call (each a system call into the socket's mailbox), which cost more than the
+rest of a pass through the interchange's loop. The descriptor only says that the socket's
+state *may* have changed, and only once the socket has been found empty, so a socket
+polled this way must be drained until ZeroMQ says it is empty (every drain here ends that
+way, or records the socket in ``backlog`` when it stops at its ``limit``), and a send on
+it must be followed by a drain, since a send may take in the news of waiting messages
+(the manager's rare heartbeats on its task socket do this). The interchange's socket to
+the managers, which it sends on after every result batch, stays with ``zmq_poll``.
+"""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, Iterator, List, Optional, Set
 
 import zmq
 
@@ -14,7 +26,19 @@ _EVENTS = int(zmq.EVENTS)
 _POLLIN = int(zmq.POLLIN)
 
 
-def _drain(sock: zmq.Socket[bytes], receive: Callable[[int], Any], limit: int) -> Iterator[Any]:
+_FD = int(zmq.FD)
+
+#: Sockets a drain left with messages waiting (it reached its limit).
+Backlog = Set["zmq.Socket[Any]"]
+
+
+def notification_fd(sock: zmq.Socket[Any]) -> int:
+    """``sock``'s ZMQ_FD, to poll as a plain descriptor (see the module docstring)."""
+    return int(sock.get(_FD))
+
+
+def _drain(sock: zmq.Socket[bytes], receive: Callable[[int], Any], limit: int,
+           backlog: Optional[Backlog]) -> Iterator[Any]:
     for i in range(limit):
         if i and not int(sock.get(_EVENTS)) & _POLLIN:
             return
@@ -23,13 +47,17 @@ def _drain(sock: zmq.Socket[bytes], receive: Callable[[int], Any], limit: int) -
         except zmq.Again:
             return
         yield message
+    if backlog is not None:
+        backlog.add(sock)
 
 
-def ready_messages(sock: zmq.Socket[bytes], limit: int = DRAIN_BATCH) -> Iterator[zmq.Frame]:
+def ready_messages(sock: zmq.Socket[bytes], limit: int = DRAIN_BATCH,
+                   backlog: Optional[Backlog] = None) -> Iterator[zmq.Frame]:
     """Yield the single-frame messages waiting on ``sock`` (zero-copy), at most ``limit``,
-    stopping as soon as none is waiting. For sockets whose peer sends one frame per message
-    (every HTEX socket but a ROUTER)."""
-    return _drain(sock, lambda flags: sock.recv(flags, copy=False), limit)
+    stopping as soon as none is waiting (or adding ``sock`` to ``backlog`` when it stops
+    at ``limit``). For sockets whose peer sends one frame per message (every HTEX socket
+    but a ROUTER)."""
+    return _drain(sock, lambda flags: sock.recv(flags, copy=False), limit, backlog)
 
 
 def _recv_frames(sock: zmq.Socket[bytes], flags: int) -> List[zmq.Frame]:
@@ -43,7 +71,8 @@ def _recv_frames(sock: zmq.Socket[bytes], flags: int) -> List[zmq.Frame]:
     return frames
 
 
-def ready_frames(sock: zmq.Socket[bytes], limit: int = DRAIN_BATCH) -> Iterator[List[zmq.Frame]]:
+def ready_frames(sock: zmq.Socket[bytes], limit: int = DRAIN_BATCH,
+                 backlog: Optional[Backlog] = None) -> Iterator[List[zmq.Frame]]:
     """Yield the multipart messages waiting on ``sock`` (zero-copy frames), at most
-    ``limit`` of them, stopping as soon as none is waiting."""
-    return _drain(sock, lambda flags: _recv_frames(sock, flags), limit)
+    ``limit`` of them, stopping as soon as none is waiting (see :func:`ready_messages`)."""
+    return _drain(sock, lambda flags: _recv_frames(sock, flags), limit, backlog)

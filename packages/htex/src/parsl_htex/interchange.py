@@ -34,7 +34,7 @@ import signal
 import socket
 import sys
 import time
-from typing import Any, Deque, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
 import zmq
 
@@ -45,7 +45,7 @@ from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._messages import heartbeat_problem, monitoring_problem, registration_problem
 from parsl_htex._net import tcp_url
 from parsl_htex._pending import PendingTasks
-from parsl_htex._zmq import DRAIN_BATCH, ready_frames, ready_messages
+from parsl_htex._zmq import DRAIN_BATCH, Backlog, notification_fd, ready_frames, ready_messages
 from parsl_htex.errors import ManagerLost
 from parsl_htex.manager_selector import ManagerSelector, RandomManagerSelector
 from parsl_htex.version import VERSION
@@ -160,6 +160,8 @@ class Interchange:
         #: Per-task events, when logged (level TASK_EVENTS or lower); see log_context.
         self.task_events = TaskEvents(logger) if logger.isEnabledFor(TASK_EVENTS) else None
         self.dropped = 0
+        #: Sockets polled by descriptor whose last drain stopped with messages waiting.
+        self.backlog: Backlog = set()
 
     def _bind_all(self, config: Dict[str, Any]) -> None:
         loopback = [config.get("loopback_address", "127.0.0.1")]
@@ -294,7 +296,7 @@ class Interchange:
 
     def handle_client_tasks(self) -> None:
         events = self.task_events
-        for frame in ready_messages(self.client_tasks):
+        for frame in ready_messages(self.client_tasks, backlog=self.backlog):
             body = frame.buffer
             kind = body[:1]
             priority: Optional[float] = None
@@ -416,7 +418,7 @@ class Interchange:
 
     def handle_worker_results(self) -> None:
         debug = logger.isEnabledFor(logging.DEBUG)
-        for frames in ready_frames(self.worker_results):
+        for frames in ready_frames(self.worker_results, backlog=self.backlog):
             mid = frames[0].bytes
             m = self.managers.get(mid)
             if m is None:
@@ -442,45 +444,44 @@ class Interchange:
         """Queue for the executor the result records of ``body`` that belong to tasks ``m``
         holds; drop (and count) the others."""
         tasks = m.tasks
+        held = len(tasks)
         kept: List[memoryview] = []
-        all_kept = True
-        try:
-            for _, tag, _, start, end in P.iter_results(body):
-                key = bytes(body[start:start + P.KEY_SIZE])
-                if tag not in _RESULT_TAGS:
-                    if tag == P.MONITORING:  # checked here: no cost for task results
-                        problem = monitoring_problem(key,
-                                                     body[start + P.RESULT_HEADER.size:end])
-                        if problem is None:
-                            kept.append(body[start:end])  # no task: for the executor
-                            continue
-                        self._warn_dropped("a monitoring record from manager %r: %s",
-                                           m.manager_id[:32], problem)
-                        all_kept = False
+        spans, malformed = P.result_spans(body)
+        all_kept = malformed is None
+        for tag, start, end in spans:
+            key = body[start:start + P.KEY_SIZE].tobytes()
+            if tag not in _RESULT_TAGS:
+                if tag == P.MONITORING:  # checked here: no cost for task results
+                    problem = monitoring_problem(key, body[start + P.RESULT_HEADER.size:end])
+                    if problem is None:
+                        kept.append(body[start:end])  # no task: for the executor
                         continue
-                    self._warn_dropped("a result with unknown tag %d from manager %r", tag,
-                                       m.manager_id[:32])
+                    self._warn_dropped("a monitoring record from manager %r: %s",
+                                       m.manager_id[:32], problem)
                     all_kept = False
                     continue
-                if key not in tasks:
-                    self._warn_dropped("a result for a task manager %r does not hold",
-                                       m.manager_id[:32])
-                    all_kept = False
-                    continue
-                del tasks[key]
-                self.in_flight -= 1
-                kept.append(body[start:end])
-                if debug:
-                    htex_id, dfk_id = P.key_ids(key)
-                    logger.debug("Result of task %s from manager %s", dfk_id,
-                                 m.manager_id.decode(errors="replace"),
-                                 extra={"task_id": dfk_id, "executor_task_id": htex_id,
-                                        "manager_id": m.manager_id.decode(errors="replace"),
-                                        "block_id": m.block_id, "event": "ix_result"})
-        except P.MalformedMessage as e:
+                self._warn_dropped("a result with unknown tag %d from manager %r", tag,
+                                   m.manager_id[:32])
+                all_kept = False
+                continue
+            if key not in tasks:
+                self._warn_dropped("a result for a task manager %r does not hold",
+                                   m.manager_id[:32])
+                all_kept = False
+                continue
+            del tasks[key]
+            kept.append(body[start:end])
+            if debug:
+                htex_id, dfk_id = P.key_ids(key)
+                logger.debug("Result of task %s from manager %s", dfk_id,
+                             m.manager_id.decode(errors="replace"),
+                             extra={"task_id": dfk_id, "executor_task_id": htex_id,
+                                    "manager_id": m.manager_id.decode(errors="replace"),
+                                    "block_id": m.block_id, "event": "ix_result"})
+        if malformed is not None:
             self._warn_dropped("the rest of a malformed result batch from %r: %s",
-                               m.manager_id[:32], e)
-            all_kept = False
+                               m.manager_id[:32], malformed)
+        self.in_flight -= held - len(tasks)
         if not tasks:
             m.idle_since = time.monotonic()
         if all_kept:
@@ -521,6 +522,7 @@ class Interchange:
                 logger.exception("Command %r failed", body[:200])
                 reply = {"error": f"{type(e).__name__}: {e}"}
             sock.send_multipart([ident, req_id, json.dumps(reply).encode()])
+        self.backlog.add(sock)
 
     def run_command(self, request: Dict[str, Any]) -> Any:
         op = request.get("op")
@@ -658,13 +660,20 @@ class Interchange:
         poller = zmq.Poller()
         # zmq_poll reports ready sockets in registration order: results come first, and
         # the tasks they free capacity for are sent before a large batch of new tasks from
-        # the executor is parsed.
-        handlers = {self.worker_results: self._handle_results_and_dispatch,
-                    self.worker_tasks: self.handle_worker_tasks,
-                    self.client_tasks: self.handle_client_tasks,
-                    self.command: self.handle_command}
-        for sock in handlers:
-            poller.register(sock, zmq.POLLIN)
+        # the executor is parsed. The sockets nothing is sent on between drains (results,
+        # client tasks, and commands, whose replies go out inside the drain) are polled by
+        # descriptor (see parsl_htex._zmq); the managers' task socket, which dispatch
+        # sends on, stays a ZeroMQ socket to zmq_poll.
+        fd_of = {sock: notification_fd(sock)
+                 for sock in (self.worker_results, self.client_tasks, self.command)}
+        by_fd = {fd: sock for sock, fd in fd_of.items()}
+        handlers: Dict[Any, Callable[[], None]] = {
+            fd_of[self.worker_results]: self._handle_results_and_dispatch,
+            self.worker_tasks: self.handle_worker_tasks,
+            fd_of[self.client_tasks]: self.handle_client_tasks,
+            fd_of[self.command]: self.handle_command}
+        for what in handlers:
+            poller.register(what, zmq.POLLIN)
         period = min(self.hb_period, self.hb_threshold / 2, 1.0)
         next_hk = time.monotonic() + period
         logger.info("Interchange running: ports %s, encrypted=%s", self.ports(),
@@ -674,15 +683,24 @@ class Interchange:
         next_event_flush = 0.0
         while not self.stopping:
             timeout = max(0.0, min(next_hk, flush_at) - time.monotonic())
+            backlog = self.backlog
+            if backlog:
+                timeout = 0.0
             # zmq_poll counts whole milliseconds: round up so a wait is never a busy loop.
-            for sock, _ in poller.poll(math.ceil(timeout * 1000)):
+            ready = [what for what, _ in poller.poll(math.ceil(timeout * 1000))]
+            if backlog:
+                ready += [fd_of[sock] for sock in backlog if fd_of[sock] not in ready]
+                backlog.clear()
+            for what in ready:
                 try:
-                    handlers[sock]()
+                    handlers[what]()
                 except zmq.ZMQError:
                     raise
                 except Exception:
                     # A message no check anticipated must not take everyone's tasks down.
                     logger.exception("Unexpected error handling a message; dropped it")
+                    if what in by_fd:  # the drain stopped early: others may be waiting
+                        self.backlog.add(by_fd[what])
             self.dispatch()
             now = time.monotonic()
             if self.task_events is not None and now >= next_event_flush:

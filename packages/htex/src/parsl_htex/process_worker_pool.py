@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import platform
+import select
 import signal
 import socket
 import subprocess
@@ -40,7 +41,7 @@ from parsl_htex._affinity import affinity_environment, cpu_assignments
 from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._net import probe, tcp_url
 from parsl_htex._pipes import MessageReader, MessageWriter
-from parsl_htex._zmq import ready_messages
+from parsl_htex._zmq import Backlog, notification_fd, ready_messages
 from parsl_htex.errors import WorkerLost
 from parsl_htex.mpi_nodes import NODE_LOCKS_ENV
 from parsl_htex.version import VERSION
@@ -190,7 +191,12 @@ class Manager:
         self.pending: Deque[Tuple[bytes, memoryview]] = collections.deque()
         #: Result records not yet sent to the interchange.
         self.results: List[bytes] = []
-        self.poller = zmq.Poller()
+        #: Only plain descriptors are polled (the task socket by its ZMQ_FD), so the
+        #: interpreter's poll() serves: one system call per wait, where zmq_poll makes two.
+        self.poller = select.poll()
+        #: The task socket when it may hold messages its descriptor will not announce: it
+        #: is polled by descriptor (see parsl_htex._zmq), and also sent on.
+        self.backlog: Backlog = set()
         self.draining = False
         #: Set when the interchange confirms our DRAIN: no task can arrive after that.
         self.drain_acked = False
@@ -332,8 +338,8 @@ class Manager:
         self.by_pidfd[w.pidfd] = w
         self.by_result_fd[result_r] = w
         self.by_task_fd[task_w] = w
-        self.poller.register(w.pidfd, zmq.POLLIN)
-        self.poller.register(result_r, zmq.POLLIN)
+        self.poller.register(w.pidfd, select.POLLIN)
+        self.poller.register(result_r, select.POLLIN)
         self.idle.append(w)
         logger.info("Started worker %d (generation %d, pid %d)", w.rank, w.generation,
                     w.proc.pid, extra={"worker_id": w.rank})
@@ -513,7 +519,7 @@ class Manager:
     def handle_interchange(self) -> None:
         assert self.task_sock is not None
         sock = self.task_sock
-        for frame in ready_messages(sock):
+        for frame in ready_messages(sock, backlog=self.backlog):
             self.last_from_interchange = time.monotonic()
             body = frame.buffer
             tag = bytes(body[:1])
@@ -560,7 +566,7 @@ class Manager:
                              extra={"task_id": dfk_id, "executor_task_id": htex_id,
                                     "worker_id": w.rank, "event": "mgr_to_worker"})
             if not complete:
-                self.poller.register(w.writer.fd, zmq.POLLOUT)
+                self.poller.register(w.writer.fd, select.POLLOUT)
 
     def flush_results(self) -> None:
         if not self.results:
@@ -578,7 +584,7 @@ class Manager:
         """Heartbeat and drain checks; return False when the manager should exit."""
         assert self.task_sock is not None
         if now >= self.next_heartbeat:
-            self.task_sock.send(P.HB + str(self.tasks_done).encode())
+            self.send_interchange(P.HB + str(self.tasks_done).encode())
             self.next_heartbeat = now + self.hb_period
         if self.subreaper:
             self.reap_exited_strays()
@@ -591,7 +597,7 @@ class Manager:
         if drain is not None and not self.draining and now - self.start_time >= drain:
             logger.info("Drain period of %s s is over: taking no new tasks", drain)
             self.draining = True
-            self.task_sock.send(P.DRAIN)
+            self.send_interchange(P.DRAIN)
         if self.draining and self.drain_acked and not self.busy():
             logger.info("Drained: all tasks done, exiting")
             self.flush_results()
@@ -601,6 +607,13 @@ class Manager:
             self.result_sock.send(P.BYE)
             return False
         return True
+
+    def send_interchange(self, message: bytes) -> None:
+        """Send on the task socket, then have the loop drain it: a send can take in the
+        news of waiting messages without the socket's descriptor announcing them."""
+        assert self.task_sock is not None
+        self.task_sock.send(message)
+        self.backlog.add(self.task_sock)
 
     def request_stop(self) -> None:
         """SIGTERM while running: stop at the next loop turn (a wakeup fd ends the poll).
@@ -614,13 +627,15 @@ class Manager:
         assert self.task_sock is not None
         for w in self.workers:
             self.spawn(w)
-        self.poller.register(self.task_sock, zmq.POLLIN)
+        self.poller.register(notification_fd(self.task_sock), select.POLLIN)
+        # Registration received a reply: whatever followed it is not announced.
+        self.backlog.add(self.task_sock)
         wake_r, wake_w = socket.socketpair()
         wake_r.setblocking(False)
         wake_w.setblocking(False)
         signal.set_wakeup_fd(wake_w.fileno())
         wake_fd = wake_r.fileno()
-        self.poller.register(wake_fd, zmq.POLLIN)
+        self.poller.register(wake_fd, select.POLLIN)
         global _running, _past_loop
         _running = self
         try:
@@ -635,6 +650,8 @@ class Manager:
 
     def _loop(self, wake: socket.socket) -> int:
         wake_fd = wake.fileno()
+        assert self.task_sock is not None
+        task_fd = notification_fd(self.task_sock)
         hk_ms = max(10, int(min(self.hb_period, self.hb_threshold) * 1000 / 2))
         next_hk = 0.0
         next_event_flush = 0.0
@@ -653,10 +670,14 @@ class Manager:
                 next_hk = min(next_hk, drain_at)
             if self.task_events:  # buffered events are written within FLUSH_PERIOD
                 timeout = min(timeout, _EVENT_FLUSH_MS)
+            from_interchange = bool(self.backlog)
+            if from_interchange:
+                timeout = 0
+                self.backlog.clear()
             events = self.poller.poll(timeout)
             for what, _ in events:
-                if what is self.task_sock:
-                    self.handle_interchange()
+                if what == task_fd:
+                    from_interchange = True
                 elif what in self.by_result_fd:
                     self.read_worker(self.by_result_fd[what])
                 elif what in self.by_pidfd:
@@ -668,6 +689,8 @@ class Manager:
                         wake.recv(512)
                     except BlockingIOError:
                         pass
+            if from_interchange:
+                self.handle_interchange()
             # Results first: the interchange sends this manager its next tasks only once
             # it has seen them, and that round trip is longer than a pipe write to a worker.
             self.flush_results()
