@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 from typing import List
 
@@ -42,7 +43,7 @@ def test_results_queued_beyond_one_drain_all_reach_the_executor(make_htex):
         results.connect(f"tcp://127.0.0.1:{ex.worker_result_port}")
         tasks.send(P.REG + json.dumps(_valid_registration()).encode())
         assert tasks.poll(10_000) and tasks.recv()[:1] == P.OK
-        events = [json.dumps([["event", i]]).encode() for i in range(MESSAGES)]
+        events = [pickle.dumps([["event", i]], protocol=4) for i in range(MESSAGES)]
         os.kill(ex.interchange_proc.pid, signal.SIGSTOP)
         try:
             for payload in events:
