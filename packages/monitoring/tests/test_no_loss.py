@@ -83,6 +83,31 @@ def test_writer_keeps_rows_while_the_file_stays_locked_past_its_busy_timeout(
     assert query(f"sqlite:///{path}", "SELECT count(*) AS n FROM status")[0]["n"] == 500
 
 
+def test_rows_beyond_the_pending_row_cap_are_dropped_and_counted(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the file is locked rows pile up in memory; past the cap the newest are
+    dropped, each counted with its reason, and the rest are written once it unlocks."""
+    monkeypatch.setattr(W, "MAX_PENDING_ROWS", 100)
+    path = f"{tmp_path}/monitoring.db"
+    writer = W.DatabaseWriter(f"sqlite:///{path}", "run-cap", flush_period=0.05,
+                              busy_timeout=0.2, retry_timeout=30)
+    writer.start()
+    writer.put((W.WORKFLOW, {"workflow_name": "w", "time_began": time.time()}))
+    assert writer.sync(30)
+    locked = threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(path, "BEGIN IMMEDIATE", 3, locked))
+    holder.start()
+    assert locked.wait(30)
+    writer.put((W.BATCH, [(W.STATUS, i, 0, "pending", time.time()) for i in range(150)]))
+    holder.join(30)
+    assert writer.sync(30)
+    writer.stop(30)
+    assert writer.lost == 50
+    assert writer.lost_reasons == {
+        "status row dropped: database unreachable, buffer full": 50}
+    assert query(f"sqlite:///{path}", "SELECT count(*) AS n FROM status")[0]["n"] == 100
+
+
 def test_writer_merges_try_fields_arriving_in_any_order(db_url: str) -> None:
     writer = W.DatabaseWriter(db_url, "run-2", flush_period=0.05)
     writer.start()

@@ -21,7 +21,8 @@ CPU times include children that have been waited for. CPU percent is computed fr
 CPU-time delta between two samples of the same try; peak memory is the highest resident
 size seen in the try.
 
-Message shapes (lists, sent in batches encoded by :mod:`parsl_monitoring.batches`):
+Message shapes (tuples or lists, sent in batches encoded by
+:mod:`parsl_monitoring.batches`):
 ``["running", htex_id, dfk_id, epoch, hostname, block_id, worker_id]``,
 ``["ended", htex_id, dfk_id, epoch, ok]``,
 ``["resource", htex_id, dfk_id, [values in parsl_monitoring.fields.SAMPLE_FIELDS order]]``.
@@ -36,7 +37,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from parsl_monitoring.batches import encode_batch
 from parsl_monitoring.fields import SAMPLE_FIELDS
@@ -68,7 +69,7 @@ class _BufferedEvents:
     that cannot be sent goes back in front of the buffer for the next flush."""
 
     sender: Sender
-    _buffer: List[List[Any]]
+    _buffer: List[Sequence[Any]]
     _lock: threading.Lock
     #: What the events are, for the warning when a batch cannot be sent.
     _what = "events"
@@ -100,9 +101,10 @@ class WorkerMonitor(_BufferedEvents):
         self.block_id = os.environ.get("PARSL_WORKER_BLOCK_ID", "")
         self.worker_id = (f"{os.environ.get('PARSL_WORKER_POOL_ID', '')}-"
                           f"{os.environ.get('PARSL_WORKER_RANK', os.getpid())}")
-        self._buffer: List[List[Any]] = []
+        self._buffer: List[Sequence[Any]] = []
         self._lock = threading.Lock()
         self._current: Optional[_Try] = None
+        self._try = _Try(0, None, 0.0)
         self._process: Any = None
         self._statm: Optional[int] = None
         self._page_size = 4096
@@ -132,18 +134,24 @@ class WorkerMonitor(_BufferedEvents):
 
     def task_started(self, htex_task_id: int, dfk_task_id: Optional[int]) -> None:
         now = time.time()
-        current = _Try(htex_task_id, dfk_task_id, now)
         with self._lock:
-            self._buffer.append(["running", htex_task_id, dfk_task_id, now, self.hostname,
-                                 self.block_id, self.worker_id])
+            self._buffer.append(("running", htex_task_id, dfk_task_id, now, self.hostname,
+                                 self.block_id, self.worker_id))
             if self.resources:
+                # One _Try per worker, reset per try: a worker runs one try at a time.
+                current = self._try
+                current.htex_id = htex_task_id
+                current.dfk_id = dfk_task_id
+                current.started = current.last_sample = now
+                current.peak = 0.0
+                current.sampled = False
                 if self.interval == 0:
+                    current.cpu = 0.0
                     self._quick_sample(current, now, final=False)
                 else:  # the first sample waits for the sender's tick (if the try lasts)
                     times = os.times()
-                    current.cpu = times.user + times.system + times.children_user \
-                        + times.children_system
-            self._current = current
+                    current.cpu = times[0] + times[1] + times[2] + times[3]
+                self._current = current
 
     def task_ended(self, htex_task_id: int, dfk_task_id: Optional[int], ok: bool) -> None:
         with self._lock:
@@ -151,9 +159,9 @@ class WorkerMonitor(_BufferedEvents):
             now = time.time()
             current = self._current
             self._current = None
-            if self.resources and current is not None:
+            if current is not None:
                 self._quick_sample(current, now, final=True)
-            self._buffer.append(["ended", htex_task_id, dfk_task_id, now, ok])
+            self._buffer.append(("ended", htex_task_id, dfk_task_id, now, ok))
 
     def attach_result_channel(self, send: Any) -> bool:
         """Called by the HTEX worker: with the ``htex`` radio, batches go up its result
@@ -166,26 +174,39 @@ class WorkerMonitor(_BufferedEvents):
     # ------------------------------------------------------------------ sampling
 
     def _quick_sample(self, current: _Try, now: float, final: bool) -> None:
-        """The cheap first/final sample (caller holds the lock); see the module docstring."""
+        """The cheap first/final sample (caller holds the lock); see the module docstring.
+
+        Built as one flat tuple in SAMPLE_FIELDS order: this runs twice per try at
+        interval 0 and once per short try otherwise, so it allocates nothing else.
+        """
         if self._statm is None:
             self._sample(current, now, children=False, final=final)
             return
         try:
             times = os.times()
             usage = resource.getrusage(resource.RUSAGE_SELF)
-            vms_pages, rss_pages = os.pread(self._statm, 128, 0).split()[:2]
+            vms_pages, rss_pages = os.pread(self._statm, 128, 0).split(None, 2)[:2]
         except OSError as e:
             logger.debug("quick resource sample failed: %s", e)
             return
-        rss = float(int(rss_pages) * self._page_size)
-        user = times.user + times.children_user
-        system = times.system + times.children_system
-        # In SAMPLE_FIELDS order, without the last two (CPU percent, peak memory).
-        self._finish_sample(current, now, user + system, rss, [
-            now, self.interval, self._pid, user, system,
-            float(int(vms_pages) * self._page_size), rss, 100.0 * rss / self._total_memory,
-            "running", None, float(usage.ru_inblock * 512), float(usage.ru_oublock * 512),
-            float(usage.ru_nvcsw), float(usage.ru_nivcsw), 0.0, final])
+        page = self._page_size
+        rss = float(int(rss_pages) * page)
+        user = times[0] + times[2]
+        system = times[1] + times[3]
+        cpu = user + system
+        elapsed = now - current.last_sample
+        percent = 100.0 * (cpu - current.cpu) / elapsed \
+            if elapsed > 0 and current.cpu > 0 else 0.0
+        peak = current.peak if current.peak > rss else rss
+        current.cpu = cpu
+        current.last_sample = now
+        current.peak = peak
+        current.sampled = True
+        self._buffer.append(("resource", current.htex_id, current.dfk_id, (
+            now, self.interval, self._pid, user, system, float(int(vms_pages) * page), rss,
+            100.0 * rss / self._total_memory, "running", None, usage.ru_inblock * 512.0,
+            usage.ru_oublock * 512.0, float(usage.ru_nvcsw), float(usage.ru_nivcsw), 0.0,
+            final, percent, peak)))
 
     def _finish_sample(self, current: _Try, now: float, cpu_total: float, rss: float,
                        values: List[Any]) -> None:
@@ -303,7 +324,7 @@ class ThreadTaskObserver(_BufferedEvents):
         self.sender = sender
         self.flush_period = flush_period
         self.hostname = socket.gethostname()
-        self._buffer: List[List[Any]] = []
+        self._buffer: List[Sequence[Any]] = []
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True,
