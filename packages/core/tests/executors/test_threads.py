@@ -70,3 +70,24 @@ def test_submit_after_shutdown_raises(pool):
 def test_threads_carry_the_label_in_their_names(pool):
     assert pool.submit(lambda: threading.current_thread().name, {}).result(
         timeout=10).startswith("parsl-direct_")
+
+
+def test_a_config_loaded_again_after_cleanup_runs_tasks_on_a_fresh_pool(run_dir) -> None:
+    """A notebook's second ``parsl.load(config)`` (and Parsl's tests, which share config
+    modules) reuses the executor objects: the pool starts again."""
+    import parsl
+    from parsl.config import Config
+
+    executor = ThreadPoolExecutor(label="again", max_threads=2)
+    config = Config(executors=[executor], run_dir=run_dir)
+
+    @parsl.python_app
+    def double(x: int) -> int:
+        return 2 * x
+
+    for run in range(2):
+        with parsl.load(config):
+            assert double(run + 1).result(timeout=30) == 2 * (run + 1)
+    for thread in executor._threads:  # the second pool's threads end after cleanup
+        thread.join(timeout=10)
+        assert not thread.is_alive()

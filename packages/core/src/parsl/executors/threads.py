@@ -109,6 +109,12 @@ class ThreadPoolExecutor(ParslExecutor):
         self._shutdown_lock = threading.Lock()
 
     def start(self) -> None:
+        if self._shutdown:
+            # The same config loaded again after a cleanup (a notebook's second
+            # ``parsl.load(config)``, Parsl's tests reusing a config module): a fresh pool.
+            self._queue = queue.SimpleQueue()
+            self._threads = []
+            self._shutdown = False
         count = self.max_threads or min(32, (os.cpu_count() or 1) + 4)
         prefix = self.thread_name_prefix or f"parsl-{self.label}"
         for index in range(count):
