@@ -261,11 +261,11 @@ def test_run_finishes_and_reports_loss_when_the_writer_process_is_killed(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_writer_stopped_by_a_signal_writes_what_it_holds_and_the_run_goes_on(
+def test_writer_stopped_by_a_signal_exits_and_the_run_counts_later_rows_lost(
         tmp_path: Any, sig: int) -> None:
-    """A SIGINT or SIGTERM sent to the writer process (Parsl's ``dbm_proc``) ends it after
-    it has written its rows; later tasks still run, cleanup is quick, and the rows sent
-    after it stopped are counted lost."""
+    """A SIGINT or SIGTERM sent to the writer process (Parsl's ``dbm_proc``) ends it as a
+    shell reports a signal (128 + its number), keeping what it had written; later tasks
+    still run, cleanup is quick, and the rows sent after it stopped are counted lost."""
     url = f"sqlite:///{tmp_path}/monitoring.db"
     dfk = parsl.load(threads_config(str(tmp_path / "runinfo"), url))
     try:
@@ -276,6 +276,7 @@ def test_writer_stopped_by_a_signal_writes_what_it_holds_and_the_run_goes_on(
         assert writer.sync(30)
         os.kill(proc.pid, sig)
         wait_for(lambda: not proc.is_alive(), what="the writer to exit")
+        assert proc.proc.returncode == 128 + sig
         futures = [sleepy(0) for _ in range(20)]
         assert [f.result() for f in futures] == [0] * 20
     finally:

@@ -227,48 +227,33 @@ class DatabaseWriter(threading.Thread):
             _, task_id, try_id, state, epoch, fields = message
             self._status_rows.append((task_id, try_id, state, epoch))
             if fields is not None:
-                tasks = self._merged["task"]
-                row = tasks.get(task_id)
-                if row is None:
-                    tasks[task_id] = row = {}
+                row = self._row("task", task_id)
                 row.update(fields)
                 row["task_status_name"] = state
         elif kind == PENDING:
             task_id = message[1]
             self._status_rows.append((task_id, message[2], "pending", message[3]))
-            tasks = self._merged["task"]
-            row = tasks.get(task_id)
-            if row is None:
-                tasks[task_id] = row = {}
+            row = self._row("task", task_id)
             row.update(zip(PENDING_COLUMNS, message[4:]))
             row["task_status_name"] = "pending"
         elif kind == FINAL:
             _, task_id, try_id, state, epoch = message[:5]
             self._status_rows.append((task_id, try_id, state, epoch))
-            tasks = self._merged["task"]
-            row = tasks.get(task_id)
-            if row is None:
-                tasks[task_id] = row = {}
+            row = self._row("task", task_id)
             row.update(zip(FINAL_COLUMNS, message[5:9]))
             if message[9] is not None:
                 row["task_fail_history"] = message[9]
             row["task_status_name"] = state
         elif kind == TRY_LAUNCHED:
             _, task_id, try_id, label, epoch, executor_id = message
-            tries = self._merged["try"]
-            row = tries.get((task_id, try_id))
-            if row is None:
-                tries[(task_id, try_id)] = row = {}
+            row = self._row("try", (task_id, try_id))
             row["task_executor"] = label
             row["task_try_time_launched"] = epoch
             if executor_id is not None:
                 self.worker_events.launched(label, executor_id, task_id, try_id)
         elif kind == TRY_FINISHED:
             _, task_id, try_id, epoch, fail_history, label, executor_id = message
-            tries = self._merged["try"]
-            row = tries.get((task_id, try_id))
-            if row is None:
-                tries[(task_id, try_id)] = row = {}
+            row = self._row("try", (task_id, try_id))
             row["task_try_time_returned"] = epoch
             if fail_history is not None:
                 row["task_fail_history"] = fail_history
@@ -326,6 +311,14 @@ class DatabaseWriter(threading.Thread):
         else:
             logger.error("monitoring: dropped a message of unknown kind %r", kind)
             self._count_lost(1, "unknown message kind")
+
+    def _row(self, table: str, key: Hashable) -> Dict[str, Any]:
+        """The merged row of ``key`` in ``table`` (``task`` or ``try``), created empty."""
+        rows = self._merged[table]
+        row = rows.get(key)
+        if row is None:
+            rows[key] = row = {}
+        return row
 
     def _append(self, table: str, row: Any) -> None:
         rows = self._appended[table]

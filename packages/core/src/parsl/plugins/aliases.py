@@ -27,9 +27,12 @@ import logging
 import sys
 import threading
 from types import ModuleType
-from typing import Dict, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, Mapping, Optional, Sequence
 
 from parsl.errors import PluginNotInstalled
+
+if TYPE_CHECKING:
+    from parsl.plugins.registry import Component
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +84,18 @@ def _alias_spec(fullname: str, real_name: str) -> importlib.machinery.ModuleSpec
     return importlib.machinery.ModuleSpec(fullname, _AliasLoader(real_name))
 
 
-def _declares_below(declared: Mapping[str, object], fullname: str) -> bool:
+def _declared_spec(declared: Mapping[str, Component], fullname: str
+                   ) -> Optional[importlib.machinery.ModuleSpec]:
+    """The spec of a path the installed distributions declare (an alias of the real
+    module), or of a package path above declared ones (an empty package); else None."""
+    component = declared.get(fullname)
+    if component is not None:
+        return _alias_spec(fullname, component.value.strip())
     below = fullname + "."
-    return any(alias.startswith(below) for alias in declared)
-
-
-def _synthetic_package_spec(fullname: str) -> importlib.machinery.ModuleSpec:
-    return importlib.machinery.ModuleSpec(fullname, _SyntheticPackageLoader(), is_package=True)
+    if any(alias.startswith(below) for alias in declared):
+        return importlib.machinery.ModuleSpec(fullname, _SyntheticPackageLoader(),
+                                              is_package=True)
+    return None
 
 
 class _AliasedPackageChildFinder(importlib.abc.MetaPathFinder):
@@ -109,15 +117,11 @@ class _AliasedPackageChildFinder(importlib.abc.MetaPathFinder):
             return None
         from parsl.plugins import registry
 
-        modules = registry.compat_modules()
-        declared = modules.get(fullname)
-        if declared is not None:
-            return _alias_spec(fullname, declared.value.strip())
-        if _declares_below(modules, fullname):
-            # A Parsl package path between an aliased package and a module declared
-            # deeper (parsl.monitoring.visualization.plots above ...workflow_plots).
-            return _synthetic_package_spec(fullname)
-        return _alias_spec(fullname, f"{real_parent}.{child}")
+        # A declared path wins; so does a Parsl package path between an aliased package
+        # and a module declared deeper (parsl.monitoring.visualization.plots above
+        # ...plots.default.workflow_plots).
+        spec = _declared_spec(registry.compat_modules(), fullname)
+        return spec if spec is not None else _alias_spec(fullname, f"{real_parent}.{child}")
 
 
 class _CompatModuleFinder(importlib.abc.MetaPathFinder):
@@ -133,12 +137,9 @@ class _CompatModuleFinder(importlib.abc.MetaPathFinder):
         conflict = registry.compat_module_conflict(fullname)
         if conflict is not None:
             raise ImportError(str(conflict), name=fullname)
-        declared = registry.compat_modules()
-        component = declared.get(fullname)
-        if component is not None:
-            return _alias_spec(fullname, component.value.strip())
-        if _declares_below(declared, fullname):
-            return _synthetic_package_spec(fullname)
+        spec = _declared_spec(registry.compat_modules(), fullname)
+        if spec is not None:
+            return spec
         distribution = known.distribution_for_module(fullname)
         if distribution is None:
             return None
