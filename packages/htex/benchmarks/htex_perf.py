@@ -8,7 +8,7 @@ rate of tasks taking a 1 MB argument. Figures are for comparison across commits 
 same machine; nothing is asserted. On a shared machine, compare runs made close together.
 
     python packages/htex/benchmarks/htex_perf.py [--tasks 20000] [--runs 5]
-        [--workers 2] [--prefetch 0,10]
+        [--workers 2] [--prefetch 0,10] [--encrypted on|off]
 """
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def _big_arguments(count: int) -> Dict[str, float]:
 def bench(prefetch: int, args: argparse.Namespace) -> None:
     config = Config(executors=[HighThroughputExecutor(
         label="htex", address="127.0.0.1", max_workers_per_node=args.workers,
-        prefetch_capacity=prefetch,
+        prefetch_capacity=prefetch, encrypted=args.encrypted == "on",
         provider=LocalProvider(init_blocks=1, max_blocks=1))],
         run_dir=tempfile.mkdtemp(prefix="htex-perf-"))
     with parsl.load(config):
@@ -116,7 +116,8 @@ def bench(prefetch: int, args: argparse.Namespace) -> None:
                         for role in ("submitter", "interchange", "manager", "workers")
                         if f"cpu_us_{role}" in r)
         total = sum(v for k, v in r.items() if k.startswith("cpu_us_"))
-        print(f"prefetch_capacity={prefetch}, {args.workers} workers, median of {args.runs} "
+        print(f"prefetch_capacity={prefetch}, encrypted={args.encrypted}, {args.workers} "
+              f"workers, median of {args.runs} "
               f"runs of {args.tasks} no-op tasks:")
         print(f"  end to end {r['end_to_end']:.0f} tasks/s, submission {r['submit']:.0f} "
               "tasks/s")
@@ -136,6 +137,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--prefetch", default="0,10",
                         help="comma-separated prefetch_capacity values to measure")
+    parser.add_argument("--encrypted", choices=("on", "off"), default="on",
+                        help="encrypted= of the executor (on, its default: CurveZMQ "
+                             "everywhere; off, Parsl's default: plain TCP to managers)")
     parser.add_argument("--chain", type=int, default=300)
     parser.add_argument("--big", type=int, default=300, help="number of 1 MB-argument tasks")
     args = parser.parse_args()

@@ -2,6 +2,10 @@
 
 Every executor here has a real interchange process, a real LocalProvider block with a
 real manager and worker processes, all talking over loopback TCP and pipes.
+
+Executors are encrypted (the default, CurveZMQ to the managers) unless a test says
+otherwise; ``HTEX_TESTS_ENCRYPTED=0`` runs every such test over the plain TCP manager
+transport instead (the tests that need one or the other say so).
 """
 from __future__ import annotations
 
@@ -20,6 +24,9 @@ if TESTS_DIR not in sys.path:
 
 from htex_support import WORKER_INIT, htex_processes, wait_for  # noqa: E402
 
+#: ``encrypted`` of the executors tests make without choosing (see the module docstring).
+ENCRYPTED_BY_DEFAULT = os.environ.get("HTEX_TESTS_ENCRYPTED", "1") != "0"
+
 
 @pytest.fixture
 def make_htex(tmp_path: Any) -> Iterator[Callable[..., HighThroughputExecutor]]:
@@ -29,6 +36,7 @@ def make_htex(tmp_path: Any) -> Iterator[Callable[..., HighThroughputExecutor]]:
     def factory(scale_out: bool = True, **kwargs: Any) -> HighThroughputExecutor:
         run_dir = str(tmp_path / f"run{len(made)}")
         os.makedirs(os.path.join(run_dir, "submit_scripts"), exist_ok=True)
+        kwargs.setdefault("encrypted", ENCRYPTED_BY_DEFAULT)
         kwargs.setdefault("address", "127.0.0.1")
         kwargs.setdefault("max_workers_per_node", 2)
         kwargs.setdefault("heartbeat_period", 1)

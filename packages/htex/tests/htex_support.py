@@ -8,14 +8,20 @@ import whatever a task function refers to.
 from __future__ import annotations
 
 import os
-from typing import List
+import select
+import socket
+import time
+from typing import List, Optional
 
 import psutil
 from polling import free_port, wait_for
 
+from parsl_htex import _protocol as P
+from parsl_htex import _tcp
 from parsl_htex.executor import HighThroughputExecutor
 
-__all__ = ["free_port", "htex_processes", "manager_process", "wait_for", "worker_processes"]
+__all__ = ["TcpPeer", "free_port", "htex_processes", "manager_process", "wait_for",
+           "worker_processes"]
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 #: Core's shared test helpers (polling), which this module imports.
@@ -54,3 +60,53 @@ def worker_processes(ex: HighThroughputExecutor, count: int) -> List[psutil.Proc
         return kids if len(kids) >= count else []
 
     return list(wait_for(workers, what=f"{count} workers"))
+
+
+class TcpPeer:
+    """A stand-in for one of a manager's connections to an unencrypted interchange's
+    worker port, speaking its framing (parsl_htex._tcp) with blocking calls."""
+
+    def __init__(self, port: int, identity: Optional[bytes], host: str = "127.0.0.1") -> None:
+        self.sock = socket.create_connection((host, port), timeout=10)
+        self.buf = b""
+        if identity is not None:
+            self.send(P.HELLO + identity)
+
+    def send(self, body: bytes) -> None:
+        self.sock.sendall(_tcp.frame(body) + body)
+
+    def recv(self, timeout: float = 10.0) -> bytes:
+        """The next message; AssertionError if none arrives within ``timeout`` seconds or
+        the interchange closes the connection."""
+        deadline = time.monotonic() + timeout
+        size = _tcp.FRAME.size
+        while True:
+            if len(self.buf) >= size:
+                end = size + _tcp.FRAME.unpack_from(self.buf)[0]
+                if len(self.buf) >= end:
+                    body, self.buf = self.buf[size:end], self.buf[end:]
+                    return body
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no message from the interchange within {timeout} s"
+            self.sock.settimeout(remaining)
+            data = self.sock.recv(1 << 20)
+            assert data, "the interchange closed the connection"
+            self.buf += data
+
+    def closed_by_interchange(self, timeout: float) -> bool:
+        """Whether the interchange closes this connection within ``timeout`` seconds
+        (whatever it sends before is discarded)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if select.select([self.sock], [], [], remaining)[0]:
+                try:
+                    if not self.sock.recv(1 << 20):
+                        return True
+                except ConnectionResetError:
+                    return True
+
+    def close(self) -> None:
+        self.sock.close()

@@ -2,7 +2,7 @@
 address, port or host name the executor cannot use fails it at start, naming the culprit.
 
 All of these run a real interchange, a real LocalProvider block with a real manager and
-workers, over real IPv4 or IPv6 loopback TCP.
+workers, over real IPv4 or IPv6 loopback TCP, with each manager transport.
 """
 from __future__ import annotations
 
@@ -19,6 +19,15 @@ from parsl.executors.errors import ExecutorError
 from parsl_htex.executor import DEFAULT_LAUNCH_CMD
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=[False, True], ids=["plain-tcp", "curvezmq"])
+def make_htex(request, make_htex):
+    """Every test with both manager transports: plain TCP (encrypted=False), CurveZMQ."""
+    def factory(**kwargs):
+        kwargs.setdefault("encrypted", request.param)
+        return make_htex(**kwargs)
+    return factory
 
 #: Generous bound on failing at start on a loaded machine (the point is: not a hang).
 FAIL_FAST = 30.0

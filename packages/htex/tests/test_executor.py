@@ -126,7 +126,7 @@ def test_resource_specification_without_mpi_mode_is_refused(make_htex):
 
 
 def test_certificates_are_owner_only(make_htex):
-    ex = make_htex(scale_out=False)
+    ex = make_htex(scale_out=False, encrypted=True)
     cert_dir = os.path.join(ex.run_dir, "htex", "certificates")
     assert ex.cert_dir == cert_dir
     assert stat.S_IMODE(os.stat(cert_dir).st_mode) == 0o700

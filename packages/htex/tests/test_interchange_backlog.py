@@ -1,24 +1,23 @@
 """More messages waiting on the interchange's result port than one drain takes.
 
-The interchange polls its result port by descriptor, which announces nothing more until
-the port has been found empty; a drain that stops at its limit (DRAIN_BATCH messages)
-must bring the interchange back for the rest by itself. A peer on the worker ports (a
-ZeroMQ socket in the test, as in test_manager_messages) queues many more result messages
-than that while the interchange is stopped (SIGSTOP), and no other message follows them.
+Encrypted, the interchange polls its ZeroMQ result port by descriptor, which announces
+nothing more until the port has been found empty, so a drain that stops at its limit
+(DRAIN_BATCH messages) must bring the interchange back for the rest by itself; without
+encryption the messages wait in a TCP connection, many to one read. A peer on the worker
+ports (a TcpPeer, as in test_manager_messages) queues many more result messages than that
+while the interchange is stopped (SIGSTOP), and no other message follows them.
 """
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import signal
 from typing import List
 
 import pytest
-import zmq
 from htex_support import wait_for
 from htex_test_tasks import add
-from test_manager_messages import _rogue, _valid_registration
+from test_manager_messages import _rogue_manager
 
 from parsl_htex import _protocol as P
 from parsl_htex._zmq import DRAIN_BATCH
@@ -33,16 +32,8 @@ def test_results_queued_beyond_one_drain_all_reach_the_executor(make_htex):
     received: List[bytes] = []
     ex.monitoring_message_handler = received.append
     assert ex.submit(add, {}, 1, 1).result(timeout=60) == 2
-    ctx = zmq.Context()
+    tasks, results = _rogue_manager(ex)
     try:
-        tasks = _rogue(ctx, ex.worker_task_port)
-        results = ctx.socket(zmq.DEALER)
-        results.linger = 0
-        results.sndhwm = 0
-        results.setsockopt(zmq.IDENTITY, tasks.getsockopt(zmq.IDENTITY))
-        results.connect(f"tcp://127.0.0.1:{ex.worker_result_port}")
-        tasks.send(P.REG + json.dumps(_valid_registration()).encode())
-        assert tasks.poll(10_000) and tasks.recv()[:1] == P.OK
         events = [pickle.dumps([["event", i]], protocol=4) for i in range(MESSAGES)]
         os.kill(ex.interchange_proc.pid, signal.SIGSTOP)
         try:
@@ -55,7 +46,8 @@ def test_results_queued_beyond_one_drain_all_reach_the_executor(make_htex):
                  what=f"all {MESSAGES} queued result messages to reach the executor")
         results.send(P.BYE)
     finally:
-        ctx.destroy(linger=0)
+        tasks.close()
+        results.close()
     assert received == events
     futures = [ex.submit(add, {}, i, 1) for i in range(20)]
     assert [f.result(timeout=60) for f in futures] == [i + 1 for i in range(20)]

@@ -1,7 +1,7 @@
 """With encryption off, every field of every manager message is checked by the interchange.
 
-A peer on the worker ports (here a ZeroMQ socket in the test, next to a real manager with
-real workers) sends registrations and other messages with one field wrong at a time; each
+A peer on the worker ports (here a TcpPeer of the test, next to a real manager with real
+workers) sends registrations and other messages with one field wrong at a time; each
 is refused or dropped with the sender logged, and the real manager keeps running tasks.
 """
 from __future__ import annotations
@@ -13,8 +13,7 @@ import pickle
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
-import zmq
-from htex_support import wait_for
+from htex_support import TcpPeer, wait_for
 from htex_test_tasks import add
 
 from parsl_htex import _protocol as P
@@ -54,12 +53,18 @@ def _bad_registrations() -> Iterator[Tuple[str, Dict[str, Any]]]:
     yield "accelerators", {**_valid_registration(), "accelerators": [1, 2]}
 
 
-def _rogue(ctx: zmq.Context, port: int) -> zmq.Socket:
-    sock = ctx.socket(zmq.DEALER)
-    sock.linger = 0
-    sock.setsockopt(zmq.IDENTITY, f"rogue-{next(_ids)}".encode())
-    sock.connect(f"tcp://127.0.0.1:{port}")
-    return sock
+def _rogue(port: int) -> TcpPeer:
+    return TcpPeer(port, f"rogue-{next(_ids)}".encode())
+
+
+def _rogue_manager(ex) -> Tuple[TcpPeer, TcpPeer]:
+    """The task and result connections of a fake manager, registered."""
+    identity = f"rogue-{next(_ids)}".encode()
+    tasks = TcpPeer(ex.worker_task_port, identity)
+    results = TcpPeer(ex.worker_result_port, identity)
+    tasks.send(P.REG + json.dumps(_valid_registration()).encode())
+    assert tasks.recv()[:1] == P.OK
+    return tasks, results
 
 
 def _interchange_log(ex) -> str:
@@ -70,18 +75,15 @@ def _interchange_log(ex) -> str:
 def test_registration_with_any_bad_field_is_refused_naming_the_field(make_htex):
     ex = make_htex(encrypted=False)
     assert ex.submit(add, {}, 1, 1).result(timeout=60) == 2
-    ctx = zmq.Context()
-    try:
-        for field, info in _bad_registrations():
-            sock = _rogue(ctx, ex.worker_task_port)
+    for field, info in _bad_registrations():
+        sock = _rogue(ex.worker_task_port)
+        try:
             sock.send(P.REG + json.dumps(info).encode())
-            assert sock.poll(10_000), f"no answer to a registration with bad {field!r}"
             reply = sock.recv()
             assert reply[:1] == P.NO, (field, info.get(field), reply[:200])
             assert field in json.loads(reply[1:])["reason"]
+        finally:
             sock.close()
-    finally:
-        ctx.destroy(linger=0)
     assert all(m["block_id"] != "fuzz" for m in ex.connected_managers())
     futures = [ex.submit(add, {}, i, 1) for i in range(50)]
     assert [f.result(timeout=60) for f in futures] == [i + 1 for i in range(50)]
@@ -91,16 +93,8 @@ def test_registration_with_any_bad_field_is_refused_naming_the_field(make_htex):
 def test_bad_heartbeats_drains_goodbyes_and_result_tags_are_dropped(make_htex):
     ex = make_htex(encrypted=False)
     assert ex.submit(add, {}, 1, 1).result(timeout=60) == 2
-    ctx = zmq.Context()
+    tasks, results = _rogue_manager(ex)
     try:
-        tasks = _rogue(ctx, ex.worker_task_port)
-        identity = tasks.getsockopt(zmq.IDENTITY)
-        results = ctx.socket(zmq.DEALER)
-        results.linger = 0
-        results.setsockopt(zmq.IDENTITY, identity)
-        results.connect(f"tcp://127.0.0.1:{ex.worker_result_port}")
-        tasks.send(P.REG + json.dumps(_valid_registration()).encode())
-        assert tasks.poll(10_000) and tasks.recv()[:1] == P.OK
         for body in (b"many", b"-1", b"9" * 100, b"\x00\xff"):
             tasks.send(P.HB + body)
         tasks.send(P.DRAIN + b"now")
@@ -118,7 +112,8 @@ def test_bad_heartbeats_drains_goodbyes_and_result_tags_are_dropped(make_htex):
         wait_for(lambda: all(m["block_id"] != "fuzz" for m in ex.connected_managers()),
                  what="the rogue manager to leave")
     finally:
-        ctx.destroy(linger=0)
+        tasks.close()
+        results.close()
     futures = [ex.submit(add, {}, i, 1) for i in range(50)]
     assert [f.result(timeout=60) for f in futures] == [i + 1 for i in range(50)]
 
@@ -132,15 +127,8 @@ def test_monitoring_records_are_checked_and_good_ones_reach_the_handler(make_hte
     ex.monitoring_message_handler = received.append
     assert ex.submit(add, {}, 1, 1).result(timeout=60) == 2
     good = pickle.dumps([["running", 1, 1, 0.0, "host", "0", "w"]], protocol=4)
-    ctx = zmq.Context()
+    tasks, results = _rogue_manager(ex)
     try:
-        tasks = _rogue(ctx, ex.worker_task_port)
-        results = ctx.socket(zmq.DEALER)
-        results.linger = 0
-        results.setsockopt(zmq.IDENTITY, tasks.getsockopt(zmq.IDENTITY))
-        results.connect(f"tcp://127.0.0.1:{ex.worker_result_port}")
-        tasks.send(P.REG + json.dumps(_valid_registration()).encode())
-        assert tasks.poll(10_000) and tasks.recv()[:1] == P.OK
         for key, payload in ((P.make_key(7, 7), good), (P.MONITORING_KEY, b"not a pickle"),
                              (P.MONITORING_KEY, b'{"running": 1}')):
             results.send(P.RESULTS + P.result_record(key, P.MONITORING, payload))
@@ -151,7 +139,8 @@ def test_monitoring_records_are_checked_and_good_ones_reach_the_handler(make_hte
         assert "must carry the monitoring key" in _interchange_log(ex)
         results.send(P.BYE)
     finally:
-        ctx.destroy(linger=0)
+        tasks.close()
+        results.close()
     assert received == [good]
     futures = [ex.submit(add, {}, i, 1) for i in range(20)]
     assert [f.result(timeout=60) for f in futures] == [i + 1 for i in range(20)]

@@ -1,9 +1,11 @@
 """The wire protocol between HTEX processes: message tags and task/result records.
 
-Every message body is one ZeroMQ frame (after the ROUTER identity, where there is one)
-that starts with a one-byte tag. pyzmq spends several microseconds on each extra frame of
-a multipart message, more than moving the bytes costs, so a batch of tasks or results
-travels as one frame of concatenated *records*, each a fixed header and its payload:
+Every message body is one ZeroMQ frame (after the ROUTER identity, where there is one), or
+one length-prefixed message on the managers' plain TCP connections (see
+:mod:`parsl_htex._tcp`), that starts with a one-byte tag. pyzmq spends several
+microseconds on each extra frame of a multipart message, more than moving the bytes
+costs, so a batch of tasks or results travels as one frame of concatenated *records*,
+each a fixed header and its payload:
 
 - task record:   ``<q htex_task_id><q dfk_task_id><I length>`` + serialized task
 - result record: ``<q htex_task_id><q dfk_task_id><B result tag><I length>`` + payload
@@ -14,6 +16,7 @@ result record what the worker writes back, so records move from process to proce
 without being re-encoded, and nobody unpickles anything just to route it. Control messages
 carry small JSON bodies, which are safe to parse from an untrusted peer.
 
+Manager -> interchange, first on each TCP connection: HELLO manager-id
 Manager -> interchange (task port):   REG json | HB count | DRAIN | BYE
 Interchange -> manager:               OK json | NO json | TASKS records | HB | STOP |
                                       DRAIN (ack: no task follows it)
@@ -44,6 +47,10 @@ PRIORITY_TASKS = b"P"
 RESULTS = b"R"
 STOP = b"S"
 EVENT = b"E"
+#: First message on each of a manager's plain TCP connections: the tag and its id.
+HELLO = b"I"
+#: Longest manager id a HELLO may carry.
+MAX_ID = 255
 
 KEY_SIZE = 16
 _KEY = struct.Struct("<qq")

@@ -17,6 +17,12 @@ single-threaded event loop:
 - commands from the executor (counts, manager lists, holding managers for scale-in,
   shutdown) are answered on a separate socket.
 
+The executor's sockets are ZeroMQ. The managers' two connections (task and result) are
+plain TCP (:mod:`parsl_htex._tcp`, handled by :class:`_ManagerConnections`) unless the
+run is encrypted, when they are CurveZMQ ROUTER sockets; either way each message reaches
+:meth:`Interchange.task_port_message` or :meth:`Interchange.result_port_message` with
+the id of the manager that sent it.
+
 Malformed messages are logged and dropped. The interchange exits when told to, and on its
 own when the executor process that started it is gone.
 """
@@ -30,17 +36,20 @@ import logging
 import math
 import os
 import pickle
+import random
+import select
 import signal
 import socket
 import sys
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
+from functools import partial
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
 
 import zmq
 
 from parsl.log_context import FLUSH_PERIOD, TASK_EVENTS, TaskEvents
 from parsl_htex import _protocol as P
-from parsl_htex import _security, _serial
+from parsl_htex import _security, _serial, _tcp
 from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._messages import heartbeat_problem, monitoring_problem, registration_problem
 from parsl_htex._net import tcp_url
@@ -61,6 +70,13 @@ _WARN_EVERY = 100
 _RESULT_TAGS = frozenset({_serial.RESULT_OK, _serial.RESULT_TASK_ERROR,
                           _serial.RESULT_EXECUTOR_ERROR})
 _SNDMORE = int(zmq.SNDMORE)
+_POLLIN = select.POLLIN
+_POLLOUT = select.POLLOUT
+#: Longest message a peer may send before its connection belongs to a registered manager
+#: (a registration, with its list of installed packages, is a few tens of kilobytes).
+_UNREGISTERED_LIMIT = 1 << 20
+#: Longest the interchange waits at exit for its last messages (STOP) to be sent (s).
+_STOP_LINGER = 0.2
 
 
 def python_version() -> str:
@@ -142,7 +158,6 @@ class Interchange:
                 self.auth.stop()
             self.ctx.destroy(linger=0)
             raise
-        self.worker_tasks.router_mandatory = 1
         self.managers: Dict[bytes, _Manager] = {}
         #: Every block any of whose managers registered, including blocks since gone.
         self.connected_block_history: Set[str] = set()
@@ -162,6 +177,9 @@ class Interchange:
         self.dropped = 0
         #: Sockets polled by descriptor whose last drain stopped with messages waiting.
         self.backlog: Backlog = set()
+        #: The managers' plain TCP connections (None when encrypted: ZeroMQ sockets).
+        self.tcp: Optional[_ManagerConnections] = (
+            _ManagerConnections(self, *self.listeners) if self.listeners else None)
 
     def _bind_all(self, config: Dict[str, Any]) -> None:
         loopback = [config.get("loopback_address", "127.0.0.1")]
@@ -175,10 +193,61 @@ class Interchange:
         bind_addrs = list(config.get("worker_bind_addresses") or ["*"])
         port_param = (config.get("worker_ports_param", "worker_ports") if ports[0]
                       else "worker_port_range")
-        self.worker_tasks = self._bind(zmq.ROUTER, bind_addrs, "address", port_param,
-                                       ports[0], worker_range)
-        self.worker_results = self._bind(zmq.ROUTER, bind_addrs, "address", port_param,
-                                         ports[1], worker_range)
+        #: ZeroMQ ROUTER sockets for the managers when encrypted, else plain TCP listeners.
+        self.worker_tasks: Optional[zmq.Socket[Any]] = None
+        self.worker_results: Optional[zmq.Socket[Any]] = None
+        self.listeners: Tuple[List[socket.socket], ...] = ()
+        if self.cert_dir:
+            self.worker_tasks = self._bind(zmq.ROUTER, bind_addrs, "address", port_param,
+                                           ports[0], worker_range)
+            self.worker_tasks.router_mandatory = 1
+            self.worker_results = self._bind(zmq.ROUTER, bind_addrs, "address", port_param,
+                                             ports[1], worker_range)
+            return
+        task_listeners = self._listen(bind_addrs, "address", port_param, ports[0],
+                                      worker_range)
+        try:
+            result_listeners = self._listen(bind_addrs, "address", port_param, ports[1],
+                                            worker_range)
+        except BindFailure:
+            for sock in task_listeners:
+                sock.close()
+            raise
+        self.listeners = (task_listeners, result_listeners)
+
+    def _listen(self, addresses: List[str], addr_param: str, port_param: str,
+                port: Optional[int], port_range: Tuple[int, ...]) -> List[socket.socket]:
+        """Plain TCP listeners on every one of ``addresses`` at one port: ``port``, or a
+        free one of ``port_range`` (tried at random, as ZeroMQ does for the other
+        sockets). Raises :class:`BindFailure` as :meth:`_bind` does."""
+        if port:
+            return self._listen_at(addresses, port, addr_param, port_param, False)
+        low, high = int(port_range[0]), int(port_range[1])
+        for _ in range(200):
+            try:
+                return self._listen_at(addresses, random.randrange(low, high), addr_param,
+                                       port_param, True)
+            except _PortBusy:
+                continue
+        raise BindFailure(f"no free port in {port_param}=({low}, {high}) on "
+                          f"{addresses[0]!r} after 200 tries")
+
+    def _listen_at(self, addresses: List[str], port: int, addr_param: str, port_param: str,
+                   busy_ok: bool) -> List[socket.socket]:
+        """Listeners on ``port`` of every address; with ``busy_ok`` a port in use raises
+        :class:`_PortBusy` (so another is tried) rather than :class:`BindFailure`."""
+        made: List[socket.socket] = []
+        for address in addresses:
+            try:
+                made.append(_listener(address, port))
+            except OSError as e:
+                for sock in made:
+                    sock.close()
+                if busy_ok and e.errno == errno.EADDRINUSE:
+                    raise _PortBusy() from None
+                raise BindFailure(self._bind_message(address, port, addr_param, port_param,
+                                                     e)) from None
+        return made
 
     def _bind(self, kind: int, addresses: List[str], addr_param: str, port_param: str,
               port: Optional[int], port_range: Tuple[int, ...]) -> zmq.Socket[Any]:
@@ -241,7 +310,7 @@ class Interchange:
 
     @staticmethod
     def _bind_message(address: str, port: Optional[int], addr_param: str, port_param: str,
-                      e: zmq.ZMQError) -> str:
+                      e: Union[zmq.ZMQError, OSError]) -> str:
         text = f"cannot listen on {tcp_url(address, port or '<port>')}: {e.strerror}"
         if e.errno == errno.EADDRINUSE:
             return f"{text}; port {port} (from {port_param}) is used by another process"
@@ -259,8 +328,15 @@ class Interchange:
         return {"client_tasks": self._port(self.client_tasks),
                 "client_results": self._port(self.client_results),
                 "command": self._port(self.command),
-                "worker_task": self._port(self.worker_tasks),
-                "worker_result": self._port(self.worker_results)}
+                **self._worker_ports()}
+
+    def _worker_ports(self) -> Dict[str, int]:
+        if self.worker_tasks is not None and self.worker_results is not None:
+            return {"worker_task": self._port(self.worker_tasks),
+                    "worker_result": self._port(self.worker_results)}
+        tasks, results = self.listeners
+        return {"worker_task": int(tasks[0].getsockname()[1]),
+                "worker_result": int(results[0].getsockname()[1])}
 
     # ------------------------------------------------------------------ sending
 
@@ -294,7 +370,7 @@ class Interchange:
 
     # ------------------------------------------------------------------ receiving
 
-    def handle_client_tasks(self) -> None:
+    def handle_client_tasks(self, _events: int = _POLLIN) -> None:
         events = self.task_events
         for frame in ready_messages(self.client_tasks, backlog=self.backlog):
             body = frame.buffer
@@ -324,48 +400,54 @@ class Interchange:
                     htex_id, dfk_id = P.key_ids(key)
                     events.add("ix_received", dfk_id, executor_task_id=htex_id)
 
-    def handle_worker_tasks(self) -> None:
+    def handle_worker_tasks(self, _events: int = _POLLIN) -> None:
+        """Drain the managers' ZeroMQ task port (encrypted mode)."""
+        assert self.worker_tasks is not None
         for frames in ready_frames(self.worker_tasks):
             if len(frames) != 2:
                 self._warn_dropped("a message with %d frames on the task port", len(frames))
                 continue
-            mid = frames[0].bytes
-            body = frames[1].bytes
-            tag = body[:1]
-            if mid in self.lost:
-                self._warn_dropped("a %r message from lost manager %r", body[:8], mid[:32])
-                continue
-            m = self.managers.get(mid)
-            if tag == P.REG:
-                self.register(mid, body[1:])
-            elif m is None:
-                self._warn_dropped("a %r message from unregistered peer %r", body[:8], mid[:32])
-            elif tag == P.HB:
-                problem = heartbeat_problem(body[1:])
-                if problem is not None:
-                    self._warn_dropped("a heartbeat from manager %r: %s", mid[:32], problem)
-                    continue
-                m.last_seen = time.monotonic()
-            elif tag in (P.DRAIN, P.BYE) and len(body) != 1:
-                self._warn_dropped("a %r message with %d unexpected bytes from manager %r",
-                                   tag, len(body) - 1, mid[:32])
-            elif tag == P.DRAIN:
-                m.last_seen = time.monotonic()
-                m.draining = True
-                logger.info("Manager %s of block %s is draining", mid.decode(errors="replace"),
-                            m.block_id, extra=_ids(m))
-                # The ack follows every task already sent to it; after it, none will come.
-                self._send_manager(mid, P.DRAIN)
-            elif tag == P.BYE:
-                logger.info("Manager %s of block %s left", mid.decode(errors="replace"),
-                            m.block_id, extra=_ids(m))
-                self.remove_manager(m, "it left while holding tasks")
-            else:
-                self._warn_dropped("an unknown message %r from manager %r", body[:8], mid[:32])
+            self.task_port_message(frames[0].bytes, frames[1].bytes)
 
-    def register(self, mid: bytes, body: bytes) -> None:
+    def task_port_message(self, mid: bytes, body: Union[bytes, memoryview]) -> None:
+        """Handle one message a manager sent on its task connection."""
+        tag = body[:1]
+        if mid in self.lost:
+            self._warn_dropped("a %r message from lost manager %r", bytes(body[:8]), mid[:32])
+            return
+        m = self.managers.get(mid)
+        if tag == P.REG:
+            self.register(mid, body[1:])
+        elif m is None:
+            self._warn_dropped("a %r message from unregistered peer %r", bytes(body[:8]),
+                               mid[:32])
+        elif tag == P.HB:
+            problem = heartbeat_problem(bytes(body[1:]))
+            if problem is not None:
+                self._warn_dropped("a heartbeat from manager %r: %s", mid[:32], problem)
+                return
+            m.last_seen = time.monotonic()
+        elif tag in (P.DRAIN, P.BYE) and len(body) != 1:
+            self._warn_dropped("a %r message with %d unexpected bytes from manager %r",
+                               bytes(tag), len(body) - 1, mid[:32])
+        elif tag == P.DRAIN:
+            m.last_seen = time.monotonic()
+            m.draining = True
+            logger.info("Manager %s of block %s is draining", mid.decode(errors="replace"),
+                        m.block_id, extra=_ids(m))
+            # The ack follows every task already sent to it; after it, none will come.
+            self._send_manager(mid, P.DRAIN)
+        elif tag == P.BYE:
+            logger.info("Manager %s of block %s left", mid.decode(errors="replace"),
+                        m.block_id, extra=_ids(m))
+            self.remove_manager(m, "it left while holding tasks")
+        else:
+            self._warn_dropped("an unknown message %r from manager %r", bytes(body[:8]),
+                               mid[:32])
+
+    def register(self, mid: bytes, body: Union[bytes, memoryview]) -> None:
         try:
-            info = json.loads(body)
+            info = json.loads(bytes(body))
         except ValueError as e:
             self._warn_dropped("a malformed registration from %r: %s", mid[:32], e)
             return
@@ -405,7 +487,10 @@ class Interchange:
             self.log_queue_lengths()
 
     def _send_manager(self, mid: bytes, body: bytes) -> bool:
+        if self.tcp is not None:
+            return self.tcp.send(mid, body)
         sock = self.worker_tasks
+        assert sock is not None
         try:
             # Two sends rather than send_multipart, whose per-frame checks cost more than
             # the sends themselves; with ROUTER_MANDATORY an unknown peer fails the first.
@@ -416,29 +501,35 @@ class Interchange:
             return False
         return True
 
-    def handle_worker_results(self) -> None:
-        debug = logger.isEnabledFor(logging.DEBUG)
+    def handle_worker_results(self, _events: int = _POLLIN) -> None:
+        """Drain the managers' ZeroMQ result port (encrypted mode)."""
+        assert self.worker_results is not None
         for frames in ready_frames(self.worker_results, backlog=self.backlog):
-            mid = frames[0].bytes
-            m = self.managers.get(mid)
-            if m is None:
-                self._warn_dropped("results from %s manager %r",
-                                   "lost" if mid in self.lost else "unknown", mid[:32])
+            if len(frames) != 2:
+                self._warn_dropped("a message with %d frames on the result port", len(frames))
                 continue
-            body = frames[1].buffer if len(frames) == 2 else None
-            if body is None or body[:1] != P.RESULTS:
-                if body is not None and bytes(body) == P.BYE:
-                    # Sent after its last results on this connection: nothing is in flight.
-                    logger.info("Manager %s of block %s left", mid.decode(errors="replace"),
-                                m.block_id, extra=_ids(m))
-                    self.remove_manager(m, "it left while holding tasks")
-                    continue
-                self._warn_dropped("a malformed result message from manager %r", mid[:32])
-                continue
-            m.last_seen = time.monotonic()
-            self._accept_results(m, body, debug)
-            if self.out_count >= _MAX_TASKS_PER_MESSAGE:
-                self.flush_results()
+            self.result_port_message(frames[0].bytes, frames[1].buffer)
+
+    def result_port_message(self, mid: bytes, body: memoryview) -> None:
+        """Handle one message a manager sent on its result connection."""
+        m = self.managers.get(mid)
+        if m is None:
+            self._warn_dropped("results from %s manager %r",
+                               "lost" if mid in self.lost else "unknown", mid[:32])
+            return
+        if body[:1] != P.RESULTS:
+            if body == P.BYE:
+                # Sent after its last results on this connection: nothing is in flight.
+                logger.info("Manager %s of block %s left", mid.decode(errors="replace"),
+                            m.block_id, extra=_ids(m))
+                self.remove_manager(m, "it left while holding tasks")
+                return
+            self._warn_dropped("a malformed result message from manager %r", mid[:32])
+            return
+        m.last_seen = time.monotonic()
+        self._accept_results(m, body, logger.isEnabledFor(logging.DEBUG))
+        if self.out_count >= _MAX_TASKS_PER_MESSAGE:
+            self.flush_results()
 
     def _accept_results(self, m: _Manager, body: memoryview, debug: bool) -> None:
         """Queue for the executor the result records of ``body`` that belong to tasks ``m``
@@ -491,7 +582,7 @@ class Interchange:
             self.out_records.extend(kept)
         self.out_count += len(kept)
 
-    def _handle_results_and_dispatch(self) -> None:
+    def _handle_results_and_dispatch(self, _events: int = _POLLIN) -> None:
         self.handle_worker_results()
         self.dispatch()
 
@@ -504,7 +595,7 @@ class Interchange:
         self.out_count = 0
         self.send_client(message)
 
-    def handle_command(self) -> None:
+    def handle_command(self, _events: int = _POLLIN) -> None:
         sock = self.command
         for _ in range(DRAIN_BATCH):
             try:
@@ -642,7 +733,21 @@ class Interchange:
                            manager_id=m.manager_id.decode(errors="replace"))
             else:
                 self._send_manager(m.manager_id, P.HB)
+        if self.tcp is not None:
+            self.tcp.drop_strangers(now)
         self._flush_backlog()
+
+    def manager_disconnected(self, m: _Manager) -> None:
+        """``m``'s result connection closed before it said BYE: its process is gone (or
+        cut off), so its tasks fail now rather than after ``heartbeat_threshold``. Every
+        result it sent before has been read: TCP delivers them ahead of the close."""
+        logger.error("Manager %s of block %s on %s closed its connection without leaving: "
+                     "declaring it lost", m.manager_id.decode(errors="replace"), m.block_id,
+                     m.hostname, extra=_ids(m))
+        self.remove_manager(m, "its connection to the interchange closed (the manager "
+                               "process exited or was killed)")
+        self.event("manager_lost", block_id=m.block_id,
+                   manager_id=m.manager_id.decode(errors="replace"))
 
     def parent_alive(self) -> bool:
         """Whether the executor's process still exists (a launch wrapper may sit between)."""
@@ -657,23 +762,31 @@ class Interchange:
     # ------------------------------------------------------------------ main loop
 
     def run(self) -> None:
-        poller = zmq.Poller()
-        # zmq_poll reports ready sockets in registration order: results come first, and
-        # the tasks they free capacity for are sent before a large batch of new tasks from
-        # the executor is parsed. The sockets nothing is sent on between drains (results,
-        # client tasks, and commands, whose replies go out inside the drain) are polled by
-        # descriptor (see parsl_htex._zmq); the managers' task socket, which dispatch
-        # sends on, stays a ZeroMQ socket to zmq_poll.
-        fd_of = {sock: notification_fd(sock)
-                 for sock in (self.worker_results, self.client_tasks, self.command)}
+        # The ZeroMQ sockets nothing is sent on between drains (client tasks, commands,
+        # whose replies go out inside the drain, and the managers' results when encrypted)
+        # are polled by descriptor (see parsl_htex._zmq). Without encryption every polled
+        # object is a descriptor, and select.poll serves; the managers' encrypted task
+        # socket, which dispatch sends on, needs zmq_poll. Both report ready objects in
+        # registration order: results come first, and the tasks they free capacity for
+        # are sent before a large batch of new tasks from the executor is parsed.
+        zmq_sockets = [self.client_tasks, self.command]
+        handlers: Dict[Any, Callable[[int], None]] = {}
+        poller: Any
+        if self.worker_tasks is not None and self.worker_results is not None:
+            poller = zmq.Poller()
+            zmq_sockets.insert(0, self.worker_results)
+            handlers[notification_fd(self.worker_results)] = self._handle_results_and_dispatch
+            handlers[self.worker_tasks] = self.handle_worker_tasks
+        else:
+            poller = select.poll()
+        fd_of = {sock: notification_fd(sock) for sock in zmq_sockets}
         by_fd = {fd: sock for sock, fd in fd_of.items()}
-        handlers: Dict[Any, Callable[[], None]] = {
-            fd_of[self.worker_results]: self._handle_results_and_dispatch,
-            self.worker_tasks: self.handle_worker_tasks,
-            fd_of[self.client_tasks]: self.handle_client_tasks,
-            fd_of[self.command]: self.handle_command}
+        handlers[fd_of[self.client_tasks]] = self.handle_client_tasks
+        handlers[fd_of[self.command]] = self.handle_command
         for what in handlers:
-            poller.register(what, zmq.POLLIN)
+            poller.register(what, _POLLIN)
+        if self.tcp is not None:
+            self.tcp.attach(poller, handlers)
         period = min(self.hb_period, self.hb_threshold / 2, 1.0)
         next_hk = time.monotonic() + period
         logger.info("Interchange running: ports %s, encrypted=%s", self.ports(),
@@ -687,13 +800,18 @@ class Interchange:
             if backlog:
                 timeout = 0.0
             # zmq_poll counts whole milliseconds: round up so a wait is never a busy loop.
-            ready = [what for what, _ in poller.poll(math.ceil(timeout * 1000))]
+            ready: List[Tuple[Any, int]] = poller.poll(math.ceil(timeout * 1000))
             if backlog:
-                ready += [fd_of[sock] for sock in backlog if fd_of[sock] not in ready]
+                polled = {what for what, _ in ready}
+                ready += [(fd_of[sock], _POLLIN) for sock in backlog
+                          if fd_of[sock] not in polled]
                 backlog.clear()
-            for what in ready:
+            for what, events in ready:
+                handler = handlers.get(what)
+                if handler is None:  # a connection closed earlier in this pass
+                    continue
                 try:
-                    handlers[what]()
+                    handler(events)
                 except zmq.ZMQError:
                     raise
                 except Exception:
@@ -734,9 +852,228 @@ class Interchange:
             self._send_manager(m.manager_id, P.STOP)
         logger.info("Interchange stopping: told %d managers to stop, %d tasks were pending",
                     len(self.managers), len(self.pending))
+        if self.tcp is not None:
+            self.tcp.close(_STOP_LINGER)
         if self.auth is not None:
             self.auth.stop()
-        self.ctx.destroy(linger=200)
+        self.ctx.destroy(linger=int(_STOP_LINGER * 1000))
+
+
+class _PortBusy(Exception):
+    """The port tried is in use on one of the addresses (another is tried)."""
+
+
+def _listener(address: str, port: int) -> socket.socket:
+    """A non-blocking TCP socket listening on ``address`` (an IP literal, or ``*``: every
+    address of both families when the host has IPv6) at ``port``; OSError if it cannot."""
+    if address == "*":
+        try:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            host = "::"
+        except OSError:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            host = "0.0.0.0"
+    else:
+        host = address[1:-1] if address.startswith("[") else address
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                             socket.SOCK_STREAM)
+    try:
+        # As ZeroMQ does: a restarted interchange can reuse a port left in TIME_WAIT (a
+        # port another socket listens on still fails with EADDRINUSE).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(socket.SOMAXCONN)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class _Connection:
+    """One accepted TCP connection on a worker port: a manager's task or result link."""
+
+    __slots__ = ("fd", "for_tasks", "mid", "opened", "reader", "sock", "writer")
+
+    def __init__(self, sock: socket.socket, for_tasks: bool) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.for_tasks = for_tasks
+        #: The manager id its HELLO gave; None before.
+        self.mid: Optional[bytes] = None
+        self.opened = time.monotonic()
+        self.reader = _tcp.FrameReader(sock)
+        self.writer = _tcp.MessageWriter(self.fd)
+
+
+class _ManagerConnections:
+    """The interchange's plain TCP connections to managers (without encryption).
+
+    Each manager opens one connection to each worker port and starts it with HELLO and
+    its id; from then on its messages are handed to the interchange exactly as the
+    ZeroMQ ROUTER sockets hand them in encrypted mode. Writes never block: what a socket
+    cannot take yet waits in the connection's writer, and the connection is polled for
+    POLLOUT until it is sent. A peer that breaks the framing, announces an oversized
+    message, or is not a registered manager's within ``heartbeat_threshold`` is
+    disconnected; no other connection is affected.
+    """
+
+    def __init__(self, ix: Interchange, task_listeners: List[socket.socket],
+                 result_listeners: List[socket.socket]) -> None:
+        self.ix = ix
+        self.listeners = [(sock, True) for sock in task_listeners] + \
+            [(sock, False) for sock in result_listeners]
+        self.by_fd: Dict[int, _Connection] = {}
+        #: Each registered manager's task connection, which everything to it goes on.
+        self.task_links: Dict[bytes, _Connection] = {}
+        self.result_links: Dict[bytes, _Connection] = {}
+        self.poller: Any = None
+        self.handlers: Dict[Any, Callable[[int], None]] = {}
+
+    def attach(self, poller: Any, handlers: Dict[Any, Callable[[int], None]]) -> None:
+        """Have the event loop's ``poller`` watch the listeners (and later connections),
+        dispatching their events through ``handlers``."""
+        self.poller = poller
+        self.handlers = handlers
+        for sock, for_tasks in self.listeners:
+            handlers[sock.fileno()] = partial(self._accept, sock, for_tasks)
+            poller.register(sock.fileno(), _POLLIN)
+
+    def _accept(self, listener: socket.socket, for_tasks: bool, _events: int) -> None:
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except BlockingIOError:
+                return
+            except OSError as e:  # out of descriptors, or the peer gave up already
+                logger.warning("Cannot accept a manager connection: %s", e)
+                return
+            _tcp.configure(sock)
+            conn = _Connection(sock, for_tasks)
+            self.by_fd[conn.fd] = conn
+            self.handlers[conn.fd] = partial(self._ready, conn)
+            self.poller.register(conn.fd, _POLLIN)
+
+    def _ready(self, conn: _Connection, events: int) -> None:
+        if events & _POLLOUT:
+            try:
+                done = conn.writer.flush()
+            except OSError as e:
+                self.disconnect(conn, f"it cannot be written to ({e})")
+                return
+            if done:
+                self.poller.register(conn.fd, _POLLIN)
+            if not events & ~_POLLOUT:
+                return
+        ix = self.ix
+        mid = conn.mid
+        try:
+            messages, still_open = conn.reader.read(
+                _tcp.MAX_MESSAGE if mid in ix.managers else _UNREGISTERED_LIMIT)
+        except _tcp.FrameTooLong as e:
+            ix._warn_dropped("the connection of %r: %s", mid or "an unidentified peer", e)
+            self.disconnect(conn, None)
+            return
+        for body in messages:
+            if mid is None:
+                if not self._hello(conn, body):
+                    return
+                mid = conn.mid
+            elif conn.for_tasks:
+                ix.task_port_message(mid, body)
+            else:
+                ix.result_port_message(mid, body)
+        if not still_open:
+            if conn.reader.buf:
+                ix._warn_dropped("%d bytes of an incomplete message from %r, whose "
+                                 "connection closed", len(conn.reader.buf),
+                                 mid or "an unidentified peer")
+            m = ix.managers.get(mid) if mid is not None else None
+            if m is not None and self.result_links.get(m.manager_id) is conn:
+                ix.manager_disconnected(m)
+            self.disconnect(conn, None)
+        elif not conn.for_tasks:
+            ix.dispatch()
+
+    def _hello(self, conn: _Connection, body: memoryview) -> bool:
+        """Take the peer's id from its first message; False (and disconnected) if it is
+        not a HELLO, or names a manager that is lost or already connected."""
+        mid = body[1:].tobytes()
+        links = self.task_links if conn.for_tasks else self.result_links
+        if body[:1] != P.HELLO or not 0 < len(mid) <= P.MAX_ID:
+            self.ix._warn_dropped("a connection whose first message %r is not a HELLO",
+                                  body[:16].tobytes())
+        elif mid in self.ix.lost:
+            self.ix._warn_dropped("a connection from lost manager %r", mid[:32])
+        elif mid in links:
+            self.ix._warn_dropped("a second %s connection from manager %r",
+                                  "task" if conn.for_tasks else "result", mid[:32])
+        else:
+            conn.mid = mid
+            links[mid] = conn
+            return True
+        self.disconnect(conn, None)
+        return False
+
+    def send(self, mid: bytes, body: bytes) -> bool:
+        """Send ``body`` to manager ``mid`` without blocking; False if it has no task
+        connection (or it just broke)."""
+        conn = self.task_links.get(mid)
+        if conn is None:
+            logger.warning("Cannot reach manager %r: it has no task connection", mid[:32])
+            return False
+        try:
+            if conn.writer.write((_tcp.frame(body), body)):
+                return True
+        except OSError as e:
+            self.disconnect(conn, f"sending to it failed ({e})")
+            return False
+        self.poller.register(conn.fd, _POLLIN | _POLLOUT)
+        return True
+
+    def disconnect(self, conn: _Connection, why: Optional[str]) -> None:
+        """Close ``conn`` and forget it (logging ``why``, when given)."""
+        if self.by_fd.pop(conn.fd, None) is None:
+            return
+        if why is not None:
+            logger.warning("Closing the connection of manager %r: %s", conn.mid, why)
+        self.poller.unregister(conn.fd)
+        del self.handlers[conn.fd]
+        if conn.mid is not None:
+            links = self.task_links if conn.for_tasks else self.result_links
+            if links.get(conn.mid) is conn:
+                del links[conn.mid]
+        conn.sock.close()
+
+    def drop_strangers(self, now: float) -> None:
+        """Close connections older than ``heartbeat_threshold`` that belong to no
+        registered manager: peers that never registered (or were refused), and lost or
+        departed managers, which thereby learn that they are gone."""
+        managers = self.ix.managers
+        deadline = now - self.ix.hb_threshold
+        for conn in [c for c in self.by_fd.values()
+                     if c.opened < deadline and c.mid not in managers]:
+            if conn.mid is None:
+                self.ix._warn_dropped("a connection that sent no HELLO within %s s",
+                                      self.ix.hb_threshold)
+            self.disconnect(conn, None)
+
+    def close(self, linger: float) -> None:
+        """Send what is still queued (for at most ``linger`` seconds), then close all."""
+        deadline = time.monotonic() + linger
+        waiting = [c for c in self.by_fd.values() if c.writer.pending]
+        while waiting and time.monotonic() < deadline:
+            select.select([], [c.sock for c in waiting], [], deadline - time.monotonic())
+            try:
+                waiting = [c for c in waiting if not c.writer.flush()]
+            except OSError:
+                break
+        for conn in list(self.by_fd.values()):
+            conn.sock.close()
+        self.by_fd.clear()
+        for sock, _ in self.listeners:
+            sock.close()
 
 
 def main() -> int:

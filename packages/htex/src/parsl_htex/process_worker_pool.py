@@ -1,15 +1,16 @@
 """The manager: one per node, started in a block by the provider and launcher.
 
 ``process_worker_pool`` connects to the interchange (probing each candidate address in
-turn, for at most ``--address_probe_timeout`` seconds), registers (the interchange refuses
-a different Python major.minor or parsl-htex version), starts one worker process per
-slot, and then moves tasks from the interchange to idle workers and results back, in
-batches. It heartbeats the interchange, replaces workers that die (failing their task
-with :class:`~parsl_htex.errors.WorkerLost`), and exits when told to stop, when its
+turn, for at most ``--address_probe_timeout`` seconds; over plain TCP, or CurveZMQ with
+``--cert_dir``), registers (the interchange refuses a different Python major.minor or
+parsl-htex version), starts one worker process per slot, and then moves tasks from the
+interchange to idle workers and results back, in batches. It heartbeats the
+interchange, replaces workers that die (failing their task with
+:class:`~parsl_htex.errors.WorkerLost`), and exits when told to stop, when its
 ``--drain_period`` is over and its tasks are done, or when the interchange has been silent
-for ``--hb_threshold`` seconds. Every failure to start is printed to stderr (which the
-provider keeps with the block) as well as logged to ``manager.log``, and exits non-zero so
-the block is reported failed.
+for ``--hb_threshold`` seconds (or has closed its TCP connection). Every failure to start
+is printed to stderr (which the provider keeps with the block) as well as logged to
+``manager.log``, and exits non-zero so the block is reported failed.
 """
 from __future__ import annotations
 
@@ -29,14 +30,14 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import psutil
 import zmq
 
 from parsl.log_context import FLUSH_PERIOD, TASK_EVENTS, TaskEvents, set_process_context
 from parsl_htex import _protocol as P
-from parsl_htex import _security, _serial
+from parsl_htex import _security, _serial, _tcp
 from parsl_htex._affinity import affinity_environment, cpu_assignments
 from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._net import probe, tcp_url
@@ -55,7 +56,7 @@ _RESTART_BACKOFF = 1.0
 #: How long a worker killed by SIGTERM waits for the manager to be signalled too.
 _SIGTERM_SIBLING_WAIT = 0.3
 _WORKER_STOP_GRACE = 3.0
-_FINAL_SEND_LINGER_MS = 1000
+_FINAL_SEND_LINGER = 1.0
 _F_SETPIPE_SZ = 1031
 #: Large pipes let a 1 MB task or result move in one write instead of 16.
 _PIPE_SIZE = 2**20
@@ -151,6 +152,194 @@ class _Worker:
         self.started = 0.0
 
 
+class _ZmqLink:
+    """The manager's two CurveZMQ DEALER sockets to an encrypted interchange.
+
+    The task socket is polled by its ZMQ_FD (see parsl_htex._zmq): after a send on it,
+    and after the registration reply, it is drained whether or not the descriptor says so.
+    """
+
+    def __init__(self, uid: str, cert_dir: str, addr: str, task_port: int,
+                 result_port: int) -> None:
+        self.ctx = zmq.Context()
+        self.task = self._connect(uid, cert_dir, addr, task_port)
+        self.results = self._connect(uid, cert_dir, addr, result_port)
+        self.fd = notification_fd(self.task)
+        #: Descriptor of the result link when polled for POLLOUT (never, with ZeroMQ).
+        self.result_fd = -1
+        self.backlog: Backlog = set()
+        #: Why the interchange is unreachable (ZeroMQ reconnects by itself: never set).
+        self.gone: Optional[str] = None
+
+    def _connect(self, uid: str, cert_dir: str, addr: str, port: int) -> zmq.Socket[Any]:
+        sock = self.ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.ipv6 = True
+        sock.setsockopt(zmq.IDENTITY, uid.encode())
+        _security.make_client(sock, cert_dir)
+        sock.connect(tcp_url(addr, port))
+        return sock
+
+    def request(self, body: bytes, timeout: float) -> Optional[bytes]:
+        """Send ``body`` on the task socket; the first reply, or None after ``timeout``."""
+        self.task.send(body)
+        if not self.task.poll(int(timeout * 1000)):
+            return None
+        reply: bytes = self.task.recv()
+        self.backlog.add(self.task)  # whatever followed it is not announced
+        return reply
+
+    def attach(self, poller: Any) -> None:
+        poller.register(self.fd, select.POLLIN)
+
+    def pending_input(self) -> bool:
+        """Whether messages may wait that the descriptor will not announce (clears it)."""
+        pending = bool(self.backlog)
+        self.backlog.clear()
+        return pending
+
+    def receive(self) -> List[memoryview]:
+        return [frame.buffer for frame in ready_messages(self.task, backlog=self.backlog)]
+
+    def send(self, body: bytes) -> None:
+        self.task.send(body)
+        self.backlog.add(self.task)
+
+    def send_results(self, body: bytes) -> None:
+        self.results.send(body, copy=False)
+
+    def writable(self, fd: int) -> None:
+        """Nothing waits for POLLOUT: ZeroMQ queues every message itself."""
+
+    def close(self, linger: float) -> None:
+        self.ctx.destroy(linger=int(linger * 1000))
+
+
+class _TcpLink:
+    """The manager's two plain TCP connections to an unencrypted interchange (see
+    parsl_htex._tcp): one system call per message, and EOF tells at once that the
+    interchange is gone. What a socket cannot take yet waits in a writer, and its
+    descriptor is polled for POLLOUT until it is sent."""
+
+    def __init__(self, uid: str, addr: str, task_port: int, result_port: int,
+                 timeout: float) -> None:
+        self.task = self._connect(addr, task_port, timeout)
+        try:
+            self.results = self._connect(addr, result_port, timeout)
+        except OSError:
+            self.task.close()
+            raise
+        _tcp.configure(self.task)
+        _tcp.configure(self.results)
+        self.fd = self.task.fileno()
+        self.result_fd = self.results.fileno()
+        self.reader = _tcp.FrameReader(self.task)
+        self.task_writer = _tcp.MessageWriter(self.fd)
+        self.result_writer = _tcp.MessageWriter(self.result_fd)
+        #: Messages read with the registration reply, for the event loop.
+        self.early: List[memoryview] = []
+        self.gone: Optional[str] = None
+        self.poller: Any = None
+        hello = P.HELLO + uid.encode()
+        self._write(self.task_writer, hello)
+        self._write(self.result_writer, hello)
+
+    @staticmethod
+    def _connect(addr: str, port: int, timeout: float) -> socket.socket:
+        return socket.create_connection((addr, port), timeout=timeout)
+
+    def _write(self, writer: _tcp.MessageWriter, body: bytes) -> bool:
+        """Queue ``body`` on ``writer``; False if it could not all be written yet."""
+        try:
+            return writer.write((_tcp.frame(body), body))
+        except OSError as e:
+            self.gone = f"sending to the interchange failed: {e}"
+            return True
+
+    def request(self, body: bytes, timeout: float) -> Optional[bytes]:
+        """Send ``body`` on the task connection; the first reply, or None after
+        ``timeout``. Raises ConnectionError if the interchange closes the connection."""
+        self._write(self.task_writer, body)
+        deadline = time.monotonic() + timeout
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN | (select.POLLOUT if self.task_writer.pending
+                                                   else 0))
+        while self.gone is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            for _, events in poller.poll(math.ceil(remaining * 1000)):
+                if events & select.POLLOUT and self.task_writer.flush():
+                    poller.register(self.fd, select.POLLIN)
+                if events & ~select.POLLOUT:
+                    messages, still_open = self.reader.read(_tcp.MAX_MESSAGE)
+                    if messages:
+                        self.early = messages[1:]
+                        return messages[0].tobytes()
+                    if not still_open:
+                        raise ConnectionError("the interchange closed the connection")
+        raise ConnectionError(self.gone)
+
+    def attach(self, poller: Any) -> None:
+        self.poller = poller
+        poller.register(self.fd, select.POLLIN)
+        if self.task_writer.pending:
+            poller.register(self.fd, select.POLLIN | select.POLLOUT)
+
+    def pending_input(self) -> bool:
+        return bool(self.early)
+
+    def receive(self) -> List[memoryview]:
+        messages, still_open = self.reader.read(_tcp.MAX_MESSAGE)
+        if not still_open:
+            self.gone = "the interchange closed the connection"
+        if self.early:
+            messages[:0] = self.early
+            self.early = []
+        return messages
+
+    def send(self, body: bytes) -> None:
+        if not self._write(self.task_writer, body):
+            self.poller.register(self.fd, select.POLLIN | select.POLLOUT)
+
+    def send_results(self, body: bytes) -> None:
+        if not self._write(self.result_writer, body):
+            self.poller.register(self.result_fd, select.POLLOUT)
+
+    def writable(self, fd: int) -> None:
+        """Write what waits for the connection ``fd``; stop polling for POLLOUT once done."""
+        writer = self.task_writer if fd == self.fd else self.result_writer
+        try:
+            done = writer.flush()
+        except OSError as e:
+            self.gone = f"sending to the interchange failed: {e}"
+            return
+        if done:
+            if fd == self.fd:
+                self.poller.register(fd, select.POLLIN)
+            else:
+                self.poller.unregister(fd)
+
+    def close(self, linger: float) -> None:
+        """Send what is still queued (for at most ``linger`` seconds), then close."""
+        deadline = time.monotonic() + linger
+        for writer, sock in ((self.result_writer, self.results), (self.task_writer, self.task)):
+            while writer.pending and self.gone is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                select.select([], [sock], [], remaining)
+                try:
+                    writer.flush()
+                except OSError:
+                    break
+        self.task.close()
+        self.results.close()
+
+
+_Link = Union[_ZmqLink, _TcpLink]
+
+
 class Manager:
     """Moves tasks between the interchange and this node's workers; see the module doc."""
 
@@ -179,9 +368,8 @@ class Manager:
         except ValueError as e:
             raise StartupError(f"manager {args.uid} of block {args.block_id}: {e}") from None
         self.logdir = os.path.join(args.logdir, f"block-{self.block_id}", self.uid)
-        self.ctx = zmq.Context()
-        self.task_sock: Optional[zmq.Socket[Any]] = None
-        self.result_sock: Optional[zmq.Socket[Any]] = None
+        #: The connections to the interchange, once registering.
+        self.link: Optional[_Link] = None
         self.workers: List[_Worker] = [_Worker(r) for r in range(self.worker_count)]
         self.by_pidfd: Dict[int, _Worker] = {}
         self.by_result_fd: Dict[int, _Worker] = {}
@@ -191,12 +379,9 @@ class Manager:
         self.pending: Deque[Tuple[bytes, memoryview]] = collections.deque()
         #: Result records not yet sent to the interchange.
         self.results: List[bytes] = []
-        #: Only plain descriptors are polled (the task socket by its ZMQ_FD), so the
-        #: interpreter's poll() serves: one system call per wait, where zmq_poll makes two.
+        #: Only plain descriptors are polled (an encrypted task socket by its ZMQ_FD), so
+        #: the interpreter's poll() serves: one system call per wait.
         self.poller = select.poll()
-        #: The task socket when it may hold messages its descriptor will not announce: it
-        #: is polled by descriptor (see parsl_htex._zmq), and also sent on.
-        self.backlog: Backlog = set()
         self.draining = False
         #: Set when the interchange confirms our DRAIN: no task can arrive after that.
         self.drain_acked = False
@@ -236,19 +421,21 @@ class Manager:
                     self.args.task_port, addresses)
         return found
 
-    def _connect(self, addr: str, port: int) -> zmq.Socket[Any]:
-        sock = self.ctx.socket(zmq.DEALER)
-        sock.linger = 0
-        sock.ipv6 = True
-        sock.setsockopt(zmq.IDENTITY, self.uid.encode())
-        _security.make_client(sock, self.cert_dir)
-        sock.connect(tcp_url(addr, port))
-        return sock
+    def _open_link(self, addr: str) -> _Link:
+        if self.cert_dir is not None:
+            return _ZmqLink(self.uid, self.cert_dir, addr, self.args.task_port,
+                            self.args.result_port)
+        try:
+            return _TcpLink(self.uid, addr, self.args.task_port, self.args.result_port,
+                            self.args.address_probe_timeout)
+        except OSError as e:
+            raise StartupError(f"manager {self.uid} of block {self.block_id} cannot connect "
+                               f"to the interchange at {addr} (ports {self.args.task_port} "
+                               f"and {self.args.result_port}): {e}") from None
 
     def register(self, addr: str) -> None:
         """Register with the interchange; raise StartupError if refused or unanswered."""
-        self.task_sock = self._connect(addr, self.args.task_port)
-        self.result_sock = self._connect(addr, self.args.result_port)
+        self.link = link = self._open_link(addr)
         installed = installed_packages()
         info = {
             "manager_id": self.uid, "block_id": self.block_id, "hostname": self.hostname,
@@ -259,14 +446,18 @@ class Manager:
             "total_memory": psutil.virtual_memory().total, "os": platform.platform(),
             "parsl_version": installed["parsl"], "packages": installed,
         }
-        self.task_sock.send(P.REG + json.dumps(info).encode())
         wait = max(self.args.address_probe_timeout, self.hb_threshold)
-        if not self.task_sock.poll(int(wait * 1000)):
+        try:
+            reply = link.request(P.REG + json.dumps(info).encode(), wait)
+        except ConnectionError as e:
+            raise StartupError(f"manager {self.uid}: the interchange at {addr} ended the "
+                               f"registration ({e}); it may expect encrypted "
+                               "connections") from None
+        if reply is None:
             why = ("the CURVE handshake may have failed (wrong --cert_dir?)" if self.cert_dir
                    else "the interchange may expect encrypted connections")
             raise StartupError(f"manager {self.uid}: no answer to registration from the "
                                f"interchange at {addr} within {wait} s; {why}")
-        reply = self.task_sock.recv()
         tag, body = reply[:1], reply[1:]
         if tag == P.NO:
             reason = json.loads(body).get("reason", "no reason given")
@@ -517,11 +708,9 @@ class Manager:
     # ------------------------------------------------------------------ event loop
 
     def handle_interchange(self) -> None:
-        assert self.task_sock is not None
-        sock = self.task_sock
-        for frame in ready_messages(sock, backlog=self.backlog):
+        assert self.link is not None
+        for body in self.link.receive():
             self.last_from_interchange = time.monotonic()
-            body = frame.buffer
             tag = bytes(body[:1])
             if tag == P.TASKS:
                 try:
@@ -571,18 +760,22 @@ class Manager:
     def flush_results(self) -> None:
         if not self.results:
             return
-        assert self.result_sock is not None
+        assert self.link is not None
         self.results.insert(0, P.RESULTS)
         message = b"".join(self.results)
+        if len(message) > _tcp.MAX_MESSAGE:  # over 4 GB: the interchange takes no more
+            for part in _tcp.split_batch(P.RESULTS, self.results[1:]):
+                self.link.send_results(part)
+        else:
+            self.link.send_results(message)
         self.results = []
-        self.result_sock.send(message, copy=False)
 
     def busy(self) -> bool:
         return bool(self.pending) or any(w.task is not None for w in self.workers)
 
     def housekeeping(self, now: float) -> bool:
         """Heartbeat and drain checks; return False when the manager should exit."""
-        assert self.task_sock is not None
+        assert self.link is not None
         if now >= self.next_heartbeat:
             self.send_interchange(P.HB + str(self.tasks_done).encode())
             self.next_heartbeat = now + self.hb_period
@@ -603,17 +796,14 @@ class Manager:
             self.flush_results()
             # BYE follows the last results on the same connection, so the interchange
             # cannot see this manager leave before it has every result.
-            assert self.result_sock is not None
-            self.result_sock.send(P.BYE)
+            self.link.send_results(P.BYE)
             return False
         return True
 
     def send_interchange(self, message: bytes) -> None:
-        """Send on the task socket, then have the loop drain it: a send can take in the
-        news of waiting messages without the socket's descriptor announcing them."""
-        assert self.task_sock is not None
-        self.task_sock.send(message)
-        self.backlog.add(self.task_sock)
+        """Send on the task connection (see ``_ZmqLink.send`` for what follows it)."""
+        assert self.link is not None
+        self.link.send(message)
 
     def request_stop(self) -> None:
         """SIGTERM while running: stop at the next loop turn (a wakeup fd ends the poll).
@@ -624,12 +814,10 @@ class Manager:
         self.stopping = True
 
     def run(self) -> int:
-        assert self.task_sock is not None
+        assert self.link is not None
         for w in self.workers:
             self.spawn(w)
-        self.poller.register(notification_fd(self.task_sock), select.POLLIN)
-        # Registration received a reply: whatever followed it is not announced.
-        self.backlog.add(self.task_sock)
+        self.link.attach(self.poller)
         wake_r, wake_w = socket.socketpair()
         wake_r.setblocking(False)
         wake_w.setblocking(False)
@@ -650,8 +838,10 @@ class Manager:
 
     def _loop(self, wake: socket.socket) -> int:
         wake_fd = wake.fileno()
-        assert self.task_sock is not None
-        task_fd = notification_fd(self.task_sock)
+        link = self.link
+        assert link is not None
+        task_fd = link.fd
+        result_fd = link.result_fd
         hk_ms = max(10, int(min(self.hb_period, self.hb_threshold) * 1000 / 2))
         next_hk = 0.0
         next_event_flush = 0.0
@@ -670,14 +860,18 @@ class Manager:
                 next_hk = min(next_hk, drain_at)
             if self.task_events:  # buffered events are written within FLUSH_PERIOD
                 timeout = min(timeout, _EVENT_FLUSH_MS)
-            from_interchange = bool(self.backlog)
+            from_interchange = link.pending_input()
             if from_interchange:
                 timeout = 0
-                self.backlog.clear()
             events = self.poller.poll(timeout)
-            for what, _ in events:
+            for what, mask in events:
                 if what == task_fd:
-                    from_interchange = True
+                    if mask & select.POLLOUT:
+                        link.writable(what)
+                    if mask & ~select.POLLOUT:
+                        from_interchange = True
+                elif what == result_fd:
+                    link.writable(what)
                 elif what in self.by_result_fd:
                     self.read_worker(self.by_result_fd[what])
                 elif what in self.by_pidfd:
@@ -691,6 +885,10 @@ class Manager:
                         pass
             if from_interchange:
                 self.handle_interchange()
+            if link.gone is not None:
+                logger.error("Lost the connection to the interchange (%s); exiting",
+                             link.gone)
+                break
             # Results first: the interchange sends this manager its next tasks only once
             # it has seen them, and that round trip is longer than a pipe write to a worker.
             self.flush_results()
@@ -732,13 +930,14 @@ class Manager:
                 p.wait(timeout=_WORKER_STOP_GRACE)
         # Commands and processes the tasks started end with the block.
         self.end_strays(include_workers=True)
-        try:
-            self.flush_results()
-        except zmq.ZMQError as e:
-            logger.warning("Could not send the last results: %s", e)
-        # A bounded linger lets the last results and a drained manager's BYE reach the
-        # interchange; if it is gone, this costs at most _FINAL_SEND_LINGER_MS.
-        self.ctx.destroy(linger=_FINAL_SEND_LINGER_MS)
+        if self.link is not None:
+            try:
+                self.flush_results()
+            except zmq.ZMQError as e:
+                logger.warning("Could not send the last results: %s", e)
+            # A bounded linger lets the last results and a drained manager's BYE reach
+            # the interchange; if it is gone, this costs at most _FINAL_SEND_LINGER.
+            self.link.close(_FINAL_SEND_LINGER)
         logger.info("Manager %s stopped", self.uid)
 
 

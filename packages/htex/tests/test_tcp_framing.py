@@ -1,0 +1,79 @@
+"""The length-prefixed framing of the managers' plain TCP connections (parsl_htex._tcp),
+over a real socket pair."""
+from __future__ import annotations
+
+import select
+import socket
+from typing import Iterator, List, Tuple
+
+import pytest
+
+from parsl_htex import _tcp
+
+
+@pytest.fixture
+def pair() -> Iterator[Tuple[socket.socket, _tcp.FrameReader]]:
+    """A blocking writer socket and a reader on its non-blocking peer."""
+    writer, reading = socket.socketpair()
+    reading.setblocking(False)
+    yield writer, _tcp.FrameReader(reading)
+    writer.close()
+    reading.close()
+
+
+def _read(reader: _tcp.FrameReader, limit: int = _tcp.MAX_MESSAGE) -> Tuple[List[bytes], bool]:
+    assert select.select([reader.sock], [], [], 10)[0], "nothing to read within 10 s"
+    messages, still_open = reader.read(limit)
+    return [m.tobytes() for m in messages], still_open
+
+
+def test_a_message_split_across_reads_is_whole_once_complete(pair):
+    writer, reader = pair
+    wire = _tcp.frame(b"hello world") + b"hello world"
+    writer.sendall(wire[:5])
+    assert _read(reader) == ([], True)
+    writer.sendall(wire[5:])
+    assert _read(reader) == ([b"hello world"], True)
+
+
+def test_messages_arriving_together_are_all_returned_in_order(pair):
+    writer, reader = pair
+    bodies = [b"a", b"", b"c" * 3000]
+    writer.sendall(b"".join(_tcp.frame(b) + b for b in bodies))
+    assert _read(reader) == (bodies, True)
+
+
+def test_messages_stay_valid_after_later_reads(pair):
+    """Messages are handed on (forwarded records) after the scratch buffer is reused."""
+    writer, reader = pair
+    writer.sendall(_tcp.frame(b"first") + b"first")
+    assert select.select([reader.sock], [], [], 10)[0]
+    first, _ = reader.read(100)
+    writer.sendall(_tcp.frame(b"second") + b"second")
+    _read(reader)
+    assert [m.tobytes() for m in first] == [b"first"]
+
+
+def test_length_over_the_limit_is_refused_before_the_body_arrives(pair):
+    writer, reader = pair
+    writer.sendall(_tcp.FRAME.pack(1001))
+    with pytest.raises(_tcp.FrameTooLong, match="1001"):
+        _read(reader, limit=1000)
+
+
+def test_eof_is_reported(pair):
+    writer, reader = pair
+    writer.shutdown(socket.SHUT_WR)
+    assert _read(reader) == ([], False)
+
+
+def test_split_batch_keeps_each_message_within_the_limit():
+    records = [b"x" * 40] * 10
+    messages = _tcp.split_batch(b"R", records, limit=100)
+    assert all(len(m) <= 100 for m in messages)
+    assert b"".join(m[1:] for m in messages) == b"".join(records)
+    assert all(m[:1] == b"R" for m in messages)
+
+
+def test_split_batch_sends_one_message_when_it_fits():
+    assert _tcp.split_batch(b"R", [b"ab", b"cd"]) == [b"Rabcd"]

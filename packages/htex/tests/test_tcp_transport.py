@@ -1,0 +1,144 @@
+"""Without encryption managers talk to the interchange over plain TCP (parsl_htex._tcp).
+
+Hostile or broken peers on the worker ports are disconnected with a warning and bounded
+memory, never disturbing real managers; a manager whose connection closes is lost at once;
+and a manager that stops reading never blocks the interchange. Each test runs a real
+interchange with a TcpPeer of the test standing in for a manager (next to a real one
+where the test says so).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Tuple
+
+import pytest
+from htex_support import TcpPeer, wait_for
+from htex_test_tasks import add, sleep_then_return
+from test_manager_messages import _valid_registration
+
+from parsl_htex import _protocol as P
+from parsl_htex import _tcp
+from parsl_htex.errors import ManagerLost
+
+pytestmark = pytest.mark.slow
+
+#: A heartbeat_threshold no test waits for: what these tests see happens well before it.
+LONG_THRESHOLD = 120
+
+
+def _log(ex) -> str:
+    with open(os.path.join(ex.run_dir, "htex", "interchange.log")) as f:
+        return f.read()
+
+
+def _registered(ex, identity: bytes, worker_count: int = 1) -> Tuple[TcpPeer, TcpPeer]:
+    tasks = TcpPeer(ex.worker_task_port, identity)
+    results = TcpPeer(ex.worker_result_port, identity)
+    info = {**_valid_registration(), "manager_id": identity.decode(),
+            "worker_count": worker_count}
+    tasks.send(P.REG + json.dumps(info).encode())
+    assert tasks.recv()[:1] == P.OK
+    return tasks, results
+
+
+def _still_serves(ex) -> None:
+    futures = [ex.submit(add, {}, i, 1) for i in range(20)]
+    assert [f.result(timeout=60) for f in futures] == [i + 1 for i in range(20)]
+
+
+def test_connection_not_starting_with_hello_is_closed(make_htex):
+    ex = make_htex(encrypted=False, heartbeat_threshold=LONG_THRESHOLD)
+    peer = TcpPeer(ex.worker_task_port, None)
+    try:
+        peer.send(P.REG + json.dumps(_valid_registration()).encode())
+        assert peer.closed_by_interchange(timeout=20)
+    finally:
+        peer.close()
+    assert "is not a HELLO" in _log(ex)
+    _still_serves(ex)
+
+
+def test_oversized_announced_length_closes_the_connection_before_its_body(make_htex):
+    ex = make_htex(encrypted=False, heartbeat_threshold=LONG_THRESHOLD)
+    peer = TcpPeer(ex.worker_result_port, None)
+    try:
+        peer.sock.sendall(_tcp.FRAME.pack(_tcp.MAX_MESSAGE + 1))
+        assert peer.closed_by_interchange(timeout=20)
+    finally:
+        peer.close()
+    assert "a message announcing" in _log(ex)
+    _still_serves(ex)
+
+
+def test_unregistered_peer_is_limited_to_small_messages(make_htex):
+    """Before registering, a peer may not make the interchange buffer more than a
+    registration's worth, even for a length a manager could send later."""
+    ex = make_htex(encrypted=False, heartbeat_threshold=LONG_THRESHOLD, scale_out=False)
+    peer = TcpPeer(ex.worker_task_port, b"greedy")
+    try:
+        peer.sock.sendall(_tcp.FRAME.pack(64 * 2**20))
+        assert peer.closed_by_interchange(timeout=20)
+    finally:
+        peer.close()
+
+
+def test_silent_peer_is_disconnected_after_heartbeat_threshold(make_htex):
+    ex = make_htex(encrypted=False, heartbeat_threshold=2, scale_out=False)
+    peer = TcpPeer(ex.worker_task_port, None)
+    try:
+        assert peer.closed_by_interchange(timeout=30)
+    finally:
+        peer.close()
+    assert "sent no HELLO" in _log(ex)
+
+
+def test_connection_closed_mid_message_is_dropped_and_logged(make_htex):
+    ex = make_htex(encrypted=False, heartbeat_threshold=LONG_THRESHOLD)
+    tasks, results = _registered(ex, b"half")
+    try:
+        body = P.RESULTS + P.result_record(P.make_key(1, 1), 0, b"x" * 1000)
+        results.sock.sendall((_tcp.frame(body) + body)[:500])
+    finally:
+        results.close()
+        tasks.close()
+    wait_for(lambda: "an incomplete message" in _log(ex),
+             what="the cut-off message to be logged")
+    _still_serves(ex)
+
+
+def test_manager_whose_connection_closes_is_lost_at_once(make_htex):
+    ex = make_htex(encrypted=False, heartbeat_threshold=LONG_THRESHOLD, scale_out=False)
+    tasks, results = _registered(ex, b"doomed")
+    fut = ex.submit(sleep_then_return, {}, 0, "never")
+    try:
+        assert tasks.recv(timeout=30)[:1] == P.TASKS
+    finally:
+        results.close()
+        tasks.close()
+    started = time.monotonic()
+    with pytest.raises(ManagerLost, match="connection to the interchange closed"):
+        fut.result(timeout=60)
+    assert time.monotonic() - started < LONG_THRESHOLD / 2
+
+
+def test_manager_that_stops_reading_does_not_hold_up_others(make_htex):
+    """A peer with room for many tasks that never reads: 1 MB tasks fill its socket
+    buffers, and the interchange goes on answering commands and serving a real manager."""
+    ex = make_htex(encrypted=False, heartbeat_threshold=LONG_THRESHOLD, scale_out=False)
+    count = 30
+    tasks, results = _registered(ex, b"stuck", worker_count=count)
+    try:
+        blob = b"x" * 2**20
+        stuck = [ex.submit(add, {}, blob, b"") for _ in range(count)]
+        wait_for(lambda: any(m["tasks"] == count for m in ex.connected_managers()),
+                 timeout=60, what="every big task to be sent toward the stuck peer")
+        ex.scale_out_facade(1)
+        _still_serves(ex)
+    finally:
+        results.close()
+        tasks.close()
+    for fut in stuck:
+        with pytest.raises(ManagerLost):
+            fut.result(timeout=60)
