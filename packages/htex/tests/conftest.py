@@ -3,9 +3,9 @@
 Every executor here has a real interchange process, a real LocalProvider block with a
 real manager and worker processes, all talking over loopback TCP and pipes.
 
-Executors are encrypted (the default, CurveZMQ to the managers) unless a test says
-otherwise; ``HTEX_TESTS_ENCRYPTED=0`` runs every such test over the plain TCP manager
-transport instead (the tests that need one or the other say so).
+Executors are encrypted (the default, TLS from the managers) unless a test says
+otherwise; ``HTEX_TESTS_ENCRYPTED=0`` runs every such test over plain TCP without
+TLS instead (the tests that need one or the other say so).
 """
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import ssl
 import time
 from typing import List, Optional
 
@@ -63,11 +64,14 @@ def worker_processes(ex: HighThroughputExecutor, count: int) -> List[psutil.Proc
 
 
 class TcpPeer:
-    """A stand-in for one of a manager's connections to an unencrypted interchange's
-    worker port, speaking its framing (parsl_htex._tcp) with blocking calls."""
+    """A stand-in for one of a manager's connections to an interchange's worker port,
+    speaking its framing (parsl_htex._tcp) with blocking calls; over TLS with ``tls``."""
 
-    def __init__(self, port: int, identity: Optional[bytes], host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int, identity: Optional[bytes], host: str = "127.0.0.1",
+                 tls: Optional[ssl.SSLContext] = None) -> None:
         self.sock = socket.create_connection((host, port), timeout=10)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock)
         self.buf = b""
         if identity is not None:
             self.send(P.HELLO + identity)

@@ -21,9 +21,9 @@ from parsl_htex.executor import DEFAULT_LAUNCH_CMD
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(params=[False, True], ids=["plain-tcp", "curvezmq"])
+@pytest.fixture(params=[False, True], ids=["plain-tcp", "tls"])
 def make_htex(request, make_htex):
-    """Every test with both manager transports: plain TCP (encrypted=False), CurveZMQ."""
+    """Every test with both: plain TCP (encrypted=False) and TLS (encrypted=True)."""
     def factory(**kwargs):
         kwargs.setdefault("encrypted", request.param)
         return make_htex(**kwargs)

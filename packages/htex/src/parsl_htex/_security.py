@@ -1,14 +1,30 @@
-"""CurveZMQ keys and socket setup shared by the executor, interchange and managers.
+"""Keys and connection setup for ``encrypted=True``, shared by the executor, interchange
+and managers.
 
-With ``encrypted=True`` every socket the interchange binds is a CURVE server and a ZAP
-authenticator admits only clients presenting the run's client key. Knowing the server's
-public key is therefore not enough to connect: a peer needs the client secret key, which
-exists only in the run's ``certificates/`` directory (mode 0o700, files 0o600).
+Every connection of an encrypted run is authenticated both ways with keys made for the
+run, which exist only in its ``certificates/`` directory (mode 0o700, files 0o600):
+
+- the executor's ZeroMQ sockets to the interchange are CurveZMQ: the interchange's
+  sockets are CURVE servers and a ZAP authenticator admits only clients presenting the
+  run's client key;
+- the managers' TCP connections to the interchange (see :mod:`parsl_htex._tcp`) are TLS
+  1.2 or later, with a self-signed certificate for each side: the interchange accepts only
+  a client presenting the run's client certificate, and the manager accepts only the
+  run's server certificate (pinned; host names are not checked, since managers reach
+  the interchange by whatever address works). TLS rather than CurveZMQ there because
+  those connections are plain sockets read by the process's own event loop, with no
+  ZeroMQ I/O thread between (the point of that transport), and TLS is what the standard
+  library offers for that.
+
+Knowing the server's public key or certificate is therefore not enough to connect: a peer
+needs the client's secret key.
 """
 from __future__ import annotations
 
+import datetime
 import logging
 import os
+import ssl
 from typing import Any, Optional, Tuple
 
 import zmq
@@ -19,6 +35,11 @@ logger = logging.getLogger(__name__)
 
 SERVER = "server"
 CLIENT = "client"
+#: How long the run's TLS certificates are valid; a clock skew of a day between the
+#: submit host and the nodes is tolerated. Certificates are pinned, so expiry only bounds
+#: how long a copied key stays useful.
+_TLS_VALID_DAYS = 3650
+_TLS_SKEW = datetime.timedelta(days=1)
 
 
 def _write_private(path: str, data: bytes) -> None:
@@ -32,7 +53,9 @@ def generate_keys(cert_dir: str) -> str:
     """Create this run's server and client key pairs in ``cert_dir``; return the dir.
 
     Files are ``server.key``/``server.key_secret`` and ``client.key``/``client.key_secret``
-    in ZeroMQ's certificate format, readable by the owner only.
+    in ZeroMQ's certificate format, and ``server.crt``/``server.pem`` and
+    ``client.crt``/``client.pem`` (TLS certificate and private key, PEM), readable by the
+    owner only.
     """
     if not zmq.has("curve"):
         raise OptionalModuleMissing(["libzmq with CURVE"], "encrypted=True needs a libzmq built "
@@ -47,8 +70,67 @@ def generate_keys(cert_dir: str) -> str:
         _write_private(os.path.join(cert_dir, f"{name}.key_secret"),
                        b"metadata\ncurve\n    public-key = \"" + public + b"\"\n"
                        b"    secret-key = \"" + secret + b"\"\n")
-    logger.debug("Generated CurveZMQ keys in %s", cert_dir)
+    for name in (SERVER, CLIENT):
+        _write_tls_pair(cert_dir, name)
+    logger.debug("Generated CurveZMQ keys and TLS certificates in %s", cert_dir)
     return cert_dir
+
+
+def _tls_paths(cert_dir: str, name: str) -> Tuple[str, str]:
+    """``(certificate, private key)`` PEM files of TLS identity ``name``."""
+    return (os.path.join(cert_dir, f"{name}.crt"), os.path.join(cert_dir, f"{name}.pem"))
+
+
+def _write_tls_pair(cert_dir: str, name: str) -> None:
+    """A new P-256 key and a self-signed certificate for it (``<name>.crt``/``.pem``)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"parsl-htex-{name}")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _TLS_SKEW)
+            .not_valid_after(now + datetime.timedelta(days=_TLS_VALID_DAYS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = _tls_paths(cert_dir, name)
+    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+
+
+def _tls_context(cert_dir: str, purpose: int, own: str, peer: str) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(purpose)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(*_tls_paths(cert_dir, own))
+    # The peer's own certificate is the only trust anchor: nothing else verifies.
+    ctx.load_verify_locations(cafile=_tls_paths(cert_dir, peer)[0])
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def server_tls_context(cert_dir: str) -> ssl.SSLContext:
+    """The interchange's TLS context: the run's server certificate, and only the run's
+    client certificate accepted from managers."""
+    ctx = _tls_context(cert_dir, ssl.PROTOCOL_TLS_SERVER, SERVER, CLIENT)
+    ctx.num_tickets = 0  # a manager connects once: no session to resume, no ticket to send
+    return ctx
+
+
+def client_tls_context(cert_dir: str) -> ssl.SSLContext:
+    """A manager's TLS context: the run's client certificate, and only the run's server
+    certificate accepted (pinned, so the host name is not checked)."""
+    ctx = _tls_context(cert_dir, ssl.PROTOCOL_TLS_CLIENT, CLIENT, SERVER)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
 
 
 def load_keypair(cert_dir: str, name: str) -> Tuple[bytes, bytes]:

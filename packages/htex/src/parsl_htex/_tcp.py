@@ -1,12 +1,13 @@
-"""Length-prefixed messages over plain TCP, between managers and an unencrypted interchange.
+"""Length-prefixed messages over TCP (TLS when encrypted), between managers and the interchange.
 
 With prefetch 0 every task costs one manager <-> interchange round trip on the critical
 path (its result up, the next task down). Over a ZeroMQ DEALER/ROUTER pair each message
 crosses two thread hand-offs per side (ZeroMQ's I/O thread), which makes that round trip
 about twice as long, and costs more CPU, than one ``send``/``recv`` system call per
 message on a non-blocking socket polled by the process's own event loop. So without
-encryption the two worker connections are plain TCP; with ``encrypted=True`` they stay
-CurveZMQ (see :mod:`parsl_htex._security`).
+encryption the two worker connections are plain TCP; with ``encrypted=True`` the same
+connections carry TLS (see :mod:`parsl_htex._security`), read and written through the
+:class:`ssl.SSLSocket` by :class:`FrameReader` and :func:`writer_for`.
 
 A message is its length (``<Q``) followed by its body, which is exactly what a ZeroMQ
 frame of :mod:`parsl_htex._protocol` carries. The first message on each connection is
@@ -19,14 +20,15 @@ more than one allowed message per connection.
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
-from typing import List, Tuple
+from typing import List, Sequence, Tuple, Union
 
 from parsl_htex import _protocol as P
 from parsl_htex._pipes import Buffer, MessageWriter
 
 __all__ = ["FRAME", "MAX_MESSAGE", "FrameReader", "FrameTooLong", "MessageWriter",
-           "configure", "frame", "split_batch"]
+           "TlsWriter", "Writer", "configure", "frame", "split_batch", "writer_for"]
 
 #: The length prefix of every message.
 FRAME = struct.Struct("<Q")
@@ -79,13 +81,17 @@ class FrameReader:
         """
         try:
             n = self.sock.recv_into(_SCRATCH)
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return [], True
         except OSError:
             return [], False
         if not n:
             return [], False
         messages: List[memoryview] = []
+        if n < len(_SCRATCH) and isinstance(self.sock, ssl.SSLSocket):
+            # TLS hands over one record (at most 16 kB) per receive, and what it has
+            # already taken from the kernel is not announced by poll again: take it all.
+            n = self._read_tls(n)
         buf = self.buf
         if buf:
             buf += _SCRATCH_VIEW[:n]
@@ -97,6 +103,23 @@ class FrameReader:
             if pos < n:
                 buf += _SCRATCH_VIEW[pos:n]
         return messages, True
+
+
+    def _read_tls(self, n: int) -> int:
+        """Receive into the scratch buffer after its first ``n`` bytes until TLS has
+        nothing more decrypted or readable (or the buffer is full); return the total."""
+        sock = self.sock
+        while n < len(_SCRATCH):
+            try:
+                got = sock.recv_into(_SCRATCH_VIEW[n:])
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                break
+            except OSError:
+                break  # the next read reports the closed connection
+            if not got:
+                break
+            n += got
+        return n
 
 
 def _parse(data: memoryview, end: int, limit: int, messages: List[memoryview]) -> int:
@@ -116,6 +139,52 @@ def _parse(data: memoryview, end: int, limit: int, messages: List[memoryview]) -
         messages.append(memoryview(data[pos + size:stop].tobytes()))
         pos = stop
     return pos
+
+
+class TlsWriter:
+    """Non-blocking writer over a TLS socket, with :class:`MessageWriter`'s interface.
+
+    TLS cannot gather buffers, so the parts are joined; a write TLS could not finish is
+    retried with the same bytes, as OpenSSL requires.
+    """
+
+    __slots__ = ("pending", "sock")
+
+    def __init__(self, sock: ssl.SSLSocket) -> None:
+        self.sock = sock
+        #: The bytes not yet accepted, as a one-item list (empty when all is sent).
+        self.pending: List[bytes] = []
+
+    def write(self, parts: Sequence[Buffer]) -> bool:
+        """Queue ``parts`` and write as much as possible; True when all was written."""
+        self.pending.append(b"".join(parts))
+        return self.flush()
+
+    def flush(self) -> bool:
+        """Write pending bytes; True when nothing is left. Raises OSError if the reader died."""
+        while self.pending:
+            data = self.pending[0]
+            try:
+                n = self.sock.send(data)
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                return False
+            if n == len(data):
+                self.pending.pop(0)
+            else:
+                self.pending[0] = data[n:]
+        return True
+
+
+#: Either writer; both write without blocking and keep what the socket cannot take yet.
+Writer = Union[MessageWriter, TlsWriter]
+
+
+def writer_for(sock: socket.socket) -> Writer:
+    """The non-blocking writer for ``sock``: gathered writes on the descriptor of a plain
+    socket, writes through TLS for an :class:`ssl.SSLSocket`."""
+    if isinstance(sock, ssl.SSLSocket):
+        return TlsWriter(sock)
+    return MessageWriter(sock.fileno())
 
 
 def split_batch(tag: bytes, records: List[bytes], limit: int = MAX_MESSAGE) -> List[bytes]:

@@ -1,7 +1,8 @@
 """HighThroughputExecutor: the submit side of HTEX.
 
-The executor object lives in the user's process. ``start()`` generates the run's CurveZMQ
-keys (``encrypted=True``), starts the interchange process and connects to it; blocks of
+The executor object lives in the user's process. ``start()`` generates the run's keys
+(``encrypted=True``: CurveZMQ for its own sockets, TLS certificates for the managers'),
+starts the interchange process and connects to it; blocks of
 managers are launched by the provider (through :class:`BlockProviderExecutor`) and
 connect to the interchange themselves.
 
@@ -165,7 +166,8 @@ class HighThroughputExecutor(BlockProviderExecutor):
     this host: a comma-separated list they probe in order; default every address of this
     host), ``prefetch_capacity`` (tasks queued on a manager beyond its idle workers),
     ``heartbeat_threshold`` (seconds of silence before a manager is declared lost) and
-    ``encrypted`` (CurveZMQ on every connection, default on).
+    ``encrypted`` (every connection authenticated both ways and encrypted with keys made
+    for the run, default on: CurveZMQ to the interchange, TLS from the managers).
 
     ``interchange_liveness_timeout`` (not in Parsl; default 120 s): the executor asks the
     interchange for a reply every few seconds; an interchange that is alive but does not

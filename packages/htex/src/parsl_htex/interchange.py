@@ -17,9 +17,9 @@ single-threaded event loop:
 - commands from the executor (counts, manager lists, holding managers for scale-in,
   shutdown) are answered on a separate socket.
 
-The executor's sockets are ZeroMQ. The managers' two connections (task and result) are
-plain TCP (:mod:`parsl_htex._tcp`, handled by :class:`_ManagerConnections`) unless the
-run is encrypted, when they are CurveZMQ ROUTER sockets; either way each message reaches
+The executor's sockets are ZeroMQ (CurveZMQ when the run is encrypted). The managers'
+two connections (task and result) are TCP (:mod:`parsl_htex._tcp`, handled by
+:class:`_ManagerConnections`), TLS when the run is encrypted; each message reaches
 :meth:`Interchange.task_port_message` or :meth:`Interchange.result_port_message` with
 the id of the manager that sent it.
 
@@ -40,6 +40,7 @@ import random
 import select
 import signal
 import socket
+import ssl
 import sys
 import time
 from functools import partial
@@ -54,7 +55,7 @@ from parsl_htex._logs import load_log_config, setup_process_logging
 from parsl_htex._messages import heartbeat_problem, monitoring_problem, registration_problem
 from parsl_htex._net import tcp_url
 from parsl_htex._pending import PendingTasks
-from parsl_htex._zmq import DRAIN_BATCH, Backlog, notification_fd, ready_frames, ready_messages
+from parsl_htex._zmq import DRAIN_BATCH, Backlog, notification_fd, ready_messages
 from parsl_htex.errors import ManagerLost
 from parsl_htex.manager_selector import ManagerSelector, RandomManagerSelector
 from parsl_htex.version import VERSION
@@ -69,7 +70,6 @@ RESULT_COALESCE_WINDOW = 0.001
 _WARN_EVERY = 100
 _RESULT_TAGS = frozenset({_serial.RESULT_OK, _serial.RESULT_TASK_ERROR,
                           _serial.RESULT_EXECUTOR_ERROR})
-_SNDMORE = int(zmq.SNDMORE)
 _POLLIN = select.POLLIN
 _POLLOUT = select.POLLOUT
 #: Longest message a peer may send before its connection belongs to a registered manager
@@ -177,9 +177,11 @@ class Interchange:
         self.dropped = 0
         #: Sockets polled by descriptor whose last drain stopped with messages waiting.
         self.backlog: Backlog = set()
-        #: The managers' plain TCP connections (None when encrypted: ZeroMQ sockets).
-        self.tcp: Optional[_ManagerConnections] = (
-            _ManagerConnections(self, *self.listeners) if self.listeners else None)
+        #: The managers' TCP connections (TLS when encrypted).
+        task_listeners, result_listeners = self.listeners
+        self.tcp = _ManagerConnections(
+            self, task_listeners, result_listeners,
+            _security.server_tls_context(self.cert_dir) if self.cert_dir else None)
 
     def _bind_all(self, config: Dict[str, Any]) -> None:
         loopback = [config.get("loopback_address", "127.0.0.1")]
@@ -193,17 +195,6 @@ class Interchange:
         bind_addrs = list(config.get("worker_bind_addresses") or ["*"])
         port_param = (config.get("worker_ports_param", "worker_ports") if ports[0]
                       else "worker_port_range")
-        #: ZeroMQ ROUTER sockets for the managers when encrypted, else plain TCP listeners.
-        self.worker_tasks: Optional[zmq.Socket[Any]] = None
-        self.worker_results: Optional[zmq.Socket[Any]] = None
-        self.listeners: Tuple[List[socket.socket], ...] = ()
-        if self.cert_dir:
-            self.worker_tasks = self._bind(zmq.ROUTER, bind_addrs, "address", port_param,
-                                           ports[0], worker_range)
-            self.worker_tasks.router_mandatory = 1
-            self.worker_results = self._bind(zmq.ROUTER, bind_addrs, "address", port_param,
-                                             ports[1], worker_range)
-            return
         task_listeners = self._listen(bind_addrs, "address", port_param, ports[0],
                                       worker_range)
         try:
@@ -331,9 +322,6 @@ class Interchange:
                 **self._worker_ports()}
 
     def _worker_ports(self) -> Dict[str, int]:
-        if self.worker_tasks is not None and self.worker_results is not None:
-            return {"worker_task": self._port(self.worker_tasks),
-                    "worker_result": self._port(self.worker_results)}
         tasks, results = self.listeners
         return {"worker_task": int(tasks[0].getsockname()[1]),
                 "worker_result": int(results[0].getsockname()[1])}
@@ -399,15 +387,6 @@ class Interchange:
                 for key, _ in tasks:
                     htex_id, dfk_id = P.key_ids(key)
                     events.add("ix_received", dfk_id, executor_task_id=htex_id)
-
-    def handle_worker_tasks(self, _events: int = _POLLIN) -> None:
-        """Drain the managers' ZeroMQ task port (encrypted mode)."""
-        assert self.worker_tasks is not None
-        for frames in ready_frames(self.worker_tasks):
-            if len(frames) != 2:
-                self._warn_dropped("a message with %d frames on the task port", len(frames))
-                continue
-            self.task_port_message(frames[0].bytes, frames[1].bytes)
 
     def task_port_message(self, mid: bytes, body: Union[bytes, memoryview]) -> None:
         """Handle one message a manager sent on its task connection."""
@@ -487,28 +466,7 @@ class Interchange:
             self.log_queue_lengths()
 
     def _send_manager(self, mid: bytes, body: bytes) -> bool:
-        if self.tcp is not None:
-            return self.tcp.send(mid, body)
-        sock = self.worker_tasks
-        assert sock is not None
-        try:
-            # Two sends rather than send_multipart, whose per-frame checks cost more than
-            # the sends themselves; with ROUTER_MANDATORY an unknown peer fails the first.
-            sock.send(mid, _SNDMORE, copy=False)
-            sock.send(body, copy=False)
-        except zmq.ZMQError as e:
-            logger.warning("Cannot reach manager %r: %s", mid[:32], e)
-            return False
-        return True
-
-    def handle_worker_results(self, _events: int = _POLLIN) -> None:
-        """Drain the managers' ZeroMQ result port (encrypted mode)."""
-        assert self.worker_results is not None
-        for frames in ready_frames(self.worker_results, backlog=self.backlog):
-            if len(frames) != 2:
-                self._warn_dropped("a message with %d frames on the result port", len(frames))
-                continue
-            self.result_port_message(frames[0].bytes, frames[1].buffer)
+        return self.tcp.send(mid, body)
 
     def result_port_message(self, mid: bytes, body: memoryview) -> None:
         """Handle one message a manager sent on its result connection."""
@@ -581,10 +539,6 @@ class Interchange:
         else:
             self.out_records.extend(kept)
         self.out_count += len(kept)
-
-    def _handle_results_and_dispatch(self, _events: int = _POLLIN) -> None:
-        self.handle_worker_results()
-        self.dispatch()
 
     def flush_results(self) -> None:
         """Forward the results collected so far to the executor as one message."""
@@ -733,8 +687,7 @@ class Interchange:
                            manager_id=m.manager_id.decode(errors="replace"))
             else:
                 self._send_manager(m.manager_id, P.HB)
-        if self.tcp is not None:
-            self.tcp.drop_strangers(now)
+        self.tcp.drop_strangers(now)
         self._flush_backlog()
 
     def manager_disconnected(self, m: _Manager) -> None:
@@ -762,31 +715,19 @@ class Interchange:
     # ------------------------------------------------------------------ main loop
 
     def run(self) -> None:
-        # The ZeroMQ sockets nothing is sent on between drains (client tasks, commands,
-        # whose replies go out inside the drain, and the managers' results when encrypted)
-        # are polled by descriptor (see parsl_htex._zmq). Without encryption every polled
-        # object is a descriptor, and select.poll serves; the managers' encrypted task
-        # socket, which dispatch sends on, needs zmq_poll. Both report ready objects in
-        # registration order: results come first, and the tasks they free capacity for
-        # are sent before a large batch of new tasks from the executor is parsed.
+        # The executor's ZeroMQ sockets this loop receives on (client tasks, and commands,
+        # whose replies go out inside the drain) are polled by descriptor (see
+        # parsl_htex._zmq), like the managers' TCP connections, so select.poll serves.
         zmq_sockets = [self.client_tasks, self.command]
         handlers: Dict[Any, Callable[[int], None]] = {}
-        poller: Any
-        if self.worker_tasks is not None and self.worker_results is not None:
-            poller = zmq.Poller()
-            zmq_sockets.insert(0, self.worker_results)
-            handlers[notification_fd(self.worker_results)] = self._handle_results_and_dispatch
-            handlers[self.worker_tasks] = self.handle_worker_tasks
-        else:
-            poller = select.poll()
+        poller = select.poll()
         fd_of = {sock: notification_fd(sock) for sock in zmq_sockets}
         by_fd = {fd: sock for sock, fd in fd_of.items()}
         handlers[fd_of[self.client_tasks]] = self.handle_client_tasks
         handlers[fd_of[self.command]] = self.handle_command
         for what in handlers:
             poller.register(what, _POLLIN)
-        if self.tcp is not None:
-            self.tcp.attach(poller, handlers)
+        self.tcp.attach(poller, handlers)
         period = min(self.hb_period, self.hb_threshold / 2, 1.0)
         next_hk = time.monotonic() + period
         logger.info("Interchange running: ports %s, encrypted=%s", self.ports(),
@@ -852,8 +793,7 @@ class Interchange:
             self._send_manager(m.manager_id, P.STOP)
         logger.info("Interchange stopping: told %d managers to stop, %d tasks were pending",
                     len(self.managers), len(self.pending))
-        if self.tcp is not None:
-            self.tcp.close(_STOP_LINGER)
+        self.tcp.close(_STOP_LINGER)
         if self.auth is not None:
             self.auth.stop()
         self.ctx.destroy(linger=int(_STOP_LINGER * 1000))
@@ -894,25 +834,30 @@ def _listener(address: str, port: int) -> socket.socket:
 class _Connection:
     """One accepted TCP connection on a worker port: a manager's task or result link."""
 
-    __slots__ = ("fd", "for_tasks", "mid", "opened", "reader", "sock", "writer")
+    __slots__ = ("fd", "for_tasks", "handshaking", "mid", "opened", "reader", "sock",
+                 "writer")
 
     def __init__(self, sock: socket.socket, for_tasks: bool) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.for_tasks = for_tasks
+        #: Whether its TLS handshake is still going on (never, without encryption).
+        self.handshaking = isinstance(sock, ssl.SSLSocket)
         #: The manager id its HELLO gave; None before.
         self.mid: Optional[bytes] = None
         self.opened = time.monotonic()
         self.reader = _tcp.FrameReader(sock)
-        self.writer = _tcp.MessageWriter(self.fd)
+        self.writer = _tcp.writer_for(sock)
 
 
 class _ManagerConnections:
-    """The interchange's plain TCP connections to managers (without encryption).
+    """The interchange's TCP connections to managers (TLS when the run is encrypted).
 
-    Each manager opens one connection to each worker port and starts it with HELLO and
-    its id; from then on its messages are handed to the interchange exactly as the
-    ZeroMQ ROUTER sockets hand them in encrypted mode. Writes never block: what a socket
+    Each manager opens one connection to each worker port (and completes its TLS
+    handshake, driven by this loop without blocking) and starts it with HELLO and its id;
+    from then on its messages are handed to the interchange with that id. A failed
+    handshake (no certificate, another run's, not TLS at all) closes the connection.
+    Writes never block: what a socket
     cannot take yet waits in the connection's writer, and the connection is polled for
     POLLOUT until it is sent. A peer that breaks the framing, announces an oversized
     message, or is not a registered manager's within ``heartbeat_threshold`` is
@@ -920,8 +865,11 @@ class _ManagerConnections:
     """
 
     def __init__(self, ix: Interchange, task_listeners: List[socket.socket],
-                 result_listeners: List[socket.socket]) -> None:
+                 result_listeners: List[socket.socket],
+                 tls: Optional[ssl.SSLContext] = None) -> None:
         self.ix = ix
+        #: The server side of TLS for every connection, when the run is encrypted.
+        self.tls = tls
         self.listeners = [(sock, True) for sock in task_listeners] + \
             [(sock, False) for sock in result_listeners]
         self.by_fd: Dict[int, _Connection] = {}
@@ -950,12 +898,42 @@ class _ManagerConnections:
                 logger.warning("Cannot accept a manager connection: %s", e)
                 return
             _tcp.configure(sock)
+            if self.tls is not None:
+                # The handshake is driven by the event loop (see _handshake), so a slow or
+                # hostile peer holds up no one.
+                sock = self.tls.wrap_socket(sock, server_side=True,
+                                            do_handshake_on_connect=False)
             conn = _Connection(sock, for_tasks)
             self.by_fd[conn.fd] = conn
             self.handlers[conn.fd] = partial(self._ready, conn)
             self.poller.register(conn.fd, _POLLIN)
 
+    def _handshake(self, conn: _Connection) -> bool:
+        """Advance ``conn``'s TLS handshake; True once it is done (it is then read at
+        once: the peer's first message may have come with the handshake's last bytes)."""
+        sock = conn.sock
+        assert isinstance(sock, ssl.SSLSocket)
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self.poller.register(conn.fd, _POLLIN)
+            return False
+        except ssl.SSLWantWriteError:
+            self.poller.register(conn.fd, _POLLIN | _POLLOUT)
+            return False
+        except OSError as e:  # a wrong or missing certificate, or not TLS at all
+            self.ix._warn_dropped("a connection whose TLS handshake failed (%s)", e)
+            self.disconnect(conn, None)
+            return False
+        conn.handshaking = False
+        self.poller.register(conn.fd, _POLLIN)
+        return True
+
     def _ready(self, conn: _Connection, events: int) -> None:
+        if conn.handshaking and not self._handshake(conn):
+            return
+        if events & _POLLOUT and not conn.writer.pending:
+            events &= ~_POLLOUT
         if events & _POLLOUT:
             try:
                 done = conn.writer.flush()

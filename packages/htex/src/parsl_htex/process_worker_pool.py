@@ -1,8 +1,8 @@
 """The manager: one per node, started in a block by the provider and launcher.
 
 ``process_worker_pool`` connects to the interchange (probing each candidate address in
-turn, for at most ``--address_probe_timeout`` seconds; over plain TCP, or CurveZMQ with
-``--cert_dir``), registers (the interchange refuses a different Python major.minor or
+turn, for at most ``--address_probe_timeout`` seconds; over plain TCP, or TLS with the
+run's certificates from ``--cert_dir``), registers (the interchange refuses a different Python major.minor or
 parsl-htex version), starts one worker process per slot, and then moves tasks from the
 interchange to idle workers and results back, in batches. It heartbeats the
 interchange, replaces workers that die (failing their task with
@@ -26,23 +26,22 @@ import platform
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import uuid
-from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 import psutil
-import zmq
 
 from parsl.log_context import FLUSH_PERIOD, TASK_EVENTS, TaskEvents, set_process_context
 from parsl_htex import _protocol as P
 from parsl_htex import _security, _serial, _tcp
 from parsl_htex._affinity import affinity_environment, cpu_assignments
 from parsl_htex._logs import load_log_config, setup_process_logging
-from parsl_htex._net import probe, tcp_url
+from parsl_htex._net import probe
 from parsl_htex._pipes import MessageReader, MessageWriter
-from parsl_htex._zmq import Backlog, notification_fd, ready_messages
 from parsl_htex.errors import WorkerLost
 from parsl_htex.mpi_nodes import NODE_LOCKS_ENV
 from parsl_htex.version import VERSION
@@ -152,80 +151,17 @@ class _Worker:
         self.started = 0.0
 
 
-class _ZmqLink:
-    """The manager's two CurveZMQ DEALER sockets to an encrypted interchange.
-
-    The task socket is polled by its ZMQ_FD (see parsl_htex._zmq): after a send on it,
-    and after the registration reply, it is drained whether or not the descriptor says so.
-    """
-
-    def __init__(self, uid: str, cert_dir: str, addr: str, task_port: int,
-                 result_port: int) -> None:
-        self.ctx = zmq.Context()
-        self.task = self._connect(uid, cert_dir, addr, task_port)
-        self.results = self._connect(uid, cert_dir, addr, result_port)
-        self.fd = notification_fd(self.task)
-        #: Descriptor of the result link when polled for POLLOUT (never, with ZeroMQ).
-        self.result_fd = -1
-        self.backlog: Backlog = set()
-        #: Why the interchange is unreachable (ZeroMQ reconnects by itself: never set).
-        self.gone: Optional[str] = None
-
-    def _connect(self, uid: str, cert_dir: str, addr: str, port: int) -> zmq.Socket[Any]:
-        sock = self.ctx.socket(zmq.DEALER)
-        sock.linger = 0
-        sock.ipv6 = True
-        sock.setsockopt(zmq.IDENTITY, uid.encode())
-        _security.make_client(sock, cert_dir)
-        sock.connect(tcp_url(addr, port))
-        return sock
-
-    def request(self, body: bytes, timeout: float) -> Optional[bytes]:
-        """Send ``body`` on the task socket; the first reply, or None after ``timeout``."""
-        self.task.send(body)
-        if not self.task.poll(int(timeout * 1000)):
-            return None
-        reply: bytes = self.task.recv()
-        self.backlog.add(self.task)  # whatever followed it is not announced
-        return reply
-
-    def attach(self, poller: Any) -> None:
-        poller.register(self.fd, select.POLLIN)
-
-    def pending_input(self) -> bool:
-        """Whether messages may wait that the descriptor will not announce (clears it)."""
-        pending = bool(self.backlog)
-        self.backlog.clear()
-        return pending
-
-    def receive(self) -> List[memoryview]:
-        return [frame.buffer for frame in ready_messages(self.task, backlog=self.backlog)]
-
-    def send(self, body: bytes) -> None:
-        self.task.send(body)
-        self.backlog.add(self.task)
-
-    def send_results(self, body: bytes) -> None:
-        self.results.send(body, copy=False)
-
-    def writable(self, fd: int) -> None:
-        """Nothing waits for POLLOUT: ZeroMQ queues every message itself."""
-
-    def close(self, linger: float) -> None:
-        self.ctx.destroy(linger=int(linger * 1000))
-
-
 class _TcpLink:
-    """The manager's two plain TCP connections to an unencrypted interchange (see
-    parsl_htex._tcp): one system call per message, and EOF tells at once that the
-    interchange is gone. What a socket cannot take yet waits in a writer, and its
+    """The manager's two TCP connections to the interchange (see parsl_htex._tcp), TLS
+    when the run is encrypted: one system call per message, and EOF tells at once that
+    the interchange is gone. What a socket cannot take yet waits in a writer, and its
     descriptor is polled for POLLOUT until it is sent."""
 
     def __init__(self, uid: str, addr: str, task_port: int, result_port: int,
-                 timeout: float) -> None:
-        self.task = self._connect(addr, task_port, timeout)
+                 timeout: float, tls: Optional[ssl.SSLContext] = None) -> None:
+        self.task = self._connect(addr, task_port, timeout, tls)
         try:
-            self.results = self._connect(addr, result_port, timeout)
+            self.results = self._connect(addr, result_port, timeout, tls)
         except OSError:
             self.task.close()
             raise
@@ -234,8 +170,8 @@ class _TcpLink:
         self.fd = self.task.fileno()
         self.result_fd = self.results.fileno()
         self.reader = _tcp.FrameReader(self.task)
-        self.task_writer = _tcp.MessageWriter(self.fd)
-        self.result_writer = _tcp.MessageWriter(self.result_fd)
+        self.task_writer = _tcp.writer_for(self.task)
+        self.result_writer = _tcp.writer_for(self.results)
         #: Messages read with the registration reply, for the event loop.
         self.early: List[memoryview] = []
         self.gone: Optional[str] = None
@@ -245,10 +181,19 @@ class _TcpLink:
         self._write(self.result_writer, hello)
 
     @staticmethod
-    def _connect(addr: str, port: int, timeout: float) -> socket.socket:
-        return socket.create_connection((addr, port), timeout=timeout)
+    def _connect(addr: str, port: int, timeout: float,
+                 tls: Optional[ssl.SSLContext]) -> socket.socket:
+        """Connect (and do the TLS handshake, when ``tls`` is given) within ``timeout``."""
+        sock = socket.create_connection((addr, port), timeout=timeout)
+        if tls is None:
+            return sock
+        try:
+            return tls.wrap_socket(sock)
+        except OSError:
+            sock.close()
+            raise
 
-    def _write(self, writer: _tcp.MessageWriter, body: bytes) -> bool:
+    def _write(self, writer: _tcp.Writer, body: bytes) -> bool:
         """Queue ``body`` on ``writer``; False if it could not all be written yet."""
         try:
             return writer.write((_tcp.frame(body), body))
@@ -337,7 +282,6 @@ class _TcpLink:
         self.results.close()
 
 
-_Link = Union[_ZmqLink, _TcpLink]
 
 
 class Manager:
@@ -369,7 +313,7 @@ class Manager:
             raise StartupError(f"manager {args.uid} of block {args.block_id}: {e}") from None
         self.logdir = os.path.join(args.logdir, f"block-{self.block_id}", self.uid)
         #: The connections to the interchange, once registering.
-        self.link: Optional[_Link] = None
+        self.link: Optional[_TcpLink] = None
         self.workers: List[_Worker] = [_Worker(r) for r in range(self.worker_count)]
         self.by_pidfd: Dict[int, _Worker] = {}
         self.by_result_fd: Dict[int, _Worker] = {}
@@ -379,8 +323,8 @@ class Manager:
         self.pending: Deque[Tuple[bytes, memoryview]] = collections.deque()
         #: Result records not yet sent to the interchange.
         self.results: List[bytes] = []
-        #: Only plain descriptors are polled (an encrypted task socket by its ZMQ_FD), so
-        #: the interpreter's poll() serves: one system call per wait.
+        #: Only plain descriptors are polled, so the interpreter's poll() serves: one
+        #: system call per wait.
         self.poller = select.poll()
         self.draining = False
         #: Set when the interchange confirms our DRAIN: no task can arrive after that.
@@ -421,13 +365,24 @@ class Manager:
                     self.args.task_port, addresses)
         return found
 
-    def _open_link(self, addr: str) -> _Link:
+    def _open_link(self, addr: str) -> _TcpLink:
+        tls = None
         if self.cert_dir is not None:
-            return _ZmqLink(self.uid, self.cert_dir, addr, self.args.task_port,
-                            self.args.result_port)
+            try:
+                tls = _security.client_tls_context(self.cert_dir)
+            except (OSError, ValueError) as e:
+                raise StartupError(f"manager {self.uid} of block {self.block_id} cannot load "
+                                   f"the run's TLS certificates from --cert_dir "
+                                   f"{self.cert_dir}: {e}") from None
         try:
             return _TcpLink(self.uid, addr, self.args.task_port, self.args.result_port,
-                            self.args.address_probe_timeout)
+                            self.args.address_probe_timeout, tls)
+        except ssl.SSLError as e:
+            raise StartupError(f"manager {self.uid} of block {self.block_id}: the TLS "
+                               f"handshake with the interchange at {addr} (port "
+                               f"{self.args.task_port}) failed: {e}; are --cert_dir "
+                               f"{self.cert_dir} and the interchange from the same run, and "
+                               "is the executor encrypted?") from None
         except OSError as e:
             raise StartupError(f"manager {self.uid} of block {self.block_id} cannot connect "
                                f"to the interchange at {addr} (ports {self.args.task_port} "
@@ -454,7 +409,7 @@ class Manager:
                                f"registration ({e}); it may expect encrypted "
                                "connections") from None
         if reply is None:
-            why = ("the CURVE handshake may have failed (wrong --cert_dir?)" if self.cert_dir
+            why = ("the interchange may not be encrypted" if self.cert_dir
                    else "the interchange may expect encrypted connections")
             raise StartupError(f"manager {self.uid}: no answer to registration from the "
                                f"interchange at {addr} within {wait} s; {why}")
@@ -801,7 +756,7 @@ class Manager:
         return True
 
     def send_interchange(self, message: bytes) -> None:
-        """Send on the task connection (see ``_ZmqLink.send`` for what follows it)."""
+        """Send on the task connection."""
         assert self.link is not None
         self.link.send(message)
 
@@ -931,10 +886,7 @@ class Manager:
         # Commands and processes the tasks started end with the block.
         self.end_strays(include_workers=True)
         if self.link is not None:
-            try:
-                self.flush_results()
-            except zmq.ZMQError as e:
-                logger.warning("Could not send the last results: %s", e)
+            self.flush_results()
             # A bounded linger lets the last results and a drained manager's BYE reach
             # the interchange; if it is gone, this costs at most _FINAL_SEND_LINGER.
             self.link.close(_FINAL_SEND_LINGER)
@@ -949,7 +901,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated addresses of the interchange, probed in order")
     p.add_argument("-t", "--task_port", type=int, required=True)
     p.add_argument("-r", "--result_port", type=int, required=True)
-    p.add_argument("--cert_dir", default=None, help="CurveZMQ keys directory; None: unencrypted")
+    p.add_argument("--cert_dir", default=None, help="the run's certificates directory (TLS to the interchange); None: unencrypted")
     p.add_argument("-l", "--logdir", default="process_worker_pool_logs")
     p.add_argument("-u", "--uid", default=None, help="manager id (default: random)")
     p.add_argument("-b", "--block_id", default="0")
