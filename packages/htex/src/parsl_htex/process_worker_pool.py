@@ -2,10 +2,10 @@
 
 ``process_worker_pool`` connects to the interchange (probing each candidate address in
 turn, for at most ``--address_probe_timeout`` seconds; over plain TCP, or TLS with the
-run's certificates from ``--cert_dir``), registers (the interchange refuses a different Python major.minor or
-parsl-htex version), starts one worker process per slot, and then moves tasks from the
-interchange to idle workers and results back, in batches. It heartbeats the
-interchange, replaces workers that die (failing their task with
+run's certificates from ``--cert_dir``), registers (the interchange refuses a different
+Python major.minor or parsl-htex version), starts one worker process per slot, and then
+moves tasks from the interchange to idle workers and results back, in batches. It
+heartbeats the interchange, replaces workers that die (failing their task with
 :class:`~parsl_htex.errors.WorkerLost`), and exits when told to stop, when its
 ``--drain_period`` is over and its tasks are done, or when the interchange has been silent
 for ``--hb_threshold`` seconds (or has closed its TCP connection). Every failure to start
@@ -901,7 +901,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated addresses of the interchange, probed in order")
     p.add_argument("-t", "--task_port", type=int, required=True)
     p.add_argument("-r", "--result_port", type=int, required=True)
-    p.add_argument("--cert_dir", default=None, help="the run's certificates directory (TLS to the interchange); None: unencrypted")
+    p.add_argument("--cert_dir", default=None,
+                   help="the run's certificates directory (TLS to the interchange); "
+                        "None: unencrypted")
     p.add_argument("-l", "--logdir", default="process_worker_pool_logs")
     p.add_argument("-u", "--uid", default=None, help="manager id (default: random)")
     p.add_argument("-b", "--block_id", default="0")
