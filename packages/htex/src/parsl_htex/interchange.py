@@ -767,8 +767,9 @@ class Interchange:
         # are polled by descriptor (see parsl_htex._zmq). Without encryption every polled
         # object is a descriptor, and select.poll serves; the managers' encrypted task
         # socket, which dispatch sends on, needs zmq_poll. Both report ready objects in
-        # registration order: results come first, and the tasks they free capacity for
-        # are sent before a large batch of new tasks from the executor is parsed.
+        # registration order: results come first (manager connections are kept ahead of
+        # the client task socket), and the tasks they free capacity for are sent before
+        # a large batch of new tasks from the executor is parsed.
         zmq_sockets = [self.client_tasks, self.command]
         handlers: Dict[Any, Callable[[int], None]] = {}
         poller: Any
@@ -786,7 +787,7 @@ class Interchange:
         for what in handlers:
             poller.register(what, _POLLIN)
         if self.tcp is not None:
-            self.tcp.attach(poller, handlers)
+            self.tcp.attach(poller, handlers, last=[fd_of[self.client_tasks]])
         period = min(self.hb_period, self.hb_threshold / 2, 1.0)
         next_hk = time.monotonic() + period
         logger.info("Interchange running: ports %s, encrypted=%s", self.ports(),
@@ -930,12 +931,18 @@ class _ManagerConnections:
         self.result_links: Dict[bytes, _Connection] = {}
         self.poller: Any = None
         self.handlers: Dict[Any, Callable[[int], None]] = {}
+        self.last: List[int] = []
 
-    def attach(self, poller: Any, handlers: Dict[Any, Callable[[int], None]]) -> None:
+    def attach(self, poller: Any, handlers: Dict[Any, Callable[[int], None]],
+               last: List[int]) -> None:
         """Have the event loop's ``poller`` watch the listeners (and later connections),
-        dispatching their events through ``handlers``."""
+        dispatching their events through ``handlers``. The descriptors in ``last`` stay
+        behind every connection in the poller's order (select.poll reports ready
+        descriptors in registration order), so results are read, and the tasks they free
+        capacity for sent, before a large batch from the executor is parsed."""
         self.poller = poller
         self.handlers = handlers
+        self.last = last
         for sock, for_tasks in self.listeners:
             handlers[sock.fileno()] = partial(self._accept, sock, for_tasks)
             poller.register(sock.fileno(), _POLLIN)
@@ -954,6 +961,9 @@ class _ManagerConnections:
             self.by_fd[conn.fd] = conn
             self.handlers[conn.fd] = partial(self._ready, conn)
             self.poller.register(conn.fd, _POLLIN)
+            for fd in self.last:  # back behind the new connection
+                self.poller.unregister(fd)
+                self.poller.register(fd, _POLLIN)
 
     def _ready(self, conn: _Connection, events: int) -> None:
         if events & _POLLOUT:
