@@ -21,8 +21,8 @@ from parsl_htex import _protocol as P
 from parsl_htex import _tcp
 from parsl_htex.executor import HighThroughputExecutor
 
-__all__ = ["TcpPeer", "free_port", "htex_processes", "manager_process", "wait_for",
-           "worker_processes"]
+__all__ = ["TcpPeer", "free_port", "htex_processes", "manager_process", "process_gone",
+           "wait_for", "worker_processes"]
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 #: Core's shared test helpers (polling), which this module imports.
@@ -51,6 +51,14 @@ def htex_processes(run_dir: str, ex: HighThroughputExecutor) -> List[psutil.Proc
 def manager_process(ex: HighThroughputExecutor) -> psutil.Process:
     managers = wait_for(ex.connected_managers, what="a manager to register")
     return psutil.Process(managers[0]["pid"])
+
+
+def process_gone(process: psutil.Process) -> bool:
+    """Whether ``process`` has exited (a zombie counts; so does one reaped meanwhile)."""
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def worker_processes(ex: HighThroughputExecutor, count: int) -> List[psutil.Process]:

@@ -117,8 +117,7 @@ class MessageWriter:
             n = os.writev(self.fd, parts)
         except BlockingIOError:
             n = 0
-        total = sum(len(p) for p in parts)
-        if n == total:
+        if n == sum(map(len, parts)):
             return True
         for p in parts:
             if n >= len(p):

@@ -717,7 +717,11 @@ class Interchange:
     def run(self) -> None:
         # The executor's ZeroMQ sockets this loop receives on (client tasks, and commands,
         # whose replies go out inside the drain) are polled by descriptor (see
-        # parsl_htex._zmq), like the managers' TCP connections, so select.poll serves.
+        # parsl_htex._zmq), like the managers' TCP connections, so select.poll serves. It
+        # reports ready descriptors in registration order: results come first (manager
+        # connections are kept ahead of the client task socket), and the tasks they free
+        # capacity for are sent before a large batch of new tasks from the executor is
+        # parsed.
         zmq_sockets = [self.client_tasks, self.command]
         handlers: Dict[Any, Callable[[int], None]] = {}
         poller = select.poll()
@@ -727,7 +731,7 @@ class Interchange:
         handlers[fd_of[self.command]] = self.handle_command
         for what in handlers:
             poller.register(what, _POLLIN)
-        self.tcp.attach(poller, handlers)
+        self.tcp.attach(poller, handlers, last=[fd_of[self.client_tasks]])
         period = min(self.hb_period, self.hb_threshold / 2, 1.0)
         next_hk = time.monotonic() + period
         logger.info("Interchange running: ports %s, encrypted=%s", self.ports(),
@@ -878,12 +882,18 @@ class _ManagerConnections:
         self.result_links: Dict[bytes, _Connection] = {}
         self.poller: Any = None
         self.handlers: Dict[Any, Callable[[int], None]] = {}
+        self.last: List[int] = []
 
-    def attach(self, poller: Any, handlers: Dict[Any, Callable[[int], None]]) -> None:
+    def attach(self, poller: Any, handlers: Dict[Any, Callable[[int], None]],
+               last: List[int]) -> None:
         """Have the event loop's ``poller`` watch the listeners (and later connections),
-        dispatching their events through ``handlers``."""
+        dispatching their events through ``handlers``. The descriptors in ``last`` stay
+        behind every connection in the poller's order (select.poll reports ready
+        descriptors in registration order), so results are read, and the tasks they free
+        capacity for sent, before a large batch from the executor is parsed."""
         self.poller = poller
         self.handlers = handlers
+        self.last = last
         for sock, for_tasks in self.listeners:
             handlers[sock.fileno()] = partial(self._accept, sock, for_tasks)
             poller.register(sock.fileno(), _POLLIN)
@@ -907,6 +917,9 @@ class _ManagerConnections:
             self.by_fd[conn.fd] = conn
             self.handlers[conn.fd] = partial(self._ready, conn)
             self.poller.register(conn.fd, _POLLIN)
+            for fd in self.last:  # back behind the new connection
+                self.poller.unregister(fd)
+                self.poller.register(fd, _POLLIN)
 
     def _handshake(self, conn: _Connection) -> bool:
         """Advance ``conn``'s TLS handshake; True once it is done (it is then read at
