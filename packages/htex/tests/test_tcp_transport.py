@@ -1,17 +1,20 @@
-"""Without encryption managers talk to the interchange over plain TCP (parsl_htex._tcp).
+"""Managers talk to the interchange over TCP (parsl_htex._tcp), TLS when encrypted.
 
 Hostile or broken peers on the worker ports are disconnected with a warning and bounded
 memory, never disturbing real managers; a manager whose connection closes is lost at once;
 and a manager that stops reading never blocks the interchange. Each test runs a real
 interchange with a TcpPeer of the test standing in for a manager (next to a real one
-where the test says so).
+where the test says so). The framing tests run without encryption (a TLS peer would
+only add the handshake in front); the tests of stalled or non-reading peers run in both
+modes, since TLS handshakes and TLS writes are driven by the interchange's loop too.
 """
 from __future__ import annotations
 
 import json
 import os
+import ssl
 import time
-from typing import Tuple
+from typing import Optional, Tuple
 
 import pytest
 from htex_support import TcpPeer, wait_for
@@ -19,7 +22,7 @@ from htex_test_tasks import add, sleep_then_return
 from test_manager_messages import _valid_registration
 
 from parsl_htex import _protocol as P
-from parsl_htex import _tcp
+from parsl_htex import _security, _tcp
 from parsl_htex.errors import ManagerLost
 
 pytestmark = pytest.mark.slow
@@ -33,9 +36,14 @@ def _log(ex) -> str:
         return f.read()
 
 
+def _tls(ex) -> Optional[ssl.SSLContext]:
+    """What a manager of ``ex`` connects with: TLS with the run's keys when encrypted."""
+    return _security.client_tls_context(ex.cert_dir) if ex.encrypted else None
+
+
 def _registered(ex, identity: bytes, worker_count: int = 1) -> Tuple[TcpPeer, TcpPeer]:
-    tasks = TcpPeer(ex.worker_task_port, identity)
-    results = TcpPeer(ex.worker_result_port, identity)
+    tasks = TcpPeer(ex.worker_task_port, identity, tls=_tls(ex))
+    results = TcpPeer(ex.worker_result_port, identity, tls=_tls(ex))
     info = {**_valid_registration(), "manager_id": identity.decode(),
             "worker_count": worker_count}
     tasks.send(P.REG + json.dumps(info).encode())
@@ -84,10 +92,15 @@ def test_unregistered_peer_is_limited_to_small_messages(make_htex):
         peer.close()
 
 
-def test_silent_peer_is_disconnected_after_heartbeat_threshold(make_htex):
-    ex = make_htex(encrypted=False, heartbeat_threshold=2, scale_out=False)
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain-tcp", "tls"])
+def test_silent_peer_is_disconnected_after_heartbeat_threshold(make_htex, encrypted):
+    """With TLS the silent peer never starts its handshake: the interchange, which drives
+    handshakes from its loop, serves a real manager meanwhile."""
+    ex = make_htex(encrypted=encrypted, heartbeat_threshold=2, scale_out=False)
     peer = TcpPeer(ex.worker_task_port, None)
     try:
+        ex.scale_out_facade(1)
+        _still_serves(ex)
         assert peer.closed_by_interchange(timeout=30)
     finally:
         peer.close()
@@ -123,10 +136,11 @@ def test_manager_whose_connection_closes_is_lost_at_once(make_htex):
     assert time.monotonic() - started < LONG_THRESHOLD / 2
 
 
-def test_manager_that_stops_reading_does_not_hold_up_others(make_htex):
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain-tcp", "tls"])
+def test_manager_that_stops_reading_does_not_hold_up_others(make_htex, encrypted):
     """A peer with room for many tasks that never reads: 1 MB tasks fill its socket
     buffers, and the interchange goes on answering commands and serving a real manager."""
-    ex = make_htex(encrypted=False, heartbeat_threshold=LONG_THRESHOLD, scale_out=False)
+    ex = make_htex(encrypted=encrypted, heartbeat_threshold=LONG_THRESHOLD, scale_out=False)
     count = 30
     tasks, results = _registered(ex, b"stuck", worker_count=count)
     try:
