@@ -1,14 +1,16 @@
-"""The length-prefixed framing of the managers' plain TCP connections (parsl_htex._tcp),
-over a real socket pair."""
+"""The length-prefixed framing of the managers' TCP connections (parsl_htex._tcp), over a
+real socket pair, plain and TLS."""
 from __future__ import annotations
 
 import select
 import socket
+import ssl
+import threading
 from typing import Iterator, List, Tuple
 
 import pytest
 
-from parsl_htex import _tcp
+from parsl_htex import _security, _tcp
 
 
 @pytest.fixture
@@ -77,3 +79,57 @@ def test_split_batch_keeps_each_message_within_the_limit():
 
 def test_split_batch_sends_one_message_when_it_fits():
     assert _tcp.split_batch(b"R", [b"ab", b"cd"]) == [b"Rabcd"]
+
+
+@pytest.fixture
+def tls_pair(tmp_path) -> Iterator[Tuple[ssl.SSLSocket, ssl.SSLSocket]]:
+    """Both ends of a connection with the run's TLS (certificates made for the test),
+    non-blocking: (writing end, reading end)."""
+    cert_dir = _security.generate_keys(str(tmp_path / "certificates"))
+    a, b = socket.socketpair()
+    server: List[ssl.SSLSocket] = []
+    handshake = threading.Thread(target=lambda: server.append(
+        _security.server_tls_context(cert_dir).wrap_socket(b, server_side=True)))
+    handshake.start()
+    client = _security.client_tls_context(cert_dir).wrap_socket(a)
+    handshake.join(10)
+    writing, reading = client, server[0]
+    writing.setblocking(False)
+    reading.setblocking(False)
+    yield writing, reading
+    writing.close()
+    reading.close()
+
+
+def test_tls_messages_of_every_size_arrive_whole_and_poll_announces_each(tls_pair):
+    """Messages around the 16 kB TLS record size and larger than the reader's 1 MB scratch
+    buffer: each read after a poll makes progress, and poll announces every byte TLS has
+    not handed over yet (a message stuck in TLS's buffer would time out here)."""
+    writing, reading = tls_pair
+    bodies = [b"a", bytes(16384 - 8), bytes(16384), b"b" * 3, bytes(5 << 20), b"", b"end"]
+    writer = _tcp.writer_for(writing)
+    reader = _tcp.FrameReader(reading)
+    assert isinstance(writer, _tcp.TlsWriter)
+    got: List[bytes] = []
+    pending = [(_tcp.frame(b), b) for b in bodies]
+    while len(got) < len(bodies):
+        while pending and not writer.pending:  # as the interchange does: never blocks
+            writer.write(pending.pop(0))
+        want_write = [writing] if writer.pending else []
+        readable, writable, _ = select.select([reading], want_write, [], 10)
+        assert readable or writable, f"stalled after {len(got)} of {len(bodies)} messages"
+        if writable:
+            writer.flush()
+        if readable:
+            messages, still_open = reader.read(_tcp.MAX_MESSAGE)
+            assert still_open
+            got += [m.tobytes() for m in messages]
+    assert got == bodies
+
+
+def test_tls_eof_is_reported(tls_pair):
+    writing, reading = tls_pair
+    writing.close()
+    reader = _tcp.FrameReader(reading)
+    assert select.select([reading], [], [], 10)[0]
+    assert reader.read(100) == ([], False)

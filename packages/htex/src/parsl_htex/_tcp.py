@@ -41,6 +41,8 @@ MAX_MESSAGE = 1 + P.RESULT_HEADER.size + P.MAX_PAYLOAD
 #: process runs on its one event-loop thread.
 _SCRATCH = bytearray(1 << 20)
 _SCRATCH_VIEW = memoryview(_SCRATCH)
+#: Most plaintext bytes one TLS record carries, hence one TLS receive returns.
+_TLS_RECORD = 1 << 14
 
 
 class FrameTooLong(ValueError):
@@ -59,15 +61,17 @@ def configure(sock: socket.socket) -> None:
 
 
 class FrameReader:
-    """Incrementally parse length-prefixed messages from a non-blocking socket.
+    """Incrementally parse length-prefixed messages from a non-blocking socket (plain or
+    :class:`ssl.SSLSocket`).
 
     Not thread-safe: all readers share one scratch buffer.
     """
 
-    __slots__ = ("buf", "sock")
+    __slots__ = ("buf", "sock", "tls")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.tls = isinstance(sock, ssl.SSLSocket)
         #: Bytes of an incomplete message, kept between reads.
         self.buf = bytearray()
 
@@ -78,46 +82,51 @@ class FrameReader:
 
         Each message is a view of its own bytes object, so it stays valid after the next
         read, and slicing it (as the interchange does to forward records) copies nothing.
+
+        Over TLS one receive hands over one record (at most 16 kB): after a full record,
+        which is likely part of a long message, the following ones are taken in at once
+        rather than one per poll; and the read goes on while TLS holds decrypted bytes
+        (a record only partly taken), which poll would not announce. After a shorter
+        record TLS (without read-ahead, Python's default) has taken nothing more from the
+        kernel, so poll announces whatever follows.
         """
-        try:
-            n = self.sock.recv_into(_SCRATCH)
-        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            return [], True
-        except OSError:
-            return [], False
-        if not n:
-            return [], False
         messages: List[memoryview] = []
-        if n < len(_SCRATCH) and isinstance(self.sock, ssl.SSLSocket):
-            # TLS hands over one record (at most 16 kB) per receive, and what it has
-            # already taken from the kernel is not announced by poll again: take it all.
-            n = self._read_tls(n)
-        buf = self.buf
-        if buf:
-            buf += _SCRATCH_VIEW[:n]
-            with memoryview(buf) as view:
-                pos = _parse(view, len(buf), limit, messages)
-            del buf[:pos]
-        else:
-            pos = _parse(_SCRATCH_VIEW, n, limit, messages)
-            if pos < n:
-                buf += _SCRATCH_VIEW[pos:n]
-        return messages, True
+        while True:
+            try:
+                n = self.sock.recv_into(_SCRATCH)
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return messages, True
+            except OSError:
+                return messages, False
+            if not n:
+                return messages, False
+            if n == _TLS_RECORD and self.tls:
+                n = self._more_records(n)
+            buf = self.buf
+            if buf:
+                buf += _SCRATCH_VIEW[:n]
+                with memoryview(buf) as view:
+                    pos = _parse(view, len(buf), limit, messages)
+                del buf[:pos]
+            else:
+                pos = _parse(_SCRATCH_VIEW, n, limit, messages)
+                if pos < n:
+                    buf += _SCRATCH_VIEW[pos:n]
+            if not (self.tls and self.sock.pending()):  # type: ignore[attr-defined]
+                return messages, True
 
-
-    def _read_tls(self, n: int) -> int:
-        """Receive into the scratch buffer after its first ``n`` bytes until TLS has
-        nothing more decrypted or readable (or the buffer is full); return the total."""
+    def _more_records(self, n: int) -> int:
+        """Receive TLS records into the scratch buffer after its first ``n`` bytes while
+        they come full (and the buffer has room); return the total."""
         sock = self.sock
-        while n < len(_SCRATCH):
+        got = n
+        while got == _TLS_RECORD and n < len(_SCRATCH):
             try:
                 got = sock.recv_into(_SCRATCH_VIEW[n:])
             except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 break
             except OSError:
                 break  # the next read reports the closed connection
-            if not got:
-                break
             n += got
         return n
 
