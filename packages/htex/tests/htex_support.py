@@ -64,8 +64,14 @@ def process_gone(process: psutil.Process) -> bool:
 def worker_processes(ex: HighThroughputExecutor, count: int) -> List[psutil.Process]:
     manager = manager_process(ex)
 
+    def is_worker(proc: psutil.Process) -> bool:
+        try:
+            return "parsl_htex.worker" in " ".join(proc.cmdline())
+        except psutil.Error:  # a killed worker not reaped yet (zombie), or gone
+            return False
+
     def workers() -> List[psutil.Process]:
-        kids = [c for c in manager.children() if "parsl_htex.worker" in " ".join(c.cmdline())]
+        kids = [c for c in manager.children() if is_worker(c)]
         return kids if len(kids) >= count else []
 
     return list(wait_for(workers, what=f"{count} workers"))
