@@ -5,10 +5,10 @@ HTEX workers load :func:`task_observer` through ``parsl_htex.worker.load_task_ob
 ``running`` event and, with resource monitoring on, a first sample; at the end a final
 sample (always) and a ``running_ended`` event, both taken after the HTEX worker has
 written the task's result (off the result's way to the manager) and dated when the task
-ended. One daemon thread per worker process takes
-the periodic samples of a long task every ``resource_monitoring_interval`` seconds and
-sends the buffered events every ``flush_period`` seconds as one batch: no process and no
-send per task, which is what makes monitoring nearly free for short tasks.
+ended. One daemon thread per worker process takes the periodic samples of a long task
+every ``resource_monitoring_interval`` seconds and sends the buffered events every
+``flush_period`` seconds as one batch: no process and no send per task, which is what
+makes monitoring nearly free for short tasks.
 
 With an interval above 0, a try starts by noting its CPU time (one ``os.times`` call); if
 it is still running at the sender's next tick (at most ``flush_period`` later) the tick
