@@ -288,6 +288,22 @@ def test_writer_stopped_by_a_signal_exits_and_the_run_counts_later_rows_lost(
     assert writer.lost >= 20
 
 
+def test_a_batch_larger_than_a_pickled_chunk_is_written_and_confirmed(db_url: str) -> None:
+    from parsl_monitoring.writer_process import _CHUNK, WriterProcess
+
+    writer = WriterProcess(db_url, "run-5b", flush_period=0.05)
+    now = time.time()
+    count = 2 * _CHUNK + 7
+    for i in range(count):  # put before start: the first send carries all of them
+        writer.put((W.STATUS, i, 0, "pending", now))
+    writer.start()
+    assert writer.sync(60)
+    writer.stop(60)
+    assert writer.lost == 0 and writer.dead is None  # every chunk confirmed committed
+    assert query(db_url, "SELECT count(*) AS n FROM status WHERE run_id = 'run-5b'"
+                 )[0]["n"] == count
+
+
 def test_writer_process_writes_everything_put_before_stop(db_url: str) -> None:
     from parsl_monitoring.writer_process import WriterProcess
 

@@ -12,7 +12,8 @@ and it exits when its task pipe reaches EOF.
 
 A monitoring plugin can observe each task here, where it runs, by setting the executor's
 ``worker_task_observer`` (see :func:`load_task_observer`); without one the loop below pays
-a single ``is None`` test per task.
+two ``is None`` tests per task. The observer hears of a task's end after its result is
+written, so its bookkeeping does not delay the result (see :class:`TaskObserver`).
 """
 from __future__ import annotations
 
@@ -66,11 +67,19 @@ def _die_with_parent(expected_parent: int) -> None:
 
 class TaskObserver(Protocol):
     """Told when each task starts and ends in this worker (e.g. monitoring's resource
-    sampler). Both calls run on the worker's only task thread and must be quick."""
+    sampler). Both calls run on the worker's only task thread.
+
+    ``task_started`` runs just before the task, so it delays the task and must be quick.
+    ``task_ended`` runs once the task's result has been written to the result pipe, so
+    its cost (a final resource sample) is off the path to the manager, which may already
+    be sending this worker its next task; ``ended`` is the ``time.time()`` at which the
+    task finished, taken before the result was written.
+    """
 
     def task_started(self, htex_task_id: int, dfk_task_id: Optional[int]) -> None: ...
 
-    def task_ended(self, htex_task_id: int, dfk_task_id: Optional[int], ok: bool) -> None: ...
+    def task_ended(self, htex_task_id: int, dfk_task_id: Optional[int], ok: bool,
+                   ended: float) -> None: ...
 
 
 def _offer_result_channel(observer: TaskObserver, result_fd: int) -> Optional[threading.Lock]:
@@ -140,7 +149,7 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
                 obs_htex_id, obs_dfk_id = key_ids(key)
                 observer.task_started(obs_htex_id, obs_dfk_id)
                 tag, payload = _execute(task, mpi_launcher)
-                observer.task_ended(obs_htex_id, obs_dfk_id, tag == _serial.RESULT_OK)
+                ended = time.time()
             else:
                 tag, payload = _execute(task, mpi_launcher)
             if len(payload) > MAX_PAYLOAD:
@@ -157,6 +166,8 @@ def run_worker(task_fd: int, result_fd: int, rank: int, mpi_launcher: Optional[s
             else:
                 with write_lock:
                     write_all(result_fd, (result_header(key, tag, len(payload)), payload))
+            if observer is not None:
+                observer.task_ended(obs_htex_id, obs_dfk_id, tag == _serial.RESULT_OK, ended)
     finally:
         if events is not None:
             events.flush()

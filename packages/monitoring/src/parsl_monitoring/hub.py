@@ -285,6 +285,12 @@ class MonitoringHub:
         if name == "pending":
             # Flat, in kinds.PENDING_COLUMNS order (see there why).
             kwargs = task_record.kwargs
+            if not kwargs:  # most tasks: no streams, no files, nothing to look up
+                put((W.PENDING, task_record.id, task_record.try_id, now,
+                     task_record.func_name, "True" if task_record.memoize else "False",
+                     task_record.time_invoked, task_record.executor, "", "", "", "None",
+                     "None"))
+                return
             put((W.PENDING, task_record.id, task_record.try_id, now, task_record.func_name,
                  "True" if task_record.memoize else "False", task_record.time_invoked,
                  task_record.executor, _stream(kwargs.get("stdout")),

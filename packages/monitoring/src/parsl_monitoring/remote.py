@@ -3,10 +3,12 @@
 HTEX workers load :func:`task_observer` through ``parsl_htex.worker.load_task_observer``
 (the hub sets the executor's ``worker_task_observer``). Per task the observer appends a
 ``running`` event and, with resource monitoring on, a first sample; at the end a final
-sample (always) and a ``running_ended`` event. One daemon thread per worker process takes
-the periodic samples of a long task every ``resource_monitoring_interval`` seconds and
-sends the buffered events every ``flush_period`` seconds as one batch: no process and no
-send per task, which is what makes monitoring nearly free for short tasks.
+sample (always) and a ``running_ended`` event, both taken after the HTEX worker has
+written the task's result (off the result's way to the manager) and dated when the task
+ended. One daemon thread per worker process takes the periodic samples of a long task
+every ``resource_monitoring_interval`` seconds and sends the buffered events every
+``flush_period`` seconds as one batch: no process and no send per task, which is what
+makes monitoring nearly free for short tasks.
 
 With an interval above 0, a try starts by noting its CPU time (one ``os.times`` call); if
 it is still running at the sender's next tick (at most ``flush_period`` later) the tick
@@ -153,14 +155,21 @@ class WorkerMonitor(_BufferedEvents):
                     current.cpu = times[0] + times[1] + times[2] + times[3]
                 self._current = current
 
-    def task_ended(self, htex_task_id: int, dfk_task_id: Optional[int], ok: bool) -> None:
+    def task_ended(self, htex_task_id: int, dfk_task_id: Optional[int], ok: bool,
+                   ended: Optional[float] = None) -> None:
+        """The try's final sample and its ``ended`` event, dated ``ended`` (the HTEX worker
+        calls this after writing the result, with the time the task finished; other
+        callers leave it out and the time is taken here)."""
         with self._lock:
-            # Timed under the lock, so no periodic sample can carry a later time.
-            now = time.time()
+            now = time.time() if ended is None else ended
             current = self._current
             self._current = None
             if current is not None:
-                self._quick_sample(current, now, final=True)
+                # A periodic sample the sender's tick took between the task's end and this
+                # call carries a later time: the final sample, taken after it, is dated
+                # no earlier, so a try's samples stay in time order.
+                self._quick_sample(current, now if now >= current.last_sample
+                                   else current.last_sample, final=True)
             self._buffer.append(("ended", htex_task_id, dfk_task_id, now, ok))
 
     def attach_result_channel(self, send: Any) -> bool:

@@ -12,18 +12,37 @@ dfk_id, epoch, hostname, block_id, worker_id]``, ``["ended", htex_id, dfk_id, ep
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Dict, Hashable, List, Protocol, Tuple
 
-Emit = Callable[[Tuple[Any, ...]], None]
+from parsl_monitoring.fields import SAMPLE_FIELDS
+
 _Key = Tuple[str, int]
+_SAMPLE_SIZE = len(SAMPLE_FIELDS)
+
+
+class RowSink(Protocol):
+    """Where resolved events go: the writer's pending rows (see
+    :class:`parsl_monitoring.writer.DatabaseWriter`). Rows are appended and merged in
+    place, without a message per row: a no-op task brings three worker events, and
+    building and dispatching a message for each cost more than the row itself."""
+
+    #: ``(task_id, try_id, state name, epoch)`` per status row.
+    status_rows: List[Tuple[Any, ...]]
+    #: ``(task_id, try_id, [SAMPLE_FIELDS values])`` per resource row.
+    sample_rows: List[Tuple[Any, ...]]
+
+    def try_row(self, key: Hashable) -> Dict[str, Any]:
+        """The merged try row of ``(task_id, try_id)``, created empty."""
+
+    def count_lost(self, count: int, reason: str) -> None:
+        """Count ``count`` messages lost for ``reason``."""
 
 
 class WorkerEvents:
-    """Resolves worker events to try rows; ``emit`` receives the writer's messages."""
+    """Resolves worker events to try rows, which go to ``sink``."""
 
-    def __init__(self, emit: Emit, status: str, try_: str, sample: str, lost: str) -> None:
-        self.emit = emit
-        self.kinds = (status, try_, sample, lost)
+    def __init__(self, sink: RowSink) -> None:
+        self.sink = sink
         #: (executor label, executor task id) -> [task id, try id, try finished?]
         self.tries: Dict[_Key, List[Any]] = {}
         #: Events whose try has not been reported launched yet, in arrival order.
@@ -44,15 +63,19 @@ class WorkerEvents:
             self.unended += 1
 
     def events(self, label: str, messages: List[List[Any]]) -> None:
-        lost = self.kinds[3]
+        tries = self.tries
+        record = self._record
         for message in messages:
             try:
-                key = (label, int(message[1]))
+                executor_id = message[1]
+                if type(executor_id) is not int:
+                    executor_id = int(executor_id)
             except (IndexError, TypeError, ValueError):
-                self.emit((lost, 1, "malformed worker event"))
+                self.sink.count_lost(1, "malformed worker event")
                 continue
-            if key in self.tries:
-                self._record(key, message)
+            key = (label, executor_id)
+            if key in tries:
+                record(key, message)
             else:
                 self.parked.setdefault(key, []).append(message)
 
@@ -63,26 +86,32 @@ class WorkerEvents:
         return count
 
     def _record(self, key: _Key, message: List[Any]) -> None:
-        status, try_, sample, lost = self.kinds
+        sink = self.sink
         entry = self.tries[key]
         task_id, try_id = entry[0], entry[1]
         kind = message[0]
         try:
-            if kind == "running":
+            if kind == "resource":
+                values = message[3]
+                if len(values) == _SAMPLE_SIZE:
+                    sink.sample_rows.append((task_id, try_id, values))
+                else:
+                    sink.count_lost(1, "malformed resource sample")
+            elif kind == "running":
                 _, executor_id, _, epoch, hostname, block_id, worker_id = message
-                self.emit((status, task_id, try_id, "running", epoch))
-                self.emit((try_, task_id, try_id, {
-                    "task_try_time_running": epoch, "hostname": hostname,
-                    "block_id": block_id, "worker_id": worker_id,
-                    "executor_task_id": executor_id}))
+                sink.status_rows.append((task_id, try_id, "running", epoch))
+                row = sink.try_row((task_id, try_id))
+                row["task_try_time_running"] = epoch
+                row["hostname"] = hostname
+                row["block_id"] = block_id
+                row["worker_id"] = worker_id
+                row["executor_task_id"] = executor_id
             elif kind == "ended":
-                self.emit((status, task_id, try_id, "running_ended", message[3]))
+                sink.status_rows.append((task_id, try_id, "running_ended", message[3]))
                 del self.tries[key]
                 if entry[2]:
                     self.unended -= 1
-            elif kind == "resource":
-                self.emit((sample, task_id, try_id, message[3]))
             else:
-                self.emit((lost, 1, f"unknown worker event {kind!r}"))
-        except (ValueError, IndexError):
-            self.emit((lost, 1, f"malformed worker event {kind!r}"))
+                sink.count_lost(1, f"unknown worker event {kind!r}")
+        except (ValueError, IndexError, TypeError):
+            sink.count_lost(1, f"malformed worker event {kind!r}")

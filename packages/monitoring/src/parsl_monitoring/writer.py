@@ -125,10 +125,11 @@ class DatabaseWriter(threading.Thread):
                                                      "workflow": set()}
         self._appended: Dict[str, List[Any]] = {
             "status": [], "sample": [], "resource": [], "block": [], "node": []}
-        #: The two per-task tables, appended to directly (no call per row); the row cap
-        #: is checked once per queued message instead, in :meth:`_drain`.
-        self._status_rows = self._appended["status"]
-        self._sample_rows = self._appended["sample"]
+        #: The two per-task tables, appended to directly here and by WorkerEvents (no
+        #: call per row); the row cap is checked once per queued message, in
+        #: :meth:`_drain`.
+        self.status_rows = self._appended["status"]
+        self.sample_rows = self._appended["sample"]
         self._syncs: List[threading.Event] = []
         self._notes: List[threading.Event] = []
         self.lost = 0
@@ -136,7 +137,7 @@ class DatabaseWriter(threading.Thread):
         self.rows_written = 0
         self.engine: Optional[Engine] = None
         self.error: Optional[str] = None
-        self.worker_events = WorkerEvents(self._merge, STATUS, TRY, SAMPLE, LOST)
+        self.worker_events = WorkerEvents(self)
 
     # ------------------------------------------------------------------ producers
 
@@ -225,20 +226,20 @@ class DatabaseWriter(threading.Thread):
         # The DFK's three per-task kinds first: they are most of the traffic.
         if kind == STATE:
             _, task_id, try_id, state, epoch, fields = message
-            self._status_rows.append((task_id, try_id, state, epoch))
+            self.status_rows.append((task_id, try_id, state, epoch))
             if fields is not None:
                 row = self._row("task", task_id)
                 row.update(fields)
                 row["task_status_name"] = state
         elif kind == PENDING:
             task_id = message[1]
-            self._status_rows.append((task_id, message[2], "pending", message[3]))
+            self.status_rows.append((task_id, message[2], "pending", message[3]))
             row = self._row("task", task_id)
             row.update(zip(PENDING_COLUMNS, message[4:]))
             row["task_status_name"] = "pending"
         elif kind == FINAL:
             _, task_id, try_id, state, epoch = message[:5]
-            self._status_rows.append((task_id, try_id, state, epoch))
+            self.status_rows.append((task_id, try_id, state, epoch))
             row = self._row("task", task_id)
             row.update(zip(FINAL_COLUMNS, message[5:9]))
             if message[9] is not None:
@@ -264,13 +265,13 @@ class DatabaseWriter(threading.Thread):
             for one in message[1]:
                 merge(one)
         elif kind == STATUS:
-            self._status_rows.append(message[1:])
+            self.status_rows.append(message[1:])
         elif kind == SAMPLE:
             _, task_id, try_id, values = message
             if len(values) == len(SAMPLE_FIELDS):
-                self._sample_rows.append((task_id, try_id, values))
+                self.sample_rows.append((task_id, try_id, values))
             else:
-                self._count_lost(1, "malformed resource sample")
+                self.count_lost(1, "malformed resource sample")
         elif kind == TASK:
             self._merged["task"].setdefault(message[1], {}).update(message[2])
         elif kind == TRY:
@@ -282,14 +283,14 @@ class DatabaseWriter(threading.Thread):
         elif kind == WORKFLOW:
             self._merged["workflow"].setdefault(self.run_id, {}).update(message[1])
         elif kind == LOST:
-            self._count_lost(message[1], message[2])
+            self.count_lost(message[1], message[2])
         elif kind == WORKER_PAYLOAD:
             try:
                 events = decode_batch(message[2])
             except ValueError as e:
                 logger.error("monitoring: unreadable worker batch from executor %s: %s",
                              message[1], e)
-                self._count_lost(1, "unreadable worker batch")
+                self.count_lost(1, "unreadable worker batch")
                 return
             self.worker_events.events(message[1], events)
         elif kind == WORKER_EVENTS:
@@ -307,10 +308,10 @@ class DatabaseWriter(threading.Thread):
         elif kind == END_EVENTS:
             leftover = self.worker_events.leftover()
             if leftover:
-                self._count_lost(leftover, "worker event for a task this run never launched")
+                self.count_lost(leftover, "worker event for a task this run never launched")
         else:
             logger.error("monitoring: dropped a message of unknown kind %r", kind)
-            self._count_lost(1, "unknown message kind")
+            self.count_lost(1, "unknown message kind")
 
     def _row(self, table: str, key: Hashable) -> Dict[str, Any]:
         """The merged row of ``key`` in ``table`` (``task`` or ``try``), created empty."""
@@ -320,24 +321,32 @@ class DatabaseWriter(threading.Thread):
             rows[key] = row = {}
         return row
 
+    def try_row(self, key: Hashable) -> Dict[str, Any]:
+        """The merged try row of ``(task_id, try_id)``, created empty (for WorkerEvents)."""
+        rows = self._merged["try"]
+        row = rows.get(key)
+        if row is None:
+            rows[key] = row = {}
+        return row
+
     def _append(self, table: str, row: Any) -> None:
         rows = self._appended[table]
         if len(rows) >= MAX_PENDING_ROWS:
-            self._count_lost(1, f"{table} row dropped: database unreachable, buffer full")
+            self.count_lost(1, f"{table} row dropped: database unreachable, buffer full")
             return
         rows.append(row)
 
     def _cap_rows(self) -> None:
         """Drop (and count) the newest per-task rows beyond MAX_PENDING_ROWS: only a
         database unreachable for long lets that many pile up."""
-        for table, rows in (("status", self._status_rows), ("sample", self._sample_rows)):
+        for table, rows in (("status", self.status_rows), ("sample", self.sample_rows)):
             excess = len(rows) - MAX_PENDING_ROWS
             if excess > 0:
                 del rows[MAX_PENDING_ROWS:]
-                self._count_lost(excess, f"{table} row dropped: database unreachable, "
-                                         "buffer full")
+                self.count_lost(excess, f"{table} row dropped: database unreachable, "
+                                        "buffer full")
 
-    def _count_lost(self, count: int, reason: str) -> None:
+    def count_lost(self, count: int, reason: str) -> None:
         self.lost += count
         self.lost_reasons[reason] = self.lost_reasons.get(reason, 0) + count
 
@@ -347,7 +356,7 @@ class DatabaseWriter(threading.Thread):
 
     def _give_up(self) -> None:
         unwritten = self.pending_rows()
-        self._count_lost(unwritten, "database unreachable at shutdown")
+        self.count_lost(unwritten, "database unreachable at shutdown")
         logger.error("monitoring: the database %s stayed unreachable for %.0f s at shutdown "
                      "(%s); %d rows were not written. Lost messages by reason: %s", self.url,
                      self.retry_timeout, self.error, unwritten, self.lost_reasons)
@@ -377,7 +386,7 @@ class DatabaseWriter(threading.Thread):
         inserted_now: List[Tuple[str, Hashable]] = []
         try:
             with self.engine.begin() as conn:
-                sql = _Statements(conn, self._count_lost if salvage else None)
+                sql = _Statements(conn, self.count_lost if salvage else None)
                 for table_name in ("workflow", "task", "try"):
                     merged = self._merged[table_name]
                     if not merged:
@@ -387,28 +396,30 @@ class DatabaseWriter(threading.Thread):
                     inserts: List[Dict[str, Any]] = []
                     updates: Dict[Tuple[str, ...], List[Tuple[Any, ...]]] = {}
                     for key, values in merged.items():
+                        key_values = self._key_values(table_name, key)
                         if key in inserted:
                             columns = tuple(values)
-                            params = sql.values(table_name, columns, values)
-                            params.extend(self._key_values(table_name, key))
-                            updates.setdefault(columns, []).append(tuple(params))
+                            rows = updates.get(columns)
+                            if rows is None:
+                                updates[columns] = rows = []
+                            rows.append(sql.update_params(values, columns, key_values))
                         else:
                             # The key columns join the merged dict itself: it is dropped
                             # once this transaction commits.
-                            values.update(zip(key_names, self._key_values(table_name, key)))
+                            values.update(zip(key_names, key_values))
                             inserts.append(values)
                             inserted_now.append((table_name, key))
                     written += sql.insert(table_name, inserts)
                     for columns, update_params in updates.items():
                         written += sql.update(table_name, columns, update_params)
-                status_rows = self._status_rows
+                status_rows = self.status_rows
                 to_time = sql.time
                 run_id = self.run_id
                 if status_rows:
                     written += sql.execute(sql.insert_sql("status", _STATUS_COLUMNS),
                                            [(t, name, to_time(e), run_id, tr)
                                             for t, tr, name, e in status_rows], "status")
-                samples = self._sample_rows
+                samples = self.sample_rows
                 if samples:
                     # SAMPLE_FIELDS starts with the timestamp.
                     rows = [(task_id, try_id, run_id, to_time(values[0]), *values[1:])
@@ -446,11 +457,10 @@ class DatabaseWriter(threading.Thread):
 
     def _key_values(self, table_name: str, key: Hashable) -> Tuple[Any, ...]:
         """The primary-key values of a merged row, in the order of ``_KEYS``."""
+        if table_name == "try":
+            return (*typing.cast(Tuple[int, int], key), self.run_id)
         if table_name == "task":
             return (key, self.run_id)
-        if table_name == "try":
-            task_id, try_id = typing.cast(Tuple[int, int], key)
-            return (task_id, try_id, self.run_id)
         return (key,)
 
 
@@ -461,23 +471,27 @@ _STATUS_COLUMNS = ("task_id", "task_status_name", "timestamp", "run_id", "try_id
 _SAMPLE_COLUMNS = ("task_id", "try_id", "run_id", *SAMPLE_FIELDS)
 
 
-_last_second: Tuple[int, str] = (-1, "")
+#: "YYYY-MM-DD HH:MM:SS." of each epoch second seen lately (a batch's rows share a few).
+_second_texts: Dict[int, str] = {}
 
 
 def _sqlite_time(epoch: Optional[float]) -> Optional[str]:
     """SQLAlchemy's SQLite DateTime text format (UTC) for an epoch; the date and time part
     is formatted once per second, since a batch holds many rows of the same second."""
-    global _last_second
     if epoch is None:
         return None
-    second = int(epoch)
-    cached_second, text = _last_second
-    if cached_second != second:
-        text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
-        _last_second = (second, text)
-    return f"{text}.{int((epoch - second) * 1e6):06d}"
+    second, micros = divmod(int(epoch * 1e6), 1_000_000)
+    text = _second_texts.get(second)
+    if text is None:
+        if len(_second_texts) >= 4096:
+            _second_texts.clear()
+        text = _second_texts[second] = time.strftime("%Y-%m-%d %H:%M:%S.",
+                                                     time.gmtime(second))
+    return f"{text}{micros:06d}"
 
 
+#: Indexes of the time columns among an UPDATE's columns, by column tuple.
+_time_indexes: Dict[Tuple[str, ...], List[int]] = {}
 _layouts: Dict[str, Tuple[Tuple[str, ...], List[int], List[Tuple[int, Any]]]] = {}
 
 
@@ -512,9 +526,6 @@ class _Statements:
         self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.time = _sqlite_time if self.name == "sqlite" else utc
 
-    def value(self, column: str, value: Any) -> Any:
-        return self.time(value) if column in _EPOCH_COLUMNS else value
-
     def insert_sql(self, table_name: str, columns: Tuple[str, ...]) -> str:
         key = (self.name, "insert:" + table_name, columns)
         sql = self._cache.get(key)
@@ -542,14 +553,23 @@ class _Statements:
             params.append(tuple(values))  # SQLAlchemy takes executemany rows as tuples
         return self.execute(self.insert_sql(table_name, columns), params, table_name)
 
-    def values(self, table_name: str, columns: Tuple[str, ...],
-               row: Dict[str, Any]) -> List[Any]:
-        """``row``'s values of ``columns``, times converted, for an UPDATE."""
+    def update_params(self, row: Dict[str, Any], columns: Tuple[str, ...],
+                      key_values: Tuple[Any, ...]) -> Tuple[Any, ...]:
+        """The parameters of an UPDATE of ``columns`` (``row``'s values, times converted)
+        followed by the row's key values."""
+        time_indexes = _time_indexes.get(columns)
+        if time_indexes is None:
+            time_indexes = _time_indexes[columns] = [
+                i for i, c in enumerate(columns) if c in _EPOCH_COLUMNS]
+        if not time_indexes:
+            return (*map(row.__getitem__, columns), *key_values)
         values = list(map(row.__getitem__, columns))
-        for i, column in enumerate(columns):
-            if column in _EPOCH_COLUMNS and values[i] is not None:
-                values[i] = self.time(values[i])
-        return values
+        to_time = self.time
+        for i in time_indexes:
+            if values[i] is not None:
+                values[i] = to_time(values[i])
+        values.extend(key_values)
+        return tuple(values)
 
     def execute(self, sql: str, params: Sequence[Tuple[Any, ...]], table_name: str) -> int:
         """executemany ``sql``; in salvage mode row by row. Returns the rows written."""
