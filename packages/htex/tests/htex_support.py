@@ -64,7 +64,13 @@ def worker_processes(ex: HighThroughputExecutor, count: int) -> List[psutil.Proc
     manager = manager_process(ex)
 
     def workers() -> List[psutil.Process]:
-        kids = [c for c in manager.children() if "parsl_htex.worker" in " ".join(c.cmdline())]
+        kids = []
+        for child in manager.children():
+            try:  # a killed worker may be a zombie, or reaped, by now
+                if "parsl_htex.worker" in " ".join(child.cmdline()):
+                    kids.append(child)
+            except psutil.Error:
+                continue
         return kids if len(kids) >= count else []
 
     return list(wait_for(workers, what=f"{count} workers"))

@@ -1,14 +1,15 @@
 """The length-prefixed framing of the managers' plain TCP connections (parsl_htex._tcp),
-over a real socket pair."""
+over a real socket pair, and the interchange's listening sockets for them."""
 from __future__ import annotations
 
+import errno
 import select
 import socket
 from typing import Iterator, List, Tuple
 
 import pytest
 
-from parsl_htex import _tcp
+from parsl_htex import _tcp, interchange
 
 
 @pytest.fixture
@@ -77,3 +78,25 @@ def test_split_batch_keeps_each_message_within_the_limit():
 
 def test_split_batch_sends_one_message_when_it_fits():
     assert _tcp.split_batch(b"R", [b"ab", b"cd"]) == [b"Rabcd"]
+
+
+def test_wildcard_listens_on_ipv4_when_the_host_has_no_ipv6(monkeypatch):
+    real = socket.socket
+
+    def without_ipv6(family: int = socket.AF_INET, *args, **kwargs) -> socket.socket:
+        if family == socket.AF_INET6:
+            raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+        return real(family, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "socket", without_ipv6)
+    with interchange._listener("*", 0) as sock:
+        assert sock.family == socket.AF_INET and sock.getsockname()[0] == "0.0.0.0"
+
+
+def test_wildcard_listens_on_both_families_when_the_host_has_ipv6():
+    with interchange._listener("*", 0) as sock:
+        assert sock.family == socket.AF_INET6
+        port = sock.getsockname()[1]
+        for host in ("127.0.0.1", "::1"):
+            with socket.create_connection((host, port), timeout=10):
+                pass
