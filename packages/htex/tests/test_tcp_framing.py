@@ -1,7 +1,8 @@
 """The length-prefixed framing of the managers' TCP connections (parsl_htex._tcp), over a
-real socket pair, plain and TLS."""
+real socket pair, plain and TLS, and the interchange's listening sockets for them."""
 from __future__ import annotations
 
+import errno
 import select
 import socket
 import ssl
@@ -10,7 +11,7 @@ from typing import Iterator, List, Tuple
 
 import pytest
 
-from parsl_htex import _security, _tcp
+from parsl_htex import _security, _tcp, interchange
 
 
 @pytest.fixture
@@ -133,3 +134,25 @@ def test_tls_eof_is_reported(tls_pair):
     reader = _tcp.FrameReader(reading)
     assert select.select([reading], [], [], 10)[0]
     assert reader.read(100) == ([], False)
+
+
+def test_wildcard_listens_on_ipv4_when_the_host_has_no_ipv6(monkeypatch):
+    real = socket.socket
+
+    def without_ipv6(family: int = socket.AF_INET, *args, **kwargs) -> socket.socket:
+        if family == socket.AF_INET6:
+            raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+        return real(family, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "socket", without_ipv6)
+    with interchange._listener("*", 0) as sock:
+        assert sock.family == socket.AF_INET and sock.getsockname()[0] == "0.0.0.0"
+
+
+def test_wildcard_listens_on_both_families_when_the_host_has_ipv6():
+    with interchange._listener("*", 0) as sock:
+        assert sock.family == socket.AF_INET6
+        port = sock.getsockname()[1]
+        for host in ("127.0.0.1", "::1"):
+            with socket.create_connection((host, port), timeout=10):
+                pass

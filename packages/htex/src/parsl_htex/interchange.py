@@ -809,20 +809,24 @@ class _PortBusy(Exception):
 
 def _listener(address: str, port: int) -> socket.socket:
     """A non-blocking TCP socket listening on ``address`` (an IP literal, or ``*``: every
-    address of both families when the host has IPv6) at ``port``; OSError if it cannot."""
+    address of both families, or of IPv4 alone on a host without IPv6, as ZeroMQ binds
+    it) at ``port``; OSError if it cannot."""
     if address == "*":
         try:
-            sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            host = "::"
-        except OSError:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            host = "0.0.0.0"
-    else:
-        host = address[1:-1] if address.startswith("[") else address
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                             socket.SOCK_STREAM)
+            return _listen_socket(socket.AF_INET6, "::", port)
+        except OSError as e:
+            if e.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
+                raise
+        return _listen_socket(socket.AF_INET, "0.0.0.0", port)
+    host = address[1:-1] if address.startswith("[") else address
+    return _listen_socket(socket.AF_INET6 if ":" in host else socket.AF_INET, host, port)
+
+
+def _listen_socket(family: int, host: str, port: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
+        if host == "::":  # both families (not the Linux default on every system)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         # As ZeroMQ does: a restarted interchange can reuse a port left in TIME_WAIT (a
         # port another socket listens on still fails with EADDRINUSE).
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
