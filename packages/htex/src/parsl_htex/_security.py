@@ -25,11 +25,13 @@ import datetime
 import logging
 import os
 import ssl
-from typing import Any, Optional, Tuple
-
-import zmq
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 from parsl.errors import OptionalModuleMissing
+
+if TYPE_CHECKING:  # pyzmq is imported where it is used: managers never need it
+    import zmq
+    import zmq.auth.thread
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ def generate_keys(cert_dir: str) -> str:
     ``client.crt``/``client.pem`` (TLS certificate and private key, PEM), readable by the
     owner only.
     """
+    import zmq
+
     if not zmq.has("curve"):
         raise OptionalModuleMissing(["libzmq with CURVE"], "encrypted=True needs a libzmq built "
                                     "with CURVE support; install pyzmq's wheels or set "
