@@ -51,6 +51,17 @@ def _registered(ex, identity: bytes, worker_count: int = 1) -> Tuple[TcpPeer, Tc
     return tasks, results
 
 
+def _closed_after_sending(port: int, identity: Optional[bytes], data: bytes) -> bool:
+    """Whether the interchange closes a connection to ``port`` (which said HELLO with
+    ``identity`` first, unless None) after receiving the raw bytes ``data``."""
+    peer = TcpPeer(port, identity)
+    try:
+        peer.sock.sendall(data)
+        return peer.closed_by_interchange(timeout=20)
+    finally:
+        peer.close()
+
+
 def _still_serves(ex) -> None:
     futures = [ex.submit(add, {}, i, 1) for i in range(20)]
     assert [f.result(timeout=60) for f in futures] == [i + 1 for i in range(20)]
@@ -58,24 +69,17 @@ def _still_serves(ex) -> None:
 
 def test_connection_not_starting_with_hello_is_closed(make_htex):
     ex = make_htex(encrypted=False, heartbeat_threshold=LONG_THRESHOLD)
-    peer = TcpPeer(ex.worker_task_port, None)
-    try:
-        peer.send(P.REG + json.dumps(_valid_registration()).encode())
-        assert peer.closed_by_interchange(timeout=20)
-    finally:
-        peer.close()
+    registration = P.REG + json.dumps(_valid_registration()).encode()
+    assert _closed_after_sending(ex.worker_task_port, None,
+                                 _tcp.frame(registration) + registration)
     assert "is not a HELLO" in _log(ex)
     _still_serves(ex)
 
 
 def test_oversized_announced_length_closes_the_connection_before_its_body(make_htex):
     ex = make_htex(encrypted=False, heartbeat_threshold=LONG_THRESHOLD)
-    peer = TcpPeer(ex.worker_result_port, None)
-    try:
-        peer.sock.sendall(_tcp.FRAME.pack(_tcp.MAX_MESSAGE + 1))
-        assert peer.closed_by_interchange(timeout=20)
-    finally:
-        peer.close()
+    assert _closed_after_sending(ex.worker_result_port, None,
+                                 _tcp.FRAME.pack(_tcp.MAX_MESSAGE + 1))
     assert "a message announcing" in _log(ex)
     _still_serves(ex)
 
@@ -84,12 +88,7 @@ def test_unregistered_peer_is_limited_to_small_messages(make_htex):
     """Before registering, a peer may not make the interchange buffer more than a
     registration's worth, even for a length a manager could send later."""
     ex = make_htex(encrypted=False, heartbeat_threshold=LONG_THRESHOLD, scale_out=False)
-    peer = TcpPeer(ex.worker_task_port, b"greedy")
-    try:
-        peer.sock.sendall(_tcp.FRAME.pack(64 * 2**20))
-        assert peer.closed_by_interchange(timeout=20)
-    finally:
-        peer.close()
+    assert _closed_after_sending(ex.worker_task_port, b"greedy", _tcp.FRAME.pack(64 * 2**20))
 
 
 @pytest.mark.parametrize("encrypted", [False, True], ids=["plain-tcp", "tls"])

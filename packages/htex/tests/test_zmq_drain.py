@@ -13,7 +13,7 @@ from typing import Any, Iterator, List, Tuple
 import pytest
 import zmq
 
-from parsl_htex._zmq import Backlog, notification_fd, ready_frames, ready_messages
+from parsl_htex._zmq import Backlog, notification_fd, ready_messages
 
 #: Generous bound for loopback delivery on a loaded machine (seconds).
 DEADLINE = 20.0
@@ -92,26 +92,3 @@ def test_messages_sent_after_a_drain_wake_the_descriptor_again(push_pull):
         for i in range(10):
             push.send(b"%d-%d" % (round_, i))
         assert _receive_all(pull, 10) == [b"%d-%d" % (round_, i) for i in range(10)]
-
-
-def test_router_frames_keep_the_sender_identity():
-    ctx = zmq.Context()
-    try:
-        router = ctx.socket(zmq.ROUTER)
-        router.linger = 0
-        port = router.bind_to_random_port("tcp://127.0.0.1")
-        dealer = ctx.socket(zmq.DEALER)
-        dealer.linger = 0
-        dealer.setsockopt(zmq.IDENTITY, b"manager-1")
-        dealer.connect(f"tcp://127.0.0.1:{port}")
-        dealer.send(b"R-body")
-        assert _wait_readable(notification_fd(router))
-        got: List[List[bytes]] = []
-        deadline = time.monotonic() + DEADLINE
-        while not got and time.monotonic() < deadline:
-            got = [[f.bytes for f in frames] for frames in ready_frames(router)]
-            if not got:
-                _wait_readable(notification_fd(router))
-        assert got == [[b"manager-1", b"R-body"]]
-    finally:
-        ctx.destroy(linger=0)

@@ -1,4 +1,4 @@
-"""Draining ZeroMQ sockets without blocking, shared by the interchange and the manager.
+"""Draining ZeroMQ sockets without blocking: the interchange's sockets from the executor.
 
 Receive-only sockets are polled through their notification descriptor (``ZMQ_FD``) as
 plain file descriptors: ``zmq_poll`` asks every ZeroMQ socket it is given for its events
@@ -7,13 +7,12 @@ rest of a pass through the interchange's loop. The descriptor only says that the
 state *may* have changed, and only once the socket has been found empty, so a socket
 polled this way must be drained until ZeroMQ says it is empty (every drain here ends that
 way, or records the socket in ``backlog`` when it stops at its ``limit``), and a send on
-it must be followed by a drain, since a send may take in the news of waiting messages
-(the manager's rare heartbeats on its task socket do this). The interchange's socket to
-the managers, which it sends on after every result batch, stays with ``zmq_poll``.
+it must be followed by a drain, since a send may take in the news of waiting messages.
+(The managers' connections are plain or TLS sockets, see :mod:`parsl_htex._tcp`.)
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List, Optional, Set
+from typing import Any, Callable, Iterator, Optional, Set
 
 import zmq
 
@@ -55,24 +54,5 @@ def ready_messages(sock: zmq.Socket[bytes], limit: int = DRAIN_BATCH,
                    backlog: Optional[Backlog] = None) -> Iterator[zmq.Frame]:
     """Yield the single-frame messages waiting on ``sock`` (zero-copy), at most ``limit``,
     stopping as soon as none is waiting (or adding ``sock`` to ``backlog`` when it stops
-    at ``limit``). For sockets whose peer sends one frame per message (every HTEX socket
-    but a ROUTER)."""
+    at ``limit``). For sockets whose peer sends one frame per message."""
     return _drain(sock, lambda flags: sock.recv(flags, copy=False), limit, backlog)
-
-
-def _recv_frames(sock: zmq.Socket[bytes], flags: int) -> List[zmq.Frame]:
-    """``recv_multipart(flags, copy=False)``, asking each frame whether more follow
-    (a C attribute) instead of the socket (a getsockopt call costing ten times as much)."""
-    frame = sock.recv(flags, copy=False)
-    frames = [frame]
-    while frame.more:
-        frame = sock.recv(flags, copy=False)
-        frames.append(frame)
-    return frames
-
-
-def ready_frames(sock: zmq.Socket[bytes], limit: int = DRAIN_BATCH,
-                 backlog: Optional[Backlog] = None) -> Iterator[List[zmq.Frame]]:
-    """Yield the multipart messages waiting on ``sock`` (zero-copy frames), at most
-    ``limit`` of them, stopping as soon as none is waiting (see :func:`ready_messages`)."""
-    return _drain(sock, lambda flags: _recv_frames(sock, flags), limit, backlog)
