@@ -285,18 +285,15 @@ class MonitoringHub:
         if name == "pending":
             # Flat, in kinds.PENDING_COLUMNS order (see there why).
             kwargs = task_record.kwargs
-            if not kwargs:  # most tasks: no streams, no files, nothing to look up
-                put((W.PENDING, task_record.id, task_record.try_id, now,
-                     task_record.func_name, "True" if task_record.memoize else "False",
-                     task_record.time_invoked, task_record.executor, "", "", "", "None",
-                     "None"))
-                return
+            # Most tasks have no keyword arguments: no streams, no files, nothing to look up.
+            io_columns = _NO_IO_COLUMNS if not kwargs else (
+                _stream(kwargs.get("stdout")), _stream(kwargs.get("stderr")),
+                _stream(kwargs.get("stdin")),
+                # As Parsl stores them: str() of the lists ('None' without one).
+                str(kwargs.get("inputs")), str(kwargs.get("outputs")))
             put((W.PENDING, task_record.id, task_record.try_id, now, task_record.func_name,
                  "True" if task_record.memoize else "False", task_record.time_invoked,
-                 task_record.executor, _stream(kwargs.get("stdout")),
-                 _stream(kwargs.get("stderr")), _stream(kwargs.get("stdin")),
-                 # As Parsl stores them: str() of the lists ('None' without one).
-                 str(kwargs.get("inputs")), str(kwargs.get("outputs"))))
+                 task_record.executor, *io_columns))
             return
         fields: Dict[str, Any]
         if name in _FINAL:
@@ -510,6 +507,11 @@ def _depends(task_record: TaskRecord) -> Dict[str, Any]:
     if "inputs" in task_record.kwargs:
         fields["task_inputs"] = str(task_record.kwargs["inputs"])
     return fields
+
+
+#: The stdout, stderr, stdin, inputs and outputs columns of a task without keyword
+#: arguments: what _stream(None) and str(None) give.
+_NO_IO_COLUMNS = ("", "", "", "None", "None")
 
 
 def _stream(value: Any) -> str:
